@@ -1,0 +1,74 @@
+# The front door: `make demo` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OPSCTL := $(VENV)/bin/opsctl
+CHECKOV_VENV := .venv-checkov
+ZIP := build/functions.zip
+
+# Offline machines carry a provider mirror: use it for `terraform init -plugin-dir` (empty = the registry).
+TF_PLUGIN_DIR ?= $(shell .ci/find-tf-mirror)
+export TF_PLUGIN_DIR
+# A TF_CLI_CONFIG_FILE that points at a missing file makes terraform warn on every call: use our own.
+ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
+endif
+export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+export BC_SKIP_MAPPING := TRUE
+
+.PHONY: help venv checkov-venv zip test test-unit demo bench sandbox-down clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# checkov pins an old boto3, so it lives in a venv of its own (REFERENCE.md §1).
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.lock
+	@touch $@
+
+venv: $(VENV)/.installed ## create or refresh .venv (pinned: requirements.lock)
+checkov-venv: $(CHECKOV_VENV)/.installed
+
+build/terraform.rc:
+	@mkdir -p build && echo '# generated: providers come from -plugin-dir ($$TF_PLUGIN_DIR) or the registry' > $@
+
+zip: venv build/terraform.rc ## build the one Lambda zip of functions/ (deterministic)
+	@$(PY) -m opsctl.packaging functions $(ZIP)
+
+test: venv checkov-venv zip ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
+	$(PY) -m pytest -q
+
+test-unit: venv zip ## the fast part: no sandbox, no checkov
+	$(PY) -m pytest -q -m "not e2e" --ignore=tests/terraform/test_checkov.py
+
+demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with poison, run, show what landed
+	$(OPSCTL) sandbox up
+	$(OPSCTL) sandbox traffic --devices 5 --records 1000 --poison 22
+	$(OPSCTL) sandbox run --until-idle
+	$(OPSCTL) sandbox inspect
+	@echo
+	@echo "The sandbox is still up. Explore it:"
+	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"
+	@echo "  $(OPSCTL) sandbox traffic --records 200 --poison 5 && $(OPSCTL) sandbox run"
+	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
+	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down)"
+
+bench: venv zip ## speed, side by side with a naive baseline, in one run
+	$(PY) tests/bench/bench.py
+
+sandbox-down: ## stop the local sandbox
+	-$(OPSCTL) sandbox down
+
+clean: sandbox-down ## remove build output and virtualenvs
+	rm -rf build $(VENV) $(CHECKOV_VENV) .pytest_cache

@@ -1,0 +1,83 @@
+"""opsctl: the on-call CLI. It parses arguments, calls the library, and renders; nothing more.
+
+Every user-caused error is one line on stderr and a non-zero exit; a traceback means a bug."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from opsctl.errors import OpsError
+from opsctl.options import Settings
+from opsctl.render import err
+
+app = typer.Typer(
+    name="opsctl",
+    help="Operate the telemetry pipeline (Kinesis → Lambda → DynamoDB): inspect it, steer it in incidents, "
+    "and rehearse on a local sandbox.\n\nThe environment comes from --env (default $OPSCTL_ENV, else `local`, the sandbox).",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env: Annotated[str, typer.Option("--env", "-e", envvar="OPSCTL_ENV", help="environment under terraform/envs (local = the sandbox)")] = "local",
+    region: Annotated[Optional[str], typer.Option(help="AWS region (default: the environment's `region` output)")] = None,
+    profile: Annotated[Optional[str], typer.Option(envvar="AWS_PROFILE", help="AWS named profile")] = None,
+    endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="send every AWS call to this endpoint")] = None,
+) -> None:
+    ctx.obj = Settings(env=env, region=region, profile=profile, endpoint_url=endpoint_url)
+
+
+def _register() -> None:
+    from opsctl.sandbox.cli import sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox")
+
+
+_register()
+
+
+def _aws_error_line(exc: Exception) -> str | None:
+    """One line for AWS errors a user causes (no credentials, unreachable endpoint, missing resource)."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return "no AWS credentials found (set AWS_PROFILE or use --profile; the sandbox needs none: --env local)"
+    if isinstance(exc, bx.ProfileNotFound):
+        return f"{exc}"
+    if isinstance(exc, bx.EndpointConnectionError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (is the sandbox up? `opsctl sandbox status`)"
+    if isinstance(exc, bx.ClientError):
+        e = exc.response.get("Error", {})
+        return f"AWS refused {exc.operation_name}: {e.get('Code', '?')}: {e.get('Message', '')}".rstrip(": ")
+    return None
+
+
+def main() -> None:
+    """Console-script entry point: runs the app and turns user errors into one line + exit code."""
+    try:
+        app(prog_name="opsctl")
+    except OpsError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.line())}", markup=True, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing half-done was committed; run the command again to continue")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for AWS errors; bugs still show a traceback
+        line = _aws_error_line(exc)
+        if line is None:
+            raise
+        err.print(f"[red]error:[/red] {escape(line)}", markup=True, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""What every command shares: the global settings (which environment, where) and the --output option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from opsctl.render import OutputFormat
+
+
+@dataclass
+class Settings:
+    env: str
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+
+    def stack(self, **overrides):
+        from opsctl import stack
+
+        return stack.load(self.env, region=self.region, profile=self.profile, endpoint_url=self.endpoint_url, overrides=overrides)
+
+
+OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts (one document on stdout)")]

@@ -1,0 +1,1 @@
+"""The local sandbox: a moto server, the real Terraform applied to it, and a local Lambda runtime."""

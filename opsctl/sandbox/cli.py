@@ -1,0 +1,199 @@
+"""`opsctl sandbox ...`: run the whole pipeline on this machine, with no AWS account."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opsctl.options import OutputOpt, Settings
+from opsctl.errors import OpsError
+from opsctl.render import OutputFormat, emit, err, note, out
+
+sandbox_app = typer.Typer(
+    help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
+    "so you can try, test and rehearse incidents on a laptop.\n\n"
+    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison 10[/bold] "
+    "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → [bold]opsctl sandbox down[/bold].",
+    no_args_is_help=True,
+)
+
+
+def _local(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    if settings.env != "local":
+        raise OpsError(f"`opsctl sandbox` works on the local sandbox only, not --env {settings.env}", hint="drop --env or use --env local")
+    return settings
+
+
+@sandbox_app.command()
+def up(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="localhost port for the moto server (default: a free one)", min=1, max=65535)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Start the sandbox (or bring it up to date): moto server, Lambda zip, terraform init + apply of envs/local.
+
+    Safe to run again: a running sandbox is reused and Terraform only applies what changed."""
+    from opsctl.sandbox import deploy
+
+    _local(ctx)
+    with err.status("starting") as status:
+        result = deploy.up(port, progress=lambda msg: status.update(msg))
+    data = {"endpoint": result.endpoint, "started_server": result.started_server, "zip_sha256": result.zip_sha256,
+            "apply_seconds": round(result.apply_seconds, 1), "outputs": result.outputs}
+
+    def table(d):
+        out.print(f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)")
+        t = Table("output", "value", box=None)
+        for k, v in sorted(d["outputs"].items()):
+            t.add_row(k, str(v))
+        out.print(t)
+        note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file)."""
+    from opsctl.sandbox import deploy
+
+    _local(ctx)
+    stopped = deploy.down()
+    note(f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})" if stopped else "no sandbox was running; leftovers cleaned")
+
+
+@sandbox_app.command()
+def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+    """Tell whether the sandbox is up, where its endpoint is, and what Terraform deployed into it.
+
+    Exits 1 when the sandbox is not running."""
+    from opsctl.project import SANDBOX_DIR
+    from opsctl.sandbox import server
+    from opsctl.sandbox.deploy import Workspace
+
+    _local(ctx)
+    state = server.running()
+    data: dict = {"running": state is not None}
+    if state:
+        data.update(endpoint=state.endpoint, pid=state.pid, port=state.port, uptime_s=round(time.time() - state.started_at),
+                    log=state.log_path)
+        try:
+            data["outputs"] = Workspace(SANDBOX_DIR).outputs()
+        except OpsError as exc:
+            data["outputs"] = {}
+            data["terraform"] = exc.line()
+
+    def table(d):
+        if not d["running"]:
+            out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
+            return
+        out.print(f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})")
+        if d.get("terraform"):
+            out.print(f"terraform: {d['terraform']}")
+        for k, v in sorted(d.get("outputs", {}).items()):
+            out.print(f"  {k:28} {v}")
+        out.print(f"plan against it: terraform -chdir=terraform/envs/local plan")
+
+    emit(data, output, table)
+    if not state:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command()
+def traffic(
+    ctx: typer.Context,
+    devices: Annotated[int, typer.Option(help="number of devices", min=1, max=100_000)] = 5,
+    records: Annotated[int, typer.Option(help="valid readings to send, spread over the devices", min=0, max=10_000_000)] = 500,
+    poison: Annotated[int, typer.Option(help="invalid records to mix in, cycling through every poison kind", min=0)] = 0,
+    rate: Annotated[Optional[float], typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)] = None,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    from opsctl.sandbox import traffic as gen
+
+    stack = _local(ctx).stack()
+    items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
+    with Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("send", total=len(items))
+        result = gen.send(stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=lambda n: bar.advance(task, n))
+    data = result.to_dict()
+
+    def table(d):
+        out.print(f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
+                  f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s")
+        if d["poison"]:
+            out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
+        note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def run(
+    ctx: typer.Context,
+    until_idle: Annotated[bool, typer.Option("--until-idle/--follow", help="stop once every shard is drained (default), or keep polling")] = True,
+    from_start: Annotated[bool, typer.Option("--from-start", help="forget checkpoints and re-deliver every record from TRIM_HORIZON (a replay)")] = False,
+    max_seconds: Annotated[Optional[float], typer.Option(help="stop after this many seconds even if not idle", min=1)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
+
+    Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
+    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics."""
+    from opsctl.sandbox import runtime
+
+    stack = _local(ctx).stack()
+    counts = {"invocations": 0, "records": 0}
+    with err.status("polling event source mappings") as status:
+        def on_event(kind: str, details: dict) -> None:
+            if kind == "invoke":
+                counts["invocations"] += 1
+                counts["records"] += int(details.get("records", 0))
+                status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+
+        summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event)
+    data = summary.to_dict()
+    emit(data, output, _run_table)
+
+
+def _run_table(d: dict) -> None:
+    mappings = d.get("mappings", [])
+    t = Table("function", "source", "invocations", "records", "errors", "partial", "bisections", "to on-failure", "lost", title="local runtime")
+    for m in mappings:
+        t.add_row(str(m.get("function_name")), str(m.get("source", "")).rsplit(":", 1)[-1], str(m.get("invocations", 0)),
+                  str(m.get("records_delivered", 0)), str(m.get("function_errors", 0)), str(m.get("partial_failures", 0)),
+                  str(m.get("bisections", 0)), str(m.get("on_failure_records", 0)), str(m.get("records_discarded_without_destination", 0)))
+    out.print(t)
+    if d.get("timed_out"):
+        note("stopped at --max-seconds before the mappings were idle; run again to continue")
+
+
+@sandbox_app.command()
+def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches."""
+    from opsctl import landed
+
+    stack = _local(ctx).stack()
+    data = landed.summary(stack)
+
+    def table(d):
+        tb = d["table"]
+        out.print(f"[bold]table[/bold] {tb['name']}: {tb['items']} readings from {tb['devices']} devices")
+        for r in tb["sample"]:
+            out.print(f"  {r['device_id']}  ts={r['ts']}  {r.get('metrics')}")
+        q = d["quarantine"]
+        out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {q['records']} poison records")
+        for reason, n in q["by_reason"].items():
+            out.print(f"  {reason:20} {n}")
+        for p in q["sample"]:
+            out.print(f"  e.g. {p['shard_id']} seq …{str(p['sequence_number'])[-8:]}: {p['reason']}")
+        f = d["ingest_failure_queue"]
+        out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
+
+    emit(data, output, table)

@@ -1,0 +1,130 @@
+"""`sandbox up` / `sandbox down`: the real Terraform of `terraform/envs/local`, applied to the moto server.
+
+Nothing here creates an AWS resource itself: Terraform owns every resource, the sandbox included."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from opsctl import tf
+from opsctl.aws import SANDBOX_CREDENTIALS
+from opsctl.packaging import build_zip
+from opsctl.project import DEFAULT_SANDBOX_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.sandbox import server
+
+LOCAL_ENV = "local"
+TFVARS_NAME = "sandbox.auto.tfvars.json"
+APPLY_TIMEOUT_S = float(os.environ.get("OPSCTL_SANDBOX_APPLY_TIMEOUT", "600"))
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the local environment's Terraform keeps its state for one sandbox.
+
+    The default sandbox (.sandbox/) works in place, so a plain `terraform -chdir=terraform/envs/local plan`
+    sees it: endpoint in envs/local/sandbox.auto.tfvars.json, state in envs/local. Any other sandbox folder
+    (tests, parallel rehearsals) keeps its data dir, state and variables inside that folder and leaves
+    envs/local alone."""
+
+    state_dir: Path
+
+    @property
+    def workdir(self) -> Path:
+        return tf.ENVS_DIR / LOCAL_ENV
+
+    @property
+    def isolated(self) -> bool:
+        return self.state_dir.resolve() != DEFAULT_SANDBOX_DIR.resolve()
+
+    @property
+    def extra_env(self) -> dict[str, str]:
+        return {"TF_DATA_DIR": str(self.state_dir / "tfdata")} if self.isolated else {}
+
+    @property
+    def state_file(self) -> Path | None:
+        return self.state_dir / "terraform.tfstate" if self.isolated else None
+
+    @property
+    def vars_file(self) -> Path:
+        return self.state_dir / "sandbox.tfvars.json" if self.isolated else self.workdir / TFVARS_NAME
+
+    def apply_args(self) -> list[str]:
+        args = ["apply", "-auto-approve", "-input=false", "-no-color"]
+        if self.isolated:
+            args += [f"-state={self.state_file}", f"-var-file={self.vars_file}"]
+        return args
+
+    def outputs(self) -> dict:
+        return tf.outputs(self.workdir, state=self.state_file, extra_env=self.extra_env)
+
+    def forget(self) -> None:
+        """Deletes the Terraform state and endpoint file of this sandbox (its server is gone)."""
+        if self.isolated:
+            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json"):
+                (self.state_dir / name).unlink(missing_ok=True)
+        else:
+            for name in ("terraform.tfstate", "terraform.tfstate.backup", TFVARS_NAME):
+                (self.workdir / name).unlink(missing_ok=True)
+
+
+@dataclass
+class UpResult:
+    endpoint: str
+    started_server: bool
+    zip_sha256: str
+    apply_seconds: float
+    outputs: dict = field(default_factory=dict)
+
+
+def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Progress = lambda _: None) -> UpResult:
+    """Starts (or reuses) the moto server, builds the zip, and applies envs/local to it. Safe to run again."""
+    tf.env_dir(LOCAL_ENV)
+    ws = Workspace(state_dir)
+    tf.terraform_binary()  # fail before starting anything if terraform is missing
+    state = server.running(state_dir)
+    started = False
+    if state is None:
+        # A previous server is gone, so is everything it held: its Terraform state now describes nothing.
+        ws.forget()
+        (state_dir / "checkpoints.json").unlink(missing_ok=True)
+        progress("starting the moto server")
+        state = server.start(port, state_dir)
+        started = True
+    elif port is not None and port != state.port:
+        from opsctl.errors import OpsError
+
+        raise OpsError(f"the sandbox is already up on port {state.port}, not {port}", hint="run `opsctl sandbox down` first to move it")
+    progress(f"building {FUNCTIONS_ZIP.name}")
+    digest = build_zip(FUNCTIONS_DIR, FUNCTIONS_ZIP)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tf.write_json(
+        ws.vars_file,
+        {
+            "sandbox_endpoint": state.endpoint,
+            "sandbox_access_key": SANDBOX_CREDENTIALS["aws_access_key_id"],
+            "sandbox_secret_key": SANDBOX_CREDENTIALS["aws_secret_access_key"],
+        },
+    )
+    progress("terraform init")
+    tf.init(ws.workdir, extra_env=ws.extra_env)
+    progress(f"terraform apply on {state.endpoint} (about a minute: the provider waits on each stream and queue)")
+    t0 = time.monotonic()
+    tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
+    elapsed = time.monotonic() - t0
+    return UpResult(endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=ws.outputs())
+
+
+def down(*, state_dir: Path = SANDBOX_DIR) -> server.ServerState | None:
+    """Stops the server and forgets everything it held (state, checkpoints, endpoint file)."""
+    stopped = server.stop(state_dir)
+    Workspace(state_dir).forget()
+    if state_dir.exists():
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return stopped

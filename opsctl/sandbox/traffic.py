@@ -1,0 +1,172 @@
+"""Device traffic for the sandbox: realistic readings plus poison records of every kind the ingest
+function must quarantine, sent with PutRecords the way a device gateway would."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+PUT_RECORDS_MAX = 500  # records per PutRecords call (AWS limit)
+PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # bytes per PutRecords call (AWS limit)
+MAX_PUT_ATTEMPTS = 8
+
+# Each poison kind is named after the reason code the ingest function must give it.
+POISON_KINDS = (
+    "not_utf8", "not_json", "not_object", "missing_field", "bad_device_id", "bad_ts",
+    "ts_out_of_window", "bad_metrics", "too_many_metrics", "non_finite_metric", "oversize",
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    partition_key: str
+    data: bytes
+    kind: str  # "valid" or a poison kind
+    reading: dict | None = None
+
+
+@dataclass
+class TrafficResult:
+    sent: int = 0
+    valid: int = 0
+    poison: dict[str, int] = field(default_factory=dict)
+    throttled_retries: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    readings: list[dict] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"sent": self.sent, "valid": self.valid, "poison": dict(sorted(self.poison.items())),
+                "poison_total": sum(self.poison.values()), "put_records_calls": self.calls,
+                "throttled_retries": self.throttled_retries, "seconds": round(self.seconds, 3),
+                "records_per_second": round(self.sent / self.seconds, 1) if self.seconds else None}
+
+
+def device_ids(devices: int) -> list[str]:
+    return [f"dev-{i:04d}" for i in range(1, devices + 1)]
+
+
+def readings(devices: int, records: int, *, seed: int = 7, end_ms: int | None = None) -> list[dict]:
+    """`records` valid readings spread round-robin over `devices`, one second apart per device, ending now.
+
+    With the same seed and end_ms the same readings come out, which is how a test re-sends traffic."""
+    rng = random.Random(seed)
+    end_ms = end_ms if end_ms is not None else int(time.time() * 1000)
+    ids = device_ids(devices)
+    per_device = -(-records // devices)
+    out = []
+    for i in range(records):
+        device = ids[i % devices]
+        step = i // devices
+        out.append({
+            "device_id": device,
+            "ts": end_ms - (per_device - step) * 1000,
+            "metrics": {
+                "temp_c": round(rng.uniform(-10, 40), 2),
+                "humidity_pct": round(rng.uniform(10, 95), 1),
+                "battery_v": round(rng.uniform(3.0, 4.2), 3),
+                "rssi_dbm": rng.randint(-110, -40),
+            },
+        })
+    return out
+
+
+def poison(count: int, *, seed: int = 7, now_ms: int | None = None) -> list[Outgoing]:
+    """`count` invalid records, cycling through every poison kind."""
+    rng = random.Random(seed + 1)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    out = []
+    for i in range(count):
+        kind = POISON_KINDS[i % len(POISON_KINDS)]
+        device = f"dev-p{i:03d}"
+        good = {"device_id": device, "ts": now_ms - rng.randint(1, 600) * 1000, "metrics": {"temp_c": 20.5}}
+        if kind == "not_utf8":
+            data = b"\xff\xfe" + json.dumps(good).encode()
+        elif kind == "not_json":
+            data = b'{"device_id": "' + device.encode() + b'", "ts": '
+        elif kind == "not_object":
+            data = json.dumps([good]).encode()
+        elif kind == "missing_field":
+            data = json.dumps({k: v for k, v in good.items() if k != "metrics"}).encode()
+        elif kind == "bad_device_id":
+            data = json.dumps({**good, "device_id": "dev 42/../etc"}).encode()
+        elif kind == "bad_ts":
+            data = json.dumps({**good, "ts": "yesterday"}).encode()
+        elif kind == "ts_out_of_window":
+            data = json.dumps({**good, "ts": good["ts"] // 1000}).encode()  # epoch seconds: the classic unit bug
+        elif kind == "bad_metrics":
+            data = json.dumps({**good, "metrics": "hot"}).encode()
+        elif kind == "too_many_metrics":
+            data = json.dumps({**good, "metrics": {f"m{j}": j for j in range(65)}}).encode()
+        elif kind == "non_finite_metric":
+            data = json.dumps({**good, "metrics": {"temp_c": float("nan")}}).encode()
+        else:  # oversize: valid JSON, but over the 16 KiB a reading may take
+            data = json.dumps({**good, "note": "x" * 17_000}).encode()
+        out.append(Outgoing(partition_key=device, data=data, kind=kind))
+    return out
+
+
+def mix(valid: list[dict], bad: list[Outgoing], *, seed: int = 7) -> list[Outgoing]:
+    """Valid readings in order, with the poison records scattered among them."""
+    rng = random.Random(seed + 2)
+    out = [Outgoing(partition_key=r["device_id"], data=json.dumps(r, separators=(",", ":")).encode(), kind="valid", reading=r)
+           for r in valid]
+    for item in bad:
+        out.insert(rng.randint(0, len(out)), item)
+    return out
+
+
+def _batches(items: list[Outgoing]):
+    batch, size = [], 0
+    for item in items:
+        item_size = len(item.data) + len(item.partition_key)
+        if batch and (len(batch) == PUT_RECORDS_MAX or size + item_size > PUT_RECORDS_MAX_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch
+
+
+def send(kinesis, stream_name: str, items: list[Outgoing], *, rate: float | None = None,
+         progress: Callable[[int], None] = lambda _: None) -> TrafficResult:
+    """Puts `items` on the stream with PutRecords, retrying throttled entries until each is accepted.
+
+    `rate` caps records per second. Raises only if an entry is still refused after MAX_PUT_ATTEMPTS."""
+    result = TrafficResult()
+    start = time.monotonic()
+    for batch in _batches(items):
+        pending = batch
+        for attempt in range(MAX_PUT_ATTEMPTS):
+            resp = kinesis.put_records(StreamName=stream_name, Records=[{"Data": i.data, "PartitionKey": i.partition_key} for i in pending])
+            result.calls += 1
+            failed = [item for item, rec in zip(pending, resp["Records"]) if rec.get("ErrorCode")]
+            done = len(pending) - len(failed)
+            result.sent += done
+            progress(done)
+            if not failed:
+                break
+            result.throttled_retries += len(failed)
+            pending = failed
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+        else:
+            from opsctl.errors import OpsError
+
+            raise OpsError(f"{len(pending)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
+                           hint="the stream is under-provisioned: slow down with --rate or reshard")
+        if rate:
+            ahead = result.sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    result.seconds = time.monotonic() - start
+    for item in items:
+        if item.kind == "valid":
+            result.valid += 1
+            result.readings.append(item.reading)
+        else:
+            result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
+    return result

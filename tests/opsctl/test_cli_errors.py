@@ -1,0 +1,72 @@
+"""Every user-caused error is one clear line on stderr and a non-zero exit, never a traceback."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def opsctl(*args, env_extra=None, tmp_path=None):
+    env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(tmp_path / "sandbox"), **(env_extra or {})}
+    env.pop("OPSCTL_ENV", None)
+    return subprocess.run([sys.executable, "-m", "opsctl.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_commands_on_a_sandbox_that_is_not_up_say_how_to_start_it(tmp_path):
+    proc = opsctl("sandbox", "traffic", "--records", "10", tmp_path=tmp_path)
+    assert_one_line_error(proc, "the sandbox is not up", "opsctl sandbox up")
+
+
+def test_status_of_a_stopped_sandbox_exits_1_with_json(tmp_path):
+    proc = opsctl("sandbox", "status", "--output", "json", tmp_path=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == '{\n  "running": false\n}'
+
+
+def test_missing_terraform_is_one_line_and_starts_nothing(tmp_path):
+    proc = opsctl("sandbox", "up", env_extra={"TERRAFORM": "terraform-that-does-not-exist"}, tmp_path=tmp_path)
+    assert_one_line_error(proc, "terraform not found", "TERRAFORM=")
+    assert not (tmp_path / "sandbox" / "server.json").exists()
+
+
+def test_busy_port_is_one_line(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        proc = opsctl("sandbox", "up", "--port", str(port), tmp_path=tmp_path)
+    assert_one_line_error(proc, f"port {port}", "busy")
+
+
+def test_unknown_environment_names_the_known_ones(tmp_path):
+    proc = opsctl("--env", "staging", "sandbox", "status", tmp_path=tmp_path)
+    assert_one_line_error(proc, "local sandbox only")
+
+
+def test_bad_flag_is_a_usage_error_not_a_traceback(tmp_path):
+    proc = opsctl("sandbox", "traffic", "--devices", "0", tmp_path=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "--devices" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["sandbox", "run", "--help"], ["sandbox", "traffic", "--help"]])
+def test_help_teaches(argv, tmp_path):
+    proc = opsctl(*argv, tmp_path=tmp_path)
+    assert proc.returncode == 0
+    assert "Usage" in proc.stdout

@@ -1,0 +1,51 @@
+"""The python-terraform adapter: outputs as plain values, and clear errors for every way it can go wrong."""
+
+import shutil
+
+import pytest
+
+from opsctl import tf
+from opsctl.errors import OpsError
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is a documented prerequisite; CI has it")
+
+
+def _root(tmp_path, body):
+    (tmp_path / "main.tf").write_text(body)
+    return tmp_path
+
+
+def test_outputs_are_plain_values_after_apply(tmp_path):
+    root = _root(tmp_path, 'output "stream_name" {\n  value = "telemetry-x"\n}\noutput "shards" {\n  value = 4\n}\n')
+    tf.run(root, ["apply", "-auto-approve", "-input=false", "-no-color"], timeout=60)
+    assert tf.outputs(root) == {"stream_name": "telemetry-x", "shards": 4}
+
+
+def test_no_state_is_a_clear_error(tmp_path):
+    root = _root(tmp_path, 'output "x" {\n  value = 1\n}\n')
+    with pytest.raises(OpsError, match="no Terraform outputs"):
+        tf.outputs(root)
+
+
+def test_missing_binary_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("TERRAFORM", "no-such-terraform")
+    with pytest.raises(OpsError, match="terraform not found"):
+        tf.outputs(tmp_path)
+
+
+def test_failed_command_carries_terraform_message(tmp_path):
+    root = _root(tmp_path, 'output "x" {\n  value = undefined_thing\n}\n')
+    with pytest.raises(OpsError, match=r"terraform apply failed \(exit 1\).*"):
+        tf.run(root, ["apply", "-auto-approve", "-input=false", "-no-color"], timeout=60)
+
+
+def test_timeout_is_a_clear_error(tmp_path):
+    root = _root(tmp_path, 'output "x" {\n  value = 1\n}\n')
+    with pytest.raises(OpsError, match="did not finish within"):
+        tf.run(root, ["apply", "-auto-approve", "-input=false"], timeout=0.01)
+
+
+def test_unknown_environment_lists_known_ones():
+    with pytest.raises(OpsError) as exc:
+        tf.env_dir("staging")
+    assert "known environments" in exc.value.line() and "local" in exc.value.line()
