@@ -1,0 +1,64 @@
+"""Drives a sandbox of the tests' own (OPSCTL_SANDBOX_DIR in a temp folder) through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+UP_TIMEOUT_S = 900
+
+
+@dataclass
+class Sandbox:
+    state_dir: Path
+    endpoint: str
+    outputs: dict
+
+    @property
+    def env(self) -> dict:
+        env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(self.state_dir)}
+        env.pop("OPSCTL_ENV", None)
+        return env
+
+
+def _run(env: dict, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "opsctl.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"opsctl {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
+    return proc
+
+
+def opsctl(sandbox: Sandbox, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    return _run(sandbox.env, *args, timeout=timeout, check=check)
+
+
+def start(state_dir: Path) -> Sandbox:
+    env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
+    env.pop("OPSCTL_ENV", None)
+    up = json.loads(_run(env, "sandbox", "up", "--output", "json", timeout=UP_TIMEOUT_S).stdout)
+    return Sandbox(state_dir=state_dir, endpoint=up["endpoint"], outputs=up["outputs"])
+
+
+def stop_dir(state_dir: Path) -> None:
+    env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
+    env.pop("OPSCTL_ENV", None)
+    _run(env, "sandbox", "down", check=False)
+
+
+def terraform_plan_exit_code(sandbox: Sandbox) -> int:
+    """`terraform plan -detailed-exitcode` of envs/local against this sandbox: 0 = no changes, 2 = drift."""
+    from opsctl import tf
+
+    workdir = ROOT / "terraform" / "envs" / "local"
+    env = {**tf.cli_environment(), "TF_DATA_DIR": str(sandbox.state_dir / "tfdata")}
+    proc = subprocess.run([tf.terraform_binary(), "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
+                           f"-state={sandbox.state_dir / 'terraform.tfstate'}", f"-var-file={sandbox.state_dir / 'sandbox.tfvars.json'}"],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        print(proc.stdout[-4000:], proc.stderr[-2000:])
+    return proc.returncode
