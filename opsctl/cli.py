@@ -37,9 +37,11 @@ def root(
 
 
 def _register() -> None:
+    from opsctl.quarantine_cli import quarantine_app
     from opsctl.sandbox.cli import sandbox_app
 
     app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(quarantine_app, name="quarantine")
 
 
 _register()

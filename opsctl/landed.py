@@ -4,7 +4,6 @@ Plain data out, for `opsctl sandbox inspect`, the demo and the end-to-end tests.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from decimal import Decimal
 
@@ -43,15 +42,10 @@ def latest_readings(stack: Stack, device_id: str, limit: int = 3) -> list[dict]:
 
 
 def quarantined(stack: Stack) -> list[dict]:
-    """Every quarantined record (the JSON body of each object under the quarantine prefix) with its key."""
-    s3 = stack.target.client("s3")
-    bucket, prefix = stack.get("quarantine_bucket"), stack.outputs.get("quarantine_prefix") or "quarantine/"
-    out = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            out.append({"key": obj["Key"], **body})
-    return out
+    """Every quarantined record with its key (sandbox-sized: reads them all)."""
+    from opsctl import quarantine
+
+    return quarantine.list_records(stack, limit=10**9).records
 
 
 def queue_depth(stack: Stack, url_output: str) -> dict:
