@@ -32,14 +32,20 @@ def root(
     region: Annotated[Optional[str], typer.Option(help="AWS region (default: the environment's `region` output)")] = None,
     profile: Annotated[Optional[str], typer.Option(envvar="AWS_PROFILE", help="AWS named profile")] = None,
     endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="send every AWS call to this endpoint")] = None,
+    stream: Annotated[Optional[str], typer.Option(help="use this Kinesis stream instead of the environment's `stream_name`")] = None,
+    function: Annotated[Optional[str], typer.Option(help="use this ingest function instead of the environment's `ingest_function_name`")] = None,
+    table: Annotated[Optional[str], typer.Option(help="use this DynamoDB table instead of the environment's `table_name`")] = None,
 ) -> None:
-    ctx.obj = Settings(env=env, region=region, profile=profile, endpoint_url=endpoint_url)
+    ctx.obj = Settings(env=env, region=region, profile=profile, endpoint_url=endpoint_url,
+                       overrides={"stream_name": stream, "ingest_function_name": function, "table_name": table})
 
 
 def _register() -> None:
+    from opsctl import ops_cli
     from opsctl.quarantine_cli import quarantine_app
     from opsctl.sandbox.cli import sandbox_app
 
+    ops_cli.register(app)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(quarantine_app, name="quarantine")
 

@@ -58,8 +58,15 @@ class Workspace:
     def apply_args(self) -> list[str]:
         args = ["apply", "-auto-approve", "-input=false", "-no-color"]
         if self.isolated:
-            args += [f"-state={self.state_file}", f"-var-file={self.vars_file}"]
+            args += [f"-state={self.state_file}", *self.var_file_args()]
         return args
+
+    def var_file_args(self) -> list[str]:
+        """-var-file flags of an isolated sandbox: its endpoint, plus what opsctl recorded (e.g. a reshard)."""
+        from opsctl.tfvars import ISOLATED_FILE_NAME
+
+        files = [self.vars_file, self.state_dir / ISOLATED_FILE_NAME]
+        return [f"-var-file={f}" for f in files if f == self.vars_file or f.exists()]
 
     def outputs(self) -> dict:
         return tf.outputs(self.workdir, state=self.state_file, extra_env=self.extra_env)
@@ -67,10 +74,10 @@ class Workspace:
     def forget(self) -> None:
         """Deletes the Terraform state and endpoint file of this sandbox (its server is gone)."""
         if self.isolated:
-            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json"):
+            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json", "opsctl.tfvars.json"):
                 (self.state_dir / name).unlink(missing_ok=True)
         else:
-            for name in ("terraform.tfstate", "terraform.tfstate.backup", TFVARS_NAME):
+            for name in ("terraform.tfstate", "terraform.tfstate.backup", TFVARS_NAME, "opsctl.auto.tfvars.json"):
                 (self.workdir / name).unlink(missing_ok=True)
 
 

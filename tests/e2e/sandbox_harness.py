@@ -53,11 +53,12 @@ def stop_dir(state_dir: Path) -> None:
 def terraform_plan_exit_code(sandbox: Sandbox) -> int:
     """`terraform plan -detailed-exitcode` of envs/local against this sandbox: 0 = no changes, 2 = drift."""
     from opsctl import tf
+    from opsctl.sandbox.deploy import Workspace
 
     workdir = ROOT / "terraform" / "envs" / "local"
     env = {**tf.cli_environment(), "TF_DATA_DIR": str(sandbox.state_dir / "tfdata")}
     proc = subprocess.run([tf.terraform_binary(), "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
-                           f"-state={sandbox.state_dir / 'terraform.tfstate'}", f"-var-file={sandbox.state_dir / 'sandbox.tfvars.json'}"],
+                           f"-state={sandbox.state_dir / 'terraform.tfstate'}", *Workspace(sandbox.state_dir).var_file_args()],
                           cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         print(proc.stdout[-4000:], proc.stderr[-2000:])
