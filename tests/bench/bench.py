@@ -1,0 +1,87 @@
+"""`make bench`: our code side by side with a naive seed-style baseline, measured in the same run.
+
+Absolute times on shared machines are noise; read the ratio column. Rows:
+- handler rows (tests/bench/handler_bench.py): CPU µs per record with DynamoDB stubbed, DynamoDB
+  requests per 100 records, handler import time over `import boto3`;
+- end to end through a sandbox of the bench's own: records/s from Kinesis to DynamoDB, the local
+  runtime driving the deployed ingest function vs the same runtime driving the naive handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "tests" / "bench"), str(ROOT)]
+
+E2E_RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "3000"))
+E2E_DEVICES = 20
+
+
+def _table(rows: list[dict]) -> str:
+    head = ("metric", "unit", "ours", "naive", "naive/ours")
+    body = [(r["metric"], r["unit"], _fmt(r["ours"]), _fmt(r["naive"]), _fmt(r.get("ratio"))) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    line = lambda cells: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
+
+
+def _fmt(x):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.2f}" if abs(x) < 100 else f"{x:,.0f}"
+    return str(x)
+
+
+def e2e_rows() -> list[dict]:
+    """Records/s through a fresh sandbox: PutRecords, then the local runtime until idle."""
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+    os.environ["OPSCTL_SANDBOX_DIR"] = str(state_dir)
+    from opsctl import stack as stack_mod
+    from opsctl.sandbox import deploy, runtime, traffic
+    from naive_ingest import handler as naive_handler
+
+    print(f"bench: bringing up a sandbox in {state_dir} (one terraform apply, about a minute)", file=sys.stderr)
+    try:
+        deploy.up(state_dir=state_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
+        stack = stack_mod.load("local")
+        kinesis = stack.target.client("kinesis")
+        rates = {}
+        for label, override in (("ours", None), ("naive", naive_handler)):
+            items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=len(label)), [])
+            traffic.send(kinesis, stack.get("stream_name"), items)
+            t0 = time.perf_counter()
+            overrides = {stack.get("ingest_function_name"): override} if override else None
+            summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True, handler_overrides=overrides)
+            elapsed = time.perf_counter() - t0
+            delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
+            rates[label] = delivered / elapsed
+        return [{"metric": "end-to-end Kinesis → DynamoDB via the sandbox", "unit": "records/s",
+                 "ours": rates["ours"], "naive": rates["naive"], "ratio": rates["ours"] / rates["naive"]}]
+    finally:
+        deploy.down(state_dir=state_dir)
+
+
+def main() -> int:
+    from handler_bench import run_handler_bench
+
+    from opsctl_bench import run_opsctl_bench
+
+    rows = run_handler_bench() + run_opsctl_bench()
+    if os.environ.get("BENCH_SKIP_E2E") != "1":
+        rows += e2e_rows()
+    print(_table(rows))
+    out = ROOT / "build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"\n(ratio column: how many times better ours is; written to {out.relative_to(ROOT)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
