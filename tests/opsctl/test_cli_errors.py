@@ -70,3 +70,28 @@ def test_help_teaches(argv, tmp_path):
     proc = opsctl(*argv, tmp_path=tmp_path)
     assert proc.returncode == 0
     assert "Usage" in proc.stdout
+
+
+def test_reshard_needs_exactly_one_of_to_or_recommend(tmp_path):
+    assert_one_line_error(opsctl("reshard", tmp_path=tmp_path), "exactly one of --to N or --recommend")
+    assert_one_line_error(opsctl("reshard", "--to", "4", "--recommend", tmp_path=tmp_path), "exactly one of")
+
+
+def test_bad_window_is_one_line(tmp_path):
+    assert_one_line_error(opsctl("iterator-age", "--window", "soon", tmp_path=tmp_path), "bad --window", "15m")
+
+
+def test_ops_commands_on_a_sandbox_that_is_not_up_say_how_to_start_it(tmp_path):
+    for argv in (["status"], ["iterator-age"], ["reshard", "--to", "4", "--dry-run"]):
+        assert_one_line_error(opsctl(*argv, tmp_path=tmp_path), "the sandbox is not up", "opsctl sandbox up")
+
+
+def test_an_environment_never_applied_says_so(tmp_path):
+    proc = opsctl("--env", "dev", "status", tmp_path=tmp_path, env_extra={"TF_DATA_DIR": str(tmp_path / "tfdata")})
+    assert_one_line_error(proc, "dev")
+
+
+@pytest.mark.parametrize("argv", [["status", "--help"], ["iterator-age", "--help"], ["reshard", "--help"]])
+def test_ops_help_teaches(argv, tmp_path):
+    proc = opsctl(*argv, tmp_path=tmp_path)
+    assert proc.returncode == 0 and "Usage" in proc.stdout
