@@ -1,0 +1,91 @@
+"""Kinesis → telemetry table. Valid readings are written (idempotently, batched, retried); poison records
+are quarantined in S3 and never block the shard; what could not be stored is handed back to Lambda as
+batchItemFailures so it is re-delivered. Handler string: `ingest.handler.handler`."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from common import clients, metrics
+from common.batch import item_failures
+from common.log import Logger
+from ingest import quarantine, table
+from ingest.validate import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_SECONDS, Reading, validate
+
+DEFAULT_BUDGET_MS = 60_000  # when the context cannot say how much time is left (local callers)
+sleep = time.sleep  # replaced by tests that drive a fake clock
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    quarantine_bucket: str
+    quarantine_prefix: str
+    ttl_days: int
+    max_age_days: int
+    max_future_seconds: int
+    environment: str | None
+
+    @classmethod
+    def from_environ(cls) -> "Settings":
+        env = os.environ
+        return cls(table_name=env.get("TABLE_NAME", ""), quarantine_bucket=env.get("QUARANTINE_BUCKET", ""),
+                   quarantine_prefix=env.get("QUARANTINE_PREFIX") or "quarantine/",
+                   ttl_days=int(env.get("READING_TTL_DAYS") or 90),
+                   max_age_days=int(env.get("READING_MAX_AGE_DAYS") or DEFAULT_MAX_AGE_DAYS),
+                   max_future_seconds=int(env.get("READING_MAX_FUTURE_SECONDS") or DEFAULT_MAX_FUTURE_SECONDS),
+                   environment=env.get("ENVIRONMENT"))
+
+
+def handler(event, context):
+    started = time.perf_counter()
+    settings = Settings.from_environ()
+    log = Logger(context, environment=settings.environment)
+    remaining_ms = _remaining_ms(context)
+    records = event.get("Records") or []
+
+    # Parse: every record is a reading or a poison record.
+    now_ms = int(time.time() * 1000)
+    readings: list[tuple[str, Reading]] = []
+    poison = []
+    for record in records:
+        result = validate(record["kinesis"]["data"], now_ms=now_ms, max_age_days=settings.max_age_days,
+                          max_future_seconds=settings.max_future_seconds)
+        if isinstance(result, Reading):
+            readings.append((record["kinesis"]["sequenceNumber"], result))
+        else:
+            poison.append((record, result))
+
+    # Process: quarantine the poison, write the readings.
+    failed: list[str] = []
+    quarantined = 0
+    for record, rejection in poison:
+        if quarantine.put(clients.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix,
+                          record, rejection, context, log):
+            quarantined += 1
+        else:
+            failed.append(record["kinesis"]["sequenceNumber"])
+    outcome = table.WriteOutcome()
+    if readings:
+        outcome = table.write(clients.client("dynamodb"), settings.table_name, table.plan(readings, settings.ttl_days),
+                              remaining_ms=remaining_ms, log=log, sleep=lambda s: sleep(s))  # late-bound for tests
+    failed += outcome.failed
+
+    # Report.
+    counts = {"RecordsIn": len(records), "RecordsWritten": len(outcome.written),
+              "RecordsQuarantined": quarantined,
+              "WriteRetries": outcome.retries, "RecordsFailed": len(set(failed))}
+    metrics.emit({**{name: (n, "Count") for name, n in counts.items()},
+                  "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds")},
+                 function_name=getattr(context, "function_name", None), Environment=settings.environment)
+    log.info("batch done", **counts, write_requests=outcome.requests)
+    return item_failures(failed)
+
+
+def _remaining_ms(context):
+    if callable(getattr(context, "get_remaining_time_in_millis", None)):
+        return context.get_remaining_time_in_millis
+    deadline = time.monotonic() + DEFAULT_BUDGET_MS / 1000
+    return lambda: int((deadline - time.monotonic()) * 1000)
