@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from common import clients, metrics
 from common.batch import item_failures
@@ -18,8 +18,7 @@ DEFAULT_BUDGET_MS = 60_000  # when the context cannot say how much time is left 
 sleep = time.sleep  # replaced by tests that drive a fake clock
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table_name: str
     quarantine_bucket: str
     quarantine_prefix: str

