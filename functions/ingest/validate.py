@@ -24,8 +24,7 @@ DEFAULT_MAX_FUTURE_SECONDS = 300
 # What DynamoDB's N type can hold: a number outside this would fail the whole BatchWriteItem request
 # (ValidationException) and block its shard, so it is a poison record, not a write error.
 DDB_MAX_DIGITS = 38
-DDB_MIN_MAGNITUDE = Decimal("1E-130")
-DDB_MAX_MAGNITUDE = Decimal("1E+126")
+DDB_MIN_EXPONENT, DDB_MAX_EXPONENT = -130, 125  # magnitudes 1E-130 .. 9.99…E+125
 
 REASON_CODES = ("not_utf8", "not_json", "not_object", "oversize", "missing_field", "bad_device_id", "bad_ts",
                 "ts_out_of_window", "bad_metrics", "too_many_metrics", "non_finite_metric")
@@ -111,8 +110,10 @@ def _metrics(device_id: str, ts: int, metrics) -> Reading | Rejection:
 def _fits_dynamodb(value: Decimal) -> bool:
     if not value:
         return True
-    significant = len("".join(map(str, value.as_tuple().digits)).rstrip("0"))  # DynamoDB trims trailing zeros
-    return significant <= DDB_MAX_DIGITS and DDB_MIN_MAGNITUDE <= abs(value) < DDB_MAX_MAGNITUDE
+    if not DDB_MIN_EXPONENT <= value.adjusted() <= DDB_MAX_EXPONENT:  # adjusted(): the leading digit's power of ten
+        return False
+    digits = value.as_tuple().digits
+    return len(digits) <= DDB_MAX_DIGITS or len("".join(map(str, digits)).rstrip("0")) <= DDB_MAX_DIGITS  # trailing zeros are trimmed
 
 
 def validate(data_base64: str, *, now_ms: int, max_age_days: int = DEFAULT_MAX_AGE_DAYS,
