@@ -56,3 +56,14 @@ def test_importing_the_handler_creates_no_client_and_opens_no_connection():
 def test_functions_is_the_zip_root_not_a_package():
     assert not (FUNCTIONS / "__init__.py").exists()
     assert {"ingest", "common"} <= OWN_PACKAGES
+
+
+def test_the_handler_string_resolves_from_the_built_zip(tmp_path):
+    from opsctl.packaging import build_zip
+
+    zip_path = tmp_path / "functions.zip"
+    build_zip(FUNCTIONS, zip_path)
+    code = "import importlib; m = importlib.import_module('ingest.handler'); assert callable(m.handler); print(m.__file__)"
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(zip_path)},
+                          capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert str(zip_path) in proc.stdout
