@@ -1,0 +1,41 @@
+# dev: real AWS, credentials from the usual chain (AWS_PROFILE, SSO, instance role).
+
+# State belongs in a shared, versioned, encrypted bucket; fill in and uncomment before the first apply.
+# terraform {
+#   backend "s3" {
+#     bucket       = "<state-bucket>"
+#     key          = "telemetry-pipeline/dev/terraform.tfstate"
+#     region       = "eu-west-1"
+#     encrypt      = true
+#     use_lockfile = true
+#   }
+# }
+
+provider "aws" {
+  region = var.region
+}
+
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  environment     = "dev"
+  name_prefix     = "telemetry-dev"
+  lambda_zip_path = startswith(var.lambda_zip_path, "/") ? var.lambda_zip_path : "${path.module}/${var.lambda_zip_path}"
+
+  stream_mode            = "PROVISIONED"
+  ingest_shard_count     = var.ingest_shard_count
+  stream_retention_hours = 24
+
+  table_billing_mode        = "PAY_PER_REQUEST"
+  table_autoscaling_enabled = false
+
+  ingest_batch_size                 = 100
+  ingest_batching_window_seconds    = 1
+  ingest_maximum_retry_attempts     = 3
+  ingest_maximum_record_age_seconds = 3600
+
+  log_level              = var.log_level
+  log_retention_days     = 365
+  quarantine_expiry_days = 30
+  tags                   = var.tags
+}

@@ -1,0 +1,76 @@
+# The contract of docs/architecture.md: opsctl and the tests read these names.
+
+output "environment" {
+  description = "Environment name."
+  value       = module.pipeline.environment
+}
+
+output "region" {
+  description = "AWS region of the stack."
+  value       = module.pipeline.region
+}
+
+output "stream_name" {
+  description = "Ingest Kinesis stream name."
+  value       = module.pipeline.stream_name
+}
+
+output "stream_arn" {
+  description = "Ingest Kinesis stream ARN."
+  value       = module.pipeline.stream_arn
+}
+
+output "table_name" {
+  description = "Readings table name."
+  value       = module.pipeline.table_name
+}
+
+output "table_arn" {
+  description = "Readings table ARN."
+  value       = module.pipeline.table_arn
+}
+
+output "quarantine_bucket" {
+  description = "Bucket of quarantined poison records."
+  value       = module.pipeline.quarantine_bucket
+}
+
+output "quarantine_prefix" {
+  description = "Key prefix of quarantined records."
+  value       = module.pipeline.quarantine_prefix
+}
+
+output "ingest_function_name" {
+  description = "Ingest Lambda function name."
+  value       = module.pipeline.ingest_function_name
+}
+
+output "ingest_function_arn" {
+  description = "Ingest Lambda function ARN."
+  value       = module.pipeline.ingest_function_arn
+}
+
+output "ingest_log_group_name" {
+  description = "Log group of the ingest function."
+  value       = module.pipeline.ingest_log_group_name
+}
+
+output "ingest_failure_queue_url" {
+  description = "URL of the ingest on-failure destination queue."
+  value       = module.pipeline.ingest_failure_queue_url
+}
+
+output "ingest_failure_queue_arn" {
+  description = "ARN of the ingest on-failure destination queue."
+  value       = module.pipeline.ingest_failure_queue_arn
+}
+
+output "ingest_mapping_uuid" {
+  description = "UUID of the ingest event source mapping."
+  value       = module.pipeline.ingest_mapping_uuid
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer-managed key."
+  value       = module.pipeline.kms_key_arn
+}

@@ -1,0 +1,49 @@
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the functions zip built by `make zip`, relative to this directory unless absolute."
+  type        = string
+  default     = "../../../build/functions.zip"
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file."
+  }
+}
+
+variable "ingest_shard_count" {
+  description = "Shards of the ingest stream. `opsctl reshard` records the count it set in opsctl.auto.tfvars.json."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.ingest_shard_count >= 1 && var.ingest_shard_count <= 10000 && floor(var.ingest_shard_count) == var.ingest_shard_count
+    error_message = "ingest_shard_count must be a whole number from 1 to 10000 (Kinesis per-stream limit)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (e.g. cost centre, owner)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,56 @@
+# The local sandbox: the same pipeline as dev and prod, served by a moto server (`opsctl sandbox up`).
+
+provider "aws" {
+  region     = var.region
+  access_key = var.sandbox_access_key
+  secret_key = var.sandbox_secret_key
+
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+
+  endpoints {
+    apigateway             = var.sandbox_endpoint
+    apigatewayv2           = var.sandbox_endpoint
+    applicationautoscaling = var.sandbox_endpoint
+    cloudwatch             = var.sandbox_endpoint
+    dynamodb               = var.sandbox_endpoint
+    events                 = var.sandbox_endpoint
+    iam                    = var.sandbox_endpoint
+    kinesis                = var.sandbox_endpoint
+    kms                    = var.sandbox_endpoint
+    lambda                 = var.sandbox_endpoint
+    logs                   = var.sandbox_endpoint
+    s3                     = var.sandbox_endpoint
+    scheduler              = var.sandbox_endpoint
+    sns                    = var.sandbox_endpoint
+    sqs                    = var.sandbox_endpoint
+    sts                    = var.sandbox_endpoint
+  }
+}
+
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  environment     = "local"
+  name_prefix     = "telemetry-local"
+  lambda_zip_path = startswith(var.lambda_zip_path, "/") ? var.lambda_zip_path : "${path.module}/${var.lambda_zip_path}"
+
+  stream_mode        = "PROVISIONED"
+  ingest_shard_count = var.ingest_shard_count
+
+  # moto cannot serve Application Auto Scaling targets (they hang): on-demand, no auto scaling.
+  table_billing_mode        = "PAY_PER_REQUEST"
+  table_autoscaling_enabled = false
+
+  # Short waits so the local runtime sees failures quickly; still finite and bounded.
+  ingest_batch_size                 = 100
+  ingest_batching_window_seconds    = 1
+  ingest_maximum_retry_attempts     = 3
+  ingest_maximum_record_age_seconds = 3600
+
+  kms_deletion_window_in_days = 7
+  quarantine_force_destroy    = true
+  log_level                   = "DEBUG"
+}

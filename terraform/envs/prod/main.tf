@@ -1,0 +1,49 @@
+# prod: real AWS, credentials from the usual chain (AWS_PROFILE, SSO, CI role).
+
+# State belongs in a shared, versioned, encrypted bucket; fill in and uncomment before the first apply.
+# terraform {
+#   backend "s3" {
+#     bucket       = "<state-bucket>"
+#     key          = "telemetry-pipeline/prod/terraform.tfstate"
+#     region       = "eu-west-1"
+#     encrypt      = true
+#     use_lockfile = true
+#   }
+# }
+
+provider "aws" {
+  region = var.region
+}
+
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  environment     = "prod"
+  name_prefix     = "telemetry-prod"
+  lambda_zip_path = startswith(var.lambda_zip_path, "/") ? var.lambda_zip_path : "${path.module}/${var.lambda_zip_path}"
+
+  stream_mode            = "PROVISIONED"
+  ingest_shard_count     = var.ingest_shard_count
+  stream_retention_hours = 168 # a week to replay from the failure queue's pointers
+
+  # Steady device traffic: provisioned with target tracking beats on-demand above ~29 % utilisation.
+  table_billing_mode        = "PROVISIONED"
+  table_read_capacity       = var.table_autoscaling_read.min_capacity
+  table_write_capacity      = var.table_autoscaling_write.min_capacity
+  table_autoscaling_enabled = true
+  table_autoscaling_read    = var.table_autoscaling_read
+  table_autoscaling_write   = var.table_autoscaling_write
+
+  ingest_memory_mb                  = 512
+  ingest_reserved_concurrency       = var.ingest_reserved_concurrency
+  ingest_batch_size                 = 500
+  ingest_batching_window_seconds    = 1
+  ingest_parallelization_factor     = 2
+  ingest_maximum_retry_attempts     = 5
+  ingest_maximum_record_age_seconds = 21600
+
+  log_level              = var.log_level
+  log_retention_days     = 365
+  quarantine_expiry_days = 90
+  tags                   = var.tags
+}

@@ -1,0 +1,120 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  region = data.aws_region.current.name
+  tags   = merge({ Project = "telemetry-pipeline", Environment = var.environment }, var.tags)
+  ingest = "${var.name_prefix}-ingest"
+}
+
+module "kms_key" {
+  source = "../kms_key"
+
+  alias                   = var.name_prefix
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  log_group_name_pattern  = "/aws/lambda/${var.name_prefix}-*"
+  tags                    = local.tags
+}
+
+module "ingest_stream" {
+  source = "../ingest_stream"
+
+  name                   = "${var.name_prefix}-ingest"
+  stream_mode            = var.stream_mode
+  shard_count            = var.ingest_shard_count
+  retention_period_hours = var.stream_retention_hours
+  kms_key_arn            = module.kms_key.key_arn
+  tags                   = local.tags
+}
+
+module "telemetry_table" {
+  source = "../telemetry_table"
+
+  name                = "${var.name_prefix}-readings"
+  kms_key_arn         = module.kms_key.key_arn
+  billing_mode        = var.table_billing_mode
+  read_capacity       = var.table_read_capacity
+  write_capacity      = var.table_write_capacity
+  autoscaling_enabled = var.table_autoscaling_enabled
+  autoscaling_read    = var.table_autoscaling_read
+  autoscaling_write   = var.table_autoscaling_write
+  tags                = local.tags
+}
+
+module "quarantine_bucket" {
+  source = "../quarantine_bucket"
+
+  # Bucket names are global: the account and region make them unique per environment.
+  bucket_name                    = "${var.name_prefix}-quarantine-${data.aws_caller_identity.current.account_id}-${local.region}"
+  prefix                         = var.quarantine_prefix
+  kms_key_arn                    = module.kms_key.key_arn
+  quarantine_expiry_days         = var.quarantine_expiry_days
+  noncurrent_version_expiry_days = var.quarantine_noncurrent_expiry_days
+  force_destroy                  = var.quarantine_force_destroy
+  tags                           = local.tags
+}
+
+module "ingest_function" {
+  source = "../python_function"
+
+  name                           = local.ingest
+  description                    = "Kinesis readings to DynamoDB; poison records to the S3 quarantine"
+  zip_path                       = var.lambda_zip_path
+  handler                        = "ingest.handler.handler"
+  memory_mb                      = var.ingest_memory_mb
+  timeout_seconds                = var.ingest_timeout_seconds
+  reserved_concurrent_executions = var.ingest_reserved_concurrency
+  kms_key_arn                    = module.kms_key.key_arn
+  log_retention_days             = var.log_retention_days
+  tags                           = local.tags
+
+  # The contract of docs/architecture.md, names and units included.
+  environment_variables = {
+    TABLE_NAME                 = module.telemetry_table.table_name
+    QUARANTINE_BUCKET          = module.quarantine_bucket.bucket_name
+    QUARANTINE_PREFIX          = module.quarantine_bucket.prefix
+    READING_TTL_DAYS           = tostring(var.reading_ttl_days)
+    READING_MAX_AGE_DAYS       = tostring(var.reading_max_age_days)
+    READING_MAX_FUTURE_SECONDS = tostring(var.reading_max_future_seconds)
+    LOG_LEVEL                  = var.log_level
+    METRICS_NAMESPACE          = "TelemetryPipeline"
+    ENVIRONMENT                = var.environment
+  }
+
+  # Exactly the calls the ingest function makes (docs/architecture.md), plus the key they need.
+  policy_statements = [
+    {
+      sid       = "WriteReadings"
+      actions   = ["dynamodb:BatchWriteItem"]
+      resources = [module.telemetry_table.table_arn]
+    },
+    {
+      sid       = "QuarantinePoison"
+      actions   = ["s3:PutObject"]
+      resources = [module.quarantine_bucket.objects_arn]
+    },
+    {
+      # GenerateDataKey: SSE-KMS on the quarantine objects; Decrypt: the table and the environment variables.
+      sid       = "UseDataKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [module.kms_key.key_arn]
+    },
+  ]
+}
+
+module "ingest_consumer" {
+  source = "../kinesis_consumer"
+
+  stream_arn                         = module.ingest_stream.stream_arn
+  function_name                      = module.ingest_function.function_name
+  function_arn                       = module.ingest_function.function_arn
+  function_role_name                 = module.ingest_function.role_name
+  kms_key_arn                        = module.kms_key.key_arn
+  failure_queue_name                 = "${var.name_prefix}-ingest-failures"
+  batch_size                         = var.ingest_batch_size
+  maximum_batching_window_in_seconds = var.ingest_batching_window_seconds
+  parallelization_factor             = var.ingest_parallelization_factor
+  maximum_retry_attempts             = var.ingest_maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.ingest_maximum_record_age_seconds
+  tags                               = local.tags
+}

@@ -1,0 +1,74 @@
+output "environment" {
+  description = "Environment name."
+  value       = var.environment
+}
+
+output "region" {
+  description = "AWS region of the stack."
+  value       = local.region
+}
+
+output "stream_name" {
+  description = "Ingest Kinesis stream name."
+  value       = module.ingest_stream.stream_name
+}
+
+output "stream_arn" {
+  description = "Ingest Kinesis stream ARN."
+  value       = module.ingest_stream.stream_arn
+}
+
+output "table_name" {
+  description = "Readings table name."
+  value       = module.telemetry_table.table_name
+}
+
+output "table_arn" {
+  description = "Readings table ARN."
+  value       = module.telemetry_table.table_arn
+}
+
+output "quarantine_bucket" {
+  description = "Bucket of quarantined poison records."
+  value       = module.quarantine_bucket.bucket_name
+}
+
+output "quarantine_prefix" {
+  description = "Key prefix of quarantined records."
+  value       = module.quarantine_bucket.prefix
+}
+
+output "ingest_function_name" {
+  description = "Ingest Lambda function name."
+  value       = module.ingest_function.function_name
+}
+
+output "ingest_function_arn" {
+  description = "Ingest Lambda function ARN."
+  value       = module.ingest_function.function_arn
+}
+
+output "ingest_log_group_name" {
+  description = "Log group of the ingest function."
+  value       = module.ingest_function.log_group_name
+}
+
+output "ingest_failure_queue_url" {
+  description = "URL of the ingest on-failure destination queue."
+  value       = module.ingest_consumer.failure_queue_url
+}
+
+output "ingest_failure_queue_arn" {
+  description = "ARN of the ingest on-failure destination queue."
+  value       = module.ingest_consumer.failure_queue_arn
+}
+
+output "ingest_mapping_uuid" {
+  description = "UUID of the ingest event source mapping."
+  value       = module.ingest_consumer.mapping_uuid
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer-managed key."
+  value       = module.kms_key.key_arn
+}

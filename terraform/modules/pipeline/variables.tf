@@ -1,0 +1,322 @@
+variable "environment" {
+  description = "Environment name (local, dev, prod): the ENVIRONMENT of the functions and a tag."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.environment))
+    error_message = "environment must be 1-16 characters of [a-z0-9-], starting with a letter."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. \"telemetry-local\"."
+  type        = string
+
+  validation {
+    # Short enough for the longest derived names: the bucket (<prefix>-quarantine-<account>-<region>, 63)
+    # and the role (<prefix>-ingest-role, 64).
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of [a-z0-9-], start with a letter and not end with \"-\"."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of build/functions.zip (one zip for every handler, built by `make zip`)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file."
+  }
+}
+
+variable "kms_deletion_window_in_days" {
+  description = "Days a scheduled deletion of the key waits (7-30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30 && floor(var.kms_deletion_window_in_days) == var.kms_deletion_window_in_days
+    error_message = "kms_deletion_window_in_days must be a whole number from 7 to 30."
+  }
+}
+
+variable "stream_mode" {
+  description = "Ingest stream capacity mode: PROVISIONED or ON_DEMAND."
+  type        = string
+  default     = "PROVISIONED"
+
+  validation {
+    condition     = contains(["PROVISIONED", "ON_DEMAND"], var.stream_mode)
+    error_message = "stream_mode must be PROVISIONED or ON_DEMAND."
+  }
+}
+
+variable "ingest_shard_count" {
+  description = "Shards of the ingest stream (PROVISIONED). `opsctl reshard` records the count it set here."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.ingest_shard_count >= 1 && var.ingest_shard_count <= 10000 && floor(var.ingest_shard_count) == var.ingest_shard_count
+    error_message = "ingest_shard_count must be a whole number from 1 to 10000."
+  }
+}
+
+variable "stream_retention_hours" {
+  description = "Hours records stay in the ingest stream (24-8760)."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760 && floor(var.stream_retention_hours) == var.stream_retention_hours
+    error_message = "stream_retention_hours must be a whole number from 24 to 8760."
+  }
+}
+
+variable "table_billing_mode" {
+  description = "Readings table billing: PAY_PER_REQUEST or PROVISIONED."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table_billing_mode)
+    error_message = "table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "table_read_capacity" {
+  description = "Read capacity units of the table when PROVISIONED."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.table_read_capacity >= 1 && var.table_read_capacity <= 40000 && floor(var.table_read_capacity) == var.table_read_capacity
+    error_message = "table_read_capacity must be a whole number from 1 to 40000."
+  }
+}
+
+variable "table_write_capacity" {
+  description = "Write capacity units of the table when PROVISIONED."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.table_write_capacity >= 1 && var.table_write_capacity <= 40000 && floor(var.table_write_capacity) == var.table_write_capacity
+    error_message = "table_write_capacity must be a whole number from 1 to 40000."
+  }
+}
+
+variable "table_autoscaling_enabled" {
+  description = "Target-tracking auto scaling of a PROVISIONED table. Must stay false for the sandbox (moto cannot serve it)."
+  type        = bool
+  default     = false
+}
+
+variable "table_autoscaling_read" {
+  description = "Read auto scaling: min and max capacity units, target utilisation percent (20-90)."
+  type = object({
+    min_capacity               = optional(number, 5)
+    max_capacity               = optional(number, 100)
+    target_utilization_percent = optional(number, 70)
+  })
+  default = {}
+}
+
+variable "table_autoscaling_write" {
+  description = "Write auto scaling: min and max capacity units, target utilisation percent (20-90)."
+  type = object({
+    min_capacity               = optional(number, 5)
+    max_capacity               = optional(number, 100)
+    target_utilization_percent = optional(number, 70)
+  })
+  default = {}
+}
+
+variable "quarantine_prefix" {
+  description = "Key prefix of quarantined records (QUARANTINE_PREFIX)."
+  type        = string
+  default     = "quarantine/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*/$", var.quarantine_prefix))
+    error_message = "quarantine_prefix must be path segments of [A-Za-z0-9_.=-] ending in \"/\"."
+  }
+}
+
+variable "quarantine_expiry_days" {
+  description = "Days a quarantined record is kept."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.quarantine_expiry_days >= 1 && var.quarantine_expiry_days <= 3650 && floor(var.quarantine_expiry_days) == var.quarantine_expiry_days
+    error_message = "quarantine_expiry_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "quarantine_noncurrent_expiry_days" {
+  description = "Days an overwritten version of a quarantined record is kept."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.quarantine_noncurrent_expiry_days >= 1 && var.quarantine_noncurrent_expiry_days <= 3650 && floor(var.quarantine_noncurrent_expiry_days) == var.quarantine_noncurrent_expiry_days
+    error_message = "quarantine_noncurrent_expiry_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "quarantine_force_destroy" {
+  description = "Let destroy remove a bucket holding records (sandbox only)."
+  type        = bool
+  default     = false
+}
+
+variable "ingest_memory_mb" {
+  description = "Memory of the ingest function in MB (128-10240)."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.ingest_memory_mb >= 128 && var.ingest_memory_mb <= 10240 && floor(var.ingest_memory_mb) == var.ingest_memory_mb
+    error_message = "ingest_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "ingest_timeout_seconds" {
+  description = "Timeout of the ingest function in seconds (1-900)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.ingest_timeout_seconds >= 1 && var.ingest_timeout_seconds <= 900 && floor(var.ingest_timeout_seconds) == var.ingest_timeout_seconds
+    error_message = "ingest_timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "ingest_reserved_concurrency" {
+  description = "Reserved concurrency of the ingest function (null = unreserved)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ingest_reserved_concurrency == null ? true : (var.ingest_reserved_concurrency >= 0 && var.ingest_reserved_concurrency <= 10000 && floor(var.ingest_reserved_concurrency) == var.ingest_reserved_concurrency)
+    error_message = "ingest_reserved_concurrency must be null or a whole number from 0 to 10000."
+  }
+}
+
+variable "ingest_batch_size" {
+  description = "Records per ingest invocation (1-10000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.ingest_batch_size >= 1 && var.ingest_batch_size <= 10000 && floor(var.ingest_batch_size) == var.ingest_batch_size
+    error_message = "ingest_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "ingest_batching_window_seconds" {
+  description = "Seconds Lambda may wait to fill an ingest batch (0-300)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.ingest_batching_window_seconds >= 0 && var.ingest_batching_window_seconds <= 300 && floor(var.ingest_batching_window_seconds) == var.ingest_batching_window_seconds
+    error_message = "ingest_batching_window_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "ingest_parallelization_factor" {
+  description = "Concurrent ingest batches per shard (1-10)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.ingest_parallelization_factor >= 1 && var.ingest_parallelization_factor <= 10 && floor(var.ingest_parallelization_factor) == var.ingest_parallelization_factor
+    error_message = "ingest_parallelization_factor must be a whole number from 1 to 10."
+  }
+}
+
+variable "ingest_maximum_retry_attempts" {
+  description = "Retries of a failing ingest record before the failure queue (finite: 0-10000)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.ingest_maximum_retry_attempts >= 0 && var.ingest_maximum_retry_attempts <= 10000 && floor(var.ingest_maximum_retry_attempts) == var.ingest_maximum_retry_attempts
+    error_message = "ingest_maximum_retry_attempts must be a whole number from 0 to 10000 (-1, infinite, is not allowed)."
+  }
+}
+
+variable "ingest_maximum_record_age_seconds" {
+  description = "Age in seconds after which an ingest record goes to the failure queue (60-604800)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.ingest_maximum_record_age_seconds >= 60 && var.ingest_maximum_record_age_seconds <= 604800 && floor(var.ingest_maximum_record_age_seconds) == var.ingest_maximum_record_age_seconds
+    error_message = "ingest_maximum_record_age_seconds must be a whole number from 60 to 604800 (-1, no limit, is not allowed)."
+  }
+}
+
+variable "reading_ttl_days" {
+  description = "READING_TTL_DAYS: days a reading stays in the table (expires_at = ts/1000 + days x 86400)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.reading_ttl_days >= 1 && var.reading_ttl_days <= 3650 && floor(var.reading_ttl_days) == var.reading_ttl_days
+    error_message = "reading_ttl_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "reading_max_age_days" {
+  description = "READING_MAX_AGE_DAYS: readings older than this many days are quarantined (ts_out_of_window)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.reading_max_age_days >= 1 && var.reading_max_age_days <= 3650 && floor(var.reading_max_age_days) == var.reading_max_age_days
+    error_message = "reading_max_age_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "reading_max_future_seconds" {
+  description = "READING_MAX_FUTURE_SECONDS: readings further in the future than this many seconds are quarantined."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.reading_max_future_seconds >= 0 && var.reading_max_future_seconds <= 86400 && floor(var.reading_max_future_seconds) == var.reading_max_future_seconds
+    error_message = "reading_max_future_seconds must be a whole number of seconds from 0 to 86400."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the functions' logs are kept (a CloudWatch Logs retention value)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,24 @@
+output "function_name" {
+  description = "Name of the function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_name" {
+  description = "Name of the function's execution role (other modules attach their own least-privilege policies to it)."
+  value       = aws_iam_role.this.name
+}
+
+output "role_arn" {
+  description = "ARN of the execution role."
+  value       = aws_iam_role.this.arn
+}
+
+output "log_group_name" {
+  description = "The function's log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
