@@ -13,6 +13,10 @@
 
 provider "aws" {
   region = var.region
+
+  default_tags {
+    tags = { Project = "telemetry-pipeline", Environment = "dev" }
+  }
 }
 
 module "pipeline" {

@@ -50,6 +50,10 @@ module "pipeline" {
   ingest_maximum_retry_attempts     = 3
   ingest_maximum_record_age_seconds = 3600
 
+  # No tags (and no provider default_tags) in the sandbox: moto's CreateStream drops them, so a tagged
+  # stream would show a diff on every plan.
+  tags = {}
+
   kms_deletion_window_in_days = 7
   quarantine_force_destroy    = true
   log_level                   = "DEBUG"

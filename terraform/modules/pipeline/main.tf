@@ -3,7 +3,7 @@ data "aws_region" "current" {}
 
 locals {
   region = data.aws_region.current.name
-  tags   = merge({ Project = "telemetry-pipeline", Environment = var.environment }, var.tags)
+  tags   = var.tags
   ingest = "${var.name_prefix}-ingest"
 }
 

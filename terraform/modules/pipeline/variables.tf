@@ -316,7 +316,7 @@ variable "log_retention_days" {
 }
 
 variable "tags" {
-  description = "Extra tags for every resource."
+  description = "Tags for every resource (real environments put Project/Environment in the provider's default_tags)."
   type        = map(string)
   default     = {}
 }
