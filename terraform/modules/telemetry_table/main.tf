@@ -24,6 +24,7 @@ locals {
 # Two resources, one of them created (as terraform-aws-dynamodb-table does): with auto scaling on,
 # Application Auto Scaling owns the capacity and Terraform must ignore it; without, the variables own it.
 resource "aws_dynamodb_table" "this" {
+  #checkov:skip=CKV2_AWS_16:This is the variant without Application Auto Scaling: on demand (PAY_PER_REQUEST scales by itself) or fixed capacity by choice; the auto scaled variant is aws_dynamodb_table.autoscaled.
   count = local.autoscaled ? 0 : 1
 
   name           = var.name
