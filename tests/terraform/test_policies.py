@@ -1,0 +1,256 @@
+"""Our own policy checks on the Terraform source, where checkov has none or too weak ones: the Kinesis
+consumer cannot be blocked by a poison record, everything is encrypted with the key, the ingest function
+may do exactly what docs/architecture.md says, and the sandbox creates nothing moto cannot serve."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+from opsctl.project import TERRAFORM_DIR
+
+OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False, preserve_heredocs=False)
+MODULES_DIR = TERRAFORM_DIR / "modules"
+ENVS_DIR = TERRAFORM_DIR / "envs"
+ENVS = ("local", "dev", "prod")
+MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+INGEST_HANDLER = "ingest.handler.handler"
+
+# docs/architecture.md: what the ingest function calls, on what, and the environment it reads.
+INGEST_ACTIONS = {
+    "dynamodb:BatchWriteItem": "module.telemetry_table.table_arn",
+    "s3:PutObject": "module.quarantine_bucket.objects_arn",
+    "kms:GenerateDataKey": "module.kms_key.key_arn",
+    "kms:Decrypt": "module.kms_key.key_arn",
+}
+INGEST_ENV_VARS = {"TABLE_NAME", "QUARANTINE_BUCKET", "QUARANTINE_PREFIX", "READING_TTL_DAYS", "READING_MAX_AGE_DAYS",
+                   "READING_MAX_FUTURE_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
+CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table_name", "table_arn", "quarantine_bucket",
+                    "quarantine_prefix", "ingest_function_name", "ingest_function_arn", "ingest_failure_queue_url",
+                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn"}
+
+
+def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
+    return sorted(p for p in under.rglob("*.tf") if ".terraform" not in p.parts)
+
+
+@lru_cache(maxsize=None)
+def parse(path: Path) -> dict:
+    with path.open() as fh:
+        return hcl2.load(fh, serialization_options=OPTIONS)
+
+
+def blocks(kind: str, under: Path = TERRAFORM_DIR) -> list[tuple[Path, str, dict]]:
+    """(file, name, body) of every top-level block of `kind` (module, variable, output, ...)."""
+    found = []
+    for path in tf_files(under):
+        for entry in parse(path).get(kind, []):
+            for name, body in entry.items():
+                found.append((path, name, body))
+    return found
+
+
+def resources(rtype: str, under: Path = TERRAFORM_DIR) -> list[tuple[Path, str, dict]]:
+    """(file, name, body) of every `resource "rtype" "name"`."""
+    found = []
+    for path in tf_files(under):
+        for entry in parse(path).get("resource", []):
+            for name, body in entry.get(rtype, {}).items():
+                found.append((path, name, body))
+    return found
+
+
+def first(value) -> dict:
+    """A nested block as parsed (a list of one dict), or {} when absent."""
+    if isinstance(value, list):
+        return value[0] if value else {}
+    return value or {}
+
+
+def var_name(expr) -> str | None:
+    """`x` when `expr` is exactly `${var.x}`."""
+    m = re.fullmatch(r"\$\{var\.([A-Za-z0-9_]+)\}", str(expr))
+    return m.group(1) if m else None
+
+
+def variable_of(path: Path, name: str) -> dict:
+    for vpath, vname, body in blocks("variable", path.parent):
+        if vname == name:
+            return body
+    raise AssertionError(f"{path.parent.name} uses var.{name} but declares no such variable")
+
+
+def validation_conditions(var_body: dict) -> list[str]:
+    return [str(v.get("condition", "")) for v in var_body.get("validation", [])]
+
+
+def label(path: Path, name: str) -> str:
+    return f"{path.relative_to(TERRAFORM_DIR)}:{name}"
+
+
+# --- the Kinesis consumer -------------------------------------------------------------------------------
+
+def kinesis_mappings() -> list[tuple[Path, str, dict]]:
+    return [(p, n, b) for p, n, b in resources("aws_lambda_event_source_mapping")
+            if "kinesis" in str(b.get("event_source_arn", "")).lower() or "stream" in str(b.get("event_source_arn", ""))]
+
+
+def test_kinesis_mappings_bisect_and_report_item_failures():
+    mappings = kinesis_mappings()
+    assert mappings, "no Kinesis event source mapping found"
+    for path, name, body in mappings:
+        assert body.get("bisect_batch_on_function_error") is True, f"{label(path, name)}: bisect_batch_on_function_error must be true"
+        assert "ReportBatchItemFailures" in body.get("function_response_types", []), f"{label(path, name)}: needs ReportBatchItemFailures"
+        assert body.get("starting_position") == "TRIM_HORIZON", f"{label(path, name)}: must start at TRIM_HORIZON (no reading skipped)"
+        on_failure = first(first(body.get("destination_config")).get("on_failure"))
+        assert on_failure.get("destination_arn"), f"{label(path, name)}: needs destination_config.on_failure"
+
+
+@pytest.mark.parametrize("attribute, lowest", [("maximum_retry_attempts", 0), ("maximum_record_age_in_seconds", 60)])
+def test_kinesis_mappings_give_up_on_a_record_after_finite_retries_and_age(attribute: str, lowest: int):
+    mappings = kinesis_mappings()
+    assert mappings, "no Kinesis event source mapping found"
+    for path, name, body in mappings:
+        value = body.get(attribute)
+        assert value is not None, f"{label(path, name)}: {attribute} unset means -1 (forever): a poison record blocks its shard"
+        if isinstance(value, (int, float)):
+            assert value >= lowest, f"{label(path, name)}: {attribute} = {value}"
+            continue
+        var = var_name(value)
+        assert var, f"{label(path, name)}: {attribute} must be a literal or a validated variable, not {value}"
+        conditions = validation_conditions(variable_of(path, var))
+        assert any(f"var.{var} >= {lowest}" in c for c in conditions), \
+            f"variable {var} ({path.parent.name}) must be validated >= {lowest} (so -1, forever, is refused): {conditions}"
+
+
+def test_consumer_variables_forbid_infinite_retries_and_age_in_the_composition():
+    """The pipeline passes its own variables down: they must refuse -1 as well, with a message before the module's."""
+    pipeline_vars = {name: body for _, name, body in blocks("variable", MODULES_DIR / "pipeline")}
+    for var, lowest in (("ingest_maximum_retry_attempts", 0), ("ingest_maximum_record_age_seconds", 60)):
+        assert var in pipeline_vars, f"pipeline has no variable {var}"
+        assert any(f"var.{var} >= {lowest}" in c for c in validation_conditions(pipeline_vars[var])), f"pipeline variable {var} not validated"
+
+
+# --- encryption at rest with the customer-managed key ---------------------------------------------------
+
+def test_every_queue_is_encrypted_with_the_key():
+    queues = resources("aws_sqs_queue")
+    assert queues, "no aws_sqs_queue found"
+    for path, name, body in queues:
+        assert body.get("kms_master_key_id"), f"{label(path, name)}: kms_master_key_id missing"
+
+
+def test_every_stream_is_kms_encrypted_and_leaves_shard_count_to_opsctl():
+    streams = resources("aws_kinesis_stream")
+    assert streams, "no aws_kinesis_stream found"
+    for path, name, body in streams:
+        assert body.get("encryption_type") == "KMS" and body.get("kms_key_id"), f"{label(path, name)}: needs encryption_type KMS and kms_key_id"
+        ignored = first(body.get("lifecycle")).get("ignore_changes", [])
+        assert "shard_count" in ignored, f"{label(path, name)}: lifecycle.ignore_changes must hold shard_count (opsctl reshard owns it)"
+
+
+def test_every_table_has_key_encryption_and_point_in_time_recovery():
+    tables = resources("aws_dynamodb_table")
+    assert tables, "no aws_dynamodb_table found"
+    for path, name, body in tables:
+        sse = first(body.get("server_side_encryption"))
+        assert sse.get("enabled") is True and sse.get("kms_key_arn"), f"{label(path, name)}: SSE with kms_key_arn"
+        assert first(body.get("point_in_time_recovery")).get("enabled") is True, f"{label(path, name)}: PITR off"
+        assert first(body.get("ttl")).get("attribute_name") == "expires_at", f"{label(path, name)}: TTL must be on expires_at (epoch seconds)"
+
+
+def test_every_log_group_has_the_key_and_a_retention():
+    groups = resources("aws_cloudwatch_log_group")
+    assert groups, "no aws_cloudwatch_log_group found"
+    for path, name, body in groups:
+        assert body.get("kms_key_id"), f"{label(path, name)}: kms_key_id missing"
+        assert body.get("retention_in_days") not in (None, 0), f"{label(path, name)}: retention_in_days missing (logs kept forever)"
+
+
+# --- module and variable hygiene ------------------------------------------------------------------------
+
+def test_every_variable_has_a_type_and_a_description():
+    variables = blocks("variable")
+    assert len(variables) > 20, f"only {len(variables)} variables found: is the parser reading terraform/?"
+    missing = [label(p, n) for p, n, b in variables if not b.get("type") or not str(b.get("description", "")).strip()]
+    assert not missing, f"variables without type or description: {missing}"
+
+
+def test_every_module_has_the_five_files():
+    modules = sorted(p for p in MODULES_DIR.iterdir() if p.is_dir())
+    assert {m.name for m in modules} >= {"kms_key", "ingest_stream", "telemetry_table", "python_function", "kinesis_consumer",
+                                         "quarantine_bucket", "pipeline"}
+    missing = [f"{m.name}/{f}" for m in modules for f in MODULE_FILES if not (m / f).is_file()]
+    assert not missing, f"modules missing files: {missing}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_env_exports_the_contract_outputs(env: str):
+    names = {n for _, n, _ in blocks("output", ENVS_DIR / env)}
+    assert CONTRACT_OUTPUTS <= names, f"envs/{env} lacks outputs {sorted(CONTRACT_OUTPUTS - names)}"
+    assert {"lambda_zip_path", "ingest_shard_count", "region"} <= {n for _, n, _ in blocks("variable", ENVS_DIR / env)}
+
+
+# --- the ingest function: exactly the architecture's permissions and environment --------------------------
+
+def ingest_function_call() -> dict:
+    calls = [b for _, _, b in blocks("module", MODULES_DIR / "pipeline") if b.get("handler") == INGEST_HANDLER]
+    assert len(calls) == 1, f"expected one module call with handler {INGEST_HANDLER} in the pipeline, found {len(calls)}"
+    return calls[0]
+
+
+def test_ingest_policy_grants_only_what_the_architecture_lists():
+    statements = ingest_function_call().get("policy_statements", [])
+    assert statements, "the ingest function has no policy_statements"
+    granted: dict[str, set[str]] = {}
+    for s in statements:
+        for action in s["actions"]:
+            assert "*" not in action, f"wildcard action {action!r} in statement {s['sid']}"
+            granted.setdefault(action, set()).update(s["resources"])
+        for resource in s["resources"]:
+            assert resource != "*" and not resource.endswith(":*"), f"wildcard resource {resource!r} in statement {s['sid']}"
+    assert set(granted) == set(INGEST_ACTIONS), f"ingest actions {sorted(granted)} differ from the architecture's {sorted(INGEST_ACTIONS)}"
+    for action, resource in INGEST_ACTIONS.items():
+        assert granted[action] == {f"${{{resource}}}"}, f"{action} must be on {resource} only, not {granted[action]}"
+
+
+def test_ingest_environment_is_the_architectures():
+    call = ingest_function_call()
+    env = call.get("environment_variables", {})
+    assert set(env) == INGEST_ENV_VARS, f"ingest env vars {sorted(env)} differ from the architecture's {sorted(INGEST_ENV_VARS)}"
+    assert env["METRICS_NAMESPACE"] == "TelemetryPipeline"
+
+
+def test_function_module_adds_only_its_own_log_group_and_xray():
+    """The module's own statements: logs on its log group (never "*"), X-Ray (which only accepts "*")."""
+    main = parse(MODULES_DIR / "python_function" / "main.tf")
+    own = first(main.get("locals")).get("own_statements", [])
+    assert own, "python_function has no own_statements"
+    for s in own:
+        if any(a.startswith("logs:") for a in s["actions"]):
+            assert set(s["actions"]) == {"logs:CreateLogStream", "logs:PutLogEvents"} and "*" not in s["resources"]
+        else:
+            assert set(s["actions"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+# --- the sandbox: nothing moto cannot serve -----------------------------------------------------------------
+
+def test_local_env_creates_no_autoscaling_target():
+    assert not resources("aws_appautoscaling_target", ENVS_DIR / "local")
+    calls = [b for _, n, b in blocks("module", ENVS_DIR / "local") if n == "pipeline"]
+    assert len(calls) == 1, "envs/local must call the pipeline module once"
+    assert calls[0].get("table_autoscaling_enabled") is False, "envs/local must call the pipeline with table_autoscaling_enabled = false"
+    # ...and inside the table module the scalable targets exist only when auto scaling is on.
+    targets = resources("aws_appautoscaling_target", MODULES_DIR / "telemetry_table")
+    assert targets and all("local.autoscaled" in str(b.get("for_each", b.get("count", ""))) for _, _, b in targets)
+
+
+def test_no_redrive_allow_policy_anywhere():
+    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §1)."""
+    assert not resources("aws_sqs_queue_redrive_allow_policy")
+    assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
