@@ -56,6 +56,7 @@ class Batch:
     invokes: int = 0
     last_request_id: str | None = None
     last_function_error: bool = False
+    retry_due: bool = False  # the next invocation of these records is a retry
 
 
 @dataclass
@@ -197,7 +198,8 @@ class KinesisPoller:
                     break  # a closed shard read to its end (AWS gave a null iterator)
                 r.iterator = self._iterator(r)
             try:
-                resp = self.kinesis.get_records(ShardIterator=r.iterator, Limit=min(10_000, max(1, want - len(r.buffer))))
+                # StreamARN too: moto's iterators made from an ARN alone do not name their stream.
+                resp = self.kinesis.get_records(StreamARN=self.mapping.source_arn, ShardIterator=r.iterator, Limit=min(10_000, max(1, want - len(r.buffer))))
             except self.kinesis.exceptions.ExpiredIteratorException:
                 r.iterator = None
                 continue
@@ -270,6 +272,9 @@ class KinesisPoller:
                     return
 
         records = batch.records
+        if batch.retry_due:
+            batch.retry_due = False
+            st.retries += 1
         inv = self.runner.invoke(self.function, self._event(r, records))
         batch.invokes += 1
         batch.last_request_id = inv.request_id
@@ -310,7 +315,7 @@ class KinesisPoller:
     def _retry_or_give_up(self, r: ShardReader, batch: Batch) -> None:
         if self.mapping.max_retry_attempts < 0 or batch.retries < self.mapping.max_retry_attempts:
             batch.retries += 1
-            self.stats.retries += 1
+            batch.retry_due = True
             return
         r.pending.popleft()
         self._give_up(r, batch, batch.records, "RetryAttemptsExhausted")
