@@ -14,7 +14,9 @@ Approximations, and why:
 - MaximumRecordAgeInSeconds is checked before every invocation: records already older than that are
   not sent to the function (AWS: "the maximum age of a record that Lambda sends to your function").
 - moto never ends a closed shard with a null NextShardIterator: a closed shard is finished once every
-  record up to its EndingSequenceNumber is checkpointed or a read returns nothing more."""
+  record up to its EndingSequenceNumber is checkpointed or a read returns nothing more. moto also keeps
+  putting records into closed parents (and copies merged parents' records into the child), so a finished
+  shard whose EndingSequenceNumber moves is read again; on AWS that number never moves."""
 
 from __future__ import annotations
 
@@ -73,6 +75,7 @@ class ShardReader:
     buffered_since: float | None = None
     caught_up: bool = False  # the last read found the shard drained
     pending: deque = field(default_factory=deque)
+    finished_at_ending: int | None = None  # the EndingSequenceNumber the shard was finished at
 
 
 class KinesisPoller:
@@ -117,11 +120,16 @@ class KinesisPoller:
                 stats = self.stats.shards.setdefault(sid, ShardStats(shard_id=sid, parents=parents))
                 reader = self.shards[sid] = ShardReader(shard_id=sid, parents=parents, ending_seq=None,
                                                         checkpoint=saved.get("sequence_number"),
-                                                        finished=bool(saved.get("finished")), stats=stats)
+                                                        finished=bool(saved.get("finished")), stats=stats,
+                                                        finished_at_ending=saved.get("ending_sequence_number"))
                 stats.checkpoint, stats.finished = reader.checkpoint, reader.finished
-            if ending is not None and reader.ending_seq is None:
+            if ending is not None:
                 reader.ending_seq = int(ending)
                 reader.stats.closed = True
+                if reader.finished and reader.finished_at_ending not in (None, reader.ending_seq):
+                    # AWS never changes a closed shard's EndingSequenceNumber, but moto keeps routing puts to a
+                    # split or merged parent (its hash range still matches first): read on, or they are lost.
+                    reader.finished = reader.stats.finished = False
 
     def _parents_finished(self, reader: ShardReader) -> bool:
         # A parent no longer listed has aged out of the stream's retention: nothing left to wait for.
@@ -168,7 +176,9 @@ class KinesisPoller:
 
     def _finish(self, r: ShardReader) -> None:
         r.finished = r.stats.finished = True
-        self.checkpoints.put(self.mapping.uuid, r.shard_id, sequence_number=r.checkpoint, finished=True)
+        r.finished_at_ending = r.ending_seq
+        self.checkpoints.put(self.mapping.uuid, r.shard_id, sequence_number=r.checkpoint, finished=True,
+                             ending_sequence_number=r.ending_seq)
         self.on_event("shard_finished", {"uuid": self.mapping.uuid, "shard_id": r.shard_id})
 
     # -- reading -----------------------------------------------------------------------------------
