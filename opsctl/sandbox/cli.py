@@ -150,16 +150,21 @@ def run(
 
     stack = _local(ctx).stack()
     counts = {"invocations": 0, "records": 0}
+    skipped: list[dict] = []
     with err.status("polling event source mappings") as status:
         def on_event(kind: str, details: dict) -> None:
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
                 status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+            elif kind == "skip":
+                skipped.append(details)
 
         summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event)
     data = summary.to_dict()
     emit(data, output, _run_table)
+    for d in skipped:
+        note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
 
 
 def _run_table(d: dict) -> None:

@@ -510,3 +510,22 @@ def test_max_seconds_stops_a_blocked_shard_and_says_so(sb):
     summary = runtime.run(sb.target, state_dir=sb.state_dir, zip_path=sb.zip_path, max_seconds=1.5).to_dict()
     assert summary["timed_out"] is True and 1.5 <= summary["seconds"] < 10
     assert _mapping(summary)["retries"] > 0
+
+
+def test_emf_documents_become_metric_data_per_dimension_set():
+    from opsctl.sandbox.runtime_function import emf_metric_data
+
+    doc = {"_aws": {"Timestamp": 1_700_000_000_000, "CloudWatchMetrics": [{
+        "Namespace": "TelemetryPipeline", "Dimensions": [["FunctionName"], ["FunctionName", "Environment"], ["Missing"]],
+        "Metrics": [{"Name": "RecordsIn", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"},
+                    {"Name": "Label", "Unit": "None"}, {"Name": "Absent"}]}]},
+        "FunctionName": "ingest", "Environment": "local", "RecordsIn": 7, "Latency": [1.5, 2.5], "Label": "x"}
+    data = emf_metric_data(doc)
+    assert {ns for ns, _ in data} == {"TelemetryPipeline"}
+    by = {(d["MetricName"], tuple(x["Name"] for x in d["Dimensions"])): d for _, d in data}
+    assert set(by) == {("RecordsIn", ("FunctionName",)), ("RecordsIn", ("FunctionName", "Environment")),
+                       ("Latency", ("FunctionName",)), ("Latency", ("FunctionName", "Environment"))}
+    assert by[("RecordsIn", ("FunctionName",))]["Value"] == 7.0 and by[("RecordsIn", ("FunctionName",))]["Unit"] == "Count"
+    assert by[("Latency", ("FunctionName",))]["Values"] == [1.5, 2.5]
+    assert by[("RecordsIn", ("FunctionName",))]["Timestamp"] == 1_700_000_000
+    assert emf_metric_data({"message": "not emf"}) == [] and emf_metric_data({"_aws": "bad"}) == []
