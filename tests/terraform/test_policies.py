@@ -254,3 +254,16 @@ def test_no_redrive_allow_policy_anywhere():
     """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §1)."""
     assert not resources("aws_sqs_queue_redrive_allow_policy")
     assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
+
+
+def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
+    """moto serves plain HTTP and enforces bucket-policy denies, so envs/local turns the TLS-only policy off;
+    every real environment keeps the module's default (on)."""
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    assert pipeline_vars["quarantine_deny_insecure_transport"].get("default") is True
+    policies = resources("aws_s3_bucket_policy", MODULES_DIR / "quarantine_bucket")
+    assert policies and all("SecureTransport" in str(b.get("policy")) for _, _, b in policies)
+    for env in ENVS:
+        (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+        if env != "local":
+            assert call.get("quarantine_deny_insecure_transport", True) is True, f"envs/{env} must keep the TLS-only bucket policy"

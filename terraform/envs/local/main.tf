@@ -56,5 +56,8 @@ module "pipeline" {
 
   kms_deletion_window_in_days = 7
   quarantine_force_destroy    = true
-  log_level                   = "DEBUG"
+  # The sandbox is plain HTTP and moto enforces bucket-policy denies: a TLS-only bucket would refuse
+  # every quarantine write of the ingest function.
+  quarantine_deny_insecure_transport = false
+  log_level                          = "DEBUG"
 }

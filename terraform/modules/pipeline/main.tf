@@ -50,6 +50,7 @@ module "quarantine_bucket" {
   kms_key_arn                    = module.kms_key.key_arn
   quarantine_expiry_days         = var.quarantine_expiry_days
   noncurrent_version_expiry_days = var.quarantine_noncurrent_expiry_days
+  deny_insecure_transport        = var.quarantine_deny_insecure_transport
   force_destroy                  = var.quarantine_force_destroy
   tags                           = local.tags
 }

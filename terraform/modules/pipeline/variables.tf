@@ -166,6 +166,12 @@ variable "quarantine_noncurrent_expiry_days" {
   }
 }
 
+variable "quarantine_deny_insecure_transport" {
+  description = "TLS-only policy on the quarantine bucket. Never false outside the sandbox (moto serves plain HTTP and enforces the deny)."
+  type        = bool
+  default     = true
+}
+
 variable "quarantine_force_destroy" {
   description = "Let destroy remove a bucket holding records (sandbox only)."
   type        = bool

@@ -51,6 +51,12 @@ variable "noncurrent_version_expiry_days" {
   }
 }
 
+variable "deny_insecure_transport" {
+  description = "Bucket policy denying every request not made over TLS. Off only for the sandbox: moto serves plain HTTP and enforces bucket-policy denies, so it would refuse every write."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Let `terraform destroy` delete a bucket that still holds records (sandbox only)."
   type        = bool
