@@ -51,7 +51,7 @@ class RunSummary:
 
 
 def list_mappings(target: AwsTarget) -> list[MappingConfig]:
-    """Every enabled event source mapping of the target, oldest API shape to newest."""
+    """Every enabled event source mapping of the target (every page of ListEventSourceMappings)."""
     lam = target.client("lambda")
     found, marker = [], None
     while True:

@@ -245,8 +245,9 @@ class FunctionRunner:
         try:
             with contextlib.redirect_stdout(captured):
                 inv.result = fn.handler(event, context)
-        except Exception as exc:  # noqa: BLE001 - any exception of the handler is a function error, as on Lambda
-            inv.error_type, inv.error_message = type(exc).__name__, str(exc)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raises is a function error, as on Lambda
+            inv.error_type = "Runtime.ExitError" if isinstance(exc, SystemExit) else type(exc).__name__
+            inv.error_message = str(exc)
             captured.write(json.dumps({"level": "ERROR", "errorType": inv.error_type, "errorMessage": inv.error_message,
                                        "requestId": request_id, "stackTrace": traceback.format_tb(exc.__traceback__)}) + "\n")
         finally:

@@ -332,6 +332,8 @@ def test_poison_record_is_bisected_out_sent_once_to_the_destination_and_does_not
     assert set(good) <= set(sb.delivered())
     assert sb.invocations()[-1]["records"][-1] == list(sent[-1])
     assert m["retries"] == 2 and m["bisections"] >= 3 and m["on_failure_records"] == 1 and m["on_failure_batch_records"] == 1
+    log = (sb.state_dir / "logs" / f"{FUNCTION}.log").read_text()
+    assert log.count('"errorType": "ValueError", "errorMessage": "cannot digest poison"') == m["function_errors"]
     assert m["records_discarded_without_destination"] == 0
 
 
