@@ -531,3 +531,23 @@ def test_emf_documents_become_metric_data_per_dimension_set():
     assert by[("Latency", ("FunctionName",))]["Values"] == [1.5, 2.5]
     assert by[("RecordsIn", ("FunctionName",))]["Timestamp"] == 1_700_000_000
     assert emf_metric_data({"message": "not emf"}) == [] and emf_metric_data({"_aws": "bad"}) == []
+
+
+def test_follow_mode_delivers_what_arrives_later_in_batches_held_open_by_the_window(sb):
+    import threading
+
+    sb.stream()
+    sb.function()
+    sb.mapping(BatchSize=50, MaximumBatchingWindowInSeconds=2)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(
+        runtime.run(sb.target, state_dir=sb.state_dir, zip_path=sb.zip_path, until_idle=False, max_seconds=5).to_dict()))
+    worker.start()
+    time.sleep(0.5)
+    sent = sb.put(["late0"])
+    time.sleep(0.5)
+    sent += sb.put(["late1", "late2"])
+    worker.join(timeout=30)
+    assert result["timed_out"] is True
+    (inv,) = sb.invocations()  # one batch: the window kept it open for the records that came 0.5 s later
+    assert [tuple(r) for r in inv["records"]] == sent
