@@ -551,3 +551,18 @@ def test_follow_mode_delivers_what_arrives_later_in_batches_held_open_by_the_win
     assert result["timed_out"] is True
     (inv,) = sb.invocations()  # one batch: the window kept it open for the records that came 0.5 s later
     assert [tuple(r) for r in inv["records"]] == sent
+
+
+def test_an_sns_on_failure_destination_gets_the_same_record(sb):
+    sb.stream()
+    sb.function(mode="raise")
+    sns, sqs = sb.client("sns"), sb.client("sqs")
+    topic = sns.create_topic(Name="rt-failures")["TopicArn"]
+    sb.failure_queue()
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sb.queue_arn, Attributes={"RawMessageDelivery": "true"})
+    sb.mapping(BatchSize=10, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}})
+    sent = sb.put(["a", "b"])
+    m = _mapping(sb.run())
+    (msg,) = sb.failure_messages()
+    assert msg["KinesisBatchInfo"]["startSequenceNumber"] == sent[0][1] and msg["KinesisBatchInfo"]["batchSize"] == 2
+    assert msg["requestContext"]["condition"] == "RetryAttemptsExhausted" and m["on_failure_records"] == 1
