@@ -64,10 +64,16 @@ def pid_alive(pid: int) -> bool:
 
 
 def answers(endpoint: str, timeout: float = 2.0) -> bool:
-    """True if a moto server answers at `endpoint`."""
+    """True if a moto server answers at `endpoint`.
+
+    Any HTTP response counts: moto's own `/moto-api/data.json` answers 500 once a Lambda function
+    exists (it tries to describe the function's Docker container), and the server is up all the
+    same. Only a refused or silent connection means it is not."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=timeout) as resp:
-            return resp.status == 200
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout) as resp:
+            return 200 <= resp.status < 600
+    except urllib.error.HTTPError:
+        return True
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
