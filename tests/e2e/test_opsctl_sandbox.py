@@ -100,13 +100,13 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
     for start, target, steps in ((1, 4, [2, 4]), (3, 10, [6, 10]), (8, 3, [4, 3])):
         if _open_shards(sandbox) != start:
             _reshard(sandbox, start)  # set the starting point
-        send_phase(len(sent) // 160 + 1)
+        send_phase(len(sent) // 40 + 1)
         d = _reshard(sandbox, target)
         assert [s["to"] for s in d["plan"]["steps"]] == steps, d["plan"]
         assert [a["open_after"] for a in d["applied"]] == steps
         assert _open_shards(sandbox) == target
         assert d["terraform"]["written"] is True
-    send_phase(len(sent) // 160 + 1)
+    send_phase(len(sent) // 40 + 1)
 
     # Everything ever put on the stream, re-delivered from TRIM_HORIZON through parents and children.
     seen: dict[str, list[int]] = {}
@@ -126,7 +126,17 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
                 handler_overrides={sandbox.outputs["ingest_function_name"]: recorder})
     for device in {r["device_id"] for r in sent}:
         mine = sorted(r["ts"] for r in sent if r["device_id"] == device)
-        got = [ts for ts in seen[device] if ts in set(mine)]
+        wanted = set(mine)
+        # AWS delivers a parent shard's records before its children's, so per device the first delivery
+        # of each reading is in order. moto copies both parents' records into a merged child (and puts
+        # a split parent's records back into a child), so later copies are real re-deliveries there:
+        # at-least-once is the contract, and the ingest writes are idempotent. Order and completeness
+        # are judged on first deliveries.
+        got, first = [], set()
+        for ts in seen.get(device, []):
+            if ts in wanted and ts not in first:
+                first.add(ts)
+                got.append(ts)
         assert got == mine, f"{device}: records of the resharded stream came out of order or went missing"
 
     recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
