@@ -60,7 +60,7 @@ def _aws_error_line(exc: Exception) -> str | None:
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return "no AWS credentials found (set AWS_PROFILE or use --profile; the sandbox needs none: --env local)"
     if isinstance(exc, bx.ProfileNotFound):
-        return f"{exc}"
+        return f"AWS profile {exc.kwargs.get('profile', '?')!r} is not configured (check --profile / AWS_PROFILE and `aws configure list-profiles`)"
     if isinstance(exc, bx.EndpointConnectionError):
         return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (is the sandbox up? `opsctl sandbox status`)"
     if isinstance(exc, bx.ClientError):

@@ -48,7 +48,14 @@ def load(env: str, *, region: str | None = None, profile: str | None = None, end
 
         outputs = Workspace(SANDBOX_DIR).outputs()
     else:
-        outputs = tf.outputs(workdir)
+        try:
+            outputs = tf.outputs(workdir)
+        except OpsError:
+            if not overrides:
+                raise
+            # Resources named on the command line stand on their own (a stack opsctl did not deploy);
+            # whatever a command needs beyond them is a clear "has no ..." error from Stack.get.
+            outputs = {}
     outputs.update(overrides)
     target = AwsTarget(region=region or outputs.get("region") or DEFAULT_REGION, endpoint_url=endpoint_url,
                        profile=profile, sandbox=sandbox)

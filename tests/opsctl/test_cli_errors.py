@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def opsctl(*args, env_extra=None, tmp_path=None):
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(tmp_path / "sandbox"), **(env_extra or {})}
     env.pop("OPSCTL_ENV", None)
+    env = {k: v for k, v in env.items() if v is not None}  # None in env_extra removes a variable
     return subprocess.run([sys.executable, "-m", "opsctl.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -95,3 +96,25 @@ def test_an_environment_never_applied_says_so(tmp_path):
 def test_ops_help_teaches(argv, tmp_path):
     proc = opsctl(*argv, tmp_path=tmp_path)
     assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+NO_CREDENTIALS = {"AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+                  "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None}
+
+
+def test_an_environment_not_initialised_here_says_how_to_fix_it(tmp_path):
+    proc = opsctl("--env", "prod", "iterator-age", tmp_path=tmp_path, env_extra={"TF_DATA_DIR": str(tmp_path / "nothing")})
+    assert_one_line_error(proc, "terraform/envs/prod is not initialised", "terraform -chdir=terraform/envs/prod init", "--stream")
+
+
+def test_no_credentials_is_one_line_naming_the_fix(tmp_path):
+    env = {**NO_CREDENTIALS, "TF_DATA_DIR": str(tmp_path / "nothing")}
+    proc = opsctl("--env", "dev", "--region", "eu-west-1", "--stream", "telemetry-dev-ingest", "reshard", "--to", "4", "--dry-run",
+                  tmp_path=tmp_path, env_extra=env)
+    assert_one_line_error(proc, "no AWS credentials found", "--profile")
+
+
+def test_a_missing_profile_is_one_line(tmp_path):
+    env = {**NO_CREDENTIALS, "TF_DATA_DIR": str(tmp_path / "nothing")}
+    proc = opsctl("--env", "dev", "--profile", "on-call", "--stream", "s", "reshard", "--to", "4", "--dry-run", tmp_path=tmp_path, env_extra=env)
+    assert_one_line_error(proc, "AWS profile 'on-call' is not configured", "--profile")
