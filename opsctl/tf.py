@@ -78,16 +78,14 @@ def init(workdir: Path, *, timeout: float = 300, extra_env: dict[str, str] | Non
     run(workdir, args, timeout=timeout, extra_env=extra_env)
 
 
+# What `terraform output` says when the root was never `init`ed here (providers or backend missing).
+_NOT_INITIALISED = ("terraform init", "Required plugins are not installed", "not consistent with the packages selected",
+                    "Backend initialization required")
+
+
 def outputs(workdir: Path, *, state: Path | None = None, extra_env: dict[str, str] | None = None) -> dict[str, object]:
     """`terraform output -json` of `workdir` as {name: value}; no state or a failure is one clear error."""
     binary = terraform_binary()  # a missing binary must be one clear line, not python-terraform's FileNotFoundError
-    merged = {**os.environ, **(extra_env or {})}
-    data_dir = Path(merged["TF_DATA_DIR"]) if merged.get("TF_DATA_DIR") else workdir / ".terraform"
-    if not data_dir.is_absolute():
-        data_dir = workdir / data_dir
-    if state is None and not data_dir.is_dir():
-        raise OpsError(f"{_rel(workdir)} is not initialised on this machine (no {data_dir.name}/ folder), so its outputs cannot be read",
-                       hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table")
     from python_terraform import IsFlagged, Terraform
 
     tf = Terraform(working_dir=str(workdir), terraform_bin_path=binary)
@@ -100,6 +98,9 @@ def outputs(workdir: Path, *, state: Path | None = None, extra_env: dict[str, st
         os.environ.clear()
         os.environ.update(saved)
     if code != 0:
+        if any(sign in (err or "") for sign in _NOT_INITIALISED):
+            raise OpsError(f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
+                           hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table")
         raise OpsError(f"terraform output failed in {_rel(workdir)}{_tail(err)}")
     try:
         raw = json.loads(out or "{}")
