@@ -108,7 +108,12 @@ def _ms(v) -> str:
     if v is None:
         return "n/a"
     v = float(v)
-    return f"{v / 3_600_000:.1f} h" if v >= 3_600_000 else f"{v / 1000:.1f} s" if v >= 1000 else f"{v:.0f} ms"
+    if v < 1000:
+        return f"{v:.0f} ms"
+    if v < 60_000:
+        return f"{int(v / 100) / 10:.1f} s"
+    minutes = int(v // 60_000)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {int(v % 60_000 // 1000):02d} s"
 
 
 def reshard(

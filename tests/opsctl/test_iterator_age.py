@@ -167,3 +167,11 @@ def test_bad_window_is_one_clear_error(text):
 
     with pytest.raises(OpsError, match="bad --window"):
         metrics.parse_window(text)
+
+
+@pytest.mark.parametrize("ms,text", [(None, "n/a"), (5, "5 ms"), (1984, "1.9 s"), (59_999, "59.9 s"), (60_000, "1 min 00 s"),
+                                     (3_598_000, "59 min 58 s"), (3_600_000, "1 h 00 min"), (604_800_000, "168 h 00 min")])
+def test_durations_read_the_way_people_read_them(ms, text):
+    from opsctl.ops_cli import _ms
+
+    assert _ms(ms) == text
