@@ -19,7 +19,7 @@ endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help venv checkov-venv zip test test-unit demo bench sandbox-down clean
+.PHONY: help venv checkov-venv zip test test-unit demo bench datadog-schema sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 
 bench: venv zip ## speed, side by side with a naive baseline, in one run
 	$(PY) tests/bench/bench.py
+
+# Dev time only (needs PyPI): the Datadog provider's schema, for the offline check of terraform/datadog.
+DATADOG_PROVIDER_WHEEL := cdktf-cdktf-provider-datadog==12.15.2
+datadog-schema: venv ## refresh terraform/datadog/provider-schema.json from the provider's published types
+	@rm -rf build/datadog-wheel && $(PY) -m pip download -q --disable-pip-version-check --no-deps -d build/datadog-wheel '$(DATADOG_PROVIDER_WHEEL)'
+	$(PY) tests/terraform/datadog_schema.py extract build/datadog-wheel/*.whl terraform/datadog/provider-schema.json datadog_monitor
 
 sandbox-down: ## stop the local sandbox
 	-$(OPSCTL) sandbox down
