@@ -107,8 +107,24 @@ def outputs(workdir: Path, *, state: Path | None = None, extra_env: dict[str, st
     except json.JSONDecodeError:
         raise OpsError(f"terraform output in {_rel(workdir)} was not JSON") from None
     if not raw:
-        raise OpsError(f"{_rel(workdir)} has no Terraform outputs (nothing applied there yet?)", hint=f"run `terraform -chdir={_rel(workdir)} apply` first")
+        if _needs_init(workdir, {**os.environ, **(extra_env or {})}):
+            # `terraform output` exits 0 with `{}` in a root that was never initialised (no backend, no state):
+            # the honest message is "init it here", not "apply it".
+            raise OpsError(f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
+                           hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table")
+        raise OpsError(f"{_rel(workdir)} has no Terraform outputs (nothing applied there yet?)",
+                       hint=f"run `terraform -chdir={_rel(workdir)} apply` first, or name the resources with --stream/--function/--table")
     return {name: item.get("value") for name, item in raw.items()}
+
+
+def _needs_init(workdir: Path, env: dict[str, str]) -> bool:
+    """True when the root declares providers but has no data directory (.terraform or $TF_DATA_DIR) here."""
+    data_dir = Path(env["TF_DATA_DIR"]) if env.get("TF_DATA_DIR") else workdir / ".terraform"
+    if not data_dir.is_absolute():
+        data_dir = workdir / data_dir
+    if data_dir.is_dir():
+        return False
+    return any("required_providers" in tf_file.read_text(errors="replace") for tf_file in workdir.glob("*.tf"))
 
 
 def _rel(path: Path) -> str:
