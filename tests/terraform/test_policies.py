@@ -32,7 +32,7 @@ INGEST_ENV_VARS = {"TABLE_NAME", "QUARANTINE_BUCKET", "QUARANTINE_PREFIX", "READ
                    "READING_MAX_FUTURE_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
 CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table_name", "table_arn", "quarantine_bucket",
                     "quarantine_prefix", "ingest_function_name", "ingest_function_arn", "ingest_failure_queue_url",
-                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn"}
+                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
@@ -267,3 +267,15 @@ def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
         (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
         if env != "local":
             assert call.get("quarantine_deny_insecure_transport", True) is True, f"envs/{env} must keep the TLS-only bucket policy"
+
+
+def test_every_topic_is_encrypted_with_the_key_and_alarms_may_only_publish_from_this_account():
+    topics = resources("aws_sns_topic")
+    assert topics, "the alerts topic is missing"
+    for path, name, body in topics:
+        assert "kms_key_arn" in str(body.get("kms_master_key_id", "")), f"{label(path, name)} is not encrypted with the customer-managed key"
+    for path, name, body in resources("aws_sns_topic_policy"):
+        statements = re.findall(r"Principal\s*=\s*\{\s*Service\s*=\s*\"cloudwatch\.amazonaws\.com\"", path.read_text())
+        assert statements and "aws:SourceAccount" in path.read_text(), f"{label(path, name)} lets CloudWatch of any account publish"
+    key_policy = (MODULES_DIR / "kms_key" / "main.tf").read_text()
+    assert "CloudWatchAlarmsNotifyEncryptedTopics" in key_policy, "alarms cannot notify a topic encrypted with a key CloudWatch may not use"

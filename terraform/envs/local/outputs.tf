@@ -74,3 +74,8 @@ output "kms_key_arn" {
   description = "ARN of the customer-managed key."
   value       = module.pipeline.kms_key_arn
 }
+
+output "alerts_topic_arn" {
+  description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
+  value       = module.pipeline.alerts_topic_arn
+}

@@ -46,6 +46,15 @@ resource "aws_kms_key" "this" {
           }
         }
       },
+      {
+        # An alarm can only notify a KMS-encrypted SNS topic if CloudWatch may use the topic's key.
+        Sid       = "CloudWatchAlarmsNotifyEncryptedTopics"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
     ]
   })
 }

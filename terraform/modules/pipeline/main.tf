@@ -16,6 +16,14 @@ module "kms_key" {
   tags                    = local.tags
 }
 
+module "alerts_topic" {
+  source = "../alerts_topic"
+
+  name        = "${var.name_prefix}-alerts"
+  kms_key_arn = module.kms_key.key_arn
+  tags        = local.tags
+}
+
 module "ingest_stream" {
   source = "../ingest_stream"
 

@@ -72,3 +72,8 @@ output "kms_key_arn" {
   description = "ARN of the customer-managed key."
   value       = module.kms_key.key_arn
 }
+
+output "alerts_topic_arn" {
+  description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
+  value       = module.alerts_topic.topic_arn
+}
