@@ -352,11 +352,13 @@ class Mover:
         for m in fresh:
             group = (m.get("Attributes") or {}).get("MessageGroupId")
             if not selected(self.filter, m["Body"]) or (group is not None and group in self._blocked_groups):
-                self.report.skipped += 1
+                with self._lock:
+                    self.report.skipped += 1
                 self.progress("skipped", 1)
             elif self.o.dry_run:
                 listed += 1
-                self.report.listed.append(listing(m, now_ms))
+                with self._lock:
+                    self.report.listed.append(listing(m, now_ms))
                 self.progress("listed", 1)
             else:
                 to_move.append(m)
