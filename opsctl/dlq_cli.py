@@ -69,7 +69,7 @@ def list_(
                 out.print(f"[{style}]{q['queue']}: the records of {q['failure_records']} failed batches ({q['records_referenced']} records) "
                           f"{what}[/{style}]" + (f" — {q['expired_records']} records already gone" if q.get("expired_records") else "")
                           + f"; replay: opsctl replay-dlq --source {escape(str(q['replay_source']))}")
-        t = Table("records expire in", "queue", "kind", "visible", "in flight", "oldest", "replays to", box=None)
+        t = Table("expires in", "queue", "kind", "visible", "in flight", "oldest", "replays to", box=None)
         for q in d["queues"]:
             if "error" in q:
                 t.add_row("", q["queue"], "?", f"[red]{escape(q['error'])}[/red]", "", "", "")
@@ -77,8 +77,9 @@ def list_(
             level = q.get("expiry_level")
             expiry = "" if q["kind"] != dlq.KINESIS_ON_FAILURE else ("-" if level == "none" else _age(q.get("soonest_expiry_s")))
             style = _LEVEL_STYLE.get(level or "", "")
-            t.add_row(f"[{style}]{expiry}[/{style}]" if style else expiry, q["queue"], q["kind"], str(q["visible"]), str(q["in_flight"]),
-                      _age(q.get("oldest_age_s")), escape(q.get("replays_to") or "[none found]"))
+            kind = "on-failure" if q["kind"] == dlq.KINESIS_ON_FAILURE else "DLQ"
+            t.add_row(f"[{style}]{expiry}[/{style}]" if style else expiry, q["queue"], kind, str(q["visible"]), str(q["in_flight"]),
+                      _age(q.get("oldest_age_s")), escape(q.get("replays_to") or "none found"))
         out.print(t)
         for o in d["missing"]:
             note(f"no {o} output in environment {d['environment']!r}: that queue is not deployed there")
