@@ -43,19 +43,19 @@ def load(env: str, *, region: str | None = None, profile: str | None = None, end
             raise OpsError("the sandbox is not up", hint="run `opsctl sandbox up` (or `make demo`)")
         endpoint_url = state.endpoint
     workdir = tf.env_dir(env)
-    if sandbox:
-        from opsctl.sandbox.deploy import Workspace
+    try:
+        if sandbox:
+            from opsctl.sandbox.deploy import Workspace
 
-        outputs = Workspace(SANDBOX_DIR).outputs()
-    else:
-        try:
+            outputs = Workspace(SANDBOX_DIR).outputs()
+        else:
             outputs = tf.outputs(workdir)
-        except OpsError:
-            if not overrides:
-                raise
-            # Resources named on the command line stand on their own (a stack opsctl did not deploy);
-            # whatever a command needs beyond them is a clear "has no ..." error from Stack.get.
-            outputs = {}
+    except OpsError:
+        if not overrides:
+            raise
+        # Resources named on the command line stand on their own (a stack opsctl did not deploy, or a moto
+        # server named by --endpoint-url); whatever a command needs beyond them is a clear "has no ..." error.
+        outputs = {}
     outputs.update(overrides)
     target = AwsTarget(region=region or outputs.get("region") or DEFAULT_REGION, endpoint_url=endpoint_url,
                        profile=profile, sandbox=sandbox)

@@ -49,6 +49,16 @@ class KinesisRecord(NamedTuple):
         return int(self.sequence_number)
 
 
+def kinesis_event(records: list[KinesisRecord], *, shard_id: str, source_arn: str, role: str, region: str) -> dict:
+    """The event Lambda hands a function for `records` of one shard (also what `opsctl replay-dlq --via invoke` sends)."""
+    return {"Records": [{
+        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": rec.partition_key, "sequenceNumber": rec.sequence_number,
+                    "data": rec.data_b64, "approximateArrivalTimestamp": rec.arrival},
+        "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id}:{rec.sequence_number}",
+        "eventName": "aws:kinesis:record", "invokeIdentityArn": role, "awsRegion": region, "eventSourceARN": source_arn,
+    } for rec in records]}
+
+
 @dataclass
 class Batch:
     """Records on their way to the function, with what happened to them so far."""
@@ -254,13 +264,7 @@ class KinesisPoller:
     # -- delivering --------------------------------------------------------------------------------
 
     def _event(self, r: ShardReader, records: list[KinesisRecord]) -> dict:
-        m, role, region = self.mapping, self.function.role, self.region
-        return {"Records": [{
-            "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": rec.partition_key, "sequenceNumber": rec.sequence_number,
-                        "data": rec.data_b64, "approximateArrivalTimestamp": rec.arrival},
-            "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{r.shard_id}:{rec.sequence_number}",
-            "eventName": "aws:kinesis:record", "invokeIdentityArn": role, "awsRegion": region, "eventSourceARN": m.source_arn,
-        } for rec in records]}
+        return kinesis_event(records, shard_id=r.shard_id, source_arn=self.mapping.source_arn, role=self.function.role, region=self.region)
 
     def _checkpoint(self, r: ShardReader, sequence_number: str) -> None:
         r.checkpoint = r.stats.checkpoint = sequence_number
