@@ -127,3 +127,21 @@ module "ingest_consumer" {
   maximum_record_age_in_seconds      = var.ingest_maximum_record_age_seconds
   tags                               = local.tags
 }
+
+# Every monitor of terraform/catalog/monitors.json this environment has resources for, as a CloudWatch
+# alarm that notifies the alerts topic and links its runbook. The read API (issue 3), rollups (issue 4)
+# and the scheduled report (issue 7) pass their names here when they land; until then their alarms are
+# left out.
+module "monitors" {
+  source = "../monitors"
+
+  name_prefix      = var.name_prefix
+  alerts_topic_arn = module.alerts_topic.topic_arn
+  runbook_base_url = var.runbook_base_url
+  tags             = local.tags
+
+  stream_name               = module.ingest_stream.stream_name
+  ingest_function_name      = module.ingest_function.function_name
+  ingest_failure_queue_name = module.ingest_consumer.failure_queue_name
+  table_name                = module.telemetry_table.table_name
+}
