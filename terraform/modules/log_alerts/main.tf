@@ -126,7 +126,6 @@ resource "aws_cloudwatch_log_subscription_filter" "errors" {
   filter_pattern  = "{ $.level = \"ERROR\" }"
   destination_arn = module.stream.stream_arn
   role_arn        = aws_iam_role.logs.arn
-  distribution    = "Random"
 
   depends_on = [aws_iam_role_policy.logs]
 }
