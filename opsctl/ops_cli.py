@@ -69,7 +69,7 @@ def iterator_age(
     """How far behind each consumer of the stream is, how long until data is lost, and whether it catches up.
 
     Exit status as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (metrics unreadable or no consumer).
-    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/thresholds.json)."""
+    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json: ingest_iterator_age_warning/_critical)."""
     from opsctl import iterator_age as ia
     from opsctl import metrics, thresholds
 

@@ -145,7 +145,8 @@ def run(
     """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
 
     Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
-    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics."""
+    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
+    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline)."""
     from opsctl.sandbox import runtime
 
     stack = _local(ctx).stack()
@@ -157,14 +158,17 @@ def run(
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
                 status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
-            elif kind == "skip":
-                skipped.append(details)
+            elif kind in ("skip", "logs"):
+                skipped.append({**details, "kind": kind})
 
         summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event)
     data = summary.to_dict()
     emit(data, output, _run_table)
     for d in skipped:
-        note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
+        if d["kind"] == "logs":
+            note(f"logs of {d['function_name']} not sent to CloudWatch Logs: {d['reason']}")
+        else:
+            note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
 
 
 def _run_table(d: dict) -> None:

@@ -93,8 +93,11 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
             pollers.append(adapter(m, target=target, runner=runner, function=runner.function(m.function_arn), checkpoints=checkpoints,
                                    on_failure=on_failure, metrics=metrics, on_event=on_event, until_idle=until_idle))
         summary.mappings = [p.stats for p in pollers]
-        _drive(pollers, summary, started, until_idle=until_idle, max_seconds=max_seconds, metrics=metrics)
+        _drive(pollers, summary, started, until_idle=until_idle, max_seconds=max_seconds, metrics=metrics, runner=runner)
+        runner.flush_logs()
         metrics.flush()
+        for name in sorted(runner.log_groups_missing):
+            on_event("logs", {"function_name": name, "reason": f"log group /aws/lambda/{name} does not exist: its lines stay in the state dir only"})
     except (BotoConnectionError, BotoCoreError) as exc:
         if isinstance(exc, BotoConnectionError) or "Connect" in type(exc).__name__:
             raise OpsError(f"the sandbox at {target.endpoint_url or 'AWS'} does not answer ({type(exc).__name__})",
@@ -112,7 +115,7 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
 
 
 def _drive(pollers: list[SourcePoller], summary: RunSummary, started: float, *, until_idle: bool, max_seconds: float | None,
-           metrics: MetricSink) -> None:
+           metrics: MetricSink, runner: FunctionRunner) -> None:
     """Passes over every mapping until idle, max_seconds or Ctrl-C."""
     quiet_passes = 0
     try:
@@ -124,6 +127,9 @@ def _drive(pollers: list[SourcePoller], summary: RunSummary, started: float, *, 
             busy = False
             for p in pollers:
                 busy |= p.poll(force_refresh=quiet_passes == 1)
+            # The pass's log lines go to CloudWatch Logs, whose subscription filters may put records on a
+            # stream a mapping reads (the alert stream): that is more work for the next pass.
+            busy |= runner.flush_logs() > 0
             metrics.maybe_flush()
             quiet_passes = 0 if busy else quiet_passes + 1
             if quiet_passes >= 2:

@@ -2,8 +2,9 @@
 configuration from the Lambda API, and an invocation that looks to the handler like Lambda's.
 
 What Lambda does around a call and the sandbox needs too: environment variables, a context object,
-the handler's stdout kept as the function's log, errors turned into a function error, and the
-AWS/Lambda metrics plus the handler's EMF lines published to CloudWatch."""
+the handler's stdout kept as the function's log (a file in the state dir, and the function's CloudWatch
+Logs group, where subscription filters forward it: the log-alert pipeline), errors turned into a
+function error, and the AWS/Lambda metrics plus the handler's EMF lines published to CloudWatch."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 HOST_ONLY_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 MAX_METRIC_DATA_PER_CALL = 1000  # CloudWatch PutMetricData limit
 MAX_VALUES_PER_DATUM = 150  # CloudWatch PutMetricData limit on Values of one datum
+MAX_LOG_EVENTS_PER_CALL = 10_000  # CloudWatch Logs PutLogEvents limit
+MAX_LOG_BATCH_BYTES = 1_048_576  # PutLogEvents limit: sum of messages (UTF-8) + 26 bytes per event
+LOG_EVENT_OVERHEAD_BYTES = 26
+MAX_LOG_EVENT_BYTES = 256 * 1024 - LOG_EVENT_OVERHEAD_BYTES  # PutLogEvents limit per event
 
 def code_sha256(zip_path: Path) -> tuple[str, str]:
     """(base64 digest as Lambda reports CodeSha256, hex digest) of the zip at `zip_path`."""
@@ -184,6 +189,9 @@ class FunctionRunner:
         self._image: CodeImage | None = None
         self._logs: dict[str, io.TextIOBase] = {}
         self._base_env = target.lambda_environment()
+        self._log_events: dict[str, tuple[DeployedFunction, list[dict]]] = {}  # waiting for PutLogEvents
+        self._log_streams: set[str] = set()  # function names whose log stream exists
+        self.log_groups_missing: set[str] = set()  # functions whose log group does not exist: not forwarded
 
     def function(self, function_arn: str) -> DeployedFunction:
         """The deployed function behind `function_arn`, checked to run build/functions.zip (cached per run)."""
@@ -282,15 +290,68 @@ class FunctionRunner:
         log.write(f"START RequestId: {inv.request_id} Version: $LATEST\n")
         log.write(output if output.endswith("\n") or not output else output + "\n")
         log.write(f"END RequestId: {inv.request_id}\n")
-        log.write(f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-                  f"Memory Size: {fn.memory_mb} MB\n")
+        report = (f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+                  f"Memory Size: {fn.memory_mb} MB")
+        log.write(report + "\n")
+        if fn.name not in self.log_groups_missing:
+            now_ms = int(time.time() * 1000)
+            lines = [f"START RequestId: {inv.request_id} Version: $LATEST", *output.splitlines(), f"END RequestId: {inv.request_id}", report]
+            events = self._log_events.setdefault(fn.name, (fn, []))[1]
+            events += [{"timestamp": now_ms, "message": _fit_log_event(line)} for line in lines if line]
+
+    def flush_logs(self) -> int:
+        """Sends the log lines of the invocations so far to each function's log group, as Lambda does; returns
+        how many events were sent. A function whose log group does not exist is not forwarded (Terraform owns
+        the group; the lines stay in the state dir's log file)."""
+        from botocore.exceptions import ClientError
+
+        sent = 0
+        pending, self._log_events = self._log_events, {}
+        logs = self.target.client("logs") if pending else None
+        for name, (fn, events) in pending.items():
+            try:
+                if name not in self._log_streams:
+                    try:
+                        logs.create_log_stream(logGroupName=fn.log_group_name, logStreamName=fn.log_stream_name)
+                    except ClientError as exc:
+                        if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                            raise
+                    self._log_streams.add(name)
+                for chunk in _log_batches(events):
+                    logs.put_log_events(logGroupName=fn.log_group_name, logStreamName=fn.log_stream_name, logEvents=chunk)
+                    sent += len(chunk)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                self.log_groups_missing.add(name)
+        return sent
 
     def close(self) -> None:
+        self._log_events.clear()
         if self._image is not None:
             self._image.deactivate()
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def _fit_log_event(line: str) -> str:
+    data = line.encode()
+    return line if len(data) <= MAX_LOG_EVENT_BYTES else data[:MAX_LOG_EVENT_BYTES].decode(errors="ignore")
+
+
+def _log_batches(events: list[dict]):
+    """PutLogEvents batches within its count and size limits, in the order the lines were written."""
+    batch, size = [], 0
+    for event in events:
+        n = len(event["message"].encode()) + LOG_EVENT_OVERHEAD_BYTES
+        if batch and (len(batch) >= MAX_LOG_EVENTS_PER_CALL or size + n > MAX_LOG_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(event)
+        size += n
+    if batch:
+        yield batch
 
 
 class MetricSink:

@@ -279,3 +279,40 @@ def test_every_topic_is_encrypted_with_the_key_and_alarms_may_only_publish_from_
         assert statements and "aws:SourceAccount" in path.read_text(), f"{label(path, name)} lets CloudWatch of any account publish"
     key_policy = (MODULES_DIR / "kms_key" / "main.tf").read_text()
     assert "CloudWatchAlarmsNotifyEncryptedTopics" in key_policy, "alarms cannot notify a topic encrypted with a key CloudWatch may not use"
+
+
+# --- the log-alert pipeline -------------------------------------------------------------------------------
+
+ALERT_HANDLER = "alert.handler.handler"
+# What functions/alert calls (docs/architecture.md), on what.
+ALERT_ACTIONS = {"sns:Publish": "var.alerts_topic_arn", "kms:GenerateDataKey": "var.kms_key_arn", "kms:Decrypt": "var.kms_key_arn"}
+
+
+def test_alert_function_may_only_publish_to_the_topic_and_use_the_key():
+    calls = [b for _, _, b in blocks("module", MODULES_DIR / "log_alerts") if b.get("handler") == ALERT_HANDLER]
+    assert len(calls) == 1, f"expected one module call with handler {ALERT_HANDLER} in log_alerts"
+    granted: dict[str, set[str]] = {}
+    for s in calls[0]["policy_statements"]:
+        for action in s["actions"]:
+            granted.setdefault(action, set()).update(s["resources"])
+    assert set(granted) == set(ALERT_ACTIONS), f"alert actions {sorted(granted)} differ from {sorted(ALERT_ACTIONS)}"
+    for action, resource in ALERT_ACTIONS.items():
+        assert granted[action] == {f"${{{resource}}}"}, f"{action} must be on {resource} only, not {granted[action]}"
+    assert set(calls[0]["environment_variables"]) == {"ALERTS_TOPIC_ARN", "ENVIRONMENT", "LOG_LEVEL"}
+
+
+def test_cloudwatch_logs_may_only_put_records_on_the_alert_stream_for_this_pipelines_groups():
+    text = (MODULES_DIR / "log_alerts" / "main.tf").read_text()
+    (policy,) = [b for _, n, b in resources("aws_iam_role_policy", MODULES_DIR / "log_alerts") if n == "logs"]
+    statements = re.findall(r'Action\s*=\s*\[([^\]]*)\],\s*Resource\s*=\s*\[([^\]]*)\]', str(policy["policy"]))
+    assert statements == [('"kinesis:PutRecord"', "module.stream.stream_arn"), ('"kms:GenerateDataKey"', "var.kms_key_arn")], statements
+    assert '"aws:SourceArn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"' in text
+
+
+def test_every_function_log_group_but_the_alert_functions_own_is_subscribed():
+    """Every python_function module call in the pipeline has its log group in log_alerts' log_group_names."""
+    pipeline = parse(MODULES_DIR / "pipeline" / "main.tf")
+    functions = [n for entry in pipeline.get("module", []) for n, b in entry.items() if "python_function" in str(b.get("source"))]
+    (log_alerts,) = [b for entry in pipeline.get("module", []) for n, b in entry.items() if n == "log_alerts"]
+    subscribed = {str(v) for v in log_alerts["log_group_names"].values()}
+    assert functions and subscribed == {f"${{module.{f}.log_group_name}}" for f in functions}, (functions, subscribed)

@@ -47,3 +47,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "runbook_base_url" {
+  description = "Where the runbooks/ pages are published, ending in \"/\" (alarm descriptions link <this>runbooks/<page>.md). E.g. the repository's blob URL of the deployed branch."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s\"<>]*)?/$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
+  }
+}

@@ -79,3 +79,23 @@ output "alerts_topic_arn" {
   description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
   value       = module.pipeline.alerts_topic_arn
 }
+
+output "alert_stream_name" {
+  description = "Kinesis stream of the functions' ERROR lines (log-alert pipeline)."
+  value       = module.pipeline.alert_stream_name
+}
+
+output "alert_function_name" {
+  description = "The log-alert function."
+  value       = module.pipeline.alert_function_name
+}
+
+output "alert_failure_queue_url" {
+  description = "URL of the log-alert consumer's on-failure queue."
+  value       = module.pipeline.alert_failure_queue_url
+}
+
+output "alert_mapping_uuid" {
+  description = "UUID of the alert stream's event source mapping."
+  value       = module.pipeline.alert_mapping_uuid
+}

@@ -52,3 +52,14 @@ variable "sandbox_secret_key" {
   type        = string
   sensitive   = true
 }
+
+variable "runbook_base_url" {
+  description = "Where the runbooks/ pages are published, ending in \"/\" (alarm descriptions link <this>runbooks/<page>.md). The sandbox's links are never followed: a placeholder."
+  type        = string
+  default     = "https://runbooks.example.invalid/telemetry-pipeline/"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s\"<>]*)?/$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
+  }
+}

@@ -22,9 +22,10 @@ provider "aws" {
 module "pipeline" {
   source = "../../modules/pipeline"
 
-  environment     = "prod"
-  name_prefix     = "telemetry-prod"
-  lambda_zip_path = startswith(var.lambda_zip_path, "/") ? var.lambda_zip_path : "${path.module}/${var.lambda_zip_path}"
+  environment      = "prod"
+  name_prefix      = "telemetry-prod"
+  runbook_base_url = var.runbook_base_url
+  lambda_zip_path  = startswith(var.lambda_zip_path, "/") ? var.lambda_zip_path : "${path.module}/${var.lambda_zip_path}"
 
   stream_mode            = "PROVISIONED"
   ingest_shard_count     = var.ingest_shard_count

@@ -127,3 +127,42 @@ module "ingest_consumer" {
   maximum_record_age_in_seconds      = var.ingest_maximum_record_age_seconds
   tags                               = local.tags
 }
+
+# ERROR lines of every function → the alert stream → the alert function → one grouped message on the
+# alerts topic. Each new function adds its log group here (never the alert function's own).
+module "log_alerts" {
+  source = "../log_alerts"
+
+  name_prefix        = var.name_prefix
+  environment        = var.environment
+  zip_path           = var.lambda_zip_path
+  kms_key_arn        = module.kms_key.key_arn
+  alerts_topic_arn   = module.alerts_topic.topic_arn
+  log_level          = var.log_level
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+
+  log_group_names = {
+    ingest = module.ingest_function.log_group_name
+  }
+}
+
+# Every monitor of terraform/catalog/monitors.json this environment has resources for, as a CloudWatch
+# alarm that notifies the alerts topic and links its runbook. The read API (issue 3), rollups (issue 4)
+# and the scheduled report (issue 7) pass their names here when they land; until then their alarms are
+# left out.
+module "monitors" {
+  source = "../monitors"
+
+  name_prefix      = var.name_prefix
+  alerts_topic_arn = module.alerts_topic.topic_arn
+  runbook_base_url = var.runbook_base_url
+  tags             = local.tags
+
+  stream_name               = module.ingest_stream.stream_name
+  ingest_function_name      = module.ingest_function.function_name
+  ingest_failure_queue_name = module.ingest_consumer.failure_queue_name
+  table_name                = module.telemetry_table.table_name
+  alert_function_name       = module.log_alerts.function_name
+  alert_failure_queue_name  = module.log_alerts.failure_queue_name
+}

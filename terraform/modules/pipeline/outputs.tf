@@ -77,3 +77,23 @@ output "alerts_topic_arn" {
   description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
   value       = module.alerts_topic.topic_arn
 }
+
+output "alert_stream_name" {
+  description = "Kinesis stream of the functions' ERROR lines (log-alert pipeline)."
+  value       = module.log_alerts.stream_name
+}
+
+output "alert_function_name" {
+  description = "The log-alert function."
+  value       = module.log_alerts.function_name
+}
+
+output "alert_failure_queue_url" {
+  description = "URL of the log-alert consumer's on-failure queue."
+  value       = module.log_alerts.failure_queue_url
+}
+
+output "alert_mapping_uuid" {
+  description = "UUID of the alert stream's event source mapping."
+  value       = module.log_alerts.mapping_uuid
+}

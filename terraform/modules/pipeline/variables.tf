@@ -321,6 +321,16 @@ variable "log_retention_days" {
   }
 }
 
+variable "runbook_base_url" {
+  description = "Where the runbooks/ pages are published (https, ending in \"/\"): every alarm and monitor links <this><runbook path>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s\"<>]*)?/$", var.runbook_base_url)) && length(var.runbook_base_url) <= 200
+    error_message = "runbook_base_url must be an https:// URL ending in \"/\", at most 200 characters."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource (real environments put Project/Environment in the provider's default_tags)."
   type        = map(string)

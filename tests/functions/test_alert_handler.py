@@ -1,0 +1,131 @@
+"""The log-alert handler on moto's AWS: CloudWatch Logs subscription records (gzip'd, base64 in Kinesis) of
+real ERROR lines become one grouped, readable message on the alerts topic; other lines, control messages and
+duplicated events do not; a record CloudWatch Logs did not write is handed back to Lambda, never dropped."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from alert.handler import FILTER_PATTERN, handler
+from common import clients
+from common.log import Logger
+
+from .conftest import REGION, FakeContext, kinesis_record
+
+ROOT = Path(__file__).resolve().parents[2]
+INGEST = "telemetry-test-ingest"
+
+
+@pytest.fixture
+def topic(monkeypatch):
+    """The alerts topic with an SQS queue subscribed, as on-call's test subscription; yields a reader of the queue."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    clients.reset()
+    with mock_aws():
+        sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        arn = sns.create_topic(Name="telemetry-test-alerts")["TopicArn"]
+        url = sqs.create_queue(QueueName="alerts-test")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+        monkeypatch.setenv("ALERTS_TOPIC_ARN", arn)
+
+        def received() -> list[dict]:
+            out = []
+            while True:
+                msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+                if not msgs:
+                    return out
+                for m in msgs:
+                    out.append(json.loads(m["Body"]))
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+        yield received
+    clients.reset()
+
+
+def log_lines(capsys, function_name: str = INGEST, request_id: str = "req-1") -> list[str]:
+    """Lines our Logger really writes (two poison ERROR lines and an INFO line), plus the line the runtime
+    writes when a handler raises (opsctl.sandbox.runtime_function, like Lambda's)."""
+    capsys.readouterr()
+    log = Logger(FakeContext(function_name=function_name, aws_request_id=request_id))
+    log.error("poison record quarantined", reason_code="bad_ts", reason="ts is not epoch milliseconds")
+    log.info("batch done", records=3)
+    log.error("poison record quarantined", reason_code="not_json", reason="not JSON")
+    lines = capsys.readouterr().out.splitlines()
+    return lines + [json.dumps({"level": "ERROR", "errorType": "KeyError", "errorMessage": "'Records'", "requestId": request_id})]
+
+
+def logs_record(lines: list[str], seq: int, *, group: str = f"/aws/lambda/{INGEST}", first_id: int = 1,
+                message_type: str = "DATA_MESSAGE") -> dict:
+    """A Kinesis record as a CloudWatch Logs subscription filter writes it: gzip'd JSON, base64 in the event."""
+    doc = {"messageType": message_type, "owner": "123456789012", "logGroup": group, "logStream": "2026/01/01/[$LATEST]abc",
+           "subscriptionFilters": ["telemetry-test-errors"],
+           "logEvents": [{"id": str(first_id + i), "timestamp": 1_767_225_600_000 + i * 1000, "message": line} for i, line in enumerate(lines)]}
+    return kinesis_record(gzip.compress(json.dumps(doc).encode()), seq, partition_key="a" * 32)
+
+
+def test_error_lines_become_one_grouped_message(topic, capsys):
+    event = {"Records": [logs_record(log_lines(capsys), 1)]}
+    assert handler(event, FakeContext(function_name="telemetry-test-alert")) == {"batchItemFailures": []}
+    (msg,) = topic()
+    assert msg["Subject"] == f"[test] 3 ERROR lines in {INGEST}"
+    body = msg["Message"]
+    assert f"{INGEST}: poison record quarantined x2" in body and "bad_ts x1" in body and "not_json x1" in body
+    assert f"{INGEST}: KeyError x1" in body
+    assert "batch done" not in body  # INFO lines never page anyone
+    assert "runbooks/function-errors.md" in body
+
+
+def test_the_same_error_from_two_functions_is_two_groups_in_one_message(topic, capsys):
+    event = {"Records": [logs_record(log_lines(capsys)[:3], 1),
+                         logs_record(log_lines(capsys, "telemetry-test-rollup", "req-2")[:3], 2, group="/aws/lambda/telemetry-test-rollup", first_id=100)]}
+    handler(event, FakeContext())
+    (msg,) = topic()
+    assert "in telemetry-test-ingest, telemetry-test-rollup" in msg["Subject"]
+    assert len(re.findall(r"^\S+: poison record quarantined x2$", msg["Message"], re.M)) == 2
+
+
+def test_a_log_event_delivered_twice_counts_once(topic, capsys):
+    lines = log_lines(capsys)[:1]
+    event = {"Records": [logs_record(lines, 1, first_id=7), logs_record(lines, 2, first_id=7)]}
+    handler(event, FakeContext())
+    (msg,) = topic()
+    assert "poison record quarantined x1" in msg["Message"] and msg["Subject"].startswith("[test] 1 ERROR line in")
+
+
+def test_no_error_lines_and_control_messages_publish_nothing(topic, capsys):
+    info = [json.dumps({"level": "INFO", "message": "ok"}), "START RequestId: x Version: $LATEST", "not json at all"]
+    event = {"Records": [logs_record(info, 1), logs_record([], 2, message_type="CONTROL_MESSAGE")]}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert topic() == []
+
+
+def test_a_record_cloudwatch_logs_did_not_write_goes_back_to_lambda_and_the_rest_still_alerts(topic, capsys):
+    good = logs_record(log_lines(capsys)[:1], 2)
+    not_gzip = kinesis_record(b'{"level": "ERROR"}', 1)
+    result = handler({"Records": [not_gzip, good]}, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "1"}]}  # retried, then kept in the on-failure queue
+    (msg,) = topic()
+    assert "poison record quarantined x1" in msg["Message"]
+
+
+def test_a_failed_publish_fails_the_batch_so_it_is_retried(topic, capsys, monkeypatch):
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    with pytest.raises(Exception, match="NotFound|does not exist"):
+        handler({"Records": [logs_record(log_lines(capsys)[:1], 1)]}, FakeContext())
+
+
+def test_terraform_subscribes_with_the_pattern_the_handler_applies():
+    text = (ROOT / "terraform" / "modules" / "log_alerts" / "main.tf").read_text()
+    m = re.search(r'filter_pattern\s*=\s*"((?:[^"\\]|\\.)*)"', text)
+    assert m and m.group(1).replace('\\"', '"') == FILTER_PATTERN
