@@ -20,6 +20,7 @@ from rollup.aggregate import aggregate
 from rollup.job import BadJob, RollupJob, parse
 
 SAFETY_MARGIN_MS = 500  # jobs not started with less time left than this are handed back, not timed out
+JOB_TIME_MARGIN = 2  # ... nor with less than twice the slowest job of this batch so far
 DEFAULT_BUDGET_MS = 30_000  # when the context cannot say how much time is left (local callers)
 
 
@@ -43,11 +44,12 @@ def handler(event, context):
     remaining_ms = _remaining_ms(context)
     records = event.get("Records") or []
 
-    # Parse: every message is a job or malformed; duplicates of one job are done once.
+    # Parse: every message is a job or malformed; duplicates of one job are done once. Messages received most
+    # often go first, so a job handed back near the deadline is not the one handed back again next time.
     jobs: dict[RollupJob, list[str]] = {}
     failed: list[str] = []
     malformed = 0
-    for record in records:
+    for record in sorted(records, key=_receive_count, reverse=True):
         message_id = record["messageId"]
         try:
             jobs.setdefault(parse(record.get("body")), []).append(message_id)
@@ -60,12 +62,14 @@ def handler(event, context):
 
     # Process: recompute and overwrite each hour.
     written = superseded = errors = deferred = 0
+    slowest_ms = 0.0
     ddb = clients.client("dynamodb") if jobs else None
     for job, message_ids in jobs.items():
-        if remaining_ms() < SAFETY_MARGIN_MS:
+        if remaining_ms() < max(SAFETY_MARGIN_MS, JOB_TIME_MARGIN * slowest_ms):
             deferred += 1
             failed += message_ids
             continue
+        job_started = time.perf_counter()
         try:
             computed_at = int(time.time() * 1000)  # before the read: a newer read always wins (store.put_rollup)
             agg = aggregate(store.read_hour(ddb, settings.readings_table, job))
@@ -83,6 +87,8 @@ def handler(event, context):
             failed += message_ids
             log.error("rollup failed; its messages are retried", device_id=job.device_id, hour_start=job.hour_start,
                       error=str(exc), error_type=type(exc).__name__, message_ids=message_ids)
+        finally:
+            slowest_ms = max(slowest_ms, (time.perf_counter() - job_started) * 1000)
 
     # Report.
     counts = {"JobsIn": len(records), "JobsMalformed": malformed, "RollupsWritten": written,
@@ -90,8 +96,18 @@ def handler(event, context):
     metrics.emit({**{name: (n, "Count") for name, n in counts.items()},
                   "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds")},
                  function_name=getattr(context, "function_name", None), Environment=settings.environment)
-    log.info("batch done", **counts, distinct_jobs=len(jobs), deferred=deferred)
+    if deferred:
+        log.warning("jobs handed back unstarted: too little time left for them", deferred=deferred,
+                    slowest_job_ms=round(slowest_ms, 1))
+    log.info("batch done", **counts, distinct_jobs=len(jobs), deferred=deferred, slowest_job_ms=round(slowest_ms, 1))
     return item_failures(failed)
+
+
+def _receive_count(record: dict) -> int:
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _remaining_ms(context):

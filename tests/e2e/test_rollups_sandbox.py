@@ -114,7 +114,7 @@ def test_the_dlq_is_found_from_the_source_queue_as_replay_tools_expect(sandbox):
     assert sources == [sandbox.outputs["rollup_queue_url"]]
     attrs = sqs.get_queue_attributes(QueueUrl=sandbox.outputs["rollup_queue_url"], AttributeNames=["All"])["Attributes"]
     assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"] == sandbox.outputs["rollup_dlq_arn"]
-    assert attrs.get("KmsMasterKeyId") and int(attrs["VisibilityTimeout"]) >= 6 * 2  # local worker timeout: 2 s
+    assert attrs.get("KmsMasterKeyId") and int(attrs["VisibilityTimeout"]) >= 6 * 3  # local worker timeout: 3 s
     dlq = sqs.get_queue_attributes(QueueUrl=sandbox.outputs["rollup_dlq_url"], AttributeNames=["All"])["Attributes"]
     assert dlq.get("KmsMasterKeyId") and dlq["MessageRetentionPeriod"] == str(14 * 86_400)
 

@@ -180,6 +180,26 @@ def test_jobs_not_started_before_the_deadline_are_handed_back(aws, context, docs
     assert aws.rollups() == {}
 
 
+def test_jobs_received_most_often_go_first_when_time_is_short(aws, context, docs):
+    """A job handed back near the deadline must not be the one handed back again next time (and again, into the DLQ)."""
+    write_readings(aws, context, docs)
+
+    class Shrinking:  # each look at the clock finds 400 ms less left
+        aws_request_id, function_name, log_stream_name = "r", "rollup-test", "s"
+
+        def __init__(self, ms):
+            self.ms = ms
+
+        def get_remaining_time_in_millis(self):
+            self.ms -= 400
+            return self.ms
+
+    first, again = sqs_record(job("dev-a"), receive_count=1), sqs_record(job("dev-b"), receive_count=3)
+    result = handler({"Records": [first, again]}, Shrinking(1_000))
+    assert failures(result) == [first["messageId"]]
+    assert set(aws.rollups()) == {("dev-b", HOUR)}
+
+
 def test_the_whole_path_on_a_real_queue_malformed_job_reaches_the_dlq_after_max_receive_count(aws, context, docs):
     """Ingest enqueues, then a loop does what Lambda's SQS poller does (receive, invoke, delete the successes);
     a malformed message sent straight to the queue fails alone and moto redrives it after maxReceiveCount."""
