@@ -97,9 +97,15 @@ def test_rollups_equal_the_aggregates_of_the_raw_readings(sandbox, rolled):
                 assert rollup["metrics"][name] == pytest.approx(stats), (device, hour, name)
 
 
+def _worker_errors(sandbox) -> list[str]:
+    """The rollup worker's error lines (timeouts, failed jobs), to say why a healthy job was dead-lettered."""
+    log = sandbox.state_dir / "logs" / f"{sandbox.outputs['rollup_function_name']}.log"
+    return [line[:300] for line in log.read_text().splitlines() if '"ERROR"' in line or "deferred" in line][-10:] if log.exists() else []
+
+
 def test_the_queue_is_drained_nothing_dead_lettered_and_jobs_were_deduplicated(sandbox, rolled):
     assert _queue_depth(sandbox, "rollup_queue_url") == (0, 0)
-    assert _queue_depth(sandbox, "rollup_dlq_url") == (0, 0)
+    assert _queue_depth(sandbox, "rollup_dlq_url") == (0, 0), _worker_errors(sandbox)
     m = _rollup_mapping(rolled["run"], sandbox)
     # Every delivery ended in a delete (a job deferred near the worker's deadline on a busy machine is simply
     # delivered again and deleted then, so deliveries = deletes + failed deliveries).
