@@ -57,6 +57,7 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox traffic --devices 5 --records 1000 --poison 22
 	$(OPSCTL) sandbox run --until-idle
 	$(OPSCTL) sandbox inspect
+	$(OPSCTL) sandbox rollups --device dev-0001
 	@echo
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"

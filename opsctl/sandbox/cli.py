@@ -17,7 +17,8 @@ sandbox_app = typer.Typer(
     help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
     "so you can try, test and rehearse incidents on a laptop.\n\n"
     "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison 10[/bold] "
-    "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → [bold]opsctl sandbox down[/bold].",
+    "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → "
+    "[bold]opsctl sandbox rollups --device dev-0001[/bold] → [bold]opsctl sandbox down[/bold].",
     no_args_is_help=True,
 )
 
@@ -179,6 +180,13 @@ def _run_table(d: dict) -> None:
                   str(m.get("records_delivered", 0)), str(m.get("function_errors", 0)), str(m.get("partial_failures", 0)),
                   str(m.get("bisections", 0)), str(m.get("on_failure_records", 0)), str(m.get("records_discarded_without_destination", 0)))
     out.print(t)
+    for m in mappings:
+        if "messages_deleted" in m:  # an SQS mapping
+            line = (f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
+                    f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)")
+            if m.get("left_in_flight"):
+                line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
+            out.print(line)
     if d.get("timed_out"):
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
 
@@ -204,5 +212,73 @@ def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
             out.print(f"  e.g. {p['shard_id']} seq …{str(p['sequence_number'])[-8:]}: {p['reason']}")
         f = d["ingest_failure_queue"]
         out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
+        if "rollups" in d:
+            r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
+            out.print(f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
+                      + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else ""))
+            out.print(f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
+                      f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs")
+
+    emit(data, output, table)
+
+
+def _epoch_ms(value: str, flag: str) -> int:
+    """Epoch milliseconds from `value`: digits are epoch ms, anything else ISO-8601 (naive = UTC)."""
+    import datetime as dt
+
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise OpsError(f"{flag} {value!r} is neither epoch milliseconds nor an ISO-8601 time",
+                       hint=f"e.g. {flag} 1763800000000 or {flag} 2025-11-22T08:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+@sandbox_app.command()
+def rollups(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Option("--device", "-d", help="device id, e.g. dev-0001")],
+    from_: Annotated[Optional[str], typer.Option("--from", help="start: epoch ms or ISO-8601 (default: --hours before --to)")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="end: epoch ms or ISO-8601 (default: now)")] = None,
+    hours: Annotated[int, typer.Option(help="hours to show when --from is not given", min=1, max=24 * 366)] = 48,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Show a device's hourly rollups (count; min/max/avg/sum per metric), as the rollup worker wrote them.
+
+    Examples:
+      opsctl sandbox rollups --device dev-0001
+      opsctl sandbox rollups --device dev-0001 --from 2025-11-22T00:00:00Z --to 2025-11-22T12:00:00Z --output json"""
+    import re
+
+    from opsctl import landed
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", device):
+        raise OpsError(f"--device {device!r} is not a device id", hint="device ids are 1-128 characters of [A-Za-z0-9_.:-]")
+    to_ms = _epoch_ms(to, "--to") if to else int(time.time() * 1000)
+    from_ms = _epoch_ms(from_, "--from") if from_ else to_ms - hours * 3_600_000
+    if from_ms > to_ms:
+        raise OpsError("--from is after --to", hint="give an earlier --from or a later --to")
+    stack = _local(ctx).stack()
+    found = landed.rollups(stack, device, from_ms, to_ms)
+    data = {"device_id": device, "from": from_ms, "to": to_ms, "rollups": found}
+
+    def table(d):
+        if not d["rollups"]:
+            out.print(f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)")
+            return
+        names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
+        t = Table("hour (UTC)", "readings", *[f"{n} min/avg/max" for n in names], title=f"hourly rollups of {device}")
+        for r in d["rollups"]:
+            cells = []
+            for n in names:
+                s = r.get("metrics", {}).get(n)
+                cells.append(f"{s['min']:g} / {s['avg']:.4g} / {s['max']:g}" if s else "-")
+            t.add_row(time.strftime("%Y-%m-%d %H:00", time.gmtime(r["hour_start"] / 1000)), str(r["count"]), *cells)
+        out.print(t)
 
     emit(data, output, table)

@@ -3,9 +3,9 @@
 moto stores event source mappings but never runs Lambda. `run` reads every enabled mapping, loads the
 function each one points at from build/functions.zip (checked against the deployed CodeSha256), and
 drives the mapping with AWS's semantics, calling the handler in this process. One adapter per source
-type does the polling (Kinesis today: opsctl.sandbox.runtime_kinesis); a new source type (SQS) is a new
-adapter registered in SOURCE_ADAPTERS, and everything around it (functions, checkpoints, on-failure
-destinations, metrics, the summary) is shared."""
+type does the polling (Kinesis: opsctl.sandbox.runtime_kinesis, SQS: opsctl.sandbox.runtime_sqs); a new
+source type is a new adapter registered in SOURCE_ADAPTERS, and everything around it (functions,
+checkpoints, on-failure destinations, metrics, the summary) is shared."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from opsctl.project import FUNCTIONS_ZIP, SANDBOX_DIR
 from opsctl.sandbox.runtime_function import FunctionRunner, Handler, MetricSink
 from opsctl.sandbox.runtime_kinesis import KinesisPoller
 from opsctl.sandbox.runtime_mapping import CheckpointStore, EventSink, MappingConfig, MappingStats, OnFailureSender, noop
+from opsctl.sandbox.runtime_sqs import SqsPoller
 
 FOLLOW_SLEEP_S = 0.25  # pause between passes in --follow mode when nothing arrived
 ACTIVE_STATES = {"Enabled", "Enabling", "Updating", "Creating"}
@@ -35,7 +36,7 @@ class SourcePoller(Protocol):
     def poll(self, *, force_refresh: bool = False) -> bool: ...
 
 
-SOURCE_ADAPTERS: dict[str, type] = {"kinesis": KinesisPoller}
+SOURCE_ADAPTERS: dict[str, type] = {"kinesis": KinesisPoller, "sqs": SqsPoller}
 
 
 @dataclass

@@ -113,7 +113,7 @@ def start(port: int | None = None, state_dir: Path = SANDBOX_DIR) -> ServerState
     endpoint = f"http://{HOST}:{port}"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", "opsctl.sandbox.moto_main", "-H", HOST, "-p", str(port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the opsctl process; `sandbox down` stops it
         )

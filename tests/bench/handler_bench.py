@@ -4,6 +4,8 @@
   hook that returns success at once (as botocore's Stubber does), so parameter validation and
   serialisation count but the network does not;
 - DynamoDB requests per 100 records, counted by the same hook;
+- rollup jobs and SQS requests per 100 records (SQS answered by the same kind of hook), against the naive way of
+  enqueueing (one SendMessage per record);
 - import time over `import boto3`, in fresh interpreters."""
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ CPU_REPEATS = 5
 IMPORT_REPEATS = 7
 ENV = {"TABLE_NAME": "telemetry-bench", "QUARANTINE_BUCKET": "quarantine-bench", "AWS_REGION": "us-east-1",
        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-       "LOG_LEVEL": "INFO"}
+       "LOG_LEVEL": "INFO", "ROLLUP_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/rollup-bench"}
 
 
 class InstantDynamoDB:
@@ -44,6 +46,28 @@ class InstantDynamoDB:
 
         self.calls += 1
         return AWSResponse(None, 200, {}, None), ({"UnprocessedItems": {}} if model.name == "BatchWriteItem" else {})
+
+
+class InstantSqs:
+    """botocore hooks: every SendMessageBatch succeeds at once (`before-call`); requests and entries are counted
+    (entries from the API parameters, `before-parameter-build`)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.entries = 0
+
+    def register(self, client) -> None:
+        client.meta.events.register("before-parameter-build.sqs.SendMessageBatch", self.count_entries)
+        client.meta.events.register("before-call.sqs", self)
+
+    def count_entries(self, params, **kwargs):
+        self.entries += len(params.get("Entries", []))
+
+    def __call__(self, model, params, **kwargs):
+        from botocore.awsrequest import AWSResponse
+
+        self.calls += 1
+        return AWSResponse(None, 200, {}, None), {"Successful": [], "Failed": []}
 
 
 def _events(records: int, batch_size: int) -> list[dict]:
@@ -91,6 +115,8 @@ def _stubbed_handlers():
     counter = InstantDynamoDB()
     clients.reset()
     clients.client("dynamodb").meta.events.register("before-call.dynamodb", counter)
+    counter.sqs = InstantSqs()
+    counter.sqs.register(clients.client("sqs"))
     boto3.setup_default_session()  # the naive handler's boto3.resource() uses the default session
     boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", counter)
     try:
@@ -141,12 +167,20 @@ def run_handler_bench() -> list[dict]:
     with _stubbed_handlers() as (ours, naive, counter):
         cpu = {"ours": _cpu_us_per_record(ours, events), "naive": _cpu_us_per_record(naive, events)}
         req = {"ours": _requests_per_100(ours, counter), "naive": _requests_per_100(naive, counter)}
+        before_calls, before_entries = counter.sqs.calls, counter.sqs.entries
+        ours(_events(100, 100)[0], _Context())
+        jobs = {"ours": counter.sqs.entries - before_entries, "naive": 100}  # naive: one job per record
+        sqs_requests = {"ours": counter.sqs.calls - before_calls, "naive": 100}  # naive: one SendMessage per record
     imp = {"ours": _import_ms("import ingest.handler"), "naive": _import_ms("import naive_ingest")}
     return [
         {"metric": f"ingest CPU per record, DynamoDB stubbed ({CPU_RECORDS} records, batches of {BATCH_SIZE})",
          "unit": "µs", **cpu, "ratio": cpu["naive"] / cpu["ours"]},
         {"metric": "DynamoDB requests per 100 records (goal ≤5)", "unit": "requests", **req,
          "ratio": req["naive"] / req["ours"]},
+        {"metric": "rollup jobs enqueued per 100 records (20 devices; naive: one per record)", "unit": "jobs", **jobs,
+         "ratio": jobs["naive"] / jobs["ours"]},
+        {"metric": "SQS requests per 100 records (naive: one SendMessage per record)", "unit": "requests", **sqs_requests,
+         "ratio": sqs_requests["naive"] / sqs_requests["ours"]},
         {"metric": "handler import over `import boto3`, no .pyc as on Lambda (goal ≤25)", "unit": "ms", **imp,
          "ratio": imp["naive"] / imp["ours"] if imp["ours"] else None},
     ]

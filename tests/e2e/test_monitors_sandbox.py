@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 # Monitors whose resources envs/local has: everything but the read API, rollups and the report (issues 3, 4, 7).
 LOCAL_RESOURCES = {"stream_name", "ingest_function_name", "ingest_failure_queue_name", "table_name", "alert_function_name",
-                   "alert_failure_queue_name"}
+                   "alert_failure_queue_name",
+                   "rollup_function_name", "rollup_queue_name", "rollup_dlq_name"}
 
 
 def _client(sandbox, service):

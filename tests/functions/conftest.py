@@ -1,11 +1,14 @@
-"""Fixtures for the Lambda handlers: moto's AWS with the real table key schema and quarantine bucket,
-real-shaped Kinesis events, and a Lambda context whose clock the test controls."""
+"""Fixtures for the Lambda handlers: moto's AWS with the real tables' key schemas, the quarantine bucket and
+the rollup queue (with its DLQ), real-shaped Kinesis and SQS events, and a Lambda context whose clock the
+test controls."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 import boto3
@@ -15,6 +18,10 @@ from moto import mock_aws
 from common import clients
 
 TABLE = "telemetry-test"
+ROLLUP_TABLE = "telemetry-rollups-test"
+ROLLUP_QUEUE = "telemetry-rollup-jobs-test"
+ROLLUP_DLQ = "telemetry-rollup-jobs-test-dlq"
+MAX_RECEIVE_COUNT = 3
 BUCKET = "quarantine-test"
 PREFIX = "quarantine/"
 REGION = "us-east-1"
@@ -84,28 +91,84 @@ def env(monkeypatch):
     return settings
 
 
+def sqs_record(body: str, *, message_id: str | None = None, receive_count: int = 1,
+               queue_arn: str = f"arn:aws:sqs:{REGION}:123456789012:{ROLLUP_QUEUE}") -> dict:
+    """One message exactly as Lambda's SQS event source mapping delivers it."""
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": base64.b64encode(uuid.uuid4().bytes * 4).decode(),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": now_ms,
+                       "SenderId": "AROAEXAMPLEID:telemetry-ingest-test", "ApproximateFirstReceiveTimestamp": now_ms},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def sqs_event(bodies: list[str]) -> dict:
+    return {"Records": [sqs_record(b) for b in bodies]}
+
+
+def _key_schema(hash_key: str, range_key: str) -> dict:
+    return {"KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"},
+                                     {"AttributeName": range_key, "AttributeType": "N"}]}
+
+
 @pytest.fixture
-def aws(env):
-    """moto's AWS with the telemetry table (device_id S hash, ts N range) and the quarantine bucket."""
+def aws(env, monkeypatch):
+    """moto's AWS with the telemetry table (device_id S hash, ts N range), the rollups table (device_id S hash,
+    hour_start N range), the quarantine bucket, and the rollup queue with its DLQ (maxReceiveCount 3)."""
     clients.reset()  # clients made outside this mock would reach past it
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"},
-                                    {"AttributeName": "ts", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"},
-                                               {"AttributeName": "ts", "AttributeType": "N"}])
+        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **_key_schema("device_id", "ts"))
+        ddb.create_table(TableName=ROLLUP_TABLE, BillingMode="PAY_PER_REQUEST", **_key_schema("device_id", "hour_start"))
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
-        yield AwsView(ddb, s3)
+        sqs = boto3.client("sqs", region_name=REGION)
+        dlq_url = sqs.create_queue(QueueName=ROLLUP_DLQ)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(QueueName=ROLLUP_QUEUE, Attributes={
+            "VisibilityTimeout": "0",  # a failed receive is visible again at once (the tests need no waiting)
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})})["QueueUrl"]
+        monkeypatch.setenv("ROLLUP_QUEUE_URL", queue_url)
+        monkeypatch.setenv("READINGS_TABLE_NAME", TABLE)
+        monkeypatch.setenv("ROLLUP_TABLE_NAME", ROLLUP_TABLE)
+        yield AwsView(ddb, s3, sqs, queue_url, dlq_url)
     clients.reset()
 
 
 class AwsView:
     """What the handler left behind, read back the way an operator would."""
 
-    def __init__(self, ddb, s3):
-        self.ddb, self.s3 = ddb, s3
+    def __init__(self, ddb, s3, sqs=None, queue_url=None, dlq_url=None):
+        self.ddb, self.s3, self.sqs = ddb, s3, sqs
+        self.queue_url, self.dlq_url = queue_url, dlq_url
+
+    def receive(self, url: str | None = None, *, delete: bool = True) -> list[dict]:
+        """Every message waiting on the queue (the rollup queue by default), deleted unless `delete` is False."""
+        url = url or self.queue_url
+        out = []
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            if not msgs:
+                return out
+            out += msgs
+            if delete:
+                self.sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                                     for i, m in enumerate(msgs)])
+
+    def rollups(self) -> dict[tuple[str, int], dict]:
+        out = {}
+        for page in self.ddb.get_paginator("scan").paginate(TableName=ROLLUP_TABLE):
+            for item in page["Items"]:
+                out[(item["device_id"]["S"], int(item["hour_start"]["N"]))] = item
+        return out
 
     def items(self) -> dict[tuple[str, int], dict]:
         out = {}

@@ -271,7 +271,8 @@ def test_emf_line_is_one_well_formed_blob(aws, context, capsys, monkeypatch):
     assert directive["Namespace"] == "Custom/NS" and directive["Dimensions"] == [["FunctionName"]]
     units = {d["Name"]: d["Unit"] for d in directive["Metrics"]}
     assert units == {"RecordsIn": "Count", "RecordsWritten": "Count", "RecordsQuarantined": "Count",
-                     "WriteRetries": "Count", "RecordsFailed": "Count", "BatchLatency": "Milliseconds"}
+                     "WriteRetries": "Count", "RecordsFailed": "Count", "RollupJobsEnqueued": "Count",
+                     "RollupJobsFailed": "Count", "BatchLatency": "Milliseconds"}
     assert all(name in m for name in units)
     assert m["FunctionName"] == context.function_name
     assert m["_aws"]["Timestamp"] >= before and m["BatchLatency"] >= 0

@@ -66,7 +66,18 @@ def test_bad_flag_is_a_usage_error_not_a_traceback(tmp_path):
     assert "--devices" in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["sandbox", "run", "--help"], ["sandbox", "traffic", "--help"]])
+@pytest.mark.parametrize("argv, fragments", [
+    (["sandbox", "rollups", "--device", "dev 1/.."], ["--device 'dev 1/..' is not a device id"]),
+    (["sandbox", "rollups", "--device", "dev-1", "--from", "yesterday"], ["--from 'yesterday'", "ISO-8601"]),
+    (["sandbox", "rollups", "--device", "dev-1", "--from", "2025-11-22T10:00:00Z", "--to", "2025-11-22T09:00:00Z"], ["--from is after --to"]),
+    (["sandbox", "rollups", "--device", "dev-1"], ["the sandbox is not up"]),
+])
+def test_rollups_bad_flags_are_one_line(tmp_path, argv, fragments):
+    assert_one_line_error(opsctl(*argv, tmp_path=tmp_path), *fragments)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["sandbox", "run", "--help"], ["sandbox", "traffic", "--help"],
+                                  ["sandbox", "rollups", "--help"]])
 def test_help_teaches(argv, tmp_path):
     proc = opsctl(*argv, tmp_path=tmp_path)
     assert proc.returncode == 0

@@ -1,10 +1,14 @@
 """Our own policy checks on the Terraform source, where checkov has none or too weak ones: the Kinesis
-consumer cannot be blocked by a poison record, everything is encrypted with the key, the ingest function
-may do exactly what docs/architecture.md says, and the sandbox creates nothing moto cannot serve."""
+consumer cannot be blocked by a poison record, the rollup queue's consumer cannot re-deliver a batch that is
+still running (visibility timeout ≥ 6x the worker's) and dead-letters poison jobs, everything is encrypted
+with the key, each function may do exactly what docs/architecture.md says, and the sandbox creates nothing
+moto cannot serve."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
+from opsctl import tf
 from opsctl.project import TERRAFORM_DIR
 
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False, preserve_heredocs=False)
@@ -20,19 +25,34 @@ ENVS_DIR = TERRAFORM_DIR / "envs"
 ENVS = ("local", "dev", "prod")
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 INGEST_HANDLER = "ingest.handler.handler"
+ROLLUP_HANDLER = "rollup.handler.handler"
+SQS_CONSUMER = MODULES_DIR / "sqs_consumer"
+VISIBILITY_TIMEOUT_FACTOR = 6  # AWS: an SQS source queue's visibility timeout ≥ 6x the function timeout
 
 # docs/architecture.md: what the ingest function calls, on what, and the environment it reads.
 INGEST_ACTIONS = {
     "dynamodb:BatchWriteItem": "module.telemetry_table.table_arn",
     "s3:PutObject": "module.quarantine_bucket.objects_arn",
+    "sqs:SendMessage": "module.rollup_consumer.queue_arn",
     "kms:GenerateDataKey": "module.kms_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 INGEST_ENV_VARS = {"TABLE_NAME", "QUARANTINE_BUCKET", "QUARANTINE_PREFIX", "READING_TTL_DAYS", "READING_MAX_AGE_DAYS",
-                   "READING_MAX_FUTURE_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
+                   "READING_MAX_FUTURE_SECONDS", "ROLLUP_QUEUE_URL", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
+# ... and what the rollup worker calls (its queue permissions come from the sqs_consumer module, checked below).
+ROLLUP_ACTIONS = {
+    "dynamodb:Query": "module.telemetry_table.table_arn",
+    "dynamodb:PutItem": "module.rollup_table.table_arn",
+    "kms:Decrypt": "module.kms_key.key_arn",
+}
+ROLLUP_ENV_VARS = {"READINGS_TABLE_NAME", "ROLLUP_TABLE_NAME", "ROLLUP_TTL_DAYS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
+SQS_POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table_name", "table_arn", "quarantine_bucket",
                     "quarantine_prefix", "ingest_function_name", "ingest_function_arn", "ingest_failure_queue_url",
-                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn"}
+                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn",
+                    # issue 6 (replay-dlq) and the read API rely on these names
+                    "rollup_queue_url", "rollup_queue_arn", "rollup_dlq_url", "rollup_dlq_arn", "rollup_table_name",
+                    "rollup_function_name", "rollup_mapping_uuid"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
@@ -184,7 +204,7 @@ def test_every_variable_has_a_type_and_a_description():
 def test_every_module_has_the_five_files():
     modules = sorted(p for p in MODULES_DIR.iterdir() if p.is_dir())
     assert {m.name for m in modules} >= {"kms_key", "ingest_stream", "telemetry_table", "python_function", "kinesis_consumer",
-                                         "quarantine_bucket", "pipeline"}
+                                         "quarantine_bucket", "sqs_consumer", "pipeline"}
     missing = [f"{m.name}/{f}" for m in modules for f in MODULE_FILES if not (m / f).is_file()]
     assert not missing, f"modules missing files: {missing}"
 
@@ -198,15 +218,18 @@ def test_every_env_exports_the_contract_outputs(env: str):
 
 # --- the ingest function: exactly the architecture's permissions and environment --------------------------
 
-def ingest_function_call() -> dict:
-    calls = [b for _, _, b in blocks("module", MODULES_DIR / "pipeline") if b.get("handler") == INGEST_HANDLER]
-    assert len(calls) == 1, f"expected one module call with handler {INGEST_HANDLER} in the pipeline, found {len(calls)}"
+def function_call(handler: str) -> dict:
+    calls = [b for _, _, b in blocks("module", MODULES_DIR / "pipeline") if b.get("handler") == handler]
+    assert len(calls) == 1, f"expected one module call with handler {handler} in the pipeline, found {len(calls)}"
     return calls[0]
 
 
-def test_ingest_policy_grants_only_what_the_architecture_lists():
-    statements = ingest_function_call().get("policy_statements", [])
-    assert statements, "the ingest function has no policy_statements"
+def ingest_function_call() -> dict:
+    return function_call(INGEST_HANDLER)
+
+
+def granted_actions(statements: list[dict]) -> dict[str, set[str]]:
+    """{action: resources} of Allow statements {sid, actions, resources}, refusing any wildcard."""
     granted: dict[str, set[str]] = {}
     for s in statements:
         for action in s["actions"]:
@@ -214,9 +237,31 @@ def test_ingest_policy_grants_only_what_the_architecture_lists():
             granted.setdefault(action, set()).update(s["resources"])
         for resource in s["resources"]:
             assert resource != "*" and not resource.endswith(":*"), f"wildcard resource {resource!r} in statement {s['sid']}"
-    assert set(granted) == set(INGEST_ACTIONS), f"ingest actions {sorted(granted)} differ from the architecture's {sorted(INGEST_ACTIONS)}"
-    for action, resource in INGEST_ACTIONS.items():
+    return granted
+
+
+@pytest.mark.parametrize("handler, expected", [(INGEST_HANDLER, INGEST_ACTIONS), (ROLLUP_HANDLER, ROLLUP_ACTIONS)])
+def test_function_policy_grants_only_what_the_architecture_lists(handler: str, expected: dict[str, str]):
+    statements = function_call(handler).get("policy_statements", [])
+    assert statements, f"{handler} has no policy_statements"
+    granted = granted_actions(statements)
+    assert set(granted) == set(expected), f"{handler} actions {sorted(granted)} differ from the architecture's {sorted(expected)}"
+    for action, resource in expected.items():
         assert granted[action] == {f"${{{resource}}}"}, f"{action} must be on {resource} only, not {granted[action]}"
+
+
+def test_ingest_may_only_send_to_the_rollup_queue():
+    """Of SQS, ingest may only SendMessage (SendMessageBatch's permission), and only to the rollup queue."""
+    granted = granted_actions(ingest_function_call()["policy_statements"])
+    assert {a for a in granted if a.startswith("sqs:")} == {"sqs:SendMessage"}
+    assert granted["sqs:SendMessage"] == {"${module.rollup_consumer.queue_arn}"}
+
+
+def test_rollup_environment_is_the_architectures():
+    env = function_call(ROLLUP_HANDLER).get("environment_variables", {})
+    assert set(env) == ROLLUP_ENV_VARS, f"rollup env vars {sorted(env)} differ from the architecture's {sorted(ROLLUP_ENV_VARS)}"
+    assert env["READINGS_TABLE_NAME"] == "${module.telemetry_table.table_name}"
+    assert env["ROLLUP_TABLE_NAME"] == "${module.rollup_table.table_name}"
 
 
 def test_ingest_environment_is_the_architectures():
@@ -250,10 +295,21 @@ def test_local_env_creates_no_autoscaling_target():
     assert targets and all("local.autoscaled" in str(b.get("for_each", b.get("count", ""))) for _, _, b in targets)
 
 
-def test_no_redrive_allow_policy_anywhere():
-    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §1)."""
-    assert not resources("aws_sqs_queue_redrive_allow_policy")
+def test_redrive_allow_policy_exists_only_behind_a_switch_that_only_the_sandbox_turns_off():
+    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §2). So it is a
+    separate, switchable resource (never the inline attribute), off in envs/local and on in dev and prod."""
     assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
+    allow = resources("aws_sqs_queue_redrive_allow_policy")
+    assert allow, "the rollup DLQ needs a redrive-allow policy (only its source queue may use it)"
+    for path, name, body in allow:
+        assert path.parent == SQS_CONSUMER and body.get("count") == "${var.redrive_allow_policy_enabled ? 1 : 0}", label(path, name)
+        assert "byQueue" in str(body.get("redrive_allow_policy")) and "aws_sqs_queue.this.arn" in str(body.get("redrive_allow_policy"))
+    consumer = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer"][0]
+    assert consumer["redrive_allow_policy_enabled"] == "${var.rollup_redrive_allow_policy_enabled}"
+    for env in ENVS:
+        (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+        assert call.get("rollup_redrive_allow_policy_enabled") is (env != "local"), \
+            f"envs/{env}: rollup_redrive_allow_policy_enabled must be {env != 'local'}"
 
 
 def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
@@ -316,3 +372,99 @@ def test_every_function_log_group_but_the_alert_functions_own_is_subscribed():
     (log_alerts,) = [b for entry in pipeline.get("module", []) for n, b in entry.items() if n == "log_alerts"]
     subscribed = {str(v) for v in log_alerts["log_group_names"].values()}
     assert functions and subscribed == {f"${{module.{f}.log_group_name}}" for f in functions}, (functions, subscribed)
+
+
+# --- the rollup queue and its consumer ------------------------------------------------------------------
+
+def sqs_mappings() -> list[tuple[Path, str, dict]]:
+    return [(p, n, b) for p, n, b in resources("aws_lambda_event_source_mapping") if "aws_sqs_queue" in str(b.get("event_source_arn", ""))]
+
+
+def pipeline_default(name: str):
+    (body,) = [b for _, n, b in blocks("variable", MODULES_DIR / "pipeline") if n == name]
+    return body.get("default")
+
+
+def effective(env: str, name: str):
+    """The value envs/<env> gives pipeline variable `name` (a literal), else the pipeline's default."""
+    (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+    value = call.get(name, pipeline_default(name))
+    assert isinstance(value, (int, float)), f"envs/{env}: {name} = {value!r} must be a literal number for this check"
+    return value
+
+
+def test_visibility_timeout_is_checked_against_six_times_the_real_worker_timeout():
+    (queue,) = [b for _, n, b in resources("aws_sqs_queue", SQS_CONSUMER) if n == "this"]
+    conditions = [str(p.get("condition")) for p in first(queue.get("lifecycle")).get("precondition", [])]
+    assert f"${{var.visibility_timeout_seconds >= {VISIBILITY_TIMEOUT_FACTOR} * var.function_timeout_seconds}}" in conditions
+    # The module is told the deployed function's timeout, not a copy of a variable that could drift from it.
+    consumer = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer"][0]
+    assert consumer["function_timeout_seconds"] == "${module.rollup_function.timeout_seconds}"
+    rollup = function_call(ROLLUP_HANDLER)
+    assert rollup["timeout_seconds"] == "${var.rollup_timeout_seconds}"
+    assert consumer["visibility_timeout_seconds"] == "${var.rollup_queue_visibility_timeout_seconds}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_env_keeps_the_visibility_timeout_at_least_six_times_the_worker_timeout(env: str):
+    timeout = effective(env, "rollup_timeout_seconds")
+    visibility = effective(env, "rollup_queue_visibility_timeout_seconds")
+    assert visibility >= VISIBILITY_TIMEOUT_FACTOR * timeout, f"envs/{env}: {visibility} s < {VISIBILITY_TIMEOUT_FACTOR} x {timeout} s"
+    assert pipeline_default("rollup_queue_visibility_timeout_seconds") >= VISIBILITY_TIMEOUT_FACTOR * pipeline_default("rollup_timeout_seconds")
+
+
+def test_sqs_mappings_report_item_failures_and_bound_their_concurrency():
+    mappings = sqs_mappings()
+    assert mappings, "no SQS event source mapping found"
+    for path, name, body in mappings:
+        assert body.get("function_response_types") == ["ReportBatchItemFailures"], f"{label(path, name)}: needs ReportBatchItemFailures"
+        for attribute in ("batch_size", "maximum_batching_window_in_seconds"):
+            assert body.get(attribute) is not None, f"{label(path, name)}: {attribute} must be set"
+        concurrency = first(body.get("scaling_config")).get("maximum_concurrency")
+        var = var_name(concurrency)
+        assert var, f"{label(path, name)}: scaling_config.maximum_concurrency must be a validated variable"
+        conditions = validation_conditions(variable_of(path, var))
+        assert any(f"var.{var} >= 2" in c and f"var.{var} <= 1000" in c for c in conditions), conditions
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    assert any("var.rollup_maximum_concurrency >= 2" in c and "<= 1000" in c
+               for c in validation_conditions(pipeline_vars["rollup_maximum_concurrency"]))
+
+
+def test_the_dlq_keeps_messages_14_days_and_the_redrive_policy_is_its_own_resource():
+    queues = {n: b for _, n, b in resources("aws_sqs_queue", SQS_CONSUMER)}
+    assert queues["dlq"].get("message_retention_seconds") == 14 * 86_400
+    assert "redrive_policy" not in queues["this"] and "redrive_policy" not in queues["dlq"]  # no cycle, no inline policy
+    assert "redrive_policy" in first(queues["this"].get("lifecycle")).get("ignore_changes", [])
+    (redrive,) = [b for _, _, b in resources("aws_sqs_queue_redrive_policy", SQS_CONSUMER)]
+    assert redrive["queue_url"] == "${aws_sqs_queue.this.id}"
+    assert "deadLetterTargetArn = aws_sqs_queue.dlq.arn" in redrive["redrive_policy"]
+    assert "maxReceiveCount = var.max_receive_count" in redrive["redrive_policy"]
+
+
+def test_the_worker_may_only_consume_its_own_queue_and_decrypt_with_the_key():
+    (policy,) = [b for _, n, b in resources("aws_iam_role_policy", SQS_CONSUMER) if n == "poller"]
+    text = str(policy["policy"])
+    statements = re.findall(r"Action = \[([^\]]*)\],?\s*Resource = \[([^\]]*)\]", text)
+    granted = {}
+    for actions, res in statements:
+        for action in re.findall(r'"([^"]+)"', actions):
+            granted.setdefault(action, set()).add(res.strip())
+    assert granted == {**{a: {"aws_sqs_queue.this.arn"} for a in SQS_POLLER_ACTIONS}, "kms:Decrypt": {"var.kms_key_arn"}}, granted
+    assert policy["role"] == "${var.function_role_name}"
+
+
+def test_the_module_rules_hold_under_terraform_test(tmp_path: Path, plugin_dir: str | None):
+    """`terraform test` of sqs_consumer with a mocked provider (offline, nothing created): 5x the timeout,
+    concurrency 1 or 1001, a batch of 11 without a window are refused; 6x passes; the redrive-allow switch works;
+    the DLQ keeps 14 days. Run on a copy, so the lock file init writes never lands in the repository."""
+    module = tmp_path / "sqs_consumer"
+    shutil.copytree(SQS_CONSUMER, module, ignore=shutil.ignore_patterns(".terraform*"))
+    env = {**tf.cli_environment(), "TF_DATA_DIR": str(tmp_path / "tfdata")}
+    init = [tf.terraform_binary(), "init", "-backend=false", "-input=false", "-no-color"]
+    if plugin_dir:
+        init.append(f"-plugin-dir={plugin_dir}")
+    proc = subprocess.run(init, cwd=module, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"terraform init of sqs_consumer failed:\n{proc.stderr}{proc.stdout}"
+    proc = subprocess.run([tf.terraform_binary(), "test", "-no-color"], cwd=module, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 passed, 0 failed" in proc.stdout

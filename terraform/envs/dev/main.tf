@@ -39,6 +39,15 @@ module "pipeline" {
   ingest_maximum_retry_attempts     = 3
   ingest_maximum_record_age_seconds = 3600
 
+  # Rollups: the worker's timeout x6 is the queue's visibility timeout; the DLQ only for the rollup queue.
+  rollup_timeout_seconds                  = 30
+  rollup_queue_visibility_timeout_seconds = 180
+  rollup_max_receive_count                = 5
+  rollup_batch_size                       = 10
+  rollup_batching_window_seconds          = 5
+  rollup_maximum_concurrency              = 5
+  rollup_redrive_allow_policy_enabled     = true
+
   log_level              = var.log_level
   log_retention_days     = 365
   quarantine_expiry_days = 30

@@ -51,6 +51,18 @@ module "pipeline" {
   ingest_maximum_retry_attempts     = 3
   ingest_maximum_record_age_seconds = 3600
 
+  # Rollups with short waits so `opsctl sandbox run --until-idle` sees a failing job reach the DLQ within a
+  # minute: the 6x rule still holds (3 s worker timeout, 18 s visibility timeout), and batches of 5 jobs leave
+  # room in 3 s for moto's slower queries on a busy laptop. moto cannot serve the DLQ's redrive-allow policy
+  # (the apply would hang, REFERENCE.md §2), so the sandbox goes without it.
+  rollup_timeout_seconds                  = 3
+  rollup_queue_visibility_timeout_seconds = 18
+  rollup_max_receive_count                = 3
+  rollup_batch_size                       = 5
+  rollup_batching_window_seconds          = 0
+  rollup_maximum_concurrency              = 2
+  rollup_redrive_allow_policy_enabled     = false
+
   # No tags (and no provider default_tags) in the sandbox: moto's CreateStream drops them, so a tagged
   # stream would show a diff on every plan.
   tags = {}

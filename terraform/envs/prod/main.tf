@@ -47,6 +47,15 @@ module "pipeline" {
   ingest_maximum_retry_attempts     = 5
   ingest_maximum_record_age_seconds = 21600
 
+  # Rollups: the worker's timeout x6 is the queue's visibility timeout; the DLQ only for the rollup queue.
+  rollup_timeout_seconds                  = 60
+  rollup_queue_visibility_timeout_seconds = 360
+  rollup_max_receive_count                = 5
+  rollup_batch_size                       = 50
+  rollup_batching_window_seconds          = 5
+  rollup_maximum_concurrency              = 20
+  rollup_redrive_allow_policy_enabled     = true
+
   log_level              = var.log_level
   log_retention_days     = 365
   quarantine_expiry_days = 90

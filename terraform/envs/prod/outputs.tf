@@ -99,3 +99,43 @@ output "alert_mapping_uuid" {
   description = "UUID of the alert stream's event source mapping."
   value       = module.pipeline.alert_mapping_uuid
 }
+
+output "rollup_queue_url" {
+  description = "URL of the rollup job queue."
+  value       = module.pipeline.rollup_queue_url
+}
+
+output "rollup_queue_arn" {
+  description = "ARN of the rollup job queue."
+  value       = module.pipeline.rollup_queue_arn
+}
+
+output "rollup_dlq_url" {
+  description = "URL of the rollup dead-letter queue (also its RedrivePolicy's deadLetterTargetArn)."
+  value       = module.pipeline.rollup_dlq_url
+}
+
+output "rollup_dlq_arn" {
+  description = "ARN of the rollup dead-letter queue."
+  value       = module.pipeline.rollup_dlq_arn
+}
+
+output "rollup_table_name" {
+  description = "Rollups table name (device_id, hour_start)."
+  value       = module.pipeline.rollup_table_name
+}
+
+output "rollup_table_arn" {
+  description = "Rollups table ARN."
+  value       = module.pipeline.rollup_table_arn
+}
+
+output "rollup_function_name" {
+  description = "Rollup worker Lambda function name."
+  value       = module.pipeline.rollup_function_name
+}
+
+output "rollup_mapping_uuid" {
+  description = "UUID of the rollup queue's event source mapping."
+  value       = module.pipeline.rollup_mapping_uuid
+}

@@ -5,6 +5,7 @@ locals {
   region = data.aws_region.current.name
   tags   = var.tags
   ingest = "${var.name_prefix}-ingest"
+  rollup = "${var.name_prefix}-rollup"
 }
 
 module "kms_key" {
@@ -67,7 +68,7 @@ module "ingest_function" {
   source = "../python_function"
 
   name                           = local.ingest
-  description                    = "Kinesis readings to DynamoDB; poison records to the S3 quarantine"
+  description                    = "Kinesis readings to DynamoDB; poison records to the S3 quarantine; rollup jobs to SQS"
   zip_path                       = var.lambda_zip_path
   handler                        = "ingest.handler.handler"
   memory_mb                      = var.ingest_memory_mb
@@ -85,6 +86,7 @@ module "ingest_function" {
     READING_TTL_DAYS           = tostring(var.reading_ttl_days)
     READING_MAX_AGE_DAYS       = tostring(var.reading_max_age_days)
     READING_MAX_FUTURE_SECONDS = tostring(var.reading_max_future_seconds)
+    ROLLUP_QUEUE_URL           = module.rollup_consumer.queue_url
     LOG_LEVEL                  = var.log_level
     METRICS_NAMESPACE          = "TelemetryPipeline"
     ENVIRONMENT                = var.environment
@@ -103,7 +105,14 @@ module "ingest_function" {
       resources = [module.quarantine_bucket.objects_arn]
     },
     {
-      # GenerateDataKey: SSE-KMS on the quarantine objects; Decrypt: the table and the environment variables.
+      # SendMessageBatch is authorised as sqs:SendMessage.
+      sid       = "EnqueueRollupJobs"
+      actions   = ["sqs:SendMessage"]
+      resources = [module.rollup_consumer.queue_arn]
+    },
+    {
+      # GenerateDataKey: SSE-KMS on the quarantine objects and the rollup queue; Decrypt: the table and the
+      # environment variables.
       sid       = "UseDataKey"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [module.kms_key.key_arn]
@@ -128,6 +137,85 @@ module "ingest_consumer" {
   tags                               = local.tags
 }
 
+# --- hourly rollups: ingest -> rollup queue -> rollup worker -> rollups table --------------------------------
+
+module "rollup_table" {
+  source = "../telemetry_table"
+
+  # Hash device_id, range hour_start (epoch ms): a device's rollups over a time range are one Query, like its
+  # readings; a table of its own keeps the readings' key space, capacity and TTL apart (docs/architecture.md).
+  name         = "${var.name_prefix}-rollups"
+  range_key    = "hour_start"
+  kms_key_arn  = module.kms_key.key_arn
+  billing_mode = "PAY_PER_REQUEST" # one write per device-hour per ingest batch: spiky and small
+  tags         = local.tags
+}
+
+module "rollup_function" {
+  source = "../python_function"
+
+  name                           = local.rollup
+  description                    = "SQS rollup jobs: recompute a device-hour from the readings, overwrite its rollup"
+  zip_path                       = var.lambda_zip_path
+  handler                        = "rollup.handler.handler"
+  memory_mb                      = var.rollup_memory_mb
+  timeout_seconds                = var.rollup_timeout_seconds
+  reserved_concurrent_executions = null # bounded by the mapping's maximum_concurrency instead
+  kms_key_arn                    = module.kms_key.key_arn
+  log_retention_days             = var.log_retention_days
+  tags                           = local.tags
+
+  environment_variables = {
+    READINGS_TABLE_NAME = module.telemetry_table.table_name
+    ROLLUP_TABLE_NAME   = module.rollup_table.table_name
+    ROLLUP_TTL_DAYS     = tostring(var.rollup_ttl_days)
+    LOG_LEVEL           = var.log_level
+    METRICS_NAMESPACE   = "TelemetryPipeline"
+    ENVIRONMENT         = var.environment
+  }
+
+  # Exactly the calls the worker makes (docs/architecture.md); its queue permissions come from rollup_consumer.
+  policy_statements = [
+    {
+      sid       = "ReadReadings"
+      actions   = ["dynamodb:Query"]
+      resources = [module.telemetry_table.table_arn]
+    },
+    {
+      # A conditional PutItem overwrites the hour's rollup (newer read wins).
+      sid       = "WriteRollups"
+      actions   = ["dynamodb:PutItem"]
+      resources = [module.rollup_table.table_arn]
+    },
+    {
+      # The tables and the environment variables are encrypted with the key.
+      sid       = "DecryptWithKey"
+      actions   = ["kms:Decrypt"]
+      resources = [module.kms_key.key_arn]
+    },
+  ]
+}
+
+module "rollup_consumer" {
+  source = "../sqs_consumer"
+
+  queue_name                         = "${var.name_prefix}-rollup-jobs"
+  dlq_name                           = "${var.name_prefix}-rollup-jobs-dlq"
+  kms_key_arn                        = module.kms_key.key_arn
+  function_name                      = module.rollup_function.function_name
+  function_arn                       = module.rollup_function.function_arn
+  function_role_name                 = module.rollup_function.role_name
+  function_timeout_seconds           = module.rollup_function.timeout_seconds
+  visibility_timeout_seconds         = var.rollup_queue_visibility_timeout_seconds
+  message_retention_seconds          = var.rollup_queue_retention_seconds
+  max_receive_count                  = var.rollup_max_receive_count
+  redrive_allow_policy_enabled       = var.rollup_redrive_allow_policy_enabled
+  batch_size                         = var.rollup_batch_size
+  maximum_batching_window_in_seconds = var.rollup_batching_window_seconds
+  maximum_concurrency                = var.rollup_maximum_concurrency
+  tags                               = local.tags
+}
+
 # ERROR lines of every function → the alert stream → the alert function → one grouped message on the
 # alerts topic. Each new function adds its log group here (never the alert function's own).
 module "log_alerts" {
@@ -144,6 +232,7 @@ module "log_alerts" {
 
   log_group_names = {
     ingest = module.ingest_function.log_group_name
+    rollup = module.rollup_function.log_group_name
   }
 }
 
@@ -165,4 +254,7 @@ module "monitors" {
   table_name                = module.telemetry_table.table_name
   alert_function_name       = module.log_alerts.function_name
   alert_failure_queue_name  = module.log_alerts.failure_queue_name
+  rollup_function_name      = module.rollup_function.function_name
+  rollup_queue_name         = module.rollup_consumer.queue_name
+  rollup_dlq_name           = module.rollup_consumer.dlq_name
 }

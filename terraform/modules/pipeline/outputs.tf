@@ -97,3 +97,43 @@ output "alert_mapping_uuid" {
   description = "UUID of the alert stream's event source mapping."
   value       = module.log_alerts.mapping_uuid
 }
+
+output "rollup_queue_url" {
+  description = "URL of the rollup job queue."
+  value       = module.rollup_consumer.queue_url
+}
+
+output "rollup_queue_arn" {
+  description = "ARN of the rollup job queue."
+  value       = module.rollup_consumer.queue_arn
+}
+
+output "rollup_dlq_url" {
+  description = "URL of the rollup dead-letter queue (also its RedrivePolicy's deadLetterTargetArn)."
+  value       = module.rollup_consumer.dlq_url
+}
+
+output "rollup_dlq_arn" {
+  description = "ARN of the rollup dead-letter queue."
+  value       = module.rollup_consumer.dlq_arn
+}
+
+output "rollup_table_name" {
+  description = "Rollups table name (device_id, hour_start)."
+  value       = module.rollup_table.table_name
+}
+
+output "rollup_table_arn" {
+  description = "Rollups table ARN."
+  value       = module.rollup_table.table_arn
+}
+
+output "rollup_function_name" {
+  description = "Rollup worker Lambda function name."
+  value       = module.rollup_function.function_name
+}
+
+output "rollup_mapping_uuid" {
+  description = "UUID of the rollup queue's event source mapping."
+  value       = module.rollup_consumer.mapping_uuid
+}

@@ -299,6 +299,111 @@ variable "reading_max_future_seconds" {
   }
 }
 
+variable "rollup_memory_mb" {
+  description = "Memory of the rollup worker in MB (128-10240)."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.rollup_memory_mb >= 128 && var.rollup_memory_mb <= 10240 && floor(var.rollup_memory_mb) == var.rollup_memory_mb
+    error_message = "rollup_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "rollup_timeout_seconds" {
+  description = "Timeout of the rollup worker in seconds (1-900); the rollup queue's visibility timeout must be at least 6x this."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rollup_timeout_seconds >= 1 && var.rollup_timeout_seconds <= 900 && floor(var.rollup_timeout_seconds) == var.rollup_timeout_seconds
+    error_message = "rollup_timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "rollup_queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the rollup queue in seconds (0-43200), at least 6x rollup_timeout_seconds (a precondition checks it)."
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.rollup_queue_visibility_timeout_seconds >= 0 && var.rollup_queue_visibility_timeout_seconds <= 43200 && floor(var.rollup_queue_visibility_timeout_seconds) == var.rollup_queue_visibility_timeout_seconds
+    error_message = "rollup_queue_visibility_timeout_seconds must be a whole number from 0 to 43200 (12 hours)."
+  }
+}
+
+variable "rollup_queue_retention_seconds" {
+  description = "Seconds the rollup queue keeps a job (60-1209600)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.rollup_queue_retention_seconds >= 60 && var.rollup_queue_retention_seconds <= 1209600 && floor(var.rollup_queue_retention_seconds) == var.rollup_queue_retention_seconds
+    error_message = "rollup_queue_retention_seconds must be a whole number from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "rollup_max_receive_count" {
+  description = "Receives of a rollup job before it moves to the rollup DLQ (1-1000)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.rollup_max_receive_count >= 1 && var.rollup_max_receive_count <= 1000 && floor(var.rollup_max_receive_count) == var.rollup_max_receive_count
+    error_message = "rollup_max_receive_count must be a whole number from 1 to 1000."
+  }
+}
+
+variable "rollup_redrive_allow_policy_enabled" {
+  description = "Restrict the rollup DLQ to the rollup queue (redrive-allow policy). Must be false for the sandbox (moto cannot serve it)."
+  type        = bool
+  default     = true
+}
+
+variable "rollup_batch_size" {
+  description = "Rollup jobs per worker invocation (1-10000; above 10 needs a batching window of at least 1 s)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.rollup_batch_size >= 1 && var.rollup_batch_size <= 10000 && floor(var.rollup_batch_size) == var.rollup_batch_size
+    error_message = "rollup_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "rollup_batching_window_seconds" {
+  description = "Seconds Lambda may wait to fill a rollup batch (0-300)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.rollup_batching_window_seconds >= 0 && var.rollup_batching_window_seconds <= 300 && floor(var.rollup_batching_window_seconds) == var.rollup_batching_window_seconds
+    error_message = "rollup_batching_window_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "rollup_maximum_concurrency" {
+  description = "Most concurrent rollup worker invocations (scaling_config.maximum_concurrency, 2-1000)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.rollup_maximum_concurrency >= 2 && var.rollup_maximum_concurrency <= 1000 && floor(var.rollup_maximum_concurrency) == var.rollup_maximum_concurrency
+    error_message = "rollup_maximum_concurrency must be a whole number from 2 to 1000 (AWS limits for SQS event sources)."
+  }
+}
+
+variable "rollup_ttl_days" {
+  description = "ROLLUP_TTL_DAYS: days a rollup stays after its hour ends (expires_at = hour end in epoch seconds + days x 86400)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.rollup_ttl_days >= 1 && var.rollup_ttl_days <= 3650 && floor(var.rollup_ttl_days) == var.rollup_ttl_days
+    error_message = "rollup_ttl_days must be a whole number of days from 1 to 3650."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string

@@ -22,3 +22,8 @@ output "log_group_name" {
   description = "The function's log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "timeout_seconds" {
+  description = "Timeout of the function in seconds (an SQS source queue's visibility timeout is checked against it)."
+  value       = aws_lambda_function.this.timeout
+}

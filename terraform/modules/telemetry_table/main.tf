@@ -30,7 +30,7 @@ resource "aws_dynamodb_table" "this" {
   name           = var.name
   billing_mode   = var.billing_mode
   hash_key       = "device_id"
-  range_key      = "ts"
+  range_key      = var.range_key
   read_capacity  = local.provisioned ? var.read_capacity : null
   write_capacity = local.provisioned ? var.write_capacity : null
   tags           = var.tags
@@ -40,9 +40,9 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
-  # Epoch milliseconds of the reading.
+  # Epoch milliseconds: of the reading (ts) or of the start of the hour (hour_start, rollups).
   attribute {
-    name = "ts"
+    name = var.range_key
     type = "N"
   }
 
@@ -68,7 +68,7 @@ resource "aws_dynamodb_table" "autoscaled" {
   name           = var.name
   billing_mode   = "PROVISIONED"
   hash_key       = "device_id"
-  range_key      = "ts"
+  range_key      = var.range_key
   read_capacity  = var.read_capacity
   write_capacity = var.write_capacity
   tags           = var.tags
@@ -78,9 +78,9 @@ resource "aws_dynamodb_table" "autoscaled" {
     type = "S"
   }
 
-  # Epoch milliseconds of the reading.
+  # Epoch milliseconds: of the reading (ts) or of the start of the hour (hour_start, rollups).
   attribute {
-    name = "ts"
+    name = var.range_key
     type = "N"
   }
 

@@ -8,6 +8,17 @@ variable "name" {
   }
 }
 
+variable "range_key" {
+  description = "Name of the numeric range key, in epoch milliseconds: \"ts\" for readings, \"hour_start\" for rollups."
+  type        = string
+  default     = "ts"
+
+  validation {
+    condition     = contains(["ts", "hour_start"], var.range_key)
+    error_message = "range_key must be \"ts\" (readings) or \"hour_start\" (hourly rollups): the names docs/architecture.md defines."
+  }
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer-managed KMS key for server-side encryption."
   type        = string

@@ -1,0 +1,1 @@
+"""Hourly rollups of device readings: the job format, the aggregate, the rollups table, the SQS worker."""

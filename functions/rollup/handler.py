@@ -1,0 +1,117 @@
+"""SQS rollup jobs → the rollups table. Each job recomputes one device-hour from the raw readings and
+overwrites its rollup (idempotent: a retried or replayed job cannot double-count). A job that cannot be
+done, malformed or failing, is reported alone in batchItemFailures (itemIdentifier = messageId), so SQS
+retries it and, after maxReceiveCount receives, moves it to the dead-letter queue; the others are deleted.
+Handler string: `rollup.handler.handler`."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import NamedTuple
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common import clients, metrics
+from common.batch import item_failures
+from common.log import Logger
+from rollup import store
+from rollup.aggregate import aggregate
+from rollup.job import BadJob, RollupJob, parse
+
+SAFETY_MARGIN_MS = 500  # jobs not started with less time left than this are handed back, not timed out
+JOB_TIME_MARGIN = 2  # ... nor with less than twice the slowest job of this batch so far
+DEFAULT_BUDGET_MS = 30_000  # when the context cannot say how much time is left (local callers)
+
+
+class Settings(NamedTuple):
+    readings_table: str
+    rollups_table: str
+    ttl_days: int
+    environment: str | None
+
+    @classmethod
+    def from_environ(cls) -> "Settings":
+        env = os.environ
+        return cls(readings_table=env.get("READINGS_TABLE_NAME", ""), rollups_table=env.get("ROLLUP_TABLE_NAME", ""),
+                   ttl_days=int(env.get("ROLLUP_TTL_DAYS") or store.DEFAULT_TTL_DAYS), environment=env.get("ENVIRONMENT"))
+
+
+def handler(event, context):
+    started = time.perf_counter()
+    settings = Settings.from_environ()
+    log = Logger(context, environment=settings.environment)
+    remaining_ms = _remaining_ms(context)
+    records = event.get("Records") or []
+
+    # Parse: every message is a job or malformed; duplicates of one job are done once. Messages received most
+    # often go first, so a job handed back near the deadline is not the one handed back again next time.
+    jobs: dict[RollupJob, list[str]] = {}
+    failed: list[str] = []
+    malformed = 0
+    for record in sorted(records, key=_receive_count, reverse=True):
+        message_id = record["messageId"]
+        try:
+            jobs.setdefault(parse(record.get("body")), []).append(message_id)
+        except BadJob as exc:
+            malformed += 1
+            failed.append(message_id)
+            log.error("malformed rollup job; it stays on the queue and goes to the DLQ after maxReceiveCount receives",
+                      message_id=message_id, reason=str(exc),
+                      receive_count=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
+
+    # Process: recompute and overwrite each hour.
+    written = superseded = errors = deferred = 0
+    slowest_ms = 0.0
+    ddb = clients.client("dynamodb") if jobs else None
+    for job, message_ids in jobs.items():
+        if remaining_ms() < max(SAFETY_MARGIN_MS, JOB_TIME_MARGIN * slowest_ms):
+            deferred += 1
+            failed += message_ids
+            continue
+        job_started = time.perf_counter()
+        try:
+            computed_at = int(time.time() * 1000)  # before the read: a newer read always wins (store.put_rollup)
+            agg = aggregate(store.read_hour(ddb, settings.readings_table, job))
+            if agg.count == 0:
+                log.warning("no readings in the hour (expired or never written); rollup left as it is",
+                            device_id=job.device_id, hour_start=job.hour_start)
+                continue
+            item = store.to_item(job, agg, computed_at=computed_at, ttl_days=settings.ttl_days)
+            if store.put_rollup(ddb, settings.rollups_table, item):
+                written += 1
+            else:
+                superseded += 1
+        except (ClientError, BotoCoreError) as exc:
+            errors += 1
+            failed += message_ids
+            log.error("rollup failed; its messages are retried", device_id=job.device_id, hour_start=job.hour_start,
+                      error=str(exc), error_type=type(exc).__name__, message_ids=message_ids)
+        finally:
+            slowest_ms = max(slowest_ms, (time.perf_counter() - job_started) * 1000)
+
+    # Report.
+    counts = {"JobsIn": len(records), "JobsMalformed": malformed, "RollupsWritten": written,
+              "RollupsSuperseded": superseded, "JobsFailed": errors + deferred}
+    metrics.emit({**{name: (n, "Count") for name, n in counts.items()},
+                  "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds")},
+                 function_name=getattr(context, "function_name", None), Environment=settings.environment)
+    if deferred:
+        log.warning("jobs handed back unstarted: too little time left for them", deferred=deferred,
+                    slowest_job_ms=round(slowest_ms, 1))
+    log.info("batch done", **counts, distinct_jobs=len(jobs), deferred=deferred, slowest_job_ms=round(slowest_ms, 1))
+    return item_failures(failed)
+
+
+def _receive_count(record: dict) -> int:
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _remaining_ms(context):
+    if callable(getattr(context, "get_remaining_time_in_millis", None)):
+        return context.get_remaining_time_in_millis
+    deadline = time.monotonic() + DEFAULT_BUDGET_MS / 1000
+    return lambda: int((deadline - time.monotonic()) * 1000)

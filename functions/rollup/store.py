@@ -1,0 +1,130 @@
+"""The rollups table: one item per (device_id, hour_start), recomputed from the readings and overwritten.
+
+Key design (docs/architecture.md): hash `device_id` (S), range `hour_start` (N, epoch ms of the UTC hour),
+so a device's rollups over a time range are one Query, like its readings. Item:
+`count`, `first_ts`, `last_ts` (epoch ms), `metrics` (M: name -> M{count, min, max, sum, avg}),
+`computed_at` (epoch ms at which the worker began reading the readings), `expires_at` (epoch seconds, TTL).
+
+Overwrites are conditional on `computed_at`: a rollup computed from an older read of the readings never
+replaces one computed from a newer read, so two workers racing on one hour cannot leave a stale count."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterator
+
+from rollup.aggregate import Aggregate
+from rollup.job import HOUR_MS, RollupJob, hour_start
+
+DEFAULT_TTL_DAYS = 400  # ROLLUP_TTL_DAYS: a rollup outlives its readings (90 days) by default
+MAX_RANGE_HOURS = 24 * 366  # what query_rollups returns at most per call (one year of hours)
+
+
+def read_hour(ddb, readings_table: str, job: RollupJob) -> Iterator[tuple[int, dict[str, Decimal]]]:
+    """(ts, {metric: value}) of every reading of the job's device in its hour: strongly consistent Query pages."""
+    args = {
+        "TableName": readings_table,
+        "KeyConditionExpression": "#d = :d AND #ts BETWEEN :from AND :to",
+        "ExpressionAttributeNames": {"#d": "device_id", "#ts": "ts", "#m": "metrics"},
+        "ExpressionAttributeValues": {":d": {"S": job.device_id}, ":from": {"N": str(job.hour_start)},
+                                      ":to": {"N": str(job.hour_start + HOUR_MS - 1)}},
+        "ProjectionExpression": "#ts, #m",
+        "ConsistentRead": True,  # a job is enqueued right after the write it follows
+    }
+    while True:
+        page = ddb.query(**args)
+        for item in page.get("Items", []):
+            yield (int(item["ts"]["N"]),
+                   {name: Decimal(v["N"]) for name, v in item.get("metrics", {}).get("M", {}).items() if "N" in v})
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        args["ExclusiveStartKey"] = last
+
+
+def _n(value) -> dict:
+    return {"N": str(value)}
+
+
+def to_item(job: RollupJob, agg: Aggregate, *, computed_at: int, ttl_days: int) -> dict:
+    """The rollup item in DynamoDB's wire format; expires_at is epoch seconds after the hour's end."""
+    item = {
+        "device_id": {"S": job.device_id},
+        "hour_start": _n(job.hour_start),
+        "count": _n(agg.count),
+        "metrics": {"M": {name: {"M": {"count": _n(s.count), "min": _n(s.min), "max": _n(s.max), "sum": _n(s.sum),
+                                       "avg": _n(s.avg)}} for name, s in agg.metrics.items()}},
+        "computed_at": _n(computed_at),
+        "expires_at": _n((job.hour_start + HOUR_MS) // 1000 + ttl_days * 86_400),
+    }
+    if agg.first_ts is not None:
+        item["first_ts"], item["last_ts"] = _n(agg.first_ts), _n(agg.last_ts)
+    return item
+
+
+def put_rollup(ddb, rollups_table: str, item: dict) -> bool:
+    """Writes the rollup unless one computed from a newer read is already there; True if written."""
+    try:
+        ddb.put_item(TableName=rollups_table, Item=item,
+                     ConditionExpression="attribute_not_exists(#d) OR #c <= :c",
+                     ExpressionAttributeNames={"#d": "device_id", "#c": "computed_at"},
+                     ExpressionAttributeValues={":c": item["computed_at"]})
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+# --- reading rollups back (the read API's GET /devices/{device_id}/rollups) ------------------------------
+
+def _number(value: str) -> int | float:
+    d = Decimal(value)
+    return int(d) if d == d.to_integral_value() and abs(d) < 2 ** 63 else float(d)
+
+
+def from_item(item: dict) -> dict:
+    """A rollup item as a JSON-ready dict: numbers are numbers, never Decimal or strings."""
+    out = {"device_id": item["device_id"]["S"], "hour_start": _number(item["hour_start"]["N"])}
+    out["hour_end"] = out["hour_start"] + HOUR_MS  # exclusive
+    out["count"] = _number(item["count"]["N"])
+    for key in ("first_ts", "last_ts"):
+        if key in item:
+            out[key] = _number(item[key]["N"])
+    out["metrics"] = {name: {k: _number(v["N"]) for k, v in stats["M"].items()}
+                      for name, stats in sorted(item.get("metrics", {}).get("M", {}).items())}
+    out["computed_at"] = _number(item["computed_at"]["N"])
+    return out
+
+
+def query_rollups(table_name: str, device_id: str, from_ms: int, to_ms: int, *, ddb=None,
+                  descending: bool = False) -> list[dict]:
+    """The device's hourly rollups for every hour that overlaps [from_ms, to_ms] (epoch ms, inclusive), oldest
+    first (newest first with `descending`), as JSON-ready dicts (see `from_item`). One Query (plus its pages).
+
+    Raises ValueError when from_ms > to_ms or the range spans more than MAX_RANGE_HOURS hours: the caller
+    (the read API) validates its parameters first and answers 400; this is the last line of defence."""
+    if isinstance(from_ms, bool) or isinstance(to_ms, bool) or not isinstance(from_ms, int) or not isinstance(to_ms, int):
+        raise ValueError("from_ms and to_ms must be integers (epoch milliseconds)")
+    if from_ms > to_ms:
+        raise ValueError("from_ms must not be after to_ms")
+    first_hour = hour_start(from_ms)
+    if (to_ms - first_hour) // HOUR_MS + 1 > MAX_RANGE_HOURS:
+        raise ValueError(f"the range spans more than {MAX_RANGE_HOURS} hours")
+    if ddb is None:
+        from common import clients
+
+        ddb = clients.client("dynamodb")
+    args = {
+        "TableName": table_name,
+        "KeyConditionExpression": "#d = :d AND #h BETWEEN :from AND :to",
+        "ExpressionAttributeNames": {"#d": "device_id", "#h": "hour_start"},
+        "ExpressionAttributeValues": {":d": {"S": device_id}, ":from": _n(first_hour), ":to": _n(to_ms)},
+        "ScanIndexForward": not descending,
+    }
+    out: list[dict] = []
+    while True:
+        page = ddb.query(**args)
+        out += [from_item(item) for item in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return out
+        args["ExclusiveStartKey"] = last

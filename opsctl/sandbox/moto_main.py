@@ -1,0 +1,47 @@
+"""The sandbox's moto server, with one change: an SQS queue never delivers to Lambda by itself.
+
+moto "runs" an SQS event source mapping inside SendMessage: it receives the new message (raising its
+ApproximateReceiveCount), tries to invoke the function in Docker, and on failure makes the message visible
+again, or, with Docker-less Lambda, deletes it as if processed. Either way every send would bump the
+receive count of messages already waiting (pushing healthy jobs to the dead-letter queue after
+maxReceiveCount sends) or lose them. In the sandbox the local runtime (`opsctl sandbox run`) is Lambda's
+poller, so queues keep their mappings stored (Terraform and ListEventSourceMappings see them as on AWS)
+but never act on them. Kinesis and everything else are moto as released."""
+
+from __future__ import annotations
+
+import sys
+
+
+class _NeverRegistered(dict):
+    """A queue's mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def disable_queue_delivery() -> None:
+    """Patches moto's SQS Queue so no queue runs an event source mapping itself (idempotent)."""
+    from moto.sqs import models
+
+    if getattr(models.Queue, "_sandbox_no_delivery", False):
+        return
+    original = models.Queue.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.lambda_event_source_mappings = _NeverRegistered()
+
+    models.Queue.__init__ = __init__
+    models.Queue._sandbox_no_delivery = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    disable_queue_delivery()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
