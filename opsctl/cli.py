@@ -41,11 +41,12 @@ def root(
 
 
 def _register() -> None:
-    from opsctl import ops_cli
+    from opsctl import capacity_cli, ops_cli
     from opsctl.quarantine_cli import quarantine_app
     from opsctl.sandbox.cli import sandbox_app
 
     ops_cli.register(app)
+    capacity_cli.register(app)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(quarantine_app, name="quarantine")
 

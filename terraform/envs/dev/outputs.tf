@@ -79,3 +79,18 @@ output "alerts_topic_arn" {
   description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
   value       = module.pipeline.alerts_topic_arn
 }
+
+output "reports_bucket" {
+  description = "Bucket of the capacity reports."
+  value       = module.pipeline.reports_bucket
+}
+
+output "capacity_report_function_name" {
+  description = "Name of the scheduled capacity report function."
+  value       = module.pipeline.capacity_report_function_name
+}
+
+output "capacity_report_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
+  value       = module.pipeline.capacity_report_schedule_name
+}

@@ -77,3 +77,18 @@ output "alerts_topic_arn" {
   description = "ARN of the alerts SNS topic (alarms, log alerts, capacity report summaries)."
   value       = module.alerts_topic.topic_arn
 }
+
+output "reports_bucket" {
+  description = "Bucket of the capacity reports."
+  value       = module.reports_bucket.bucket_name
+}
+
+output "capacity_report_function_name" {
+  description = "Name of the scheduled capacity report function."
+  value       = module.capacity_report_function.function_name
+}
+
+output "capacity_report_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
+  value       = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].schedule_name : ""
+}
