@@ -110,10 +110,17 @@ def _show_capacity(r: dict) -> None:
     from capacity_report.render import TABLE_HEADER, table_rows
 
     if r["tables"]:
-        t = Table(*TABLE_HEADER, box=None, title=f"DynamoDB over {r['window']['seconds'] // 3600} h")
-        for row in table_rows(r):
-            t.add_row(*row)
+        t = Table("table / index", "dim", "billing", "prov.", "peak/s", "avg/s", "throttled", "auto scaling", "decr. left",
+                  "$/mo on-demand", "$/mo prov.", "needed", box=None, title=f"DynamoDB over {r['window']['seconds'] // 3600} h")
+        for x in r["tables"]:
+            for d, v in x["dimensions"].items():
+                a = v["autoscaling"]
+                t.add_row(x["resource"], d, x["billing_mode"].replace("PAY_PER_REQUEST", "on-demand").lower(), _n(v["provisioned"]),
+                          _n(v["peak_per_s"]), _n(v["avg_per_s"]), _n(v["throttled"]), f"{a['min']}–{a['max']}@{a['target_pct']:g}%" if a else "-",
+                          str(x["decrease_quota"]["left_today"]), f"{v['monthly_on_demand']:.2f}", f"{v['monthly_provisioned_needed']:.2f}", str(v["needed"]))
         out.print(t)
+        be = r["tables"][0]["dimensions"]["write"]["break_even_utilization_pct"]
+        out.print(f"break-even: provisioned is cheaper above {be}% average utilisation")
         for x in r["tables"]:
             for reason in x["reasons"]:
                 out.print(f"{x['resource']}: {reason}")
@@ -134,6 +141,10 @@ def _show_capacity(r: dict) -> None:
     for n in r["notes"]:
         note(f"not read: {n}")
     note(f"prices: {r['prices']['region']} {r['prices']['date']} ({r['prices']['file']})")
+
+
+def _n(v) -> str:
+    return "-" if v is None else f"{v:g}"
 
 
 def _show_plan(plan: list[dict]) -> None:

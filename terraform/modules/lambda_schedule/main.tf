@@ -47,13 +47,11 @@ resource "aws_scheduler_schedule" "this" {
     arn      = var.function_arn
     role_arn = aws_iam_role.this.arn
     # Scheduler fills in the placeholders at each run; the function keys its report by the scheduled time,
-    # so a retried run overwrites its own report instead of adding one.
-    input = jsonencode({
-      source         = "aws.scheduler"
-      schedule_arn   = "<aws.scheduler.schedule-arn>"
-      scheduled_time = "<aws.scheduler.scheduled-time>"
-      execution_id   = "<aws.scheduler.execution-id>"
-    })
+    # so a retried run overwrites its own report instead of adding one. A heredoc, not jsonencode():
+    # jsonencode escapes < and > (\u003c), and Scheduler would no longer see its placeholders.
+    input = <<-JSON
+      {"source": "aws.scheduler", "schedule_arn": "<aws.scheduler.schedule-arn>", "scheduled_time": "<aws.scheduler.scheduled-time>", "execution_id": "<aws.scheduler.execution-id>"}
+    JSON
 
     retry_policy {
       maximum_event_age_in_seconds = var.maximum_event_age_seconds
