@@ -107,8 +107,6 @@ def capacity(
 
 
 def _show_capacity(r: dict) -> None:
-    from capacity_report.render import TABLE_HEADER, table_rows
-
     if r["tables"]:
         t = Table("table / index", "dim", "billing", "prov.", "peak/s", "avg/s", "throttled", "auto scaling", "decr. left",
                   "$/mo on-demand", "$/mo prov.", "needed", box=None, title=f"DynamoDB over {r['window']['seconds'] // 3600} h")
@@ -189,10 +187,9 @@ def report(
       opsctl report --format html --out build/reports/capacity.html
       opsctl --env prod report --window 7d --format json | jq .recommendations
     """
-    from capacity_report import render
-
-    from opsctl import capacity as cap
+    from opsctl import capacity as cap  # first: puts functions/ on the path
     from opsctl import metrics
+    from capacity_report import render
 
     if fmt not in render.FORMATS:
         raise OpsError(f"bad --format {fmt!r}", hint=f"use one of {', '.join(render.FORMATS)}")

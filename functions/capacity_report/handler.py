@@ -9,9 +9,11 @@ versioned), publishes a short summary to the alerts topic, and emits the metric 
 Environment (set by Terraform): ENVIRONMENT, TABLE_NAMES (comma-separated), STREAM_NAME, QUEUE_URLS
 (label=url, comma-separated), REPORTS_BUCKET, REPORTS_PREFIX, ALERTS_TOPIC_ARN, REPORT_WINDOW (e.g. 1d),
 METRICS_NAMESPACE, LOG_LEVEL; optional CAPACITY_PRICES_FILE.
-AWS calls: dynamodb:DescribeTable, application-autoscaling:DescribeScalableTargets/DescribeScalingPolicies,
-cloudwatch:GetMetricData, kinesis:DescribeStreamSummary/ListShards, lambda:ListEventSourceMappings/
-GetFunctionConcurrency/GetAccountSettings, sqs:GetQueueAttributes, s3:PutObject, sns:Publish."""
+AWS calls (tests/terraform/test_capacity_report_policies.py holds the policy to this list):
+dynamodb:DescribeTable, application-autoscaling:DescribeScalableTargets/DescribeScalingPolicies,
+cloudwatch:GetMetricData, kinesis:DescribeStreamSummary/ListShards,
+lambda:ListEventSourceMappings/GetFunctionConcurrency/GetAccountSettings,
+sqs:GetQueueAttributes, s3:PutObject, sns:Publish."""
 
 from __future__ import annotations
 

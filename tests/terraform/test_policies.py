@@ -32,7 +32,8 @@ INGEST_ENV_VARS = {"TABLE_NAME", "QUARANTINE_BUCKET", "QUARANTINE_PREFIX", "READ
                    "READING_MAX_FUTURE_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
 CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table_name", "table_arn", "quarantine_bucket",
                     "quarantine_prefix", "ingest_function_name", "ingest_function_arn", "ingest_failure_queue_url",
-                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn"}
+                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn",
+                    "reports_bucket", "capacity_report_function_name", "capacity_report_schedule_name"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
