@@ -32,18 +32,17 @@ def _seed_table(sandbox, table, metric, per_minute, minutes=60):
 @pytest.fixture
 def provisioned_table(sandbox):
     """The sandbox's readings table switched to PROVISIONED 5/5 the way an operator would: the local environment's
-    variables (the isolated sandbox's opsctl.tfvars.json) and `sandbox up`. Put back to on-demand afterwards."""
+    variables (the isolated sandbox's opsctl.tfvars.json) and `sandbox up`.
+
+    It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
+    still agrees. Switching back is not possible on moto: after UpdateTable to PAY_PER_REQUEST it keeps reporting
+    the old ProvisionedThroughput (AWS reports 0), and the AWS provider then refuses to plan ("read_capacity can not
+    be set when billing_mode is PAY_PER_REQUEST")."""
     vars_file = sandbox.state_dir / "opsctl.tfvars.json"
-    before = vars_file.read_text() if vars_file.exists() else None
-    current = json.loads(before) if before else {}
+    current = json.loads(vars_file.read_text()) if vars_file.exists() else {}
     vars_file.write_text(json.dumps({**current, "table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}))
-    try:
-        opsctl(sandbox, "sandbox", "up", timeout=900)
-        yield sandbox.outputs["table_name"]
-    finally:
-        restored = {k: v for k, v in json.loads(vars_file.read_text()).items() if not k.startswith("table_")}
-        vars_file.write_text(json.dumps(restored))
-        opsctl(sandbox, "sandbox", "up", timeout=900)
+    opsctl(sandbox, "sandbox", "up", timeout=900)
+    return sandbox.outputs["table_name"]
 
 
 def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbox, provisioned_table):
