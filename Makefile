@@ -58,10 +58,14 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox run --until-idle
 	$(OPSCTL) sandbox inspect
 	$(OPSCTL) sandbox rollups --device dev-0001
+	$(OPSCTL) sandbox scheduled-report --out-dir build/reports
+	$(OPSCTL) report --window 1h --format html --out build/reports/capacity-local.html
 	@echo
+	@echo "Capacity report: build/reports/capacity-local.html (and the scheduled run's copy next to it; S3 key above)"
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"
 	@echo "  $(OPSCTL) sandbox traffic --records 200 --poison 5 && $(OPSCTL) sandbox run"
+	@echo "  $(OPSCTL) capacity --window 1h                 # DynamoDB, stream and Lambda capacity, cost, recommendations"
 	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
 	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down)"
 

@@ -41,12 +41,13 @@ def root(
 
 
 def _register() -> None:
-    from opsctl import dlq_cli, ops_cli
+    from opsctl import capacity_cli, dlq_cli, ops_cli
     from opsctl.quarantine_cli import quarantine_app
     from opsctl.sandbox.cli import sandbox_app
 
     ops_cli.register(app)
     dlq_cli.register(app)
+    capacity_cli.register(app)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(quarantine_app, name="quarantine")
 

@@ -1,85 +1,24 @@
 """CloudWatch GetMetricData in as few calls as the API allows: ≤500 queries per call, all pages.
 
+The implementation lives in functions/capacity_report/metrics.py (the scheduled report uses it too).
+
 Only plain MetricStat queries (no metric math, no SEARCH): the same code works on the sandbox, whose
 CloudWatch (moto) has neither (REFERENCE.md §2)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import dataclass, field
 
-MAX_QUERIES_PER_CALL = 500  # AWS: MetricDataQueries per GetMetricData request
-
-
-@dataclass(frozen=True)
-class MetricQuery:
-    id: str  # [a-z][a-zA-Z0-9_]* (GetMetricData's rule)
-    namespace: str
-    name: str
-    dimensions: tuple[tuple[str, str], ...]
-    stat: str  # Maximum, Sum, Average, ...
-    period_s: int = 60
-
-    def to_api(self) -> dict:
-        return {"Id": self.id, "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": self.namespace, "MetricName": self.name,
-                       "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions]},
-            "Period": self.period_s, "Stat": self.stat}}
-
-
-@dataclass
-class MetricResults:
-    series: dict[str, list[tuple[dt.datetime, float]]] = field(default_factory=dict)
-    calls: int = 0
-
-    def values(self, qid: str) -> list[float]:
-        return [v for _, v in self.series.get(qid, [])]
-
-    def max(self, qid: str) -> float | None:
-        vals = self.values(qid)
-        return max(vals) if vals else None
-
-    def total(self, qid: str) -> float | None:
-        vals = self.values(qid)
-        return sum(vals) if vals else None
-
-
-def query_id(*parts: str) -> str:
-    """A GetMetricData id from free text (lowercase start, only [a-zA-Z0-9_])."""
-    raw = "_".join(parts)
-    return "q_" + re.sub(r"[^a-zA-Z0-9_]", "_", raw)
-
-
-def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.datetime) -> MetricResults:
-    """All datapoints of `queries` between start and end, in ceil(len/500) calls (plus any NextToken pages)."""
-    results = MetricResults(series={q.id: [] for q in queries})
-    for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
-        chunk = [q.to_api() for q in queries[i:i + MAX_QUERIES_PER_CALL]]
-        token = None
-        while True:
-            kwargs = {"MetricDataQueries": chunk, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
-            if token:
-                kwargs["NextToken"] = token
-            resp = cloudwatch.get_metric_data(**kwargs)
-            results.calls += 1
-            for r in resp.get("MetricDataResults", []):
-                results.series.setdefault(r["Id"], []).extend(zip(r.get("Timestamps", []), r.get("Values", [])))
-            token = resp.get("NextToken")
-            if not token:
-                break
-    return results
-
-
-_WINDOW = re.compile(r"^(\d+)\s*([smhd])$")
+from opsctl import shared  # noqa: F401 - puts functions/ on the path
+from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
+from capacity_report import metrics as _shared
 
 
 def parse_window(text: str) -> dt.timedelta:
     """'15m', '1h', '90s', '2d' → timedelta; anything else is a clear error."""
     from opsctl.errors import OpsError
 
-    m = _WINDOW.match(text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise OpsError(f"bad --window {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d")
-    n, unit = int(m.group(1)), m.group(2)
-    return dt.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: n})
+    try:
+        return _shared.parse_window(text)
+    except ValueError:
+        raise OpsError(f"bad --window {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d") from None

@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from opsctl import shared  # noqa: F401 - puts functions/ on the path
 from opsctl.errors import OpsError
+from capacity_report import stream as _stream
+from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
+from capacity_report.stream import StreamRecommendation as Recommendation  # noqa: F401 - the one recommendation type
 
-MAX_SHARDS_PER_STREAM = 10_000  # AWS: shards per stream (UpdateShardCount)
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
-SHARD_WRITE_BYTES_PER_S = 1024 * 1024  # AWS: bytes/s a shard accepts
-SHARD_WRITE_RECORDS_PER_S = 1000  # AWS: records/s a shard accepts
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a stream to return to ACTIVE after one step
 
 Progress = Callable[[str], None]
@@ -164,34 +165,14 @@ def apply(kinesis, the_plan: ReshardPlan, *, progress: Callable[[StepResult], No
     return results
 
 
-# --- recommending a count -------------------------------------------------------------------------
-
-
-@dataclass
-class Recommendation:
-    current: int
-    target: int
-    max_bytes_per_s: float
-    max_records_per_s: float
-    headroom: float
-    by_bytes: int
-    by_records: int
-    consumer_floor: int
-    parallelization: dict[str, int]
-    implied_concurrency: dict[str, int]
-
-    def to_dict(self) -> dict:
-        return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+# --- recommending a count (the implementation is functions/capacity_report/stream.py) -------------------
 
 
 def recommend_shards(*, max_bytes_per_min: float, max_records_per_min: float, headroom: float,
                      consumer_floor: int = 1) -> tuple[int, int, int]:
-    """(target, by_bytes, by_records): shards to carry the busiest minute at `headroom` (0–1) of per-shard write limits.
-
-    Never below `consumer_floor` (what the consumers need to keep up at their parallelization factor)."""
-    if not 0 < headroom <= 1:
-        raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
-    by_bytes = math.ceil(max_bytes_per_min / 60 / (SHARD_WRITE_BYTES_PER_S * headroom))
-    by_records = math.ceil(max_records_per_min / 60 / (SHARD_WRITE_RECORDS_PER_S * headroom))
-    target = max(1, by_bytes, by_records, consumer_floor)
-    return min(target, MAX_SHARDS_PER_STREAM), by_bytes, by_records
+    """(target, by_bytes, by_records): see capacity_report.stream.recommend_shards; a bad headroom is a user error."""
+    try:
+        return _stream.recommend_shards(max_bytes_per_min=max_bytes_per_min, max_records_per_min=max_records_per_min,
+                                        headroom=headroom, consumer_floor=consumer_floor)
+    except ValueError as exc:
+        raise OpsError(str(exc)) from None

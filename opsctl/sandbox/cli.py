@@ -191,6 +191,47 @@ def _run_table(d: dict) -> None:
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
 
 
+@sandbox_app.command("scheduled-report")
+def scheduled_report(
+    ctx: typer.Context,
+    out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="also copy the stored HTML report into this folder")] = "build/reports",
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Run the scheduled capacity report now, as EventBridge Scheduler would (moto never fires schedules).
+
+    Invokes the deployed capacity_report function through the local runtime with its schedule's input, then says
+    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir."""
+    import datetime as dt
+    from pathlib import Path
+
+    from opsctl.project import FUNCTIONS_ZIP, ROOT, SANDBOX_DIR
+    from opsctl.sandbox import schedule
+
+    stack = _local(ctx).stack()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    with err.status("running the capacity report function"):
+        data = schedule.run(stack.target, stack.outputs, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP, scheduled_time=now)
+    result = data["result"]
+    if out_dir:
+        html_key = result["keys"]["html"]
+        dest = Path(out_dir) if Path(out_dir).is_absolute() else ROOT / out_dir
+        dest.mkdir(parents=True, exist_ok=True)
+        local = dest / html_key.rsplit("/", 1)[-1]
+        local.write_bytes(stack.target.client("s3").get_object(Bucket=result["bucket"], Key=html_key)["Body"].read())
+        data["local_copy"] = str(local)
+
+    def table(d):
+        r = d["result"]
+        out.print(f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):")
+        for key in r["keys"].values():
+            out.print(f"  s3://{r['bucket']}/{key}")
+        if d.get("local_copy"):
+            out.print(f"local copy: {d['local_copy']}")
+        note("summary published to the alerts topic; open the HTML in a browser")
+
+    emit(data, output, table)
+
+
 @sandbox_app.command()
 def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches."""

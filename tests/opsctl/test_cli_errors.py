@@ -129,3 +129,14 @@ def test_a_missing_profile_is_one_line(tmp_path):
     env = {**NO_CREDENTIALS, "TF_DATA_DIR": str(tmp_path / "nothing")}
     proc = opsctl("--env", "dev", "--profile", "on-call", "--stream", "s", "reshard", "--to", "4", "--dry-run", tmp_path=tmp_path, env_extra=env)
     assert_one_line_error(proc, "AWS profile 'on-call' is not configured", "--profile")
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (("capacity", "--window", "7x"), ("bad --window",)),
+    (("capacity", "--prepare-event"), ("--prepare-event needs --at TIME and --expect RATE",)),
+    (("capacity", "--at", "in 2h"), ("--at and --expect go with --prepare-event",)),
+    (("capacity", "--prices", "/nonexistent/prices.json"), ("prices file /nonexistent/prices.json does not exist", "--prices")),
+    (("report", "--format", "pdf"), ("bad --format 'pdf'", "md, json, html")),
+])
+def test_capacity_and_report_flags_are_checked_before_any_aws_call(tmp_path, args, fragments):
+    assert_one_line_error(opsctl(*args, tmp_path=tmp_path), *fragments)

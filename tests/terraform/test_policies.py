@@ -52,7 +52,8 @@ CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table
                     "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn", "alerts_topic_arn",
                     # issue 6 (replay-dlq) and the read API rely on these names
                     "rollup_queue_url", "rollup_queue_arn", "rollup_dlq_url", "rollup_dlq_arn", "rollup_table_name",
-                    "rollup_function_name", "rollup_mapping_uuid"}
+                    "rollup_function_name", "rollup_mapping_uuid",
+                    "reports_bucket", "capacity_report_function_name", "capacity_report_schedule_name"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:

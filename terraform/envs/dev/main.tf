@@ -31,8 +31,12 @@ module "pipeline" {
   ingest_shard_count     = var.ingest_shard_count
   stream_retention_hours = 24
 
-  table_billing_mode        = "PAY_PER_REQUEST"
+  table_billing_mode        = var.table_billing_mode
+  table_read_capacity       = var.table_read_capacity
+  table_write_capacity      = var.table_write_capacity
   table_autoscaling_enabled = false
+
+  capacity_report_schedule = var.capacity_report_schedule
 
   ingest_batch_size                 = 100
   ingest_batching_window_seconds    = 1

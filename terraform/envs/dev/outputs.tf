@@ -139,3 +139,18 @@ output "rollup_mapping_uuid" {
   description = "UUID of the rollup queue's event source mapping."
   value       = module.pipeline.rollup_mapping_uuid
 }
+
+output "reports_bucket" {
+  description = "Bucket of the capacity reports."
+  value       = module.pipeline.reports_bucket
+}
+
+output "capacity_report_function_name" {
+  description = "Name of the scheduled capacity report function."
+  value       = module.pipeline.capacity_report_function_name
+}
+
+output "capacity_report_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
+  value       = module.pipeline.capacity_report_schedule_name
+}

@@ -57,3 +57,47 @@ variable "runbook_base_url" {
     error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
   }
 }
+
+variable "table_billing_mode" {
+  description = "Readings table billing: PAY_PER_REQUEST or PROVISIONED. `opsctl capacity --apply` records a switch in opsctl.auto.tfvars.json."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table_billing_mode)
+    error_message = "table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "table_read_capacity" {
+  description = "Read capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.table_read_capacity >= 1 && var.table_read_capacity <= 40000 && floor(var.table_read_capacity) == var.table_read_capacity
+    error_message = "table_read_capacity must be a whole number from 1 to 40000 (default per-table quota)."
+  }
+}
+
+variable "table_write_capacity" {
+  description = "Write capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.table_write_capacity >= 1 && var.table_write_capacity <= 40000 && floor(var.table_write_capacity) == var.table_write_capacity
+    error_message = "table_write_capacity must be a whole number from 1 to 40000 (default per-table quota)."
+  }
+}
+
+variable "capacity_report_schedule" {
+  description = "When the capacity report runs, UTC cron() or rate() (default daily at 06:00 UTC)."
+  type        = string
+  default     = "cron(0 6 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.capacity_report_schedule))
+    error_message = "capacity_report_schedule must be cron() with six fields or rate(N unit)."
+  }
+}

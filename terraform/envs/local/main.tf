@@ -41,9 +41,14 @@ module "pipeline" {
   stream_mode        = "PROVISIONED"
   ingest_shard_count = var.ingest_shard_count
 
-  # moto cannot serve Application Auto Scaling targets (they hang): on-demand, no auto scaling.
-  table_billing_mode        = "PAY_PER_REQUEST"
+  # moto cannot serve Application Auto Scaling targets (they hang): never auto scaling here. On demand by
+  # default; `opsctl capacity --apply` (and its test) may switch the table to PROVISIONED through these variables.
+  table_billing_mode        = var.table_billing_mode
+  table_read_capacity       = var.table_read_capacity
+  table_write_capacity      = var.table_write_capacity
   table_autoscaling_enabled = false
+
+  capacity_report_schedule_enabled = var.capacity_report_schedule_enabled
 
   # Short waits so the local runtime sees failures quickly; still finite and bounded.
   ingest_batch_size                 = 100

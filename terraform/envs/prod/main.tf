@@ -39,6 +39,8 @@ module "pipeline" {
   table_autoscaling_read    = var.table_autoscaling_read
   table_autoscaling_write   = var.table_autoscaling_write
 
+  capacity_report_schedule = var.capacity_report_schedule
+
   ingest_memory_mb                  = 512
   ingest_reserved_concurrency       = var.ingest_reserved_concurrency
   ingest_batch_size                 = 500

@@ -88,3 +88,14 @@ variable "runbook_base_url" {
     error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
   }
 }
+
+variable "capacity_report_schedule" {
+  description = "When the capacity report runs, UTC cron() or rate() (default daily at 06:00 UTC)."
+  type        = string
+  default     = "cron(0 6 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.capacity_report_schedule))
+    error_message = "capacity_report_schedule must be cron() with six fields or rate(N unit)."
+  }
+}

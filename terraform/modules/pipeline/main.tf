@@ -231,8 +231,9 @@ module "log_alerts" {
   tags               = local.tags
 
   log_group_names = {
-    ingest = module.ingest_function.log_group_name
-    rollup = module.rollup_function.log_group_name
+    ingest          = module.ingest_function.log_group_name
+    rollup          = module.rollup_function.log_group_name
+    capacity_report = module.capacity_report_function.log_group_name
   }
 }
 
@@ -257,4 +258,104 @@ module "monitors" {
   rollup_function_name      = module.rollup_function.function_name
   rollup_queue_name         = module.rollup_consumer.queue_name
   rollup_dlq_name           = module.rollup_consumer.dlq_name
+  report_function_name      = module.capacity_report_function.function_name
+}
+
+# --- the scheduled capacity report (opsctl report, run by EventBridge Scheduler) ---------------------------
+
+module "reports_bucket" {
+  source = "../reports_bucket"
+
+  bucket_name                    = "${var.name_prefix}-reports-${data.aws_caller_identity.current.account_id}-${local.region}"
+  prefix                         = "reports/"
+  kms_key_arn                    = module.kms_key.key_arn
+  report_expiry_days             = var.reports_expiry_days
+  noncurrent_version_expiry_days = var.reports_noncurrent_expiry_days
+  deny_insecure_transport        = var.quarantine_deny_insecure_transport
+  force_destroy                  = var.quarantine_force_destroy
+  tags                           = local.tags
+}
+
+module "capacity_report_function" {
+  source = "../python_function"
+
+  name               = "${var.name_prefix}-capacity-report"
+  description        = "Daily capacity report: DynamoDB, Kinesis, Lambda, queues; stored in S3, summary to the alerts topic"
+  zip_path           = var.lambda_zip_path
+  handler            = "capacity_report.handler.handler"
+  memory_mb          = 256
+  timeout_seconds    = 120
+  kms_key_arn        = module.kms_key.key_arn
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+
+  environment_variables = {
+    ENVIRONMENT       = var.environment
+    TABLE_NAMES       = "${module.telemetry_table.table_name},${module.rollup_table.table_name}"
+    STREAM_NAME       = module.ingest_stream.stream_name
+    QUEUE_URLS        = "ingest_failure_queue_url=${module.ingest_consumer.failure_queue_url},rollup_queue_url=${module.rollup_consumer.queue_url},rollup_dlq_url=${module.rollup_consumer.dlq_url}"
+    REPORTS_BUCKET    = module.reports_bucket.bucket_name
+    REPORTS_PREFIX    = module.reports_bucket.prefix
+    ALERTS_TOPIC_ARN  = module.alerts_topic.topic_arn
+    REPORT_WINDOW     = var.capacity_report_window
+    METRICS_NAMESPACE = "TelemetryPipeline"
+    LOG_LEVEL         = var.log_level
+  }
+
+  # Exactly the calls functions/capacity_report makes. Where AWS offers no resource-level permission
+  # (GetMetricData, Application Auto Scaling's Describe*, ListEventSourceMappings, GetAccountSettings), "*" is the only choice.
+  policy_statements = [
+    {
+      sid       = "DescribeTable"
+      actions   = ["dynamodb:DescribeTable"]
+      resources = [module.telemetry_table.table_arn, module.rollup_table.table_arn]
+    },
+    {
+      sid       = "ReadWithoutResourceLevelPermissions"
+      actions   = ["cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "lambda:ListEventSourceMappings", "lambda:GetAccountSettings"]
+      resources = ["*"]
+    },
+    {
+      sid       = "DescribeStream"
+      actions   = ["kinesis:DescribeStreamSummary", "kinesis:ListShards"]
+      resources = [module.ingest_stream.stream_arn]
+    },
+    {
+      sid       = "ConsumerConcurrency"
+      actions   = ["lambda:GetFunctionConcurrency"]
+      resources = [module.ingest_function.function_arn]
+    },
+    {
+      sid       = "QueueDepths"
+      actions   = ["sqs:GetQueueAttributes"]
+      resources = [module.ingest_consumer.failure_queue_arn, module.rollup_consumer.queue_arn, module.rollup_consumer.dlq_arn]
+    },
+    {
+      sid       = "StoreReports"
+      actions   = ["s3:PutObject"]
+      resources = [module.reports_bucket.objects_arn]
+    },
+    {
+      sid       = "PublishSummary"
+      actions   = ["sns:Publish"]
+      resources = [module.alerts_topic.topic_arn]
+    },
+    {
+      # GenerateDataKey: SSE-KMS on the reports and the encrypted topic; Decrypt: the environment variables.
+      sid       = "UseDataKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [module.kms_key.key_arn]
+    },
+  ]
+}
+
+module "capacity_report_schedule" {
+  source = "../lambda_schedule"
+  count  = var.capacity_report_schedule_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-capacity-report"
+  description         = "Runs the capacity report (opsctl report) on a schedule"
+  schedule_expression = var.capacity_report_schedule
+  function_arn        = module.capacity_report_function.function_arn
+  tags                = local.tags
 }

@@ -137,3 +137,18 @@ output "rollup_mapping_uuid" {
   description = "UUID of the rollup queue's event source mapping."
   value       = module.rollup_consumer.mapping_uuid
 }
+
+output "reports_bucket" {
+  description = "Bucket of the capacity reports."
+  value       = module.reports_bucket.bucket_name
+}
+
+output "capacity_report_function_name" {
+  description = "Name of the scheduled capacity report function."
+  value       = module.capacity_report_function.function_name
+}
+
+output "capacity_report_schedule_name" {
+  description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
+  value       = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].schedule_name : ""
+}

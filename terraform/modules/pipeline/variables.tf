@@ -441,3 +441,53 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "capacity_report_schedule_enabled" {
+  description = "Run the capacity report on an EventBridge Scheduler schedule (off where the scheduler cannot invoke Lambda, e.g. the sandbox)."
+  type        = bool
+  default     = true
+}
+
+variable "capacity_report_schedule" {
+  description = "When the capacity report runs, UTC: cron(minutes hours day-of-month month day-of-week year) or rate(N unit). Default: daily at 06:00 UTC."
+  type        = string
+  default     = "cron(0 6 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.capacity_report_schedule))
+    error_message = "capacity_report_schedule must be cron() with six fields or rate(N unit)."
+  }
+}
+
+variable "capacity_report_window" {
+  description = "REPORT_WINDOW: how far back each report looks, a number and a unit s/m/h/d, at most 15 days (e.g. 1d)."
+  type        = string
+  default     = "1d"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[smhd]$", var.capacity_report_window))
+    error_message = "capacity_report_window must be a number and one of s, m, h, d (e.g. 1d, 36h)."
+  }
+}
+
+variable "reports_expiry_days" {
+  description = "Days a capacity report is kept in the reports bucket."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.reports_expiry_days >= 1 && var.reports_expiry_days <= 3650 && floor(var.reports_expiry_days) == var.reports_expiry_days
+    error_message = "reports_expiry_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "reports_noncurrent_expiry_days" {
+  description = "Days a replaced version of a capacity report is kept."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.reports_noncurrent_expiry_days >= 1 && var.reports_noncurrent_expiry_days <= 3650 && floor(var.reports_noncurrent_expiry_days) == var.reports_noncurrent_expiry_days
+    error_message = "reports_noncurrent_expiry_days must be a whole number of days from 1 to 3650."
+  }
+}

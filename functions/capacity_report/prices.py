@@ -1,0 +1,73 @@
+"""Prices, from one data file (region, date, source) that an operator can replace.
+
+Default: prices.json next to this module. Override with the path in CAPACITY_PRICES_FILE (the function's
+environment, and opsctl's `--prices` flag sets the same variable)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+DEFAULT_FILE = Path(__file__).with_name("prices.json")
+ENV_VAR = "CAPACITY_PRICES_FILE"
+HOURS_PER_MONTH = 730  # AWS's own convention in its price examples
+REQUIRED = {
+    "dynamodb": ("on_demand_write_per_million_units", "on_demand_read_per_million_units",
+                 "provisioned_wcu_per_hour", "provisioned_rcu_per_hour"),
+    "kinesis": ("shard_per_hour", "put_payload_units_per_million"),
+}
+
+
+class PricesError(ValueError):
+    """The prices file is missing, not JSON, or lacks a price."""
+
+
+def load(path: str | Path | None = None) -> dict:
+    """The prices document: `path`, else $CAPACITY_PRICES_FILE, else the bundled prices.json."""
+    chosen = Path(path or os.environ.get(ENV_VAR) or DEFAULT_FILE)
+    try:
+        doc = json.loads(chosen.read_text())
+    except FileNotFoundError:
+        raise PricesError(f"prices file {chosen} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise PricesError(f"prices file {chosen} is not readable JSON: {exc}") from None
+    for key in ("region", "date", "source"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise PricesError(f"prices file {chosen} needs a {key!r} string")
+    for section, names in REQUIRED.items():
+        for name in names:
+            value = (doc.get(section) or {}).get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise PricesError(f"prices file {chosen} needs a non-negative number at {section}.{name}")
+    doc["file"] = chosen.name if chosen == DEFAULT_FILE else str(chosen)
+    return doc
+
+
+def unit_prices(prices: dict, dimension: str) -> tuple[float, float]:
+    """(on-demand price per request unit, provisioned price per capacity-unit hour) for 'read' or 'write'."""
+    d = prices["dynamodb"]
+    if dimension == "write":
+        return d["on_demand_write_per_million_units"] / 1e6, d["provisioned_wcu_per_hour"]
+    return d["on_demand_read_per_million_units"] / 1e6, d["provisioned_rcu_per_hour"]
+
+
+def break_even_utilization_pct(prices: dict, dimension: str) -> float:
+    """Average utilisation (percent of provisioned capacity) above which provisioned costs less than on-demand.
+
+    One capacity unit for an hour costs `per_hour` provisioned; fully used, it serves 3,600 request units,
+    which cost 3,600 × `per_unit` on demand."""
+    per_unit, per_hour = unit_prices(prices, dimension)
+    return 100.0 * per_hour / (3600 * per_unit) if per_unit else 100.0
+
+
+def on_demand_monthly(prices: dict, dimension: str, avg_units_per_s: float) -> float:
+    """On-demand cost per month of an average load in request units per second."""
+    per_unit, _ = unit_prices(prices, dimension)
+    return avg_units_per_s * 3600 * HOURS_PER_MONTH * per_unit
+
+
+def provisioned_monthly(prices: dict, dimension: str, capacity_units: float) -> float:
+    """Provisioned cost per month of holding `capacity_units` for the whole month."""
+    _, per_hour = unit_prices(prices, dimension)
+    return capacity_units * HOURS_PER_MONTH * per_hour

@@ -1,0 +1,14 @@
+output "schedule_name" {
+  description = "Name of the schedule."
+  value       = aws_scheduler_schedule.this.name
+}
+
+output "schedule_arn" {
+  description = "ARN of the schedule."
+  value       = aws_scheduler_schedule.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the role the schedule invokes the function with (lambda:InvokeFunction on it, nothing else)."
+  value       = aws_iam_role.this.arn
+}

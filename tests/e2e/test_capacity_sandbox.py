@@ -1,0 +1,136 @@
+"""Capacity on the sandbox with the real Terraform: `opsctl capacity --apply` on a table made PROVISIONED
+through the local environment's own variables leaves `terraform plan` clean; the scheduled capacity report,
+invoked through the local runtime with the schedule's own input, stores its report in the encrypted bucket
+and publishes its summary to the alerts topic; `opsctl report --format html` writes one self-contained file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import boto3
+import pytest
+
+from .sandbox_harness import opsctl, terraform_plan_exit_code
+
+pytestmark = pytest.mark.e2e
+
+
+def _client(sandbox, service):
+    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+
+def _seed_table(sandbox, table, metric, per_minute, minutes=60):
+    now = dt.datetime.now(dt.timezone.utc)
+    data = [{"MetricName": metric, "Dimensions": [{"Name": "TableName", "Value": table}], "Value": float(per_minute), "Unit": "Count",
+             "Timestamp": now - dt.timedelta(minutes=minutes - i, seconds=-30)} for i in range(minutes)]
+    _client(sandbox, "cloudwatch").put_metric_data(Namespace="AWS/DynamoDB", MetricData=data)
+
+
+@pytest.fixture
+def provisioned_table(sandbox):
+    """The sandbox's readings table switched to PROVISIONED 5/5 the way an operator would: the local environment's
+    variables (the isolated sandbox's opsctl.tfvars.json) and `sandbox up`.
+
+    It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
+    still agrees. Switching back is not possible on moto: after UpdateTable to PAY_PER_REQUEST it keeps reporting
+    the old ProvisionedThroughput (AWS reports 0), and the AWS provider then refuses to plan ("read_capacity can not
+    be set when billing_mode is PAY_PER_REQUEST")."""
+    vars_file = sandbox.state_dir / "opsctl.tfvars.json"
+    current = json.loads(vars_file.read_text()) if vars_file.exists() else {}
+    vars_file.write_text(json.dumps({**current, "table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}))
+    opsctl(sandbox, "sandbox", "up", timeout=900)
+    return sandbox.outputs["table_name"]
+
+
+def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbox, provisioned_table):
+    table = provisioned_table
+    pt = _client(sandbox, "dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
+    assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (5, 5)
+    _seed_table(sandbox, table, "ConsumedWriteCapacityUnits", 600)  # 10 WCU/s: ceil(10 / 0.7) = 15, an increase
+    _seed_table(sandbox, table, "ConsumedReadCapacityUnits", 120)  # 2 RCU/s: ceil(2 / 0.7) = 3, a decrease
+    planned = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--output", "json").stdout)
+    (t,) = [x for x in planned["report"]["tables"] if x["resource"] == table]
+    assert t["changes"] == {"read_capacity": 3, "write_capacity": 15} and t["decreases_planned"] == 1
+    refused = opsctl(sandbox, "capacity", "--window", "1h", "--apply", check=False)
+    assert refused.returncode == 1 and "add --yes" in refused.stderr and "Traceback" not in refused.stderr
+    done = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--apply", "--yes", "--output", "json").stdout)
+    assert [a["resource"] for a in done["applied"]] == [table]
+    pt = _client(sandbox, "dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
+    assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (3, 15)
+    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
+    assert (recorded["table_read_capacity"], recorded["table_write_capacity"]) == (3, 15)
+    assert terraform_plan_exit_code(sandbox) == 0
+
+
+def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbox, tmp_path):
+    sqs, sns = _client(sandbox, "sqs"), _client(sandbox, "sns")
+    queue = sqs.create_queue(QueueName="capacity-report-listener")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=sandbox.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    assert sandbox.outputs["capacity_report_schedule_name"]  # moto stores the schedule (it never fires it)
+    proc = opsctl(sandbox, "sandbox", "scheduled-report", "--out-dir", str(tmp_path), "--output", "json")
+    d = json.loads(proc.stdout)
+    assert d["event"]["source"] == "aws.scheduler" and d["event"]["schedule_arn"].endswith("/" + sandbox.outputs["capacity_report_schedule_name"])
+    bucket, keys = d["result"]["bucket"], d["result"]["keys"]
+    assert bucket == sandbox.outputs["reports_bucket"]
+    s3 = _client(sandbox, "s3")
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=keys["json"])["Body"].read())
+    assert stored["kind"] == "capacity-report" and stored["environment"] == "local"
+    assert [t["resource"] for t in stored["tables"]] == [sandbox.outputs["table_name"]]
+    assert stored["stream"]["resource"] == sandbox.outputs["stream_name"]
+    head = s3.head_object(Bucket=bucket, Key=keys["html"])
+    assert head["ContentType"].startswith("text/html") and head.get("ServerSideEncryption") == "aws:kms"
+    assert (tmp_path / keys["html"].rsplit("/", 1)[-1]).read_bytes() == s3.get_object(Bucket=bucket, Key=keys["html"])["Body"].read()
+    messages = []
+    for _ in range(10):
+        messages += sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if messages:
+            break
+    (m,) = messages
+    assert f"s3://{bucket}/{keys['html']}" in m["Body"] and "Capacity report for local" in m["Body"]
+    # What the "no report in 26 h" alarm watches: the function's EMF metric, published by the local runtime.
+    now = dt.datetime.now(dt.timezone.utc)
+    points = _client(sandbox, "cloudwatch").get_metric_statistics(
+        Namespace="TelemetryPipeline", MetricName="ReportsGenerated", Statistics=["Sum"], Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": sandbox.outputs["capacity_report_function_name"]}],
+        StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=1))["Datapoints"]
+    assert sum(p["Sum"] for p in points) >= 1
+
+
+def test_report_html_is_one_file_with_a_chart_per_resource(sandbox, tmp_path):
+    from html.parser import HTMLParser
+
+    out = tmp_path / "capacity.html"
+    proc = opsctl(sandbox, "report", "--window", "1h", "--format", "html", "--out", str(out))
+    assert f"wrote {out}" in proc.stderr.replace("\n", "")
+    figures = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "figure":
+                figures.append(dict(attrs)["data-resource"])
+
+    page = out.read_text()
+    P().feed(page)
+    o = sandbox.outputs
+    assert set(figures) >= {o["table_name"], o["stream_name"], o["ingest_function_name"]} and len(figures) == 4  # + the failure queue
+    assert "http" not in page and "<script" not in page
+
+
+def test_capacity_refuses_bad_flags_in_one_line(sandbox):
+    for args, text in [(("--window", "20d"), "longer than 15 days"), (("--table", "nope"), "table 'nope' does not exist"),
+                       (("--prepare-event",), "needs --at TIME and --expect RATE"), (("--target-pct", "95"), "from 20 to 90")]:
+        proc = opsctl(sandbox, "capacity", *args, check=False)
+        assert proc.returncode == 1 and text in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_prepare_event_plans_shards_capacity_and_concurrency(sandbox):
+    d = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--prepare-event", "--at", "in 3h", "--expect", "5000", "--output", "json").stdout)
+    p = d["prepare_event"]
+    # 5,000 rec/s at 70 % of 1,000 rec/s per shard → 8 shards; the ingest mapping's parallelization factor is 1
+    assert p["terraform"]["ingest_shard_count"] == 8
+    assert any("opsctl --env local reshard --to 8" in (s["command"] or "") for s in p["steps"])
+    assert any("needs 8 concurrent executions" in s["what"] for s in p["steps"])
