@@ -5,6 +5,7 @@ locals {
   region = data.aws_region.current.name
   tags   = var.tags
   ingest = "${var.name_prefix}-ingest"
+  api    = "${var.name_prefix}-api"
 }
 
 module "kms_key" {
@@ -12,8 +13,9 @@ module "kms_key" {
 
   alias                   = var.name_prefix
   deletion_window_in_days = var.kms_deletion_window_in_days
-  log_group_name_pattern  = "/aws/lambda/${var.name_prefix}-*"
-  tags                    = local.tags
+  # Lambda logs (/aws/lambda/<prefix>-*) and the API's access logs (/aws/apigateway/<prefix>-*).
+  log_group_name_pattern = "/aws/*/${var.name_prefix}-*"
+  tags                   = local.tags
 }
 
 module "ingest_stream" {
@@ -118,4 +120,85 @@ module "ingest_consumer" {
   maximum_retry_attempts             = var.ingest_maximum_retry_attempts
   maximum_record_age_in_seconds      = var.ingest_maximum_record_age_seconds
   tags                               = local.tags
+}
+
+# --- the read API: HTTP API -> api function -> telemetry table -----------------------------------------
+
+module "api_signing_key" {
+  source = "../signing_key"
+
+  alias                   = "${var.name_prefix}-api-cursor"
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  tags                    = local.tags
+}
+
+module "api_function" {
+  source = "../python_function"
+
+  name                           = local.api
+  description                    = "Read API: device readings from DynamoDB over API Gateway (payload 2.0)"
+  zip_path                       = var.lambda_zip_path
+  handler                        = "api.handler.handler"
+  memory_mb                      = var.api_memory_mb
+  timeout_seconds                = var.api_timeout_seconds
+  reserved_concurrent_executions = var.api_reserved_concurrency
+  kms_key_arn                    = module.kms_key.key_arn
+  log_retention_days             = var.log_retention_days
+  tags                           = local.tags
+
+  # The contract of docs/architecture.md ("Read API").
+  environment_variables = {
+    TABLE_NAME               = module.telemetry_table.table_name
+    CURSOR_KEY_ARN           = module.api_signing_key.key_arn
+    CURSOR_TTL_SECONDS       = tostring(var.api_cursor_ttl_seconds)
+    READINGS_MAX_AGE_SECONDS = tostring(var.api_readings_max_age_seconds)
+    LOG_LEVEL                = var.log_level
+    ENVIRONMENT              = var.environment
+  }
+
+  # Exactly the calls the api function makes, on its own resources.
+  policy_statements = [
+    {
+      sid       = "ReadReadings"
+      actions   = ["dynamodb:Query", "dynamodb:GetItem"]
+      resources = [module.telemetry_table.table_arn]
+    },
+    {
+      sid       = "SignCursors"
+      actions   = ["kms:GenerateMac", "kms:VerifyMac"]
+      resources = [module.api_signing_key.key_arn]
+    },
+    {
+      # Lambda decrypts the function's environment variables with the data key at start-up.
+      sid       = "DecryptEnvironment"
+      actions   = ["kms:Decrypt"]
+      resources = [module.kms_key.key_arn]
+    },
+  ]
+}
+
+module "api_users" {
+  source = "../cognito_user_pool"
+  count  = var.api_jwt_auth_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-api-readers"
+  deletion_protection = var.api_user_pool_deletion_protection
+  tags                = local.tags
+}
+
+module "http_api" {
+  source = "../http_api"
+
+  name                   = local.api
+  description            = "Telemetry read API (${var.environment})"
+  function_name          = module.api_function.function_name
+  function_arn           = module.api_function.function_arn
+  routes                 = var.api_routes
+  cors                   = length(var.api_cors_allow_origins) == 0 ? null : { allow_origins = var.api_cors_allow_origins }
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  jwt_authorizer         = var.api_jwt_auth_enabled ? { issuer = module.api_users[0].issuer, audience = module.api_users[0].client_ids } : null
+  kms_key_arn            = module.kms_key.key_arn
+  log_retention_days     = var.log_retention_days
+  tags                   = local.tags
 }

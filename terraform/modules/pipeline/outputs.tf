@@ -72,3 +72,33 @@ output "kms_key_arn" {
   description = "ARN of the customer-managed key."
   value       = module.kms_key.key_arn
 }
+
+output "api_endpoint" {
+  description = "Base URL of the read API."
+  value       = module.http_api.api_endpoint
+}
+
+output "api_id" {
+  description = "Id of the read API (HTTP API)."
+  value       = module.http_api.api_id
+}
+
+output "api_stage_name" {
+  description = "Stage of the read API (\"$default\": served at the endpoint's root)."
+  value       = module.http_api.stage_name
+}
+
+output "api_function_name" {
+  description = "Name of the read API's Lambda function."
+  value       = module.api_function.function_name
+}
+
+output "api_log_group_name" {
+  description = "Log group of the read API's JSON access logs."
+  value       = module.http_api.access_log_group_name
+}
+
+output "api_signing_key_arn" {
+  description = "ARN of the KMS HMAC key that signs pagination cursors (an identifier, not key material)."
+  value       = module.api_signing_key.key_arn
+}
