@@ -32,3 +32,8 @@ def json_response(status: int, body, *, cache_control: str, headers: dict | None
         "body": json.dumps(body, separators=(",", ":"), allow_nan=False),
         "isBase64Encoded": False,
     }
+
+
+def preflight(req) -> dict:
+    """A CORS preflight (OPTIONS /{proxy+}): an empty 204; API Gateway adds the Access-Control-* headers."""
+    return {"statusCode": 204, "headers": {"Cache-Control": NO_STORE}, "body": "", "isBase64Encoded": False}

@@ -5,8 +5,11 @@ api.http.ApiError for what the caller got wrong. Adding a route = a function + o
 in `api_routes` (terraform/modules/pipeline/variables.tf)."""
 
 from api import readings
+from api.http import preflight
 
 ROUTES = {
     "GET /devices/{device_id}/readings": readings.list_readings,
     "GET /devices/{device_id}/latest": readings.latest,
+    # Added by terraform/modules/http_api when CORS is on: API Gateway adds the CORS headers to this empty answer.
+    "OPTIONS /{proxy+}": preflight,
 }

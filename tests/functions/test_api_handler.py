@@ -93,9 +93,13 @@ class Api:
                                                  "expires_at": {"N": str(ts // 1000 + 90 * 86400)}})
 
     def history(self, device: str, n: int, start: int = T0, step_ms: int = 1000) -> list[int]:
-        for i in range(n):
-            self.put(device, start + i * step_ms, temp_c=20 + i / 4, rssi_dbm=-60 - i)
-        return [start + i * step_ms for i in range(n)]
+        ts = [start + i * step_ms for i in range(n)]
+        items = [{"PutRequest": {"Item": {"device_id": {"S": device}, "ts": {"N": str(t)},
+                                          "metrics": {"M": {"temp_c": {"N": str(20 + i / 4)}, "rssi_dbm": {"N": str(-60 - i)}}}}}}
+                 for i, t in enumerate(ts)]
+        for start_at in range(0, n, 25):
+            self.ddb.batch_write_item(RequestItems={TABLE: items[start_at:start_at + 25]})
+        return ts
 
     def call(self, method: str, path: str, query: dict | None = None, **kw) -> tuple[int, dict, dict]:
         resp = api_handler.handler(api_event(method, path, query, **kw), FakeContext(function_name="telemetry-api-test"))
@@ -353,7 +357,14 @@ def test_dynamodb_throttling_is_a_503_with_retry_after(api, monkeypatch):
     assert _error(resp) == (503, "throttled") and headers["Retry-After"] == "1"
 
 
+def test_preflight_route_is_an_empty_204_without_cors_headers_of_its_own(api):
+    resp = api_handler.handler(api_event("OPTIONS", "/devices/dev-0001/readings", route_key="OPTIONS /{proxy+}",
+                                         path_parameters={"proxy": "devices/dev-0001/readings"}), FakeContext())
+    assert resp["statusCode"] == 204 and resp["body"] == ""
+    assert not any(h.lower().startswith("access-control-") for h in resp["headers"])  # API Gateway adds them
+
+
 def test_route_table_and_shared_parameters_are_the_contract():
-    assert set(api_handler.ROUTES) == {READINGS, LATEST}
+    assert set(api_handler.ROUTES) == {READINGS, LATEST, "OPTIONS /{proxy+}"}
     assert params.PAGE_PARAMS == {"from", "to", "limit", "order", "cursor"}
     assert (params.LIMIT_MIN, params.LIMIT_MAX, params.LIMIT_DEFAULT) == (1, 1000, 100)

@@ -5,6 +5,10 @@ locals {
   # 404 ({"error": {...}}) instead of API Gateway's bare {"message": "Not Found"}.
   route_keys = toset(concat(var.routes, ["$default"]))
   jwt        = var.jwt_authorizer != null
+  # $default also catches CORS preflights, and a browser sends no token with them: with CORS and JWT on,
+  # an unauthenticated OPTIONS /{proxy+} route (higher priority than $default) lets them through, as the
+  # API Gateway guide prescribes ("Configuring CORS for an HTTP API with a $default route and an authorizer").
+  preflight = var.cors != null ? toset(["OPTIONS /{proxy+}"]) : toset([])
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -59,6 +63,16 @@ resource "aws_apigatewayv2_route" "this" {
   target             = "integrations/${aws_apigatewayv2_integration.function.id}"
   authorization_type = local.jwt ? "JWT" : "NONE"
   authorizer_id      = local.jwt ? aws_apigatewayv2_authorizer.jwt[0].id : null
+}
+
+resource "aws_apigatewayv2_route" "preflight" {
+  #checkov:skip=CKV_AWS_309:CORS preflights carry no token by design (browsers never send Authorization with them); the function answers them with an empty 204 and API Gateway adds the CORS headers.
+  for_each = local.preflight
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.function.id}"
+  authorization_type = "NONE"
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -24,6 +24,6 @@ output "access_log_group_name" {
 }
 
 output "route_keys" {
-  description = "Every route key of the API, $default included."
-  value       = sort([for r in aws_apigatewayv2_route.this : r.route_key])
+  description = "Every route key of the API, $default (and the CORS preflight route) included."
+  value       = sort(concat([for r in aws_apigatewayv2_route.this : r.route_key], [for r in aws_apigatewayv2_route.preflight : r.route_key]))
 }
