@@ -244,9 +244,11 @@ def _from_payload_v2(result, request_id: str) -> Answer:
     return Answer(status, headers, data, None, request_id)
 
 
-def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_path: Path = FUNCTIONS_ZIP) -> LocalApi:
+def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_path: Path = FUNCTIONS_ZIP,
+         handler_overrides: dict | None = None) -> LocalApi:
     """The sandbox's HTTP API `api_id`, as Terraform deployed it, with every integration's function loaded
-    from `zip_path` (refused if it is not the deployed code)."""
+    from `zip_path` (refused if it is not the deployed code). `handler_overrides` maps a function name to a
+    callable run in its place (the bench runs a naive handler behind the same routes)."""
     apigw = target.client("apigatewayv2")
     api = next((a for a in _pages(apigw.get_apis, {}) if a["ApiId"] == api_id), None)
     if api is None:
@@ -260,7 +262,7 @@ def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_p
         raise OpsError(f"API {api_id} has no $default stage; only the $default stage is served locally",
                        hint="see terraform/modules/http_api")
     metrics = MetricSink(target.client("cloudwatch"))
-    runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=metrics)
+    runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides)
     routes, default = [], None
     try:
         for r in _pages(apigw.get_routes, {"ApiId": api_id}):

@@ -32,7 +32,19 @@ INGEST_ENV_VARS = {"TABLE_NAME", "QUARANTINE_BUCKET", "QUARANTINE_PREFIX", "READ
                    "READING_MAX_FUTURE_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "ENVIRONMENT"}
 CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table_name", "table_arn", "quarantine_bucket",
                     "quarantine_prefix", "ingest_function_name", "ingest_function_arn", "ingest_failure_queue_url",
-                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn"}
+                    "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn",
+                    "api_endpoint", "api_id", "api_stage_name", "api_function_name", "api_log_group_name", "api_signing_key_arn"}
+API_HANDLER = "api.handler.handler"
+# The api function reads readings (Query, GetItem) and signs/verifies cursors with its own HMAC key; Lambda
+# decrypts its environment with the data key. Nothing else: no Scan, no write, no other key.
+API_ACTIONS = {
+    "dynamodb:Query": "module.telemetry_table.table_arn",
+    "dynamodb:GetItem": "module.telemetry_table.table_arn",
+    "kms:GenerateMac": "module.api_signing_key.key_arn",
+    "kms:VerifyMac": "module.api_signing_key.key_arn",
+    "kms:Decrypt": "module.kms_key.key_arn",
+}
+API_ENV_VARS = {"TABLE_NAME", "CURSOR_KEY_ARN", "CURSOR_TTL_SECONDS", "READINGS_MAX_AGE_SECONDS", "LOG_LEVEL", "ENVIRONMENT"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
@@ -198,15 +210,19 @@ def test_every_env_exports_the_contract_outputs(env: str):
 
 # --- the ingest function: exactly the architecture's permissions and environment --------------------------
 
-def ingest_function_call() -> dict:
-    calls = [b for _, _, b in blocks("module", MODULES_DIR / "pipeline") if b.get("handler") == INGEST_HANDLER]
-    assert len(calls) == 1, f"expected one module call with handler {INGEST_HANDLER} in the pipeline, found {len(calls)}"
+def function_call(handler: str) -> dict:
+    calls = [b for _, _, b in blocks("module", MODULES_DIR / "pipeline") if b.get("handler") == handler]
+    assert len(calls) == 1, f"expected one module call with handler {handler} in the pipeline, found {len(calls)}"
     return calls[0]
 
 
-def test_ingest_policy_grants_only_what_the_architecture_lists():
-    statements = ingest_function_call().get("policy_statements", [])
-    assert statements, "the ingest function has no policy_statements"
+def ingest_function_call() -> dict:
+    return function_call(INGEST_HANDLER)
+
+
+def assert_grants_exactly(call: dict, expected: dict[str, str], who: str) -> None:
+    statements = call.get("policy_statements", [])
+    assert statements, f"the {who} function has no policy_statements"
     granted: dict[str, set[str]] = {}
     for s in statements:
         for action in s["actions"]:
@@ -214,9 +230,13 @@ def test_ingest_policy_grants_only_what_the_architecture_lists():
             granted.setdefault(action, set()).update(s["resources"])
         for resource in s["resources"]:
             assert resource != "*" and not resource.endswith(":*"), f"wildcard resource {resource!r} in statement {s['sid']}"
-    assert set(granted) == set(INGEST_ACTIONS), f"ingest actions {sorted(granted)} differ from the architecture's {sorted(INGEST_ACTIONS)}"
-    for action, resource in INGEST_ACTIONS.items():
+    assert set(granted) == set(expected), f"{who} actions {sorted(granted)} differ from the architecture's {sorted(expected)}"
+    for action, resource in expected.items():
         assert granted[action] == {f"${{{resource}}}"}, f"{action} must be on {resource} only, not {granted[action]}"
+
+
+def test_ingest_policy_grants_only_what_the_architecture_lists():
+    assert_grants_exactly(ingest_function_call(), INGEST_ACTIONS, "ingest")
 
 
 def test_ingest_environment_is_the_architectures():
@@ -267,3 +287,74 @@ def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
         (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
         if env != "local":
             assert call.get("quarantine_deny_insecure_transport", True) is True, f"envs/{env} must keep the TLS-only bucket policy"
+
+
+# --- the read API -------------------------------------------------------------------------------------------
+
+def test_api_function_may_only_query_and_get_readings_and_use_its_own_mac_key():
+    assert_grants_exactly(function_call(API_HANDLER), API_ACTIONS, "api")
+
+
+def test_api_environment_is_the_architectures_and_names_the_key_not_a_secret():
+    env = function_call(API_HANDLER).get("environment_variables", {})
+    assert set(env) == API_ENV_VARS, f"api env vars {sorted(env)} differ from the architecture's {sorted(API_ENV_VARS)}"
+    assert env["CURSOR_KEY_ARN"] == "${module.api_signing_key.key_arn}"
+
+
+def test_cursor_key_is_an_hmac_key_that_never_leaves_kms():
+    (key,) = [b for _, _, b in resources("aws_kms_key", MODULES_DIR / "signing_key")]
+    assert key["customer_master_key_spec"] == "HMAC_256" and key["key_usage"] == "GENERATE_VERIFY_MAC"
+    # Nothing anywhere may carry key material: only the ARN leaves the module, and no random/secret resource exists.
+    outputs = {n: str(b["value"]) for _, n, b in blocks("output", MODULES_DIR / "signing_key")}
+    assert set(outputs) == {"key_arn", "key_id", "alias_name"}
+    for path in tf_files():
+        text = path.read_text()
+        assert "random_password" not in text and "aws_secretsmanager_secret_version" not in text, path
+
+
+def test_api_is_an_http_api_with_a_lambda_proxy_payload_v2_on_every_route():
+    (api,) = [b for _, _, b in resources("aws_apigatewayv2_api", MODULES_DIR / "http_api")]
+    assert api["protocol_type"] == "HTTP"
+    assert any("cors_configuration" in d for d in api.get("dynamic", [])), "CORS belongs in Terraform, not in the handler"
+    (integration,) = [b for _, _, b in resources("aws_apigatewayv2_integration", MODULES_DIR / "http_api")]
+    assert integration["integration_type"] == "AWS_PROXY" and integration["payload_format_version"] == "2.0"
+    routes = dict((n, b) for _, n, b in resources("aws_apigatewayv2_route", MODULES_DIR / "http_api"))
+    assert "var.routes" in str(routes["this"]["for_each"]) or "local.route_keys" in str(routes["this"]["for_each"])
+    assert all("aws_apigatewayv2_integration.function.id" in str(b["target"]) for b in routes.values())
+
+
+def test_stage_throttles_by_variables_and_logs_json_to_an_encrypted_group():
+    (stage,) = [b for _, _, b in resources("aws_apigatewayv2_stage", MODULES_DIR / "http_api")]
+    settings = first(stage["default_route_settings"])
+    assert var_name(settings["throttling_burst_limit"]) == "throttling_burst_limit"
+    assert var_name(settings["throttling_rate_limit"]) == "throttling_rate_limit"
+    module_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "http_api")}
+    assert any("<= 5000" in c for c in validation_conditions(module_vars["throttling_burst_limit"]))
+    assert any("<= 10000" in c for c in validation_conditions(module_vars["throttling_rate_limit"]))
+    logs = first(stage["access_log_settings"])
+    assert "aws_cloudwatch_log_group.access.arn" in str(logs["destination_arn"]) and "jsonencode" in str(logs["format"])
+    (group,) = [b for n, b in ((n, b) for _, n, b in resources("aws_cloudwatch_log_group", MODULES_DIR / "http_api")) if n == "access"]
+    assert group.get("kms_key_id")
+
+
+def test_api_routes_are_one_line_each_in_the_pipeline_and_match_the_route_table():
+    import sys
+
+    from opsctl.project import FUNCTIONS_DIR
+
+    sys.path.insert(0, str(FUNCTIONS_DIR))
+    from api.routes import ROUTES
+
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    routes = pipeline_vars["api_routes"]["default"]
+    assert set(routes) <= set(ROUTES), f"Terraform routes without a handler entry: {sorted(set(routes) - set(ROUTES))}"
+    (call,) = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "http_api"]
+    assert call["routes"] == "${var.api_routes}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_jwt_authorizer_is_on_in_real_environments_and_off_in_the_sandbox(env: str):
+    (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+    assert call.get("api_jwt_auth_enabled") is (env != "local"), f"envs/{env}: api_jwt_auth_enabled"
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    assert pipeline_vars["api_jwt_auth_enabled"]["default"] is True  # forgetting it in a new env means auth, not none
