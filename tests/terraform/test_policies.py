@@ -35,11 +35,10 @@ CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table
                     "ingest_failure_queue_arn", "ingest_mapping_uuid", "kms_key_arn",
                     "api_endpoint", "api_id", "api_stage_name", "api_function_name", "api_log_group_name", "api_signing_key_arn"}
 API_HANDLER = "api.handler.handler"
-# The api function reads readings (Query, GetItem) and signs/verifies cursors with its own HMAC key; Lambda
-# decrypts its environment with the data key. Nothing else: no Scan, no write, no other key.
+# The api function reads readings (Query only: its code makes no GetItem call, so it gets none) and signs/verifies
+# cursors with its own HMAC key; Lambda decrypts its environment with the data key. No Scan, no write, no other key.
 API_ACTIONS = {
     "dynamodb:Query": "module.telemetry_table.table_arn",
-    "dynamodb:GetItem": "module.telemetry_table.table_arn",
     "kms:GenerateMac": "module.api_signing_key.key_arn",
     "kms:VerifyMac": "module.api_signing_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",

@@ -160,7 +160,7 @@ module "api_function" {
   policy_statements = [
     {
       sid       = "ReadReadings"
-      actions   = ["dynamodb:Query", "dynamodb:GetItem"]
+      actions   = ["dynamodb:Query"] # every route reads with Query (latest = newest first, Limit 1); no GetItem call exists
       resources = [module.telemetry_table.table_arn]
     },
     {
