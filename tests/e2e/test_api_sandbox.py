@@ -168,3 +168,8 @@ def test_one_shot_get_prints_the_answers_and_exits_by_status(sandbox, history):
     assert bad.returncode == 1 and "bad_limit" in bad.stdout and "Traceback" not in bad.stderr
     wrong = opsctl(sandbox, "sandbox", "api", "--get", "devices/x/latest", check=False)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: ") and "Traceback" not in wrong.stderr
+
+
+def test_busy_port_is_one_line(sandbox, api_url):
+    busy = opsctl(sandbox, "sandbox", "api", "--port", api_url.rsplit(":", 1)[1], check=False)
+    assert busy.returncode == 1 and busy.stderr.startswith("error: cannot listen") and "Traceback" not in busy.stderr
