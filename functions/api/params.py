@@ -21,6 +21,7 @@ PAGE_PARAMS = frozenset({"from", "to", "limit", "order", "cursor"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")
+_DIGITS = re.compile(r"[0-9]{1,5}")  # ASCII only: str.isdigit() takes "²", which int() refuses
 _OFFSET_AFTER_SPACE = re.compile(r" ([0-9]{2}(:?[0-9]{2})?)$")  # "+01:00" whose "+" a form decoder turned into a space
 
 
@@ -95,7 +96,7 @@ def limit(params: dict[str, str]) -> int:
     raw = params.get("limit")
     if raw is None:
         return LIMIT_DEFAULT
-    if not raw.isdigit() or not LIMIT_MIN <= int(raw) <= LIMIT_MAX:
+    if not _DIGITS.fullmatch(raw) or not LIMIT_MIN <= int(raw) <= LIMIT_MAX:
         raise bad_request("bad_limit", f"limit must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}, not {raw[:20]!r}")
     return int(raw)
 

@@ -241,7 +241,8 @@ def test_latest_takes_no_parameters(api):
     ({"limit": 0}, "bad_limit"),
     ({"limit": 1001}, "bad_limit"),
     ({"limit": "ten"}, "bad_limit"),
-    ({"limit": "5,6"}, "bad_limit"),  # a repeated parameter, as API Gateway joins it
+    ({"limit": "5,6"}, "bad_limit"),
+    ({"limit": "²"}, "bad_limit"),  # a repeated parameter, as API Gateway joins it
     ({"order": "newest"}, "bad_order"),
     ({"cursor": "not-a-cursor"}, "bad_cursor"),
     ({"cursor": "a.b.c"}, "bad_cursor"),
