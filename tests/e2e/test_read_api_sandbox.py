@@ -1,6 +1,9 @@
 """The read API end to end on the sandbox: traffic into Kinesis, the local runtime until idle, then real
 HTTP requests to `opsctl sandbox api` (the routes Terraform created, run by the deployed zip): a device's
-whole history paged through, every reading exactly once and in order; errors, cursors and CORS over HTTP."""
+whole history paged through, every reading exactly once and in order; errors, cursors and CORS over HTTP.
+
+The session shares one sandbox, and test_ingest_sandbox.py counts every item in the table: this module
+writes devices of its own (api-e2e-*) and runs after it (pytest runs the modules in name order)."""
 
 from __future__ import annotations
 
