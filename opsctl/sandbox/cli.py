@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Optional
 
@@ -323,3 +324,87 @@ def rollups(
         out.print(t)
 
     emit(data, output, table)
+
+
+@sandbox_app.command()
+def api(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="localhost port to serve on (default: a free one)", min=1, max=65535)] = None,
+    get: Annotated[Optional[list[str]], typer.Option("--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop")] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Serve the read API on localhost: the routes Terraform created in the sandbox, run by the deployed code.
+
+    Each HTTP request becomes the API Gateway payload-2.0 event of the route it matches (routes, integrations,
+    stage throttling and CORS are read from the sandbox's API); the api function runs in-process from
+    build/functions.zip, checked against the deployed code like `sandbox run` does.
+
+    Examples:
+
+      opsctl sandbox api --port 8000        # then: curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'
+
+      opsctl sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+
+    With --get the exit code is 1 when any answer is 4xx/5xx."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from opsctl.sandbox import api_server
+
+    stack = _local(ctx).stack()
+    for path in get or []:
+        if not path.startswith("/"):
+            raise OpsError(f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest")
+    local = api_server.load(stack.target, stack.get("api_id"))
+    try:
+        if get:
+            srv = api_server.server(local, port)
+            thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
+            thread.start()
+            base = f"http://{srv.server_address[0]}:{srv.server_address[1]}"
+            answers = []
+            try:
+                for path in get:
+                    req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+                    try:
+                        with urllib.request.urlopen(req, timeout=60) as resp:
+                            status, headers, body = resp.status, dict(resp.headers), resp.read()
+                    except urllib.error.HTTPError as exc:
+                        status, headers, body = exc.code, dict(exc.headers), exc.read()
+                    try:
+                        parsed = json.loads(body) if body else None
+                    except ValueError:
+                        parsed = body.decode("utf-8", "replace")
+                    answers.append({"path": path, "status": status, "content_type": headers.get("Content-Type"),
+                                    "cache_control": headers.get("Cache-Control"), "body": parsed})
+            finally:
+                srv.shutdown()
+                srv.server_close()
+            emit({"endpoint": base, "api_id": local.api_id, "answers": answers}, output, _api_answers_table)
+            if any(a["status"] >= 400 for a in answers):
+                raise typer.Exit(1)
+            return
+        srv = api_server.server(local, port, on_request=lambda a, method, target: err.print(
+            f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False))
+        host, bound = srv.server_address[:2]
+        note(f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}")
+        note(f"try: curl 'http://{host}:{bound}/devices/dev-0001/readings?limit=5'   (Ctrl-C stops)")
+        try:
+            srv.serve_forever()
+        except KeyboardInterrupt:
+            note("stopped")
+        finally:
+            srv.server_close()
+    finally:
+        local.close()
+
+
+def _api_answers_table(d: dict) -> None:
+    for a in d["answers"]:
+        colour = "green" if a["status"] < 400 else "red"
+        out.print(f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})")
+        body = a["body"]
+        if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
+            body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
+        out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)

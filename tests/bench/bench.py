@@ -6,7 +6,9 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
 - DLQ replay rows (tests/bench/replay_bench.py): the SQS mover against a fake SQS at 20 ms per call,
   messages/s serial and concurrent and API calls per message, against one-message-at-a-time replay;
 - end to end through a sandbox of the bench's own: records/s from Kinesis to DynamoDB, the local
-  runtime driving the deployed ingest function vs the same runtime driving the naive handler."""
+  runtime driving the deployed ingest function vs the same runtime driving the naive handler;
+- read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
+  100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
 from __future__ import annotations
 
@@ -63,8 +65,12 @@ def e2e_rows() -> list[dict]:
             elapsed = time.perf_counter() - t0
             delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
             rates[label] = delivered / elapsed
-        return [{"metric": "end-to-end Kinesis → DynamoDB via the sandbox", "unit": "records/s",
+        rows = [{"metric": "end-to-end Kinesis → DynamoDB via the sandbox", "unit": "records/s",
                  "ours": rates["ours"], "naive": rates["naive"], "ratio": rates["ours"] / rates["naive"]}]
+        from api_bench import run_api_bench
+
+        print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
+        return rows + run_api_bench(stack, state_dir)
     finally:
         deploy.down(state_dir=state_dir)
 

@@ -76,8 +76,13 @@ def test_rollups_bad_flags_are_one_line(tmp_path, argv, fragments):
     assert_one_line_error(opsctl(*argv, tmp_path=tmp_path), *fragments)
 
 
+def test_api_on_a_sandbox_that_is_not_up_says_how_to_start_it(tmp_path):
+    proc = opsctl("sandbox", "api", "--get", "/devices/dev-0001/latest", tmp_path=tmp_path)
+    assert_one_line_error(proc, "the sandbox is not up", "opsctl sandbox up")
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["sandbox", "run", "--help"], ["sandbox", "traffic", "--help"],
-                                  ["sandbox", "rollups", "--help"]])
+                                  ["sandbox", "rollups", "--help"], ["sandbox", "api", "--help"]])
 def test_help_teaches(argv, tmp_path):
     proc = opsctl(*argv, tmp_path=tmp_path)
     assert proc.returncode == 0

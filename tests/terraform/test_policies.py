@@ -53,7 +53,18 @@ CONTRACT_OUTPUTS = {"environment", "region", "stream_name", "stream_arn", "table
                     # issue 6 (replay-dlq) and the read API rely on these names
                     "rollup_queue_url", "rollup_queue_arn", "rollup_dlq_url", "rollup_dlq_arn", "rollup_table_name",
                     "rollup_function_name", "rollup_mapping_uuid",
-                    "reports_bucket", "capacity_report_function_name", "capacity_report_schedule_name"}
+                    "reports_bucket", "capacity_report_function_name", "capacity_report_schedule_name",
+                    "api_endpoint", "api_id", "api_stage_name", "api_function_name", "api_log_group_name", "api_signing_key_arn"}
+API_HANDLER = "api.handler.handler"
+# The api function reads readings (Query only: its code makes no GetItem call, so it gets none) and signs/verifies
+# cursors with its own HMAC key; Lambda decrypts its environment with the data key. No Scan, no write, no other key.
+API_ACTIONS = {
+    "dynamodb:Query": "module.telemetry_table.table_arn",
+    "kms:GenerateMac": "module.api_signing_key.key_arn",
+    "kms:VerifyMac": "module.api_signing_key.key_arn",
+    "kms:Decrypt": "module.kms_key.key_arn",
+}
+API_ENV_VARS = {"TABLE_NAME", "CURSOR_KEY_ARN", "CURSOR_TTL_SECONDS", "READINGS_MAX_AGE_SECONDS", "LOG_LEVEL", "ENVIRONMENT"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
@@ -469,3 +480,74 @@ def test_the_module_rules_hold_under_terraform_test(tmp_path: Path, plugin_dir: 
     proc = subprocess.run([tf.terraform_binary(), "test", "-no-color"], cwd=module, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "6 passed, 0 failed" in proc.stdout
+
+
+# --- the read API -------------------------------------------------------------------------------------------
+
+def test_api_function_may_only_query_and_get_readings_and_use_its_own_mac_key():
+    test_function_policy_grants_only_what_the_architecture_lists(API_HANDLER, API_ACTIONS)
+
+
+def test_api_environment_is_the_architectures_and_names_the_key_not_a_secret():
+    env = function_call(API_HANDLER).get("environment_variables", {})
+    assert set(env) == API_ENV_VARS, f"api env vars {sorted(env)} differ from the architecture's {sorted(API_ENV_VARS)}"
+    assert env["CURSOR_KEY_ARN"] == "${module.api_signing_key.key_arn}"
+
+
+def test_cursor_key_is_an_hmac_key_that_never_leaves_kms():
+    (key,) = [b for _, _, b in resources("aws_kms_key", MODULES_DIR / "signing_key")]
+    assert key["customer_master_key_spec"] == "HMAC_256" and key["key_usage"] == "GENERATE_VERIFY_MAC"
+    # Nothing anywhere may carry key material: only the ARN leaves the module, and no random/secret resource exists.
+    outputs = {n: str(b["value"]) for _, n, b in blocks("output", MODULES_DIR / "signing_key")}
+    assert set(outputs) == {"key_arn", "key_id", "alias_name"}
+    for path in tf_files():
+        text = path.read_text()
+        assert "random_password" not in text and "aws_secretsmanager_secret_version" not in text, path
+
+
+def test_api_is_an_http_api_with_a_lambda_proxy_payload_v2_on_every_route():
+    (api,) = [b for _, _, b in resources("aws_apigatewayv2_api", MODULES_DIR / "http_api")]
+    assert api["protocol_type"] == "HTTP"
+    assert any("cors_configuration" in d for d in api.get("dynamic", [])), "CORS belongs in Terraform, not in the handler"
+    (integration,) = [b for _, _, b in resources("aws_apigatewayv2_integration", MODULES_DIR / "http_api")]
+    assert integration["integration_type"] == "AWS_PROXY" and integration["payload_format_version"] == "2.0"
+    routes = dict((n, b) for _, n, b in resources("aws_apigatewayv2_route", MODULES_DIR / "http_api"))
+    assert "var.routes" in str(routes["this"]["for_each"]) or "local.route_keys" in str(routes["this"]["for_each"])
+    assert all("aws_apigatewayv2_integration.function.id" in str(b["target"]) for b in routes.values())
+
+
+def test_stage_throttles_by_variables_and_logs_json_to_an_encrypted_group():
+    (stage,) = [b for _, _, b in resources("aws_apigatewayv2_stage", MODULES_DIR / "http_api")]
+    settings = first(stage["default_route_settings"])
+    assert var_name(settings["throttling_burst_limit"]) == "throttling_burst_limit"
+    assert var_name(settings["throttling_rate_limit"]) == "throttling_rate_limit"
+    module_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "http_api")}
+    assert any("<= 5000" in c for c in validation_conditions(module_vars["throttling_burst_limit"]))
+    assert any("<= 10000" in c for c in validation_conditions(module_vars["throttling_rate_limit"]))
+    logs = first(stage["access_log_settings"])
+    assert "aws_cloudwatch_log_group.access.arn" in str(logs["destination_arn"]) and "jsonencode" in str(logs["format"])
+    (group,) = [b for n, b in ((n, b) for _, n, b in resources("aws_cloudwatch_log_group", MODULES_DIR / "http_api")) if n == "access"]
+    assert group.get("kms_key_id")
+
+
+def test_api_routes_are_one_line_each_in_the_pipeline_and_match_the_route_table():
+    import sys
+
+    from opsctl.project import FUNCTIONS_DIR
+
+    sys.path.insert(0, str(FUNCTIONS_DIR))
+    from api.routes import ROUTES
+
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    routes = pipeline_vars["api_routes"]["default"]
+    assert set(routes) <= set(ROUTES), f"Terraform routes without a handler entry: {sorted(set(routes) - set(ROUTES))}"
+    (call,) = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "http_api"]
+    assert call["routes"] == "${var.api_routes}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_jwt_authorizer_is_on_in_real_environments_and_off_in_the_sandbox(env: str):
+    (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+    assert call.get("api_jwt_auth_enabled") is (env != "local"), f"envs/{env}: api_jwt_auth_enabled"
+    pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
+    assert pipeline_vars["api_jwt_auth_enabled"]["default"] is True  # forgetting it in a new env means auth, not none

@@ -56,4 +56,10 @@ module "pipeline" {
   log_retention_days     = 365
   quarantine_expiry_days = 30
   tags                   = var.tags
+
+  # The read API: every route requires a JWT from the environment's Cognito user pool.
+  api_jwt_auth_enabled       = true
+  api_cors_allow_origins     = var.api_cors_allow_origins
+  api_throttling_burst_limit = var.api_throttling_burst_limit
+  api_throttling_rate_limit  = var.api_throttling_rate_limit
 }

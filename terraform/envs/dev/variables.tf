@@ -101,3 +101,36 @@ variable "capacity_report_schedule" {
     error_message = "capacity_report_schedule must be cron() with six fields or rate(N unit)."
   }
 }
+
+variable "api_cors_allow_origins" {
+  description = "Origins browsers may call the read API from (empty = no CORS)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.api_cors_allow_origins : can(regex("^https://[^/]+$", o))])
+    error_message = "api_cors_allow_origins must hold https:// origins (scheme and host, no path); no wildcard outside the sandbox."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Read API burst limit in requests (1-5000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number of requests from 1 to 5000."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Read API steady rate in requests per second (more than 0, at most 10000)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be more than 0 and at most 10000 requests per second."
+  }
+}

@@ -15,6 +15,7 @@ provider "aws" {
     apigatewayv2           = var.sandbox_endpoint
     applicationautoscaling = var.sandbox_endpoint
     cloudwatch             = var.sandbox_endpoint
+    cognitoidp             = var.sandbox_endpoint
     dynamodb               = var.sandbox_endpoint
     events                 = var.sandbox_endpoint
     iam                    = var.sandbox_endpoint
@@ -78,4 +79,11 @@ module "pipeline" {
   # every quarantine write of the ingest function.
   quarantine_deny_insecure_transport = false
   log_level                          = "DEBUG"
+
+  # The read API without a JWT authorizer: the sandbox has no identity provider to check tokens against
+  # (`opsctl sandbox api` serves the routes Terraform created here). dev and prod turn it on.
+  api_jwt_auth_enabled       = false
+  api_cors_allow_origins     = ["http://localhost:8000"]
+  api_throttling_burst_limit = 100
+  api_throttling_rate_limit  = 50
 }

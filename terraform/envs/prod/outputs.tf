@@ -154,3 +154,33 @@ output "capacity_report_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
   value       = module.pipeline.capacity_report_schedule_name
 }
+
+output "api_endpoint" {
+  description = "Base URL of the read API."
+  value       = module.pipeline.api_endpoint
+}
+
+output "api_id" {
+  description = "Id of the read API (HTTP API)."
+  value       = module.pipeline.api_id
+}
+
+output "api_stage_name" {
+  description = "Stage of the read API (\"$default\": served at the endpoint's root)."
+  value       = module.pipeline.api_stage_name
+}
+
+output "api_function_name" {
+  description = "Name of the read API's Lambda function."
+  value       = module.pipeline.api_function_name
+}
+
+output "api_log_group_name" {
+  description = "Log group of the read API's JSON access logs."
+  value       = module.pipeline.api_log_group_name
+}
+
+output "api_signing_key_arn" {
+  description = "ARN of the KMS HMAC key that signs pagination cursors (an identifier, not key material)."
+  value       = module.pipeline.api_signing_key_arn
+}

@@ -6,6 +6,7 @@ locals {
   tags   = var.tags
   ingest = "${var.name_prefix}-ingest"
   rollup = "${var.name_prefix}-rollup"
+  api    = "${var.name_prefix}-api"
 }
 
 module "kms_key" {
@@ -13,8 +14,9 @@ module "kms_key" {
 
   alias                   = var.name_prefix
   deletion_window_in_days = var.kms_deletion_window_in_days
-  log_group_name_pattern  = "/aws/lambda/${var.name_prefix}-*"
-  tags                    = local.tags
+  # Lambda logs (/aws/lambda/<prefix>-*) and the API's access logs (/aws/apigateway/<prefix>-*).
+  log_group_name_pattern = "/aws/*/${var.name_prefix}-*"
+  tags                   = local.tags
 }
 
 module "alerts_topic" {
@@ -234,6 +236,7 @@ module "log_alerts" {
     ingest          = module.ingest_function.log_group_name
     rollup          = module.rollup_function.log_group_name
     capacity_report = module.capacity_report_function.log_group_name
+    api             = module.api_function.log_group_name
   }
 }
 
@@ -259,6 +262,8 @@ module "monitors" {
   rollup_queue_name         = module.rollup_consumer.queue_name
   rollup_dlq_name           = module.rollup_consumer.dlq_name
   report_function_name      = module.capacity_report_function.function_name
+  api_id                    = module.http_api.api_id
+  api_stage_name            = module.http_api.stage_name
 }
 
 # --- the scheduled capacity report (opsctl report, run by EventBridge Scheduler) ---------------------------
@@ -358,4 +363,85 @@ module "capacity_report_schedule" {
   schedule_expression = var.capacity_report_schedule
   function_arn        = module.capacity_report_function.function_arn
   tags                = local.tags
+}
+
+# --- the read API: HTTP API -> api function -> telemetry table -----------------------------------------
+
+module "api_signing_key" {
+  source = "../signing_key"
+
+  alias                   = "${var.name_prefix}-api-cursor"
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  tags                    = local.tags
+}
+
+module "api_function" {
+  source = "../python_function"
+
+  name                           = local.api
+  description                    = "Read API: device readings from DynamoDB over API Gateway (payload 2.0)"
+  zip_path                       = var.lambda_zip_path
+  handler                        = "api.handler.handler"
+  memory_mb                      = var.api_memory_mb
+  timeout_seconds                = var.api_timeout_seconds
+  reserved_concurrent_executions = var.api_reserved_concurrency
+  kms_key_arn                    = module.kms_key.key_arn
+  log_retention_days             = var.log_retention_days
+  tags                           = local.tags
+
+  # The contract of docs/architecture.md ("Read API").
+  environment_variables = {
+    TABLE_NAME               = module.telemetry_table.table_name
+    CURSOR_KEY_ARN           = module.api_signing_key.key_arn
+    CURSOR_TTL_SECONDS       = tostring(var.api_cursor_ttl_seconds)
+    READINGS_MAX_AGE_SECONDS = tostring(var.api_readings_max_age_seconds)
+    LOG_LEVEL                = var.log_level
+    ENVIRONMENT              = var.environment
+  }
+
+  # Exactly the calls the api function makes, on its own resources.
+  policy_statements = [
+    {
+      sid       = "ReadReadings"
+      actions   = ["dynamodb:Query"] # every route reads with Query (latest = newest first, Limit 1); no GetItem call exists
+      resources = [module.telemetry_table.table_arn]
+    },
+    {
+      sid       = "SignCursors"
+      actions   = ["kms:GenerateMac", "kms:VerifyMac"]
+      resources = [module.api_signing_key.key_arn]
+    },
+    {
+      # Lambda decrypts the function's environment variables with the data key at start-up.
+      sid       = "DecryptEnvironment"
+      actions   = ["kms:Decrypt"]
+      resources = [module.kms_key.key_arn]
+    },
+  ]
+}
+
+module "api_users" {
+  source = "../cognito_user_pool"
+  count  = var.api_jwt_auth_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-api-readers"
+  deletion_protection = var.api_user_pool_deletion_protection
+  tags                = local.tags
+}
+
+module "http_api" {
+  source = "../http_api"
+
+  name                   = local.api
+  description            = "Telemetry read API (${var.environment})"
+  function_name          = module.api_function.function_name
+  function_arn           = module.api_function.function_arn
+  routes                 = var.api_routes
+  cors                   = length(var.api_cors_allow_origins) == 0 ? null : { allow_origins = var.api_cors_allow_origins }
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  jwt_authorizer         = var.api_jwt_auth_enabled ? { issuer = module.api_users[0].issuer, audience = module.api_users[0].client_ids } : null
+  kms_key_arn            = module.kms_key.key_arn
+  log_retention_days     = var.log_retention_days
+  tags                   = local.tags
 }

@@ -152,3 +152,33 @@ output "capacity_report_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
   value       = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].schedule_name : ""
 }
+
+output "api_endpoint" {
+  description = "Base URL of the read API."
+  value       = module.http_api.api_endpoint
+}
+
+output "api_id" {
+  description = "Id of the read API (HTTP API)."
+  value       = module.http_api.api_id
+}
+
+output "api_stage_name" {
+  description = "Stage of the read API (\"$default\": served at the endpoint's root)."
+  value       = module.http_api.stage_name
+}
+
+output "api_function_name" {
+  description = "Name of the read API's Lambda function."
+  value       = module.api_function.function_name
+}
+
+output "api_log_group_name" {
+  description = "Log group of the read API's JSON access logs."
+  value       = module.http_api.access_log_group_name
+}
+
+output "api_signing_key_arn" {
+  description = "ARN of the KMS HMAC key that signs pagination cursors (an identifier, not key material)."
+  value       = module.api_signing_key.key_arn
+}

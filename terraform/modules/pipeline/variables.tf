@@ -491,3 +491,117 @@ variable "reports_noncurrent_expiry_days" {
     error_message = "reports_noncurrent_expiry_days must be a whole number of days from 1 to 3650."
   }
 }
+
+variable "api_routes" {
+  description = "Route keys of the read API, one per line; each is served by the api function's route table (functions/api/routes.py)."
+  type        = list(string)
+  default = [
+    "GET /devices/{device_id}/readings",
+    "GET /devices/{device_id}/latest",
+  ]
+
+  validation {
+    condition     = length(var.api_routes) >= 1 && length(var.api_routes) <= 300
+    error_message = "api_routes must hold 1-300 route keys (API Gateway routes-per-API quota)."
+  }
+}
+
+variable "api_cors_allow_origins" {
+  description = "Origins browsers may call the API from (empty = no CORS)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.api_cors_allow_origins : o == "*" || can(regex("^https?://[^/]+$", o))])
+    error_message = "api_cors_allow_origins must hold \"*\" or origins such as https://example.com (scheme and host, no path)."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Read API stage burst limit in requests (1-5000, the account's burst quota)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number of requests from 1 to 5000."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Read API stage steady rate in requests per second (more than 0, at most 10000, the account quota)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be more than 0 and at most 10000 requests per second."
+  }
+}
+
+variable "api_jwt_auth_enabled" {
+  description = "Require a JWT from the Cognito user pool (created with it) on every route. Off only in the sandbox (moto has no JWT verification)."
+  type        = bool
+  default     = true
+}
+
+variable "api_user_pool_deletion_protection" {
+  description = "Deletion protection of the API's Cognito user pool."
+  type        = bool
+  default     = true
+}
+
+variable "api_cursor_ttl_seconds" {
+  description = "CURSOR_TTL_SECONDS: seconds a pagination cursor stays valid after it is issued (60-86400)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.api_cursor_ttl_seconds >= 60 && var.api_cursor_ttl_seconds <= 86400 && floor(var.api_cursor_ttl_seconds) == var.api_cursor_ttl_seconds
+    error_message = "api_cursor_ttl_seconds must be a whole number of seconds from 60 to 86400."
+  }
+}
+
+variable "api_readings_max_age_seconds" {
+  description = "READINGS_MAX_AGE_SECONDS: Cache-Control max-age of a readings page, in seconds (0-3600)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.api_readings_max_age_seconds >= 0 && var.api_readings_max_age_seconds <= 3600 && floor(var.api_readings_max_age_seconds) == var.api_readings_max_age_seconds
+    error_message = "api_readings_max_age_seconds must be a whole number of seconds from 0 to 3600."
+  }
+}
+
+variable "api_memory_mb" {
+  description = "Memory of the api function in MB (128-10240)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.api_memory_mb >= 128 && var.api_memory_mb <= 10240 && floor(var.api_memory_mb) == var.api_memory_mb
+    error_message = "api_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the api function in seconds (1-29: API Gateway gives up on an integration after 30 s)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.api_timeout_seconds >= 1 && var.api_timeout_seconds <= 29 && floor(var.api_timeout_seconds) == var.api_timeout_seconds
+    error_message = "api_timeout_seconds must be a whole number of seconds from 1 to 29 (under API Gateway's 30 s integration timeout)."
+  }
+}
+
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the api function (null = unreserved)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.api_reserved_concurrency == null ? true : (var.api_reserved_concurrency >= 0 && var.api_reserved_concurrency <= 10000 && floor(var.api_reserved_concurrency) == var.api_reserved_concurrency)
+    error_message = "api_reserved_concurrency must be null or a whole number from 0 to 10000."
+  }
+}

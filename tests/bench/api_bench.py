@@ -1,0 +1,122 @@
+"""Bench rows for the read API, in-process against a sandbox: our deployed handler vs tests/bench/naive_api.py
+behind the same routes, on the same data, in the same run.
+
+- handler latency p50/p99 per page of 100 and of 1000 readings (the function's duration as the local Lambda
+  runtime measures it, events built by `opsctl sandbox api` from the routes Terraform created);
+- DynamoDB requests per page (goal: 1) and KMS requests per page (ours signs and verifies cursors, the
+  naive one does not: an honest cost of tamper-proof cursors), counted on botocore's API calls."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import urllib.parse
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+for p in (ROOT, Path(__file__).resolve().parent):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+BENCH_DEVICE = "bench-api-0001"
+HISTORY = 3_000  # readings of the bench device (moto answers a Query of 1,000 items in seconds: keep the run short)
+OTHER_DEVICES, OTHER_READINGS = 4, 500  # readings of other devices sharing the table
+WALKS = {100: 1, 1000: 4}  # page size -> walks through the whole history (samples: 30 and 12 pages)
+
+
+@contextmanager
+def _counting_calls():
+    """Counts every AWS API call made in this process as (service, operation)."""
+    import botocore.client
+
+    counts: Counter = Counter()
+    real = botocore.client.BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        counts[(self.meta.service_model.service_name, operation_name)] += 1
+        return real(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = counted
+    try:
+        yield counts
+    finally:
+        botocore.client.BaseClient._make_api_call = real
+
+
+def _seed(ddb, table: str) -> None:
+    items = [(BENCH_DEVICE, 1_700_000_000_000 + i * 1000) for i in range(HISTORY)]
+    items += [(f"bench-api-other-{d}", 1_700_000_000_000 + i * 1000) for d in range(OTHER_DEVICES) for i in range(OTHER_READINGS)]
+    requests = [{"PutRequest": {"Item": {"device_id": {"S": dev}, "ts": {"N": str(ts)}, "expires_at": {"N": str(ts // 1000 + 86400)},
+                                         "metrics": {"M": {"temp_c": {"N": str(20 + (ts // 1000) % 17 / 4)}, "humidity_pct": {"N": "41.5"},
+                                                           "battery_v": {"N": "3.87"}, "rssi_dbm": {"N": str(-50 - (ts // 1000) % 40)}}}}}}
+                for dev, ts in items]
+    for i in range(0, len(requests), 25):
+        ddb.batch_write_item(RequestItems={table: requests[i:i + 25]})
+
+
+def _walk(local, limit: int, counts: Counter, max_pages: int | None = None) -> tuple[list[float], list[int], list[int], int]:
+    """Pages through the bench device's history; (durations ms, DynamoDB requests, KMS requests per page, items)."""
+    route, params = local.match("GET", f"/devices/{BENCH_DEVICE}/readings")
+    durations, ddb_calls, kms_calls, items, cursor = [], [], [], 0, None
+    while True:
+        query = urllib.parse.urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
+        event = local.event(route, params, "GET", f"/devices/{BENCH_DEVICE}/readings", query, [("user-agent", "bench")], b"",
+                            "127.0.0.1", "bench")
+        before = counts.copy()
+        inv = local.runner.invoke(route.function, event)
+        assert not inv.function_error and inv.result["statusCode"] == 200, (inv.error_message, inv.result)
+        delta = counts - before
+        durations.append(inv.duration_ms)
+        ddb_calls.append(sum(n for (svc, _), n in delta.items() if svc == "dynamodb"))
+        kms_calls.append(sum(n for (svc, _), n in delta.items() if svc == "kms"))
+        body = json.loads(inv.result["body"])
+        items += len(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor or len(durations) == max_pages:
+            return durations, ddb_calls, kms_calls, items
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def run_api_bench(stack, state_dir: Path) -> list[dict]:
+    from naive_api import handler as naive_handler
+
+    from opsctl.sandbox import api_server
+
+    _seed(stack.target.client("dynamodb"), stack.get("table_name"))
+    results: dict[str, dict[int, dict]] = {}
+    with _counting_calls() as counts:
+        for label, overrides in (("ours", None), ("naive", {stack.get("api_function_name"): naive_handler})):
+            local = api_server.load(stack.target, stack.get("api_id"), state_dir=state_dir, handler_overrides=overrides)
+            try:
+                _walk(local, 10, counts, max_pages=2)  # warm: clients, imports, a cursor (Lambda's warm instance)
+                results[label] = {}
+                for limit, walks in WALKS.items():
+                    durations, ddb_calls, kms_calls = [], [], []
+                    for _ in range(walks):
+                        d, q, k, items = _walk(local, limit, counts)
+                        assert items == HISTORY, f"{label} returned {items} of {HISTORY} readings"
+                        durations += d
+                        ddb_calls += q
+                        kms_calls += k
+                    results[label][limit] = {"p50": statistics.median(durations), "p99": _p(durations, 0.99), "n": len(durations),
+                                             "ddb": statistics.mean(ddb_calls), "kms": statistics.mean(kms_calls)}
+            finally:
+                local.close()
+    rows = []
+    for limit in WALKS:
+        ours, naive = results["ours"][limit], results["naive"][limit]
+        for stat in ("p50", "p99"):
+            rows.append({"metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)",
+                         "unit": "ms", "ours": ours[stat], "naive": naive[stat], "ratio": naive[stat] / ours[stat]})
+        rows.append({"metric": f"read API DynamoDB requests per page of {limit} (goal 1)", "unit": "requests",
+                     "ours": ours["ddb"], "naive": naive["ddb"], "ratio": naive["ddb"] / ours["ddb"]})
+        rows.append({"metric": f"read API KMS requests per page of {limit} (signed cursors; naive has none)", "unit": "requests",
+                     "ours": ours["kms"], "naive": naive["kms"], "ratio": None})
+    return rows

@@ -1,0 +1,178 @@
+"""The read API end to end on the sandbox: traffic into Kinesis, the local runtime until idle, then real
+HTTP requests to `opsctl sandbox api` (the routes Terraform created, run by the deployed zip): a device's
+whole history paged through, every reading exactly once and in order; errors, cursors and CORS over HTTP.
+
+The session shares one sandbox, and test_ingest_sandbox.py counts every item in the table: this module
+writes devices of its own (api-e2e-*) and runs after it (pytest runs the modules in name order)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+
+from opsctl.sandbox import server, traffic
+
+from .sandbox_harness import ROOT, opsctl
+
+pytestmark = pytest.mark.e2e
+
+DEVICES = 3
+PER_DEVICE = 230  # more than two pages of 100, not a multiple of any page size used below
+CORS_ORIGIN = "http://localhost:8000"  # envs/local's api_cors_allow_origins
+
+
+def _client(sandbox, service):
+    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+
+@pytest.fixture(scope="module")
+def history(sandbox) -> dict[str, list[dict]]:
+    """Readings of devices only this module writes, sent through Kinesis and ingested by the runtime."""
+    sent = traffic.readings(DEVICES, DEVICES * PER_DEVICE, seed=33)
+    for r in sent:
+        r["device_id"] = r["device_id"].replace("dev-", "api-e2e-")
+    result = traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], traffic.mix(sent, [], seed=33))
+    assert result.sent == len(sent)
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
+    by_device: dict[str, list[dict]] = {}
+    for r in sorted(sent, key=lambda r: r["ts"]):
+        by_device.setdefault(r["device_id"], []).append(r)
+    return by_device
+
+
+@pytest.fixture(scope="module")
+def api_url(sandbox, history):
+    """`opsctl sandbox api --port P` running in the background for this module, stopped at its end."""
+    port = server.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "opsctl.cli", "sandbox", "api", "--port", str(port)], cwd=ROOT,
+                            env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"opsctl sandbox api exited {proc.returncode}: {proc.stderr.read()}")
+            try:
+                urllib.request.urlopen(f"{base}/", timeout=2)
+            except urllib.error.HTTPError:
+                break  # any HTTP answer: it serves
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    raise AssertionError("opsctl sandbox api did not answer within 120 s")
+                time.sleep(0.3)
+            else:
+                break
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def get(url: str, headers: dict | None = None, method: str = "GET") -> tuple[int, dict, dict | None]:
+    req = urllib.request.Request(url, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            status, hdrs, body = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, hdrs, body = exc.code, exc.headers, exc.read()
+    return status, {k.lower(): v for k, v in hdrs.items()}, (json.loads(body) if body else None)
+
+
+def page_through(base: str, device: str, **query) -> tuple[list[dict], int]:
+    items, cursor, pages = [], None, 0
+    while True:
+        qs = urllib.parse.urlencode({**query, **({"cursor": cursor} if cursor else {})})
+        status, headers, body = get(f"{base}/devices/{device}/readings?{qs}")
+        assert status == 200, body
+        assert headers["content-type"] == "application/json"
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+
+
+@pytest.mark.parametrize("order, limit", [("asc", 100), ("desc", 37)])
+def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, history, order, limit):
+    device = "api-e2e-0002"
+    expected = history[device] if order == "asc" else history[device][::-1]
+    items, pages = page_through(api_url, device, order=order, limit=limit)
+    assert [i["ts"] for i in items] == [r["ts"] for r in expected]  # every reading once, in order
+    assert pages == -(-len(expected) // limit)  # no trailing empty page
+    for got, sent in zip(items, expected):
+        assert got["metrics"] == pytest.approx(sent["metrics"])
+        assert isinstance(got["metrics"]["rssi_dbm"], int)  # numbers stay numbers
+
+
+def test_iso_range_over_http_is_inclusive(api_url, history):
+    device = "api-e2e-0001"
+    chosen = history[device][10:50]
+    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    items, _ = page_through(api_url, device, **{"from": iso(chosen[0]["ts"]), "to": iso(chosen[-1]["ts"]), "limit": 15})
+    assert [i["ts"] for i in items] == [r["ts"] for r in chosen]
+
+
+def test_latest_over_http(api_url, history):
+    status, headers, body = get(f"{api_url}/devices/api-e2e-0003/latest")
+    assert status == 200 and body["ts"] == history["api-e2e-0003"][-1]["ts"] and headers["cache-control"] == "no-cache"
+    assert get(f"{api_url}/devices/api-e2e-nobody/latest")[:1] == (404,)
+
+
+def test_errors_over_http_have_the_error_shape(api_url, history):
+    cursor = get(f"{api_url}/devices/api-e2e-0001/readings?limit=5")[2]["next_cursor"]
+    payload, mac = cursor.split(".")
+    cases = {
+        f"/devices/api-e2e-0002/readings?limit=5&cursor={cursor}": (400, "cursor_mismatch"),
+        f"/devices/api-e2e-0001/readings?limit=5&cursor={payload[:-2]}AA.{mac}": (400, "bad_cursor"),
+        "/devices/api-e2e-0001/readings?from=2&to=1": (400, "bad_range"),
+        "/devices/api-e2e-0001/readings?limit=1001": (400, "bad_limit"),
+        "/devices/api-e2e-0001/readings?order=sideways": (400, "bad_order"),
+        "/devices/bad%20id/readings": (400, "bad_device_id"),
+        "/devices/api-e2e-0001/nothing": (404, "route_not_found"),
+    }
+    for path, (status, code) in cases.items():
+        got, headers, body = get(api_url + path)
+        assert (got, body["error"]["code"]) == (status, code), path
+        assert headers["content-type"] == "application/json" and headers["cache-control"] == "no-store"
+
+
+def test_cors_comes_from_the_terraform_configuration(api_url, history):
+    status, headers, _ = get(f"{api_url}/devices/api-e2e-0001/readings", method="OPTIONS",
+                             headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"})
+    assert status == 204 and headers["access-control-allow-origin"] == CORS_ORIGIN
+    assert "GET" in headers["access-control-allow-methods"]
+    status, headers, _ = get(f"{api_url}/devices/api-e2e-0001/latest", headers={"Origin": CORS_ORIGIN})
+    assert status == 200 and headers["access-control-allow-origin"] == CORS_ORIGIN
+    _, headers, _ = get(f"{api_url}/devices/api-e2e-0001/latest", headers={"Origin": "https://elsewhere.example"})
+    assert "access-control-allow-origin" not in headers
+
+
+def test_one_shot_get_prints_the_answers_and_exits_by_status(sandbox, history):
+    ok = opsctl(sandbox, "sandbox", "api", "--get", "/devices/api-e2e-0001/latest", "--output", "json")
+    (answer,) = json.loads(ok.stdout)["answers"]
+    assert answer["status"] == 200 and answer["body"]["ts"] == history["api-e2e-0001"][-1]["ts"]
+    bad = opsctl(sandbox, "sandbox", "api", "--get", "/devices/api-e2e-0001/readings?limit=0", check=False)
+    assert bad.returncode == 1 and "bad_limit" in bad.stdout and "Traceback" not in bad.stderr
+    wrong = opsctl(sandbox, "sandbox", "api", "--get", "devices/x/latest", check=False)
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: ") and "Traceback" not in wrong.stderr
+
+
+def test_busy_port_is_one_line(sandbox, api_url):
+    busy = opsctl(sandbox, "sandbox", "api", "--port", api_url.rsplit(":", 1)[1], check=False)
+    assert busy.returncode == 1 and busy.stderr.startswith("error: cannot listen") and "Traceback" not in busy.stderr

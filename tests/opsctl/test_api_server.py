@@ -1,0 +1,109 @@
+"""The local API Gateway (opsctl sandbox api) without a sandbox: route matching and priority, the payload-2.0
+event it builds, how a function's answer becomes HTTP, CORS from the API's configuration, stage throttling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from opsctl.sandbox.api_server import LocalApi, Route, TokenBucket, _from_payload_v2
+from opsctl.sandbox.runtime_function import Invocation
+
+
+class Fn:
+    name, arn = "telemetry-test-api", "arn:aws:lambda:us-east-1:123456789012:function:telemetry-test-api"
+
+
+class FakeRunner:
+    """Stands in for FunctionRunner: records events, answers with `result` (or a function error)."""
+
+    def __init__(self, result=None, error=False):
+        self.events, self.result, self.error = [], result, error
+
+    def invoke(self, fn, event):
+        self.events.append(event)
+        return Invocation(request_id="r", result=self.result, error_type="Boom" if self.error else None, duration_ms=1.0)
+
+    def close(self):
+        pass
+
+
+class FakeMetrics:
+    def lambda_invocation(self, *a, **kw): pass
+    def maybe_flush(self): pass
+    def flush(self): pass
+
+
+def local_api(keys, *, result=None, error=False, cors=None, throttle=None) -> LocalApi:
+    routes = sorted((Route.build(k, Fn()) for k in keys if k != "$default"), key=Route.specificity)
+    default = Route.build("$default", Fn()) if "$default" in keys else None
+    return LocalApi(api_id="abc123", name="t", stage="$default", account_id="123456789012", region="us-east-1",
+                    routes=routes, default=default, cors=cors, runner=FakeRunner(result, error), metrics=FakeMetrics(),
+                    throttle=throttle)
+
+
+OK = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+
+def test_most_specific_route_wins_then_default():
+    api = local_api(["GET /devices/{device_id}/latest", "GET /devices/{proxy+}", "GET /devices/special/latest", "ANY /devices/{id}/latest", "$default"])
+    assert api.match("GET", "/devices/special/latest")[0].key == "GET /devices/special/latest"
+    route, params = api.match("GET", "/devices/dev%3A1/latest")
+    assert route.key == "GET /devices/{device_id}/latest" and params == {"device_id": "dev:1"}
+    assert api.match("POST", "/devices/x/latest")[0].key == "ANY /devices/{id}/latest"
+    assert api.match("GET", "/devices/a/b/c")[0].key == "GET /devices/{proxy+}"
+    assert api.match("GET", "/elsewhere")[0].key == "$default"
+    assert local_api(["GET /a"]).match("GET", "/b") is None
+
+
+def test_request_becomes_a_payload_v2_event():
+    api = local_api(["GET /devices/{device_id}/readings"], result=OK)
+    api.handle("GET", "/devices/dev-1/readings?limit=5&limit=6&from=2025-11-22T00%3A00%3A00%2B01%3A00",
+               [("User-Agent", "curl"), ("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "s=1; t=2")])
+    (event,) = api.runner.events
+    assert event["version"] == "2.0" and event["routeKey"] == "GET /devices/{device_id}/readings"
+    assert event["rawPath"] == "/devices/dev-1/readings" and event["pathParameters"] == {"device_id": "dev-1"}
+    assert event["queryStringParameters"] == {"limit": "5,6", "from": "2025-11-22T00:00:00+01:00"}
+    assert event["headers"]["x-multi"] == "a,b" and event["cookies"] == ["s=1", "t=2"]
+    ctx = event["requestContext"]
+    assert ctx["http"]["method"] == "GET" and ctx["stage"] == "$default" and ctx["apiId"] == "abc123"
+    assert ctx["routeKey"] == event["routeKey"] and isinstance(ctx["timeEpoch"], int) and ctx["requestId"]
+    assert event["isBase64Encoded"] is False
+
+
+def test_function_answers_map_to_http_like_api_gateway():
+    a = _from_payload_v2({"statusCode": 400, "headers": {"Cache-Control": "no-store"}, "body": '{"error":1}', "cookies": ["c=1"]}, "rid")
+    assert a.status == 400 and ("Cache-Control", "no-store") in a.headers and ("Set-Cookie", "c=1") in a.headers and a.body == b'{"error":1}'
+    plain = _from_payload_v2({"hello": "world"}, "rid")  # no statusCode: a 200 with the value as JSON
+    assert plain.status == 200 and json.loads(plain.body) == {"hello": "world"}
+    assert _from_payload_v2({"statusCode": 201, "body": "aGk=", "isBase64Encoded": True}, "rid").body == b"hi"
+
+
+def test_unmatched_route_and_function_error_are_api_gateways_own_answers():
+    assert local_api(["GET /a"]).handle("GET", "/b", []).status == 404
+    failed = local_api(["GET /a"], error=True).handle("GET", "/a", [])
+    assert failed.status == 500 and json.loads(failed.body) == {"message": "Internal Server Error"}
+
+
+CORS = {"AllowOrigins": ["http://localhost:8000"], "AllowMethods": ["GET", "OPTIONS"], "AllowHeaders": ["authorization"], "MaxAge": 600}
+
+
+def test_cors_preflight_and_headers_come_from_the_api_configuration():
+    api = local_api(["GET /a", "$default"], result={**OK, "headers": {"Access-Control-Allow-Origin": "*"}}, cors=CORS)
+    pre = api.handle("OPTIONS", "/a", [("Origin", "http://localhost:8000"), ("Access-Control-Request-Method", "GET")])
+    assert pre.status == 204 and dict(pre.headers)["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    assert dict(pre.headers)["Access-Control-Max-Age"] == "600" and not api.runner.events  # answered by the gateway
+    got = dict(api.handle("GET", "/a", [("Origin", "http://localhost:8000")]).headers)
+    assert got["Access-Control-Allow-Origin"] == "http://localhost:8000"  # the function's "*" is replaced
+    other = dict(api.handle("GET", "/a", [("Origin", "https://evil.example")]).headers)
+    assert "Access-Control-Allow-Origin" not in other
+
+
+def test_stage_throttle_answers_429_past_burst_and_refills_at_rate():
+    now = [0.0]
+    bucket = TokenBucket(burst=2, rate=1.0, clock=lambda: now[0])
+    api = local_api(["GET /a"], result=OK, throttle=bucket)
+    assert [api.handle("GET", "/a", []).status for _ in range(3)] == [200, 200, 429]
+    now[0] += 1.0  # one request per second comes back
+    assert [api.handle("GET", "/a", []).status for _ in range(2)] == [200, 429]
