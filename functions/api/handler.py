@@ -32,6 +32,7 @@ class Settings(NamedTuple):
     cursor_ttl_seconds: int
     readings_max_age_seconds: int
     environment: str | None
+    rollup_table_name: str = ""
 
     @classmethod
     def from_environ(cls) -> "Settings":
@@ -39,7 +40,7 @@ class Settings(NamedTuple):
         return cls(table_name=env.get("TABLE_NAME", ""), cursor_key_arn=env.get("CURSOR_KEY_ARN", ""),
                    cursor_ttl_seconds=int(env.get("CURSOR_TTL_SECONDS") or DEFAULT_CURSOR_TTL_SECONDS),
                    readings_max_age_seconds=int(env.get("READINGS_MAX_AGE_SECONDS") or DEFAULT_READINGS_MAX_AGE_SECONDS),
-                   environment=env.get("ENVIRONMENT"))
+                   environment=env.get("ENVIRONMENT"), rollup_table_name=env.get("ROLLUP_TABLE_NAME", ""))
 
 
 class Request:

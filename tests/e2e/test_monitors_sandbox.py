@@ -17,10 +17,10 @@ from .sandbox_harness import opsctl, terraform_plan_exit_code
 
 pytestmark = pytest.mark.e2e
 
-# Monitors whose resources envs/local has: everything but the read API, rollups and the report (issues 3, 4, 7).
+# Monitors whose resources envs/local has: all of them (the read API, rollups and the report included).
 LOCAL_RESOURCES = {"stream_name", "ingest_function_name", "ingest_failure_queue_name", "table_name", "alert_function_name",
                    "alert_failure_queue_name",
-                   "rollup_function_name", "rollup_queue_name", "rollup_dlq_name"}
+                   "rollup_function_name", "rollup_queue_name", "rollup_dlq_name", "api_id", "api_stage_name", "report_function_name"}
 
 
 def _client(sandbox, service):

@@ -161,3 +161,22 @@ def test_inspect_shows_rollups_and_the_dlq(sandbox, rolled):
     assert set(landed["rollup_queue"]) == {"visible", "in_flight"} and "rollup_dlq" in landed
     people = opsctl(sandbox, "sandbox", "rollups", "--device", DEVICES[1], "--hours", str(HOURS + 2)).stdout
     assert "hourly rollups of roll-02" in people and "temp_c" in people
+
+
+def test_the_read_api_serves_the_same_rollups_over_http(sandbox, rolled):
+    """GET /devices/{device_id}/rollups through the API Gateway routes Terraform created (opsctl sandbox api,
+    a real HTTP request), equal to the test's own aggregates; a bad range is the API's 400."""
+    expected = _expected(rolled["readings"])
+    device = DEVICES[1]  # DEVICES[0] gets a late reading in the malformed-job test
+    hours = sorted(h for d, h in expected if d == device)
+    path = f"/devices/{device}/rollups?from={hours[0]}&to={hours[-1] + HOUR_MS - 1}"
+    ok = opsctl(sandbox, "sandbox", "api", "--get", path, "--output", "json")
+    (answer,) = json.loads(ok.stdout)["answers"]
+    assert answer["status"] == 200 and answer["body"]["count"] == len(hours)
+    for item in answer["body"]["items"]:
+        want = expected[(device, item["hour_start"])]
+        assert item["count"] == want["count"]
+        for name, stats in want["metrics"].items():
+            assert item["metrics"][name] == pytest.approx(stats), (item["hour_start"], name)
+    bad = opsctl(sandbox, "sandbox", "api", "--get", f"/devices/{device}/rollups?from=20&to=10", check=False)
+    assert bad.returncode == 1 and "bad_range" in bad.stdout and "Traceback" not in bad.stderr

@@ -59,12 +59,12 @@ API_HANDLER = "api.handler.handler"
 # The api function reads readings (Query only: its code makes no GetItem call, so it gets none) and signs/verifies
 # cursors with its own HMAC key; Lambda decrypts its environment with the data key. No Scan, no write, no other key.
 API_ACTIONS = {
-    "dynamodb:Query": "module.telemetry_table.table_arn",
+    "dynamodb:Query": ("module.telemetry_table.table_arn", "module.rollup_table.table_arn"),
     "kms:GenerateMac": "module.api_signing_key.key_arn",
     "kms:VerifyMac": "module.api_signing_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",
 }
-API_ENV_VARS = {"TABLE_NAME", "CURSOR_KEY_ARN", "CURSOR_TTL_SECONDS", "READINGS_MAX_AGE_SECONDS", "LOG_LEVEL", "ENVIRONMENT"}
+API_ENV_VARS = {"TABLE_NAME", "ROLLUP_TABLE_NAME", "CURSOR_KEY_ARN", "CURSOR_TTL_SECONDS", "READINGS_MAX_AGE_SECONDS", "LOG_LEVEL", "ENVIRONMENT"}
 
 
 def tf_files(under: Path = TERRAFORM_DIR) -> list[Path]:
@@ -259,7 +259,8 @@ def test_function_policy_grants_only_what_the_architecture_lists(handler: str, e
     granted = granted_actions(statements)
     assert set(granted) == set(expected), f"{handler} actions {sorted(granted)} differ from the architecture's {sorted(expected)}"
     for action, resource in expected.items():
-        assert granted[action] == {f"${{{resource}}}"}, f"{action} must be on {resource} only, not {granted[action]}"
+        wanted = {f"${{{r}}}" for r in ((resource,) if isinstance(resource, str) else resource)}
+        assert granted[action] == wanted, f"{action} must be on {resource} only, not {granted[action]}"
 
 
 def test_ingest_may_only_send_to_the_rollup_queue():

@@ -29,8 +29,12 @@ locals {
       percentile = can(regex("^p[0-9]", m.statistic))
       ratio      = lookup(m, "denominator_metric_name", null) != null
     })
-    if alltrue([for value in values(m.dimensions) : !startswith(value, "$") || lookup(local.resources, trimprefix(value, "$"), null) != null])
+    if alltrue([for value in values(m.dimensions) : !startswith(value, "$") || lookup(local.present, trimprefix(value, "$"), false)])
   }
+
+  # Whether each resource exists, known at plan time (for_each keys must be): an API id is only known after
+  # apply, so the API's alarms follow api_stage_name, which is given together with api_id (a literal).
+  present = merge({ for name, value in local.resources : name => value != null }, { api_id = var.api_stage_name != null })
 
   # Every "$name" the catalog uses: a name the module does not know is a typo in the catalog.
   references = toset(flatten([for m in values(local.catalog) : [for v in values(m.dimensions) : trimprefix(v, "$") if startswith(v, "$")]]))

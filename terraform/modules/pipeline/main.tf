@@ -392,6 +392,7 @@ module "api_function" {
   # The contract of docs/architecture.md ("Read API").
   environment_variables = {
     TABLE_NAME               = module.telemetry_table.table_name
+    ROLLUP_TABLE_NAME        = module.rollup_table.table_name
     CURSOR_KEY_ARN           = module.api_signing_key.key_arn
     CURSOR_TTL_SECONDS       = tostring(var.api_cursor_ttl_seconds)
     READINGS_MAX_AGE_SECONDS = tostring(var.api_readings_max_age_seconds)
@@ -404,7 +405,7 @@ module "api_function" {
     {
       sid       = "ReadReadings"
       actions   = ["dynamodb:Query"] # every route reads with Query (latest = newest first, Limit 1); no GetItem call exists
-      resources = [module.telemetry_table.table_arn]
+      resources = [module.telemetry_table.table_arn, module.rollup_table.table_arn]
     },
     {
       sid       = "SignCursors"

@@ -498,6 +498,7 @@ variable "api_routes" {
   default = [
     "GET /devices/{device_id}/readings",
     "GET /devices/{device_id}/latest",
+    "GET /devices/{device_id}/rollups",
   ]
 
   validation {
