@@ -20,10 +20,12 @@ ACTIVE_WAIT_S = 300.0  # seconds to wait for a table to be ACTIVE again after Up
 
 
 def scope(stack, table_names: list[str] | None, *, headroom: float, target_pct: float | None) -> reports.Scope:
-    """The environment's tables (--table, else `table_name` and every `*_table_name` output), stream and queues."""
+    """The environment's tables (--table, else `table_name` and every `*_table_name` output), stream and queues
+    (every `*_queue_url` and `*_dlq_url` output)."""
     out = stack.outputs
     names = list(table_names or []) or [v for k, v in sorted(out.items()) if (k == "table_name" or k.endswith("_table_name")) and v]
-    queues = {k: v for k, v in sorted(out.items()) if k.endswith("_queue_url") and v}
+    # Work queues, on-failure queues and DLQs (`*_queue_url`, `*_dlq_url`): the report shows each one's depth.
+    queues = {k: v for k, v in sorted(out.items()) if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v}
     if not 0 < headroom <= 1:
         raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
     if target_pct is not None and not 20 <= target_pct <= 90:

@@ -79,7 +79,8 @@ def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbo
     s3 = _client(sandbox, "s3")
     stored = json.loads(s3.get_object(Bucket=bucket, Key=keys["json"])["Body"].read())
     assert stored["kind"] == "capacity-report" and stored["environment"] == "local"
-    assert [t["resource"] for t in stored["tables"]] == [sandbox.outputs["table_name"]]
+    # The readings and the rollups table, as Terraform's TABLE_NAMES lists them.
+    assert [t["resource"] for t in stored["tables"]] == [sandbox.outputs["table_name"], sandbox.outputs["rollup_table_name"]]
     assert stored["stream"]["resource"] == sandbox.outputs["stream_name"]
     head = s3.head_object(Bucket=bucket, Key=keys["html"])
     assert head["ContentType"].startswith("text/html") and head.get("ServerSideEncryption") == "aws:kms"
@@ -116,7 +117,9 @@ def test_report_html_is_one_file_with_a_chart_per_resource(sandbox, tmp_path):
     page = out.read_text()
     P().feed(page)
     o = sandbox.outputs
-    assert set(figures) >= {o["table_name"], o["stream_name"], o["ingest_function_name"]} and len(figures) == 4  # + the failure queue
+    queues = [o[k].rsplit("/", 1)[-1] for k in ("ingest_failure_queue_url", "alert_failure_queue_url", "rollup_queue_url", "rollup_dlq_url")]
+    # One chart per resource: both tables, the stream, its consumer function, and every queue (DLQs included).
+    assert sorted(figures) == sorted([o["table_name"], o["rollup_table_name"], o["stream_name"], o["ingest_function_name"], *queues])
     assert "http" not in page and "<script" not in page
 
 
