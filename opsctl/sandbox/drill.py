@@ -247,4 +247,5 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
     return {"ok": not problems, "problems": problems, "fired": fired, "recovered": recovered,
             "monitors": {"before": before, "during": during, "after": after}, "accounting": acc,
             "timeline": [s.to_dict() for s in d.timeline], "seconds": round(time.monotonic() - d.started, 1),
-            "not_exercised": NOT_EXERCISED}
+            "not_exercised": NOT_EXERCISED, "device_prefix": f"drill{run_id}",
+            "poison_records": [{"shard_id": k[0], "sequence_number": k[1], "kind": v} for k, v in sorted(sent.poison.items())]}
