@@ -19,7 +19,7 @@ endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help venv checkov-venv zip test test-unit demo bench datadog-schema sandbox-down clean
+.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,10 @@ DATADOG_PROVIDER_WHEEL := cdktf-cdktf-provider-datadog==12.15.2
 datadog-schema: venv ## refresh terraform/datadog/provider-schema.json from the provider's published types
 	@rm -rf build/datadog-wheel && $(PY) -m pip download -q --disable-pip-version-check --no-deps -d build/datadog-wheel '$(DATADOG_PROVIDER_WHEEL)'
 	$(PY) tests/terraform/datadog_schema.py extract build/datadog-wheel/*.whl terraform/datadog/provider-schema.json datadog_monitor
+
+drill: venv zip ## incident rehearsal on the sandbox (~7 min): spike + poison, alarm, runbook steps, recovery, every reading accounted for
+	$(OPSCTL) sandbox up
+	$(OPSCTL) sandbox drill
 
 sandbox-down: ## stop the local sandbox
 	-$(OPSCTL) sandbox down

@@ -104,6 +104,56 @@ def iterator_age(
     raise typer.Exit(int(report.level))
 
 
+def monitors(
+    ctx: typer.Context,
+    monitor: Annotated[Optional[list[str]], typer.Option("--monitor", "-m", help="evaluate only this catalog id (repeatable)")] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Evaluate every catalog monitor against CloudWatch metrics, as its alarm would, and print its runbook.
+
+    Each monitor of terraform/catalog/monitors.json whose resources the environment has: its statistic and
+    period over its last evaluation_periods periods, ALARM when datapoints_to_alarm of them breach the
+    threshold (unit in the catalog key), missing periods as treat_missing_data says; ratio monitors are
+    100 x metric / denominator per period. Next to it, the CloudWatch alarm's own state when the alarm exists
+    (on the sandbox moto never evaluates alarms, so this command is the only judge there).
+
+    Exit status as monitoring plugins: 0 all OK, 1 a warning monitor in ALARM, 2 a critical one, 3 metrics unreadable.
+
+    Examples:
+      opsctl monitors
+      opsctl monitors --monitor ingest_iterator_age_warning --output json
+      opsctl --env prod monitors"""
+    from opsctl import monitors as mon
+
+    stack = ctx.obj.stack()
+    report = mon.evaluate(stack.target.client("cloudwatch"), stack.outputs, only=monitor)
+    data = report.to_dict()
+
+    def table(d):
+        if d["error"]:
+            out.print(f"[bold red]UNKNOWN[/bold red]: {d['error']}")
+            return
+        t = Table("monitor", "state", "value", "threshold", "breaching", "severity", "alarm", "runbook", box=None)
+        for m in d["monitors"]:
+            colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
+            sign = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": "≥", "LessThanThreshold": "<",
+                    "LessThanOrEqualToThreshold": "≤"}[m["comparison"]]
+            t.add_row(m["id"], f"[{colour}]{m['state']}[/{colour}]", mon.format_value(m["value"], m["unit"]),
+                      f"{sign} {mon.format_value(m['threshold'], m['unit'])}",
+                      f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
+                      m["severity"], m["cloudwatch_alarm_state"] or "-", m["runbook"])
+        out.print(t)
+        for m in d["monitors"]:
+            if m["state"] == "ALARM":
+                out.print(f"[bold red]ALARM[/bold red] {m['id']} ({m['severity']}): {m['reason']} → {m['runbook']}")
+        if d["not_applicable"]:
+            note(f"not in this environment: {', '.join(d['not_applicable'])}")
+        note(f"{len(d['monitors'])} monitors evaluated in {d['get_metric_data_calls']} GetMetricData call(s)")
+
+    emit(data, output, table)
+    raise typer.Exit(report.exit_code)
+
+
 def _ms(v) -> str:
     if v is None:
         return "n/a"
@@ -212,4 +262,5 @@ def _record(settings, count: int, data: dict) -> None:
 def register(app: typer.Typer) -> None:
     app.command(name="status")(status)
     app.command(name="iterator-age")(iterator_age)
+    app.command(name="monitors")(monitors)
     app.command(name="reshard")(reshard)

@@ -142,6 +142,7 @@ def run(
     until_idle: Annotated[bool, typer.Option("--until-idle/--follow", help="stop once every shard is drained (default), or keep polling")] = True,
     from_start: Annotated[bool, typer.Option("--from-start", help="forget checkpoints and re-deliver every record from TRIM_HORIZON (a replay)")] = False,
     max_seconds: Annotated[Optional[float], typer.Option(help="stop after this many seconds even if not idle", min=1)] = None,
+    max_passes: Annotated[Optional[int], typer.Option(help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind", min=1)] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
@@ -163,7 +164,8 @@ def run(
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
-        summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event)
+        summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event,
+                              max_passes=max_passes)
     data = summary.to_dict()
     emit(data, output, _run_table)
     for d in skipped:
@@ -190,6 +192,54 @@ def _run_table(d: dict) -> None:
             out.print(line)
     if d.get("timed_out"):
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
+
+
+@sandbox_app.command()
+def drill(
+    ctx: typer.Context,
+    baseline: Annotated[int, typer.Option(help="readings sent (and delivered) before the incident", min=0, max=100_000)] = 200,
+    spike: Annotated[int, typer.Option(help="readings of the spike sent while the consumer is stopped (raised to what outlasts the slow passes)", min=1, max=1_000_000)] = 1500,
+    poison: Annotated[int, typer.Option(help="poison records in the burst, cycling through every kind", min=0, max=100_000)] = 22,
+    devices: Annotated[int, typer.Option(help="devices sending (ids drill<hhmmss>b-/s-NNNN, apart from other traffic)", min=1, max=10_000)] = 10,
+    settle_timeout: Annotated[Optional[float], typer.Option(help="seconds to wait for the fired monitors to return to OK (default: the alarm's window + 2 periods)", min=0)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Rehearse an incident on the sandbox with real metrics and the runbooks' own commands (~7 minutes).
+
+    The ingest consumer is stopped while a traffic spike with a poison burst arrives, then comes back slow
+    (one batch per shard a minute), so its IteratorAge, measured from the records' real arrival, crosses the
+    catalog's warning threshold in enough minutes for the alarm (no metric is faked, no threshold lowered).
+    `opsctl monitors` shows what fired and its runbook; the drill runs that runbook's diagnose / mitigate /
+    verify commands (and the poison-records and, if a failed batch exists, DLQ-replay ones), waits until the
+    monitor is OK again, and checks that every record it sent is in the table or quarantined (by reason).
+    Prints a timeline. Exit 0 when something fired, everything recovered and every record is accounted for; 1 otherwise.
+
+    Examples:
+      opsctl sandbox drill
+      opsctl sandbox drill --spike 3000 --poison 44 --output json"""
+    from opsctl.sandbox import drill as rehearsal
+
+    stack = _local(ctx).stack()
+    result = rehearsal.run(stack, baseline=baseline, spike=spike, poison=poison, devices=devices,
+                           settle_timeout_s=settle_timeout, progress=lambda m: err.print(m, markup=False, highlight=False))
+
+    def table(d):
+        t = Table("t (s)", "step", "command", "outcome", title="drill timeline", box=None)
+        for s in d["timeline"]:
+            t.add_row(f"{s['at_s']:.0f}", s["step"], s["command"], s["outcome"])
+        out.print(t)
+        a = d["accounting"]
+        out.print(f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
+                  f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
+                  + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else ""))
+        out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+        for k, why in d["not_exercised"].items():
+            out.print(f"  not exercised: {k}: {why}")
+        out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+
+    emit(result, output, table)
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 @sandbox_app.command("scheduled-report")

@@ -65,7 +65,7 @@ def list_mappings(target: AwsTarget) -> list[MappingConfig]:
 
 def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = True, from_start: bool = False,
         max_seconds: float | None = None, on_event: EventSink = noop, handler_overrides: dict[str, Handler] | None = None,
-        zip_path: Path = FUNCTIONS_ZIP) -> RunSummary:
+        zip_path: Path = FUNCTIONS_ZIP, max_passes: int | None = None) -> RunSummary:
     """Drives every enabled event source mapping until idle (or, with until_idle=False, until max_seconds or
     Ctrl-C) and returns what happened per mapping. `handler_overrides` maps a function name to a callable run
     in place of its deployed handler (the bench runs a naive handler under the same runtime)."""
@@ -94,7 +94,8 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
             pollers.append(adapter(m, target=target, runner=runner, function=runner.function(m.function_arn), checkpoints=checkpoints,
                                    on_failure=on_failure, metrics=metrics, on_event=on_event, until_idle=until_idle))
         summary.mappings = [p.stats for p in pollers]
-        _drive(pollers, summary, started, until_idle=until_idle, max_seconds=max_seconds, metrics=metrics, runner=runner)
+        _drive(pollers, summary, started, until_idle=until_idle, max_seconds=max_seconds, metrics=metrics, runner=runner,
+               max_passes=max_passes)
         runner.flush_logs()
         metrics.flush()
         for name in sorted(runner.log_groups_missing):
@@ -116,14 +117,17 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
 
 
 def _drive(pollers: list[SourcePoller], summary: RunSummary, started: float, *, until_idle: bool, max_seconds: float | None,
-           metrics: MetricSink, runner: FunctionRunner) -> None:
-    """Passes over every mapping until idle, max_seconds or Ctrl-C."""
+           metrics: MetricSink, runner: FunctionRunner, max_passes: int | None = None) -> None:
+    """Passes over every mapping until idle, max_seconds, max_passes (a pass = at most one batch per shard or
+    queue: a consumer that falls behind, as in `opsctl sandbox drill`) or Ctrl-C."""
     quiet_passes = 0
+    passes = 0
     try:
         while True:
-            if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            if (max_seconds is not None and time.monotonic() - started >= max_seconds) or (max_passes is not None and passes >= max_passes):
                 summary.timed_out = True
                 return
+            passes += 1
             # The first quiet pass re-lists shards (a reshard may have added some); a second one is idle.
             busy = False
             for p in pollers:
