@@ -1,11 +1,12 @@
 """`opsctl sandbox drill`: an incident rehearsal on the sandbox, with real metrics and the runbooks' own commands.
 
-The story: the ingest consumer stops while devices keep sending (a traffic spike with a poison burst in it).
+The story: the ingest consumer stops while devices keep sending (a traffic spike, then a poison burst behind it).
 When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run --max-passes 1`), so the
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
 warning threshold for the alarm's datapoints_to_alarm minutes. `opsctl monitors` then shows the alarm and
-its runbook; the drill runs that runbook's commands (diagnose, mitigate, verify) and the poison-records
-runbook's, waits until the monitor is OK again (CloudWatch needs the breaching minutes to leave the
+its runbook; the drill runs that runbook's commands (diagnose, mitigate, verify); catching up at full
+speed quarantines the poison burst, which sets off `ingest_poison_burst`, and the drill runs the
+poison-records runbook's commands; it waits until the monitor is OK again (CloudWatch needs the breaching minutes to leave the
 window: several minutes, which is why the drill takes ~7), and accounts for every record it sent: each
 valid reading in the table, each poison record in the quarantine by reason, anything left on the ingest
 on-failure queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is
@@ -26,10 +27,11 @@ from opsctl import thresholds
 from opsctl.sandbox import traffic as gen
 
 MONITOR = "ingest_iterator_age_warning"
+POISON_MONITOR = "ingest_poison_burst"  # RecordsQuarantined per minute: the poison burst's own alarm
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
 NOT_EXERCISED = {
     "ingest_iterator_age_critical": "600,000 ms for 5 of 5 minutes: a 15-minute drill",
-    "ingest_error_rate": "the ingest function quarantines poison instead of failing: no honest way to make it error",
+    "ingest_error_rate": "the ingest function quarantines poison instead of failing (ingest_poison_burst is its alarm): no honest way to make it error",
     "ingest_failure_queue_not_empty": "records reach it only after retries or 3600 s of record age; moto publishes no AWS/SQS metrics",
     "stream_write_throughput_exceeded": "moto never throttles",
 }
@@ -187,10 +189,10 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
     shards, batch = _mapping(stack)
     passes = int(mon["datapoints_to_alarm"])
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
-    items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], gen.poison(poison, seed=seed), seed=seed)
+    items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], [], seed=seed)
     sent.first_sent_at = time.time()
     _send(kinesis, stream, items, sent)
-    d.log("incident", f"PutRecords: spike of {spike} readings + {poison} poison records while the consumer is stopped",
+    d.log("incident", f"PutRecords: spike of {spike} readings while the consumer is stopped",
           f"accepted ({shards} shards, batch size {batch})")
     breach_at = sent.first_sent_at + threshold_ms / 1000 + MARGIN_S
     d.log("incident", "(no consumer)", f"waiting {breach_at - time.time():.0f} s: the oldest record passes the {threshold_ms:,.0f} ms threshold")
@@ -201,6 +203,9 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
             _wait_until((time.time() // period + 1) * period + 1)
         d.opsctl("incident", "sandbox", "run", "--max-passes", "1", "--output", "json",
                  summarize=lambda p: "slow consumer: " + str(sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"])) + " records delivered")
+    # ... and a poison burst arrives behind the backlog (it reaches the function when the consumer catches up)
+    _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
+    d.log("incident", f"PutRecords: a burst of {poison} poison records behind the backlog", "accepted")
     # (c) what fired
     proc = d.opsctl("detect", "monitors", "--output", "json", ok_codes=(0, 1, 2),
                     summarize=lambda p: "ALARM: " + (", ".join(f"{m['id']} → {m['runbook']}" for m in json.loads(p.stdout)["monitors"]
@@ -210,7 +215,14 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
     # (d) the runbooks' steps: iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
     d.opsctl("runbooks/iterator-age.md: diagnose", "iterator-age", "--window", "15m", ok_codes=(0, 1, 2),
              summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode])
+    # Catch up at the start of a minute, so the burst is quarantined (and counted) within one or two minutes.
+    _wait_until((time.time() // period + 1) * period + 1)
     d.opsctl("runbooks/iterator-age.md: mitigate", "sandbox", "run", "--until-idle", summarize=lambda p: "consumer at full speed: backlog drained")
+    proc = d.opsctl("detect", "monitors", "--output", "json", ok_codes=(0, 1, 2),
+                    summarize=lambda p: f"{POISON_MONITOR}: {_monitor_states(p).get(POISON_MONITOR, '?')}")
+    caught_up = _monitor_states(proc)
+    fired = sorted(set(fired) | {k for k, v in caught_up.items() if v == "ALARM" and before.get(k) != "ALARM"})
+    during = {**during, **{k: v for k, v in caught_up.items() if v == "ALARM"}}
     d.opsctl("runbooks/poison-records.md: diagnose", "quarantine", "list", "--output", "json",
              summarize=lambda p: "by reason: " + ", ".join(f"{k}={v}" for k, v in json.loads(p.stdout)["by_reason"].items()))
     failure = stack.target.client("sqs").get_queue_attributes(QueueUrl=stack.get("ingest_failure_queue_url"),
@@ -240,6 +252,9 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
     problems = []
     if not fired:
         problems.append(f"no monitor went to ALARM ({MONITOR} was {during.get(MONITOR, '?')})")
+    poison_threshold, _ = thresholds.threshold(catalog[POISON_MONITOR])
+    if poison > poison_threshold and POISON_MONITOR not in fired:
+        problems.append(f"{poison} poison records did not set off {POISON_MONITOR} (over {poison_threshold:g} a minute)")
     if not recovered:
         problems.append("still in ALARM after the runbooks: " + ", ".join(k for k in fired if after.get(k) != "OK"))
     if acc["unaccounted"]:

@@ -27,6 +27,7 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     for monitor in doc["fired"]:
         assert doc["monitors"]["during"][monitor] == "ALARM" and doc["monitors"]["after"][monitor] == "OK"
     assert "ingest_iterator_age_warning" in doc["fired"]
+    assert "ingest_poison_burst" in doc["fired"]  # 11 poison records quarantined within a minute: over 10
     # The timeline names the runbook steps it ran, in order of time.
     steps = [s["step"] for s in doc["timeline"]]
     assert "detect" in steps and any(s.startswith("runbooks/iterator-age.md: mitigate") for s in steps)

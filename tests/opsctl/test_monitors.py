@@ -77,6 +77,18 @@ def test_one_period_monitor_alarms_on_a_single_datapoint_and_missing_data_is_not
     assert got["alert_failure_queue_not_empty"].state == "OK"  # no data, notBreaching
 
 
+def test_a_poison_burst_over_ten_quarantined_records_a_minute_alarms_and_ten_does_not(cw):
+    """ingest_poison_burst reads the ingest function's own EMF metric (TelemetryPipeline RecordsQuarantined, Sum per
+    minute) as the local runtime and Lambda publish it: 11 in the current minute is a burst, 10 is not."""
+    _seed(cw, "TelemetryPipeline", "RecordsQuarantined", {"FunctionName": "ingest"}, {0: 11}, unit="Count")
+    burst = _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))["ingest_poison_burst"]
+    assert burst.state == "ALARM" and burst.value == 11 and burst.unit == "count" and burst.runbook == "runbooks/poison-records.md"
+    # Another ingest function (another environment) with 10 in the current minute and 4 before: no burst.
+    _seed(cw, "TelemetryPipeline", "RecordsQuarantined", {"FunctionName": "ingest-b"}, {0: 10, 1: 4}, unit="Count")
+    quiet = _by_id(mon.evaluate(cw, {**OUTPUTS, "ingest_function_name": "ingest-b"}, now=NOW))["ingest_poison_burst"]
+    assert quiet.state == "OK" and quiet.value == 10
+
+
 def test_ratio_monitor_is_100_times_errors_per_invocation_per_period(cw):
     dims = {"FunctionName": "ingest"}
     # 1/10 = 10 % (over 5 %) in three minutes, 0/10 in one, and no invocations at all in one: ALARM.

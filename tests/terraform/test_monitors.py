@@ -39,6 +39,7 @@ METRIC_UNITS = {
     ("AWS/ApiGateway", "5xx"): "count",
     ("AWS/ApiGateway", "Count"): "count",
     ("AWS/ApiGateway", "Latency"): "ms",
+    ("TelemetryPipeline", "RecordsQuarantined"): "count",  # the ingest function's EMF metric (functions/ingest/handler.py)
 }
 STATISTICS = {"Maximum", "Minimum", "Sum", "Average", "SampleCount"}
 COMPARISONS = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"}
@@ -112,7 +113,11 @@ def test_catalog_entry_is_a_valid_alarm_with_its_threshold_in_the_metrics_unit(m
     assert (ROOT / m["runbook"]).is_file() and m["runbook"].startswith("runbooks/"), f"{mid}: runbook {m['runbook']} missing"
     refs = {v[1:] for v in m["dimensions"].values() if v.startswith("$")}
     assert refs and refs <= module_resource_inputs(), f"{mid}: unknown resources {refs - module_resource_inputs()}"
-    assert m["datadog"]["metric"].startswith("aws.")
+    if m["namespace"].startswith("AWS/"):
+        assert m["datadog"]["metric"].startswith("aws."), f"{mid}: an AWS/ metric is aws.* in Datadog"
+    else:  # our own EMF namespace, collected by the integration's custom metrics as <namespace>.<metric in snake_case>
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", m["metric_name"]).lower()
+        assert m["datadog"]["metric"] == f"{m['namespace'].lower()}.{snake}", f"{mid}: {m['datadog']['metric']}"
     assert bool(m.get("denominator_metric_name")) == bool(m["datadog"].get("denominator_metric"))
 
 
