@@ -1,4 +1,5 @@
-"""`opsctl sandbox drill` on the shared e2e sandbox: a real incident rehearsal, so it takes ~7 minutes (the
+"""`opsctl sandbox drill` on a sandbox of its own (its spike and poison would otherwise land in the tables and
+quarantine the other e2e modules count): a real incident rehearsal, so it takes ~7 minutes (the
 iterator-age alarm needs 3 breaching minutes of 5 and then needs them to leave its window; nothing is faked
 and no threshold is lowered to make it faster). The test counts the drill's records itself, from DynamoDB and S3."""
 
@@ -11,9 +12,19 @@ import pytest
 
 from opsctl import thresholds
 
-from .sandbox_harness import opsctl
+from .sandbox_harness import opsctl, start, stop_dir
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """This module's own sandbox (overrides the session one), torn down when the module ends."""
+    state_dir = tmp_path_factory.mktemp("drill-sandbox")
+    try:
+        yield start(state_dir)
+    finally:
+        stop_dir(state_dir)
 
 
 def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sandbox):
