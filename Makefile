@@ -44,7 +44,7 @@ build/terraform.rc:
 	@mkdir -p build && echo '# generated: providers come from -plugin-dir ($$TF_PLUGIN_DIR) or the registry' > $@
 
 zip: venv build/terraform.rc ## build the one Lambda zip of functions/ (deterministic)
-	@$(PY) -m opsctl.packaging functions $(ZIP)
+	@$(PY) -m opsctl.core.packaging functions $(ZIP)
 
 test: venv checkov-venv zip ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
 	$(PY) -m pytest -q

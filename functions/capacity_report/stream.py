@@ -1,6 +1,6 @@
 """The ingest stream and its consumers: a shard count from the busiest minute, and the Lambda concurrency
 that count implies. The one implementation behind `opsctl reshard --recommend`, `opsctl capacity` and the
-scheduled report (opsctl.reshard and opsctl.recommend import it)."""
+scheduled report (opsctl.stream.reshard and opsctl.stream.recommend import it)."""
 
 from __future__ import annotations
 

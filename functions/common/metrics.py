@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-DEFAULT_NAMESPACE = "TelemetryPipeline"  # opsctl.iterator_age reads the same namespace
+DEFAULT_NAMESPACE = "TelemetryPipeline"  # opsctl.stream.iterator_age reads the same namespace
 MAX_METRICS_PER_LINE = 100  # EMF limit per CloudWatchMetrics directive
 
 

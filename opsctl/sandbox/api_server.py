@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.project import FUNCTIONS_ZIP, SANDBOX_DIR
-from opsctl.sandbox.runtime_function import DeployedFunction, FunctionRunner, MetricSink
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.core.project import FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, MetricSink
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from opsctl import tf
-from opsctl.aws import SANDBOX_CREDENTIALS
-from opsctl.packaging import build_zip
-from opsctl.project import DEFAULT_SANDBOX_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.core import tf
+from opsctl.core.aws import SANDBOX_CREDENTIALS
+from opsctl.core.packaging import build_zip
+from opsctl.core.project import DEFAULT_SANDBOX_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
 from opsctl.sandbox import server
 
 LOCAL_ENV = "local"
@@ -63,7 +63,7 @@ class Workspace:
 
     def var_file_args(self) -> list[str]:
         """-var-file flags of an isolated sandbox: its endpoint, plus what opsctl recorded (e.g. a reshard)."""
-        from opsctl.tfvars import ISOLATED_FILE_NAME
+        from opsctl.core.tfvars import ISOLATED_FILE_NAME
 
         files = [self.vars_file, self.state_dir / ISOLATED_FILE_NAME]
         return [f"-var-file={f}" for f in files if f == self.vars_file or f.exists()]
@@ -74,7 +74,7 @@ class Workspace:
     def forget(self) -> None:
         """Deletes the Terraform state and endpoint file of this sandbox (its server is gone)."""
         if self.isolated:
-            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json", "opsctl.tfvars.json"):
+            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json", "opsctl.core.tfvars.json"):
                 (self.state_dir / name).unlink(missing_ok=True)
         else:
             for name in ("terraform.tfstate", "terraform.tfstate.backup", TFVARS_NAME, "opsctl.auto.tfvars.json"):
@@ -105,7 +105,7 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
         state = server.start(port, state_dir)
         started = True
     elif port is not None and port != state.port:
-        from opsctl.errors import OpsError
+        from opsctl.core.errors import OpsError
 
         raise OpsError(f"the sandbox is already up on port {state.port}, not {port}", hint="run `opsctl sandbox down` first to move it")
     progress(f"building {FUNCTIONS_ZIP.name}")

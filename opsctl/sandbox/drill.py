@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from opsctl import thresholds
+from opsctl.monitoring import thresholds
 from opsctl.sandbox import traffic as gen
 
 MONITOR = "ingest_iterator_age_warning"
@@ -65,7 +65,7 @@ class Drill:
     def opsctl(self, step: str, *args: str, summarize: Callable[[subprocess.CompletedProcess], str] | None = None,
                ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
         """Runs an opsctl command exactly as a runbook spells it (same sandbox: OPSCTL_SANDBOX_DIR is inherited)."""
-        proc = subprocess.run([sys.executable, "-m", "opsctl.cli", *args], capture_output=True, text=True, env=dict(os.environ),
+        proc = subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], capture_output=True, text=True, env=dict(os.environ),
                               timeout=900)
         outcome = summarize(proc) if summarize and proc.returncode in ok_codes else f"exit {proc.returncode}"
         if proc.returncode not in ok_codes:
@@ -101,7 +101,7 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
                 break
             time.sleep(0.2)
         if pending:
-            from opsctl.errors import OpsError
+            from opsctl.core.errors import OpsError
 
             raise OpsError(f"{len(pending)} drill records refused by {stream}", hint="the stream is under-provisioned")
 
@@ -147,7 +147,7 @@ def account(stack, sent: Sent) -> dict:
                                                         ExpressionAttributeValues={":d": {"S": device}}, ProjectionExpression="ts"):
             found.update(int(item["ts"]["N"]) for item in page["Items"])
         in_table += len(stamps & found)
-    from opsctl import quarantine
+    from opsctl.quarantine import store as quarantine
 
     by_reason: dict[str, int] = {}
     matched = 0

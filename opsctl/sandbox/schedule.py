@@ -9,9 +9,9 @@ import json
 import uuid
 from pathlib import Path
 
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.sandbox.runtime_function import FunctionRunner, MetricSink
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.sandbox.runtime.function import FunctionRunner, MetricSink
 
 
 def scheduler_event(template: str | None, *, schedule_arn: str, scheduled_time: dt.datetime) -> dict:

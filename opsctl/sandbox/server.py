@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from opsctl.errors import OpsError
-from opsctl.project import SANDBOX_DIR
+from opsctl.core.errors import OpsError
+from opsctl.core.project import SANDBOX_DIR
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0

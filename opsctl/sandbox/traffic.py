@@ -154,7 +154,7 @@ def send(kinesis, stream_name: str, items: list[Outgoing], *, rate: float | None
             pending = failed
             time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
         else:
-            from opsctl.errors import OpsError
+            from opsctl.core.errors import OpsError
 
             raise OpsError(f"{len(pending)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
                            hint="the stream is under-provisioned: slow down with --rate or reshard")

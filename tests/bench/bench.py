@@ -46,8 +46,9 @@ def e2e_rows() -> list[dict]:
     """Records/s through a fresh sandbox: PutRecords, then the local runtime until idle."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
     os.environ["OPSCTL_SANDBOX_DIR"] = str(state_dir)
-    from opsctl import stack as stack_mod
-    from opsctl.sandbox import deploy, runtime, traffic
+    from opsctl.core import stack as stack_mod
+    from opsctl.sandbox import deploy, traffic
+    from opsctl.sandbox.runtime import runner as runtime
     from naive_ingest import handler as naive_handler
 
     print(f"bench: bringing up a sandbox in {state_dir} (one terraform apply, about a minute)", file=sys.stderr)

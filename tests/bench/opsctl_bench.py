@@ -13,7 +13,8 @@ import math
 import boto3
 from moto import mock_aws
 
-from opsctl import metrics, reshard
+from opsctl.core import metrics
+from opsctl.stream import reshard
 
 PAIRS = [(1, 4), (3, 10), (8, 3), (2, 64), (100, 12), (500, 2000)]
 CONSUMERS = 200

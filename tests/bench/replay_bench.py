@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 
-from opsctl import sqs_replay
+from opsctl.replay import sqs as sqs_replay
 
 LATENCY_S = 0.020  # per SQS call, seconds
 MESSAGES = 1000  # moved by the mover in each run

@@ -27,7 +27,7 @@ class Sandbox:
 
 
 def _run(env: dict, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "opsctl.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"opsctl {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
     return proc
@@ -52,7 +52,7 @@ def stop_dir(state_dir: Path) -> None:
 
 def terraform_plan_exit_code(sandbox: Sandbox) -> int:
     """`terraform plan -detailed-exitcode` of envs/local against this sandbox: 0 = no changes, 2 = drift."""
-    from opsctl import tf
+    from opsctl.core import tf
     from opsctl.sandbox.deploy import Workspace
 
     workdir = ROOT / "terraform" / "envs" / "local"

@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 
-from opsctl import thresholds
+from opsctl.monitoring import thresholds
 
 from .sandbox_harness import opsctl, start, stop_dir
 

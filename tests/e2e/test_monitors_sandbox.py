@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from opsctl import thresholds
+from opsctl.monitoring import thresholds
 from opsctl.sandbox import traffic
 
 from .sandbox_harness import opsctl, terraform_plan_exit_code

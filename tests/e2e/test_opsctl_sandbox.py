@@ -83,8 +83,8 @@ def _reshard(sandbox, to: int) -> dict:
 
 
 def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox):
-    from opsctl.aws import AwsTarget
-    from opsctl.sandbox import runtime
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox.runtime import runner as runtime
 
     kinesis = _client(sandbox, "kinesis")
     stream = sandbox.outputs["stream_name"]
@@ -139,6 +139,6 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
                 got.append(ts)
         assert got == mine, f"{device}: records of the resharded stream came out of order or went missing"
 
-    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
+    recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
     assert recorded["ingest_shard_count"] == 3
     assert terraform_plan_exit_code(sandbox) == 0

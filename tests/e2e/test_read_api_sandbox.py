@@ -56,7 +56,7 @@ def history(sandbox) -> dict[str, list[dict]]:
 def api_url(sandbox, history):
     """`opsctl sandbox api --port P` running in the background for this module, stopped at its end."""
     port = server.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "opsctl.cli", "sandbox", "api", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)], cwd=ROOT,
                             env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

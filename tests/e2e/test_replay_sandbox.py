@@ -10,7 +10,7 @@ import time
 import boto3
 import pytest
 
-from opsctl.sandbox.runtime_mapping import iso_millis
+from opsctl.sandbox.runtime.mapping import iso_millis
 
 from .sandbox_harness import opsctl
 

@@ -55,7 +55,7 @@ def topic(monkeypatch):
 
 def log_lines(capsys, function_name: str = INGEST, request_id: str = "req-1") -> list[str]:
     """Lines our Logger really writes (two poison ERROR lines and an INFO line), plus the line the runtime
-    writes when a handler raises (opsctl.sandbox.runtime_function, like Lambda's)."""
+    writes when a handler raises (opsctl.sandbox.runtime.function, like Lambda's)."""
     capsys.readouterr()
     log = Logger(FakeContext(function_name=function_name, aws_request_id=request_id))
     log.error("poison record quarantined", reason_code="bad_ts", reason="ts is not epoch milliseconds")

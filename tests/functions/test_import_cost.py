@@ -59,7 +59,7 @@ def test_functions_is_the_zip_root_not_a_package():
 
 
 def test_the_handler_string_resolves_from_the_built_zip(tmp_path):
-    from opsctl.packaging import build_zip
+    from opsctl.core.packaging import build_zip
 
     zip_path = tmp_path / "functions.zip"
     build_zip(FUNCTIONS, zip_path)

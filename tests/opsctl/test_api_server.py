@@ -8,7 +8,7 @@ import json
 import pytest
 
 from opsctl.sandbox.api_server import LocalApi, Route, TokenBucket, _from_payload_v2
-from opsctl.sandbox.runtime_function import Invocation
+from opsctl.sandbox.runtime.function import Invocation
 
 
 class Fn:

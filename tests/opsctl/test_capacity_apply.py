@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from opsctl import capacity as cap, tfvars
-from opsctl.aws import AwsTarget
-from opsctl.stack import Stack
+from opsctl.capacity import planner as cap
+from opsctl.core import tfvars
+from opsctl.core.aws import AwsTarget
+from opsctl.core.stack import Stack
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
 

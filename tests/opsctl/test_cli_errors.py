@@ -15,7 +15,7 @@ def opsctl(*args, env_extra=None, tmp_path=None):
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(tmp_path / "sandbox"), **(env_extra or {})}
     env.pop("OPSCTL_ENV", None)
     env = {k: v for k, v in env.items() if v is not None}  # None in env_extra removes a variable
-    return subprocess.run([sys.executable, "-m", "opsctl.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def assert_one_line_error(proc, *fragments):

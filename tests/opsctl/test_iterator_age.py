@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from opsctl import iterator_age as ia
-from opsctl import metrics
+from opsctl.stream import iterator_age as ia
+from opsctl.core import metrics
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 WINDOW = dt.timedelta(minutes=15)
@@ -137,7 +137,7 @@ def test_lint_names_what_can_block_or_lose_data(aws):
 
 
 def test_warn_above_crit_is_refused(aws):
-    from opsctl.errors import OpsError
+    from opsctl.core.errors import OpsError
 
     with pytest.raises(OpsError, match="above --crit-ms"):
         _check(aws, warn=10, crit=5)
@@ -163,7 +163,7 @@ def test_window_parses(text, seconds):
 
 @pytest.mark.parametrize("text", ["15", "m", "0m", "1w", "-5m"])
 def test_bad_window_is_one_clear_error(text):
-    from opsctl.errors import OpsError
+    from opsctl.core.errors import OpsError
 
     with pytest.raises(OpsError, match="bad --window"):
         metrics.parse_window(text)
@@ -172,6 +172,6 @@ def test_bad_window_is_one_clear_error(text):
 @pytest.mark.parametrize("ms,text", [(None, "n/a"), (5, "5 ms"), (1984, "1.9 s"), (59_999, "59.9 s"), (60_000, "1 min 00 s"),
                                      (3_598_000, "59 min 58 s"), (3_600_000, "1 h 00 min"), (604_800_000, "168 h 00 min")])
 def test_durations_read_the_way_people_read_them(ms, text):
-    from opsctl.ops_cli import _ms
+    from opsctl.cli.stream import _ms
 
     assert _ms(ms) == text

@@ -16,12 +16,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl import kinesis_replay as kr
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.packaging import build_zip
-from opsctl.sandbox import runtime
-from opsctl.sandbox.runtime_mapping import iso_millis
+from opsctl.replay import kinesis as kr
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.core.packaging import build_zip
+from opsctl.sandbox.runtime import runner as runtime
+from opsctl.sandbox.runtime.mapping import iso_millis
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"

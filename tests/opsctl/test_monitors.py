@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from opsctl import monitors as mon
-from opsctl import thresholds
+from opsctl.monitoring import monitors as mon
+from opsctl.monitoring import thresholds
 
 # Mid-minute, so "the last 5 periods" are the 4 full minutes before and the one now filling.
 NOW = dt.datetime.now(dt.timezone.utc).replace(second=30, microsecond=0) - dt.timedelta(minutes=1)
@@ -153,8 +153,9 @@ def test_unreadable_metrics_exit_3():
 
 
 def test_cli_prints_state_threshold_with_unit_and_runbook_and_exits_like_a_plugin(cw, monkeypatch):
-    from opsctl import cli, stack
-    from opsctl.aws import AwsTarget
+    from opsctl.cli import app as cli
+    from opsctl.core import stack
+    from opsctl.core.aws import AwsTarget
 
     warn_ms, _ = thresholds.iterator_age_ms()
     _seed(cw, "AWS/Lambda", "IteratorAge", {"FunctionName": "ingest"}, {2: warn_ms + 1, 1: warn_ms + 1, 0: warn_ms + 1})

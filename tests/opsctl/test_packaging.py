@@ -3,7 +3,7 @@
 import hashlib
 import zipfile
 
-from opsctl.packaging import build_zip
+from opsctl.core.packaging import build_zip
 
 
 def _tree(root):

@@ -7,10 +7,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from opsctl import quarantine
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.stack import Stack
+from opsctl.quarantine import store as quarantine
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.core.stack import Stack
 
 BUCKET = "telemetry-test-quarantine"
 

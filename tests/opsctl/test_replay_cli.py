@@ -18,12 +18,12 @@ import pytest
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
-from opsctl import dlq
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.sandbox.runtime_mapping import iso_millis
+from opsctl.replay import sources as dlq
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.sandbox.runtime.mapping import iso_millis
 from opsctl.sandbox.server import free_port
-from opsctl.stack import Stack
+from opsctl.core.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -54,7 +54,7 @@ def _env(tmp_path) -> dict:
 
 
 def opsctl_cmd(endpoint: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "opsctl.cli", "--endpoint-url", endpoint, *args]
+    return [sys.executable, "-m", "opsctl.cli.app", "--endpoint-url", endpoint, *args]
 
 
 def run(endpoint, tmp_path, *args, timeout=120):

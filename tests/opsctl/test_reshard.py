@@ -10,8 +10,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from opsctl import reshard, tfvars
-from opsctl.errors import OpsError
+from opsctl.stream import reshard
+from opsctl.core import tfvars
+from opsctl.core.errors import OpsError
 
 
 @pytest.mark.parametrize("current,target,steps", [

@@ -1,5 +1,5 @@
 """The local Lambda runtime against a moto server of the tests' own: real Kinesis records, a real Lambda
-function (a zip of small test handlers built with opsctl.packaging), real event source mappings, and
+function (a zip of small test handlers built with opsctl.core.packaging), real event source mappings, and
 outcomes read back from the stream's consumers' point of view: what each invocation received, what is
 in the on-failure queue, what CloudWatch holds."""
 
@@ -18,10 +18,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl.aws import AwsTarget
-from opsctl.errors import OpsError
-from opsctl.packaging import build_zip
-from opsctl.sandbox import runtime, runtime_kinesis
+from opsctl.core.aws import AwsTarget
+from opsctl.core.errors import OpsError
+from opsctl.core.packaging import build_zip
+from opsctl.sandbox.runtime import runner as runtime
+from opsctl.sandbox.runtime import kinesis as runtime_kinesis
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
@@ -515,7 +516,7 @@ def test_max_seconds_stops_a_blocked_shard_and_says_so(sb):
 
 
 def test_emf_documents_become_metric_data_per_dimension_set():
-    from opsctl.sandbox.runtime_function import emf_metric_data
+    from opsctl.sandbox.runtime.function import emf_metric_data
 
     doc = {"_aws": {"Timestamp": 1_700_000_000_000, "CloudWatchMetrics": [{
         "Namespace": "TelemetryPipeline", "Dimensions": [["FunctionName"], ["FunctionName", "Environment"], ["Missing"]],

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl.aws import AwsTarget
-from opsctl.packaging import build_zip
-from opsctl.sandbox import runtime
+from opsctl.core.aws import AwsTarget
+from opsctl.core.packaging import build_zip
+from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.moto_main import disable_queue_delivery
 from opsctl.sandbox.server import free_port
 

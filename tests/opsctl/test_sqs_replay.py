@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl import sqs_replay
-from opsctl.errors import OpsError
+from opsctl.replay import sqs as sqs_replay
+from opsctl.core.errors import OpsError
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"

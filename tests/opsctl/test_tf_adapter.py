@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from opsctl import tf
-from opsctl.errors import OpsError
+from opsctl.core import tf
+from opsctl.core.errors import OpsError
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is a documented prerequisite; CI has it")
 

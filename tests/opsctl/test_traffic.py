@@ -63,7 +63,7 @@ def test_throttled_entries_are_retried_until_accepted():
 
 
 def test_records_still_refused_after_every_attempt_are_an_error_not_a_silent_loss():
-    from opsctl.errors import OpsError
+    from opsctl.core.errors import OpsError
 
     class Refuses:
         def put_records(self, StreamName, Records):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from opsctl.project import ROOT
+from opsctl.core.project import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from opsctl.project import ROOT, TERRAFORM_DIR
+from opsctl.core.project import ROOT, TERRAFORM_DIR
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z0-9_]+)(?::(.*))?")
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from opsctl import tf, thresholds
-from opsctl.project import TERRAFORM_DIR
+from opsctl.core import tf
+from opsctl.monitoring import thresholds
+from opsctl.core.project import TERRAFORM_DIR
 from tests.terraform.datadog_query import QuerySyntaxError, parse
 from tests.terraform.datadog_schema import check
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opsctl import tf
-from opsctl.project import TERRAFORM_DIR
+from opsctl.core import tf
+from opsctl.core.project import TERRAFORM_DIR
 
 ENVS = ("local", "dev", "prod")
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from opsctl import tf, thresholds
-from opsctl.project import ROOT, TERRAFORM_DIR
+from opsctl.core import tf
+from opsctl.monitoring import thresholds
+from opsctl.core.project import ROOT, TERRAFORM_DIR
 
 MODULE = TERRAFORM_DIR / "modules" / "monitors"
 CATALOG = thresholds.monitors()

@@ -16,8 +16,8 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
-from opsctl import tf
-from opsctl.project import TERRAFORM_DIR
+from opsctl.core import tf
+from opsctl.core.project import TERRAFORM_DIR
 
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False, preserve_heredocs=False)
 MODULES_DIR = TERRAFORM_DIR / "modules"
@@ -534,7 +534,7 @@ def test_stage_throttles_by_variables_and_logs_json_to_an_encrypted_group():
 def test_api_routes_are_one_line_each_in_the_pipeline_and_match_the_route_table():
     import sys
 
-    from opsctl.project import FUNCTIONS_DIR
+    from opsctl.core.project import FUNCTIONS_DIR
 
     sys.path.insert(0, str(FUNCTIONS_DIR))
     from api.routes import ROUTES

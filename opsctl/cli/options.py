@@ -1,0 +1,28 @@
+"""What every command shares: the global settings (which environment, where) and the --output option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+
+from opsctl.cli.render import OutputFormat
+
+
+@dataclass
+class Settings:
+    env: str
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    overrides: dict[str, str | None] = field(default_factory=dict)  # output name -> value from a root flag (--stream, ...)
+
+    def stack(self, **overrides):
+        from opsctl.core import stack
+
+        return stack.load(self.env, region=self.region, profile=self.profile, endpoint_url=self.endpoint_url,
+                          overrides={**self.overrides, **{k: v for k, v in overrides.items() if v}})
+
+
+OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts (one document on stdout)")]

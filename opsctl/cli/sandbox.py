@@ -1,0 +1,460 @@
+"""`opsctl sandbox ...`: run the whole pipeline on this machine, with no AWS account."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opsctl.cli.options import OutputOpt, Settings
+from opsctl.core.errors import OpsError
+from opsctl.cli.render import OutputFormat, emit, err, note, out
+
+sandbox_app = typer.Typer(
+    help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
+    "so you can try, test and rehearse incidents on a laptop.\n\n"
+    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison 10[/bold] "
+    "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → "
+    "[bold]opsctl sandbox rollups --device dev-0001[/bold] → [bold]opsctl sandbox down[/bold].",
+    no_args_is_help=True,
+)
+
+
+def _local(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    if settings.env != "local":
+        raise OpsError(f"`opsctl sandbox` works on the local sandbox only, not --env {settings.env}", hint="drop --env or use --env local")
+    return settings
+
+
+@sandbox_app.command()
+def up(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="localhost port for the moto server (default: a free one)", min=1, max=65535)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Start the sandbox (or bring it up to date): moto server, Lambda zip, terraform init + apply of envs/local.
+
+    Safe to run again: a running sandbox is reused and Terraform only applies what changed."""
+    from opsctl.sandbox import deploy
+
+    _local(ctx)
+    with err.status("starting") as status:
+        result = deploy.up(port, progress=lambda msg: status.update(msg))
+    data = {"endpoint": result.endpoint, "started_server": result.started_server, "zip_sha256": result.zip_sha256,
+            "apply_seconds": round(result.apply_seconds, 1), "outputs": result.outputs}
+
+    def table(d):
+        out.print(f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)")
+        t = Table("output", "value", box=None)
+        for k, v in sorted(d["outputs"].items()):
+            t.add_row(k, str(v))
+        out.print(t)
+        note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file)."""
+    from opsctl.sandbox import deploy
+
+    _local(ctx)
+    stopped = deploy.down()
+    note(f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})" if stopped else "no sandbox was running; leftovers cleaned")
+
+
+@sandbox_app.command()
+def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+    """Tell whether the sandbox is up, where its endpoint is, and what Terraform deployed into it.
+
+    Exits 1 when the sandbox is not running."""
+    from opsctl.core.project import SANDBOX_DIR
+    from opsctl.sandbox import server
+    from opsctl.sandbox.deploy import Workspace
+
+    _local(ctx)
+    state = server.running()
+    data: dict = {"running": state is not None}
+    if state:
+        data.update(endpoint=state.endpoint, pid=state.pid, port=state.port, uptime_s=round(time.time() - state.started_at),
+                    log=state.log_path)
+        try:
+            data["outputs"] = Workspace(SANDBOX_DIR).outputs()
+        except OpsError as exc:
+            data["outputs"] = {}
+            data["terraform"] = exc.line()
+
+    def table(d):
+        if not d["running"]:
+            out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
+            return
+        out.print(f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})")
+        if d.get("terraform"):
+            out.print(f"terraform: {d['terraform']}")
+        for k, v in sorted(d.get("outputs", {}).items()):
+            out.print(f"  {k:28} {v}")
+        out.print(f"plan against it: terraform -chdir=terraform/envs/local plan")
+
+    emit(data, output, table)
+    if not state:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command()
+def traffic(
+    ctx: typer.Context,
+    devices: Annotated[int, typer.Option(help="number of devices", min=1, max=100_000)] = 5,
+    records: Annotated[int, typer.Option(help="valid readings to send, spread over the devices", min=0, max=10_000_000)] = 500,
+    poison: Annotated[int, typer.Option(help="invalid records to mix in, cycling through every poison kind", min=0)] = 0,
+    rate: Annotated[Optional[float], typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)] = None,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    from opsctl.sandbox import traffic as gen
+
+    stack = _local(ctx).stack()
+    items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
+    with Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("send", total=len(items))
+        result = gen.send(stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=lambda n: bar.advance(task, n))
+    data = result.to_dict()
+
+    def table(d):
+        out.print(f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
+                  f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s")
+        if d["poison"]:
+            out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
+        note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def run(
+    ctx: typer.Context,
+    until_idle: Annotated[bool, typer.Option("--until-idle/--follow", help="stop once every shard is drained (default), or keep polling")] = True,
+    from_start: Annotated[bool, typer.Option("--from-start", help="forget checkpoints and re-deliver every record from TRIM_HORIZON (a replay)")] = False,
+    max_seconds: Annotated[Optional[float], typer.Option(help="stop after this many seconds even if not idle", min=1)] = None,
+    max_passes: Annotated[Optional[int], typer.Option(help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind", min=1)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
+
+    Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
+    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
+    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline)."""
+    from opsctl.sandbox.runtime import runner as runtime
+
+    stack = _local(ctx).stack()
+    counts = {"invocations": 0, "records": 0}
+    skipped: list[dict] = []
+    with err.status("polling event source mappings") as status:
+        def on_event(kind: str, details: dict) -> None:
+            if kind == "invoke":
+                counts["invocations"] += 1
+                counts["records"] += int(details.get("records", 0))
+                status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+            elif kind in ("skip", "logs"):
+                skipped.append({**details, "kind": kind})
+
+        summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event,
+                              max_passes=max_passes)
+    data = summary.to_dict()
+    emit(data, output, _run_table)
+    for d in skipped:
+        if d["kind"] == "logs":
+            note(f"logs of {d['function_name']} not sent to CloudWatch Logs: {d['reason']}")
+        else:
+            note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
+
+
+def _run_table(d: dict) -> None:
+    mappings = d.get("mappings", [])
+    t = Table("function", "source", "invocations", "records", "errors", "partial", "bisections", "to on-failure", "lost", title="local runtime")
+    for m in mappings:
+        t.add_row(str(m.get("function_name")), str(m.get("source", "")).rsplit(":", 1)[-1], str(m.get("invocations", 0)),
+                  str(m.get("records_delivered", 0)), str(m.get("function_errors", 0)), str(m.get("partial_failures", 0)),
+                  str(m.get("bisections", 0)), str(m.get("on_failure_records", 0)), str(m.get("records_discarded_without_destination", 0)))
+    out.print(t)
+    for m in mappings:
+        if "messages_deleted" in m:  # an SQS mapping
+            line = (f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
+                    f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)")
+            if m.get("left_in_flight"):
+                line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
+            out.print(line)
+    if d.get("timed_out"):
+        note("stopped at --max-seconds before the mappings were idle; run again to continue")
+
+
+@sandbox_app.command()
+def drill(
+    ctx: typer.Context,
+    baseline: Annotated[int, typer.Option(help="readings sent (and delivered) before the incident", min=0, max=100_000)] = 200,
+    spike: Annotated[int, typer.Option(help="readings of the spike sent while the consumer is stopped (raised to what outlasts the slow passes)", min=1, max=1_000_000)] = 1500,
+    poison: Annotated[int, typer.Option(help="poison records in the burst, cycling through every kind", min=0, max=100_000)] = 22,
+    devices: Annotated[int, typer.Option(help="devices sending (ids drill<hhmmss>b-/s-NNNN, apart from other traffic)", min=1, max=10_000)] = 10,
+    settle_timeout: Annotated[Optional[float], typer.Option(help="seconds to wait for the fired monitors to return to OK (default: the alarm's window + 2 periods)", min=0)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Rehearse an incident on the sandbox with real metrics and the runbooks' own commands (~7 minutes).
+
+    The ingest consumer is stopped while a traffic spike with a poison burst arrives, then comes back slow
+    (one batch per shard a minute), so its IteratorAge, measured from the records' real arrival, crosses the
+    catalog's warning threshold in enough minutes for the alarm (no metric is faked, no threshold lowered).
+    `opsctl monitors` shows what fired and its runbook; the drill runs that runbook's diagnose / mitigate /
+    verify commands (and the poison-records and, if a failed batch exists, DLQ-replay ones), waits until the
+    monitor is OK again, and checks that every record it sent is in the table or quarantined (by reason).
+    Prints a timeline. Exit 0 when something fired, everything recovered and every record is accounted for; 1 otherwise.
+
+    Examples:
+      opsctl sandbox drill
+      opsctl sandbox drill --spike 3000 --poison 44 --output json"""
+    from opsctl.sandbox import drill as rehearsal
+
+    stack = _local(ctx).stack()
+    result = rehearsal.run(stack, baseline=baseline, spike=spike, poison=poison, devices=devices,
+                           settle_timeout_s=settle_timeout, progress=lambda m: err.print(m, markup=False, highlight=False))
+
+    def table(d):
+        t = Table("t (s)", "step", "command", "outcome", title="drill timeline", box=None)
+        for s in d["timeline"]:
+            t.add_row(f"{s['at_s']:.0f}", s["step"], s["command"], s["outcome"])
+        out.print(t)
+        a = d["accounting"]
+        out.print(f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
+                  f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
+                  + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else ""))
+        out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+        for k, why in d["not_exercised"].items():
+            out.print(f"  not exercised: {k}: {why}")
+        out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+
+    emit(result, output, table)
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("scheduled-report")
+def scheduled_report(
+    ctx: typer.Context,
+    out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="also copy the stored HTML report into this folder")] = "build/reports",
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Run the scheduled capacity report now, as EventBridge Scheduler would (moto never fires schedules).
+
+    Invokes the deployed capacity_report function through the local runtime with its schedule's input, then says
+    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir."""
+    import datetime as dt
+    from pathlib import Path
+
+    from opsctl.core.project import FUNCTIONS_ZIP, ROOT, SANDBOX_DIR
+    from opsctl.sandbox import schedule
+
+    stack = _local(ctx).stack()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    with err.status("running the capacity report function"):
+        data = schedule.run(stack.target, stack.outputs, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP, scheduled_time=now)
+    result = data["result"]
+    if out_dir:
+        html_key = result["keys"]["html"]
+        dest = Path(out_dir) if Path(out_dir).is_absolute() else ROOT / out_dir
+        dest.mkdir(parents=True, exist_ok=True)
+        local = dest / html_key.rsplit("/", 1)[-1]
+        local.write_bytes(stack.target.client("s3").get_object(Bucket=result["bucket"], Key=html_key)["Body"].read())
+        data["local_copy"] = str(local)
+
+    def table(d):
+        r = d["result"]
+        out.print(f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):")
+        for key in r["keys"].values():
+            out.print(f"  s3://{r['bucket']}/{key}")
+        if d.get("local_copy"):
+            out.print(f"local copy: {d['local_copy']}")
+        note("summary published to the alerts topic; open the HTML in a browser")
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
+    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches."""
+    from opsctl.sandbox import landed
+
+    stack = _local(ctx).stack()
+    data = landed.summary(stack)
+
+    def table(d):
+        tb = d["table"]
+        out.print(f"[bold]table[/bold] {tb['name']}: {tb['items']} readings from {tb['devices']} devices")
+        for r in tb["sample"]:
+            out.print(f"  {r['device_id']}  ts={r['ts']}  {r.get('metrics')}")
+        q = d["quarantine"]
+        out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {q['records']} poison records")
+        for reason, n in q["by_reason"].items():
+            out.print(f"  {reason:20} {n}")
+        for p in q["sample"]:
+            out.print(f"  e.g. {p['shard_id']} seq …{str(p['sequence_number'])[-8:]}: {p['reason']}")
+        f = d["ingest_failure_queue"]
+        out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
+        if "rollups" in d:
+            r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
+            out.print(f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
+                      + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else ""))
+            out.print(f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
+                      f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs")
+
+    emit(data, output, table)
+
+
+def _epoch_ms(value: str, flag: str) -> int:
+    """Epoch milliseconds from `value`: digits are epoch ms, anything else ISO-8601 (naive = UTC)."""
+    import datetime as dt
+
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise OpsError(f"{flag} {value!r} is neither epoch milliseconds nor an ISO-8601 time",
+                       hint=f"e.g. {flag} 1763800000000 or {flag} 2025-11-22T08:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+@sandbox_app.command()
+def rollups(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Option("--device", "-d", help="device id, e.g. dev-0001")],
+    from_: Annotated[Optional[str], typer.Option("--from", help="start: epoch ms or ISO-8601 (default: --hours before --to)")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="end: epoch ms or ISO-8601 (default: now)")] = None,
+    hours: Annotated[int, typer.Option(help="hours to show when --from is not given", min=1, max=24 * 366)] = 48,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Show a device's hourly rollups (count; min/max/avg/sum per metric), as the rollup worker wrote them.
+
+    Examples:
+      opsctl sandbox rollups --device dev-0001
+      opsctl sandbox rollups --device dev-0001 --from 2025-11-22T00:00:00Z --to 2025-11-22T12:00:00Z --output json"""
+    import re
+
+    from opsctl.sandbox import landed
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", device):
+        raise OpsError(f"--device {device!r} is not a device id", hint="device ids are 1-128 characters of [A-Za-z0-9_.:-]")
+    to_ms = _epoch_ms(to, "--to") if to else int(time.time() * 1000)
+    from_ms = _epoch_ms(from_, "--from") if from_ else to_ms - hours * 3_600_000
+    if from_ms > to_ms:
+        raise OpsError("--from is after --to", hint="give an earlier --from or a later --to")
+    stack = _local(ctx).stack()
+    found = landed.rollups(stack, device, from_ms, to_ms)
+    data = {"device_id": device, "from": from_ms, "to": to_ms, "rollups": found}
+
+    def table(d):
+        if not d["rollups"]:
+            out.print(f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)")
+            return
+        names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
+        t = Table("hour (UTC)", "readings", *[f"{n} min/avg/max" for n in names], title=f"hourly rollups of {device}")
+        for r in d["rollups"]:
+            cells = []
+            for n in names:
+                s = r.get("metrics", {}).get(n)
+                cells.append(f"{s['min']:g} / {s['avg']:.4g} / {s['max']:g}" if s else "-")
+            t.add_row(time.strftime("%Y-%m-%d %H:00", time.gmtime(r["hour_start"] / 1000)), str(r["count"]), *cells)
+        out.print(t)
+
+    emit(data, output, table)
+
+
+@sandbox_app.command()
+def api(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="localhost port to serve on (default: a free one)", min=1, max=65535)] = None,
+    get: Annotated[Optional[list[str]], typer.Option("--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop")] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Serve the read API on localhost: the routes Terraform created in the sandbox, run by the deployed code.
+
+    Each HTTP request becomes the API Gateway payload-2.0 event of the route it matches (routes, integrations,
+    stage throttling and CORS are read from the sandbox's API); the api function runs in-process from
+    build/functions.zip, checked against the deployed code like `sandbox run` does.
+
+    Examples:
+
+      opsctl sandbox api --port 8000        # then: curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'
+
+      opsctl sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+
+    With --get the exit code is 1 when any answer is 4xx/5xx."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from opsctl.sandbox import api_server
+
+    stack = _local(ctx).stack()
+    for path in get or []:
+        if not path.startswith("/"):
+            raise OpsError(f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest")
+    local = api_server.load(stack.target, stack.get("api_id"))
+    try:
+        if get:
+            srv = api_server.server(local, port)
+            thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
+            thread.start()
+            base = f"http://{srv.server_address[0]}:{srv.server_address[1]}"
+            answers = []
+            try:
+                for path in get:
+                    req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+                    try:
+                        with urllib.request.urlopen(req, timeout=60) as resp:
+                            status, headers, body = resp.status, dict(resp.headers), resp.read()
+                    except urllib.error.HTTPError as exc:
+                        status, headers, body = exc.code, dict(exc.headers), exc.read()
+                    try:
+                        parsed = json.loads(body) if body else None
+                    except ValueError:
+                        parsed = body.decode("utf-8", "replace")
+                    answers.append({"path": path, "status": status, "content_type": headers.get("Content-Type"),
+                                    "cache_control": headers.get("Cache-Control"), "body": parsed})
+            finally:
+                srv.shutdown()
+                srv.server_close()
+            emit({"endpoint": base, "api_id": local.api_id, "answers": answers}, output, _api_answers_table)
+            if any(a["status"] >= 400 for a in answers):
+                raise typer.Exit(1)
+            return
+        srv = api_server.server(local, port, on_request=lambda a, method, target: err.print(
+            f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False))
+        host, bound = srv.server_address[:2]
+        note(f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}")
+        note(f"try: curl 'http://{host}:{bound}/devices/dev-0001/readings?limit=5'   (Ctrl-C stops)")
+        try:
+            srv.serve_forever()
+        except KeyboardInterrupt:
+            note("stopped")
+        finally:
+            srv.server_close()
+    finally:
+        local.close()
+
+
+def _api_answers_table(d: dict) -> None:
+    for a in d["answers"]:
+        colour = "green" if a["status"] < 400 else "red"
+        out.print(f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})")
+        body = a["body"]
+        if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
+            body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
+        out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)

@@ -1,0 +1,24 @@
+"""CloudWatch GetMetricData in as few calls as the API allows: ≤500 queries per call, all pages.
+
+The implementation lives in functions/capacity_report/metrics.py (the scheduled report uses it too).
+
+Only plain MetricStat queries (no metric math, no SEARCH): the same code works on the sandbox, whose
+CloudWatch (moto) has neither (REFERENCE.md §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from opsctl.core import shared  # noqa: F401 - puts functions/ on the path
+from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
+from capacity_report import metrics as _shared
+
+
+def parse_window(text: str) -> dt.timedelta:
+    """'15m', '1h', '90s', '2d' → timedelta; anything else is a clear error."""
+    from opsctl.core.errors import OpsError
+
+    try:
+        return _shared.parse_window(text)
+    except ValueError:
+        raise OpsError(f"bad --window {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d") from None

@@ -1,0 +1,1 @@
+"""The poison-record quarantine the ingest function writes to S3."""

@@ -1,0 +1,1 @@
+"""The stream and its consumers: resharding, shard recommendations, iterator age."""
