@@ -12,7 +12,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from opsctl.core import shared  # noqa: F401 - puts functions/ on the path
 from opsctl.core.errors import OpsError
 from capacity_report import prices as pricing, quota, report as reports, stream as streams, tables
 

@@ -187,7 +187,7 @@ def report(
       opsctl report --format html --out build/reports/capacity.html
       opsctl --env prod report --window 7d --format json | jq .recommendations
     """
-    from opsctl.capacity import planner as cap  # first: puts functions/ on the path
+    from opsctl.capacity import planner as cap
     from opsctl.core import metrics
     from capacity_report import render
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from opsctl.core import shared  # noqa: F401 - puts functions/ on the path
 from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
 from capacity_report import metrics as _shared
 

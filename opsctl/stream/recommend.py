@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from opsctl.core import metrics  # noqa: F401 - shared puts functions/ on the path
-from opsctl.core import shared
+from opsctl.core import metrics
 from opsctl.core.errors import OpsError
 from capacity_report import stream as streams
 from capacity_report.stream import consumer_floor  # noqa: F401 - re-exported

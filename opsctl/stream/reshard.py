@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from opsctl.core import shared  # noqa: F401 - puts functions/ on the path
 from opsctl.core.errors import OpsError
 from capacity_report import stream as _stream
 from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
