@@ -1,5 +1,6 @@
 """Test-wide set-up: the Lambda sources are not an installed package, so put them on the path
 the way Lambda does (the zip's root is `functions/`)."""
+
 import os
 import sys
 from pathlib import Path

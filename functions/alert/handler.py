@@ -42,7 +42,9 @@ def decode(data_b64: str) -> dict:
         raise NotLogsPayload(f"not a gzip'd CloudWatch Logs document: {type(exc).__name__}: {exc}") from None
     if not isinstance(doc, dict) or doc.get("messageType") not in ("DATA_MESSAGE", "CONTROL_MESSAGE"):
         raise NotLogsPayload("no messageType DATA_MESSAGE or CONTROL_MESSAGE")
-    if doc["messageType"] == "DATA_MESSAGE" and not (isinstance(doc.get("logEvents"), list) and isinstance(doc.get("logGroup"), str)):
+    if doc["messageType"] == "DATA_MESSAGE" and not (
+        isinstance(doc.get("logEvents"), list) and isinstance(doc.get("logGroup"), str)
+    ):
         raise NotLogsPayload("a DATA_MESSAGE without logGroup or logEvents")
     return doc
 
@@ -106,8 +108,11 @@ def group(records: list[dict], log: Logger) -> tuple[dict[tuple[str, str], Error
         try:
             doc = decode(record["kinesis"]["data"])
         except NotLogsPayload as exc:
-            log.error("alert stream record is not a CloudWatch Logs payload; handed back to Lambda (it ends in the failure queue)",
-                      sequence_number=seq, error=str(exc))
+            log.error(
+                "alert stream record is not a CloudWatch Logs payload; handed back to Lambda (it ends in the failure queue)",
+                sequence_number=seq,
+                error=str(exc),
+            )
             bad.append(seq)
             continue
         if doc["messageType"] != "DATA_MESSAGE":
@@ -142,19 +147,31 @@ def render(groups: dict[tuple[str, str], ErrorGroup], environment: str) -> tuple
     subject = f"[{environment}] {total} ERROR line{'s' * (total != 1)} in {', '.join(functions)}"
     subject = subject.encode("ascii", "replace").decode()
     if len(subject) > MAX_SUBJECT_CHARS:
-        subject = subject[:MAX_SUBJECT_CHARS - 1] + "."
-    lines = [f"{total} ERROR line{'s' * (total != 1)} in {len(ordered)} group{'s' * (len(ordered) != 1)} "
-             f"from {_iso(min(g.first_ms for g in ordered))} to {_iso(max(g.last_ms for g in ordered))} ({environment}).", ""]
+        subject = subject[: MAX_SUBJECT_CHARS - 1] + "."
+    lines = [
+        f"{total} ERROR line{'s' * (total != 1)} in {len(ordered)} group{'s' * (len(ordered) != 1)} "
+        f"from {_iso(min(g.first_ms for g in ordered))} to {_iso(max(g.last_ms for g in ordered))} ({environment}).",
+        "",
+    ]
     for g in ordered[:MAX_GROUPS_SHOWN]:
         lines.append(f"{g.function}: {g.error} x{g.count}")
         if g.details:
-            lines.append("  " + ", ".join(f"{k} x{n}" for k, n in sorted(g.details.items(), key=lambda kv: (-kv[1], kv[0]))))
-        lines.append(f"  first {_iso(g.first_ms)}, last {_iso(g.last_ms)}" + (f"; requests {', '.join(g.request_ids)}" if g.request_ids else ""))
+            lines.append(
+                "  " + ", ".join(f"{k} x{n}" for k, n in sorted(g.details.items(), key=lambda kv: (-kv[1], kv[0])))
+            )
+        lines.append(
+            f"  first {_iso(g.first_ms)}, last {_iso(g.last_ms)}"
+            + (f"; requests {', '.join(g.request_ids)}" if g.request_ids else "")
+        )
         lines.append(f"  e.g. {g.example}")
         lines.append("")
     if len(ordered) > MAX_GROUPS_SHOWN:
-        lines.append(f"... and {len(ordered) - MAX_GROUPS_SHOWN} more groups ({sum(g.count for g in ordered[MAX_GROUPS_SHOWN:])} lines).")
-    lines.append("Each function's runbook: runbooks/function-errors.md; the lines themselves are in /aws/lambda/<function>.")
+        lines.append(
+            f"... and {len(ordered) - MAX_GROUPS_SHOWN} more groups ({sum(g.count for g in ordered[MAX_GROUPS_SHOWN:])} lines)."
+        )
+    lines.append(
+        "Each function's runbook: runbooks/function-errors.md; the lines themselves are in /aws/lambda/<function>."
+    )
     body = "\n".join(lines)
     if len(body.encode()) > MAX_MESSAGE_BYTES:
         body = body.encode()[:MAX_MESSAGE_BYTES].decode(errors="ignore") + "\n... (truncated)"
@@ -170,6 +187,12 @@ def handler(event, context):
         subject, body = render(groups, environment)
         # A failed publish raises: the whole batch is retried and nothing was half-sent.
         clients.client("sns").publish(TopicArn=os.environ["ALERTS_TOPIC_ARN"], Subject=subject, Message=body)
-    log.info("log alerts", records=len(records), groups=len(groups), published=bool(groups), **counts,
-             not_logs_payloads=len(bad))
+    log.info(
+        "log alerts",
+        records=len(records),
+        groups=len(groups),
+        published=bool(groups),
+        **counts,
+        not_logs_payloads=len(bad),
+    )
     return item_failures(bad)

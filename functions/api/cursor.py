@@ -12,7 +12,7 @@ import binascii
 import json
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -44,8 +44,11 @@ class CursorSigner:
 
     def issue(self, binding: dict, after_ts: int) -> str:
         """A cursor that resumes after `after_ts` for exactly the listing `binding` describes (one GenerateMac)."""
-        payload = json.dumps({"v": VERSION, **binding, "k": after_ts, "x": int(self.clock()) + self.ttl_seconds},
-                             separators=(",", ":"), sort_keys=True).encode()
+        payload = json.dumps(
+            {"v": VERSION, **binding, "k": after_ts, "x": int(self.clock()) + self.ttl_seconds},
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
         mac = self.kms.generate_mac(KeyId=self.key_arn, Message=payload, MacAlgorithm=MAC_ALGORITHM)["Mac"]
         return f"{_b64encode(payload)}.{_b64encode(mac)}"
 
@@ -59,7 +62,9 @@ class CursorSigner:
         try:
             payload, mac = _b64decode(encoded_payload), _b64decode(encoded_mac)
         except (ValueError, binascii.Error):
-            raise bad_request("bad_cursor", "cursor is malformed; pass next_cursor from the previous page unchanged") from None
+            raise bad_request(
+                "bad_cursor", "cursor is malformed; pass next_cursor from the previous page unchanged"
+            ) from None
         if len(mac) != MAC_BYTES or not payload:
             raise bad_request("bad_cursor", "cursor is malformed; pass next_cursor from the previous page unchanged")
         try:
@@ -70,8 +75,13 @@ class CursorSigner:
             raise
         fields = json.loads(payload)  # authentic: we wrote it
         if fields.get("v") != VERSION or any(fields.get(k) != v for k, v in binding.items()):
-            raise bad_request("cursor_mismatch", "cursor belongs to another device or query; "
-                                                 "keep device, from, to and order as they were on the first page")
+            raise bad_request(
+                "cursor_mismatch",
+                "cursor belongs to another device or query; "
+                "keep device, from, to and order as they were on the first page",
+            )
         if self.clock() > fields["x"]:
-            raise bad_request("expired_cursor", f"cursor expired (cursors last {self.ttl_seconds} s); start again without it")
+            raise bad_request(
+                "expired_cursor", f"cursor expired (cursors last {self.ttl_seconds} s); start again without it"
+            )
         return int(fields["k"])

@@ -19,8 +19,9 @@ from api.routes import ROUTES
 from common import clients
 from common.log import Logger
 
-THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                              "LimitExceededException"})
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException"}
+)
 RETRY_AFTER_SECONDS = 1
 DEFAULT_CURSOR_TTL_SECONDS = 3600
 DEFAULT_READINGS_MAX_AGE_SECONDS = 10
@@ -35,12 +36,16 @@ class Settings(NamedTuple):
     rollup_table_name: str = ""
 
     @classmethod
-    def from_environ(cls) -> "Settings":
+    def from_environ(cls) -> Settings:
         env = os.environ
-        return cls(table_name=env.get("TABLE_NAME", ""), cursor_key_arn=env.get("CURSOR_KEY_ARN", ""),
-                   cursor_ttl_seconds=int(env.get("CURSOR_TTL_SECONDS") or DEFAULT_CURSOR_TTL_SECONDS),
-                   readings_max_age_seconds=int(env.get("READINGS_MAX_AGE_SECONDS") or DEFAULT_READINGS_MAX_AGE_SECONDS),
-                   environment=env.get("ENVIRONMENT"), rollup_table_name=env.get("ROLLUP_TABLE_NAME", ""))
+        return cls(
+            table_name=env.get("TABLE_NAME", ""),
+            cursor_key_arn=env.get("CURSOR_KEY_ARN", ""),
+            cursor_ttl_seconds=int(env.get("CURSOR_TTL_SECONDS") or DEFAULT_CURSOR_TTL_SECONDS),
+            readings_max_age_seconds=int(env.get("READINGS_MAX_AGE_SECONDS") or DEFAULT_READINGS_MAX_AGE_SECONDS),
+            environment=env.get("ENVIRONMENT"),
+            rollup_table_name=env.get("ROLLUP_TABLE_NAME", ""),
+        )
 
 
 class Request:
@@ -58,8 +63,11 @@ class Request:
     @property
     def signer(self) -> CursorSigner:
         if self._signer is None:
-            self._signer = CursorSigner(_CountingKms(clients.client("kms"), self), self.settings.cursor_key_arn,
-                                        self.settings.cursor_ttl_seconds)
+            self._signer = CursorSigner(
+                _CountingKms(clients.client("kms"), self),
+                self.settings.cursor_key_arn,
+                self.settings.cursor_ttl_seconds,
+            )
         return self._signer
 
     def count(self, call: str) -> None:
@@ -91,7 +99,11 @@ def handler(event, context):
     try:
         route = ROUTES.get(route_key)
         if route is None:
-            raise ApiError(404, "route_not_found", f"no route for {http.get('method', '?')} {http.get('path', event.get('rawPath', '?'))}")
+            raise ApiError(
+                404,
+                "route_not_found",
+                f"no route for {http.get('method', '?')} {http.get('path', event.get('rawPath', '?'))}",
+            )
         response = route(req)
     except ApiError as exc:
         response = exc.response()
@@ -99,14 +111,25 @@ def handler(event, context):
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         if code in THROTTLING_CODES:
             log.warning("throttled by AWS; the client should retry", error_code=code)
-            response = ApiError(503, "throttled", "too many requests right now; retry shortly",
-                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}).response()
+            response = ApiError(
+                503,
+                "throttled",
+                "too many requests right now; retry shortly",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ).response()
         else:
             response = _internal_error(log, context, exc)
     except Exception as exc:  # noqa: BLE001 - a bug: logged in full, never shown to the caller
         response = _internal_error(log, context, exc)
-    log.info("request", route=route_key, method=http.get("method"), path=http.get("path"), status=response["statusCode"],
-             duration_ms=round((time.perf_counter() - started) * 1000, 3), aws_requests=req.aws_requests)
+    log.info(
+        "request",
+        route=route_key,
+        method=http.get("method"),
+        path=http.get("path"),
+        status=response["statusCode"],
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        aws_requests=req.aws_requests,
+    )
     return response
 
 

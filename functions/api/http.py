@@ -16,8 +16,12 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
     def response(self) -> dict:
-        return json_response(self.status, {"error": {"code": self.code, "message": self.message}},
-                             cache_control=NO_STORE, headers=self.headers)
+        return json_response(
+            self.status,
+            {"error": {"code": self.code, "message": self.message}},
+            cache_control=NO_STORE,
+            headers=self.headers,
+        )
 
 
 def bad_request(code: str, message: str) -> ApiError:

@@ -7,7 +7,7 @@ never silently widens a query), then the parsers it needs, or `page_request` for
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from api.http import bad_request
@@ -18,7 +18,7 @@ MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the largest ISO-860
 LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 1000, 100  # items per page
 ORDERS = ("asc", "desc")
 PAGE_PARAMS = frozenset({"from", "to", "limit", "order", "cursor"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")
 _DIGITS = re.compile(r"[0-9]{1,5}")  # ASCII only: str.isdigit() takes "²", which int() refuses
@@ -27,11 +27,12 @@ _OFFSET_AFTER_SPACE = re.compile(r" ([0-9]{2}(:?[0-9]{2})?)$")  # "+01:00" whose
 
 class TimeRange(NamedTuple):
     from_ms: int  # inclusive
-    to_ms: int    # inclusive
+    to_ms: int  # inclusive
 
 
 class PageRequest(NamedTuple):
     """One page of a listing: what to read, in which order, and where the previous page stopped."""
+
     route: str
     device_id: str
     from_ms: int
@@ -73,8 +74,10 @@ def timestamp(name: str, raw: str) -> int:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise bad_request(f"bad_{name}", f"{name} must be epoch milliseconds or an ISO-8601 time such as "
-                                             f"2025-11-22T08:00:00Z, not {raw[:40]!r}") from None
+            raise bad_request(
+                f"bad_{name}",
+                f"{name} must be epoch milliseconds or an ISO-8601 time such as 2025-11-22T08:00:00Z, not {raw[:40]!r}",
+            ) from None
         if parsed.tzinfo is None:
             raise bad_request(f"bad_{name}", f"{name} must carry a time zone (Z or ±hh:mm): {raw[:40]!r} is ambiguous")
         value = (parsed - _EPOCH) // _ONE_MS
@@ -97,7 +100,9 @@ def limit(params: dict[str, str]) -> int:
     if raw is None:
         return LIMIT_DEFAULT
     if not _DIGITS.fullmatch(raw) or not LIMIT_MIN <= int(raw) <= LIMIT_MAX:
-        raise bad_request("bad_limit", f"limit must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}, not {raw[:20]!r}")
+        raise bad_request(
+            "bad_limit", f"limit must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}, not {raw[:20]!r}"
+        )
     return int(raw)
 
 
@@ -113,8 +118,14 @@ def page_request(event: dict, signer, *, extra_params: frozenset[str] = frozense
 
     `signer` is an api.cursor.CursorSigner; `extra_params` are route-specific names the route parses itself."""
     params = query_params(event, PAGE_PARAMS | extra_params)
-    page = PageRequest(route=event.get("routeKey", ""), device_id=device_id(event), **time_range(params)._asdict(),
-                       limit=limit(params), order=order(params), after_ts=None)
+    page = PageRequest(
+        route=event.get("routeKey", ""),
+        device_id=device_id(event),
+        **time_range(params)._asdict(),
+        limit=limit(params),
+        order=order(params),
+        after_ts=None,
+    )
     if "cursor" in params:
         page = page._replace(after_ts=signer.open(params["cursor"], page.binding))
     return page

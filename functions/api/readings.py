@@ -46,12 +46,19 @@ def list_readings(req) -> dict:
         )
         req.count("dynamodb:Query")
         raw = resp.get("Items", [])
-        items = [reading(i) for i in raw[:page.limit]]
+        items = [reading(i) for i in raw[: page.limit]]
         if len(raw) > page.limit or (resp.get("LastEvaluatedKey") and items):  # the 1 MB response cap also ends a page
             next_after = items[-1]["ts"]
-    body = {"device_id": page.device_id, "from": page.from_ms, "to": page.to_ms, "order": page.order,
-            "limit": page.limit, "count": len(items), "items": items,
-            "next_cursor": req.signer.issue(page.binding, next_after) if next_after is not None else None}
+    body = {
+        "device_id": page.device_id,
+        "from": page.from_ms,
+        "to": page.to_ms,
+        "order": page.order,
+        "limit": page.limit,
+        "count": len(items),
+        "items": items,
+        "next_cursor": req.signer.issue(page.binding, next_after) if next_after is not None else None,
+    }
     return json_response(200, body, cache_control=f"private, max-age={req.settings.readings_max_age_seconds}")
 
 

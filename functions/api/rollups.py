@@ -23,13 +23,19 @@ def rollups(req) -> dict:
     query = params.query_params(req.event, ROLLUP_PARAMS)
     device = params.device_id(req.event)
     to_ms = params.timestamp("to", query["to"]) if "to" in query else int(time.time() * 1000)
-    from_ms = params.timestamp("from", query["from"]) if "from" in query else max(params.MIN_TS_MS, to_ms - DEFAULT_RANGE_MS)
+    from_ms = (
+        params.timestamp("from", query["from"]) if "from" in query else max(params.MIN_TS_MS, to_ms - DEFAULT_RANGE_MS)
+    )
     if from_ms > to_ms:
         raise bad_request("bad_range", f"from ({from_ms}) is after to ({to_ms})")
     if (to_ms - (from_ms - from_ms % HOUR_MS)) // HOUR_MS + 1 > MAX_RANGE_HOURS:
-        raise bad_request("bad_range", f"from..to spans more than {MAX_RANGE_HOURS} hours (one year); ask for a shorter range")
+        raise bad_request(
+            "bad_range", f"from..to spans more than {MAX_RANGE_HOURS} hours (one year); ask for a shorter range"
+        )
     order = params.order(query)
-    items = query_rollups(req.settings.rollup_table_name, device, from_ms, to_ms, ddb=req.ddb, descending=order == "desc")
+    items = query_rollups(
+        req.settings.rollup_table_name, device, from_ms, to_ms, ddb=req.ddb, descending=order == "desc"
+    )
     req.count("dynamodb:Query")
     for item in items:
         item.pop("device_id", None)  # said once, at the top

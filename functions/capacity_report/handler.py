@@ -21,7 +21,8 @@ import datetime as dt
 import os
 import re
 
-from capacity_report import metrics as cw_metrics, prices, render, report
+from capacity_report import metrics as cw_metrics
+from capacity_report import prices, render, report
 from common import clients, metrics
 from common.log import Logger
 
@@ -40,7 +41,7 @@ def scheduled_time(event: dict, now: dt.datetime) -> dt.datetime:
     if not raw:
         return now
     try:
-        return dt.datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         raise ConfigError(f"scheduled_time {raw!r} is not an ISO 8601 UTC time like 2026-01-02T06:00:00Z") from None
 
@@ -55,7 +56,12 @@ def scope_from_environment(env=os.environ) -> report.Scope:
         queues[label] = url
     if not tables and not env.get("STREAM_NAME"):
         raise ConfigError("nothing to report on: set TABLE_NAMES and/or STREAM_NAME")
-    return report.Scope(environment=env.get("ENVIRONMENT", "unknown"), tables=tables, stream=env.get("STREAM_NAME") or None, queues=queues)
+    return report.Scope(
+        environment=env.get("ENVIRONMENT", "unknown"),
+        tables=tables,
+        stream=env.get("STREAM_NAME") or None,
+        queues=queues,
+    )
 
 
 def object_keys(prefix: str, environment: str, end: dt.datetime) -> dict[str, str]:
@@ -65,7 +71,7 @@ def object_keys(prefix: str, environment: str, end: dt.datetime) -> dict[str, st
 
 def handler(event, context):
     log = Logger(context)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     end = scheduled_time(event if isinstance(event, dict) else {}, now)
     bucket, topic = os.environ.get("REPORTS_BUCKET"), os.environ.get("ALERTS_TOPIC_ARN")
     prefix = os.environ.get("REPORTS_PREFIX", "reports/")
@@ -75,8 +81,13 @@ def handler(event, context):
         raise ConfigError(f"REPORTS_PREFIX {prefix!r} must be path segments ending in '/'")
     window = cw_metrics.parse_window(os.environ.get("REPORT_WINDOW", "1d"))
     scope = scope_from_environment()
-    log.info("building capacity report", environment=scope.environment, end=end.isoformat(), window_s=int(window.total_seconds()),
-             schedule=(event or {}).get("schedule_arn") if isinstance(event, dict) else None)
+    log.info(
+        "building capacity report",
+        environment=scope.environment,
+        end=end.isoformat(),
+        window_s=int(window.total_seconds()),
+        schedule=(event or {}).get("schedule_arn") if isinstance(event, dict) else None,
+    )
     doc = report.build(clients.client, scope, window=window, now=end, prices=prices.load())
     keys = object_keys(prefix, scope.environment, end)
     s3 = clients.client("s3")
@@ -85,8 +96,21 @@ def handler(event, context):
     location = f"s3://{bucket}/{keys['html']}"
     subject, text = report.summary(doc, location)
     clients.client("sns").publish(TopicArn=topic, Subject=subject, Message=text)
-    metrics.emit({"ReportsGenerated": (1, "Count"), "Recommendations": (len(doc["recommendations"]), "Count")},
-                 function_name=getattr(context, "function_name", None), environment=scope.environment)
-    log.info("capacity report stored and announced", bucket=bucket, keys=list(keys.values()),
-             recommendations=len(doc["recommendations"]), warnings=len(doc["warnings"]))
-    return {"bucket": bucket, "keys": keys, "recommendations": len(doc["recommendations"]), "warnings": len(doc["warnings"])}
+    metrics.emit(
+        {"ReportsGenerated": (1, "Count"), "Recommendations": (len(doc["recommendations"]), "Count")},
+        function_name=getattr(context, "function_name", None),
+        environment=scope.environment,
+    )
+    log.info(
+        "capacity report stored and announced",
+        bucket=bucket,
+        keys=list(keys.values()),
+        recommendations=len(doc["recommendations"]),
+        warnings=len(doc["warnings"]),
+    )
+    return {
+        "bucket": bucket,
+        "keys": keys,
+        "recommendations": len(doc["recommendations"]),
+        "warnings": len(doc["warnings"]),
+    }

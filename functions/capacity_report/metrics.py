@@ -22,10 +22,19 @@ class MetricQuery:
     period_s: int = 60
 
     def to_api(self) -> dict:
-        return {"Id": self.id, "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": self.namespace, "MetricName": self.name,
-                       "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions]},
-            "Period": self.period_s, "Stat": self.stat}}
+        return {
+            "Id": self.id,
+            "ReturnData": True,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": self.namespace,
+                    "MetricName": self.name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
+                },
+                "Period": self.period_s,
+                "Stat": self.stat,
+            },
+        }
 
 
 @dataclass
@@ -59,7 +68,7 @@ def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.da
     """All datapoints of `queries` between start and end, in ceil(len/500) calls (plus any NextToken pages)."""
     results = MetricResults(series={q.id: [] for q in queries})
     for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
-        chunk = [q.to_api() for q in queries[i:i + MAX_QUERIES_PER_CALL]]
+        chunk = [q.to_api() for q in queries[i : i + MAX_QUERIES_PER_CALL]]
         token = None
         while True:
             kwargs = {"MetricDataQueries": chunk, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}

@@ -13,8 +13,12 @@ DEFAULT_FILE = Path(__file__).with_name("prices.json")
 ENV_VAR = "CAPACITY_PRICES_FILE"
 HOURS_PER_MONTH = 730  # AWS's own convention in its price examples
 REQUIRED = {
-    "dynamodb": ("on_demand_write_per_million_units", "on_demand_read_per_million_units",
-                 "provisioned_wcu_per_hour", "provisioned_rcu_per_hour"),
+    "dynamodb": (
+        "on_demand_write_per_million_units",
+        "on_demand_read_per_million_units",
+        "provisioned_wcu_per_hour",
+        "provisioned_rcu_per_hour",
+    ),
     "kinesis": ("shard_per_hour", "put_payload_units_per_million"),
 }
 

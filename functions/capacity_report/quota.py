@@ -23,8 +23,12 @@ class DecreaseQuota:
     next_at: dt.datetime | None  # when the next decrease is allowed, if not now
 
     def to_dict(self) -> dict:
-        return {"decreases_today": self.decreases_today, "available_now": self.available_now, "left_today": self.left_today,
-                "next_decrease_at": self.next_at.isoformat() if self.next_at else None}
+        return {
+            "decreases_today": self.decreases_today,
+            "available_now": self.available_now,
+            "left_today": self.left_today,
+            "next_decrease_at": self.next_at.isoformat() if self.next_at else None,
+        }
 
 
 def _hourly_slots(first: dt.datetime, midnight: dt.datetime) -> int:
@@ -37,10 +41,10 @@ def _hourly_slots(first: dt.datetime, midnight: dt.datetime) -> int:
 def decreases_left(decreases_today: int | None, last_decrease: dt.datetime | None, now: dt.datetime) -> DecreaseQuota:
     """What is left of today's decrease quota at `now` (UTC)."""
     n = max(0, int(decreases_today or 0))
-    now = now.astimezone(dt.timezone.utc)
+    now = now.astimezone(dt.UTC)
     midnight = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     if last_decrease is not None:
-        last_decrease = last_decrease.astimezone(dt.timezone.utc)
+        last_decrease = last_decrease.astimezone(dt.UTC)
         if last_decrease.date() != now.date():
             last_decrease = None  # a decrease of yesterday does not count against today
     if n < FREE_DECREASES_PER_DAY:

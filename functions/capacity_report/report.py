@@ -4,10 +4,11 @@ recommendations. Built the same way by `opsctl report` and the scheduled `capaci
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from capacity_report import metrics, stream as streams, tables
+from capacity_report import metrics, tables
+from capacity_report import stream as streams
 
 MAX_CHART_POINTS = 240  # points per series kept in the report (the busiest value of each bucket)
 DEFAULT_HEADROOM = 0.7  # share of a shard's write limits the recommended count fills at the busiest minute
@@ -16,6 +17,7 @@ DEFAULT_HEADROOM = 0.7  # share of a shard's write limits the recommended count 
 @dataclass
 class Scope:
     """What to report on: the environment's resources, from Terraform outputs or the function's environment."""
+
     environment: str
     tables: list[str]
     stream: str | None = None
@@ -25,7 +27,7 @@ class Scope:
 
 
 def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def downsample(points: list[tuple[dt.datetime, float]], limit: int = MAX_CHART_POINTS) -> list[list]:
@@ -33,7 +35,7 @@ def downsample(points: list[tuple[dt.datetime, float]], limit: int = MAX_CHART_P
     points = sorted(points, key=lambda p: p[0])
     if len(points) > limit:
         size = -(-len(points) // limit)
-        points = [max(points[i:i + size], key=lambda p: p[1]) for i in range(0, len(points), size)]
+        points = [max(points[i : i + size], key=lambda p: p[1]) for i in range(0, len(points), size)]
     return [[_iso(t), round(float(v), 3)] for t, v in points]
 
 
@@ -52,33 +54,60 @@ def _safe(notes: list[str], what: str, fn: Callable):
 def queue_depths(sqs, cloudwatch, queues: dict[str, str], start: dt.datetime, end: dt.datetime) -> list[dict]:
     """Messages waiting now (GetQueueAttributes) and over the window (CloudWatch ApproximateNumberOfMessagesVisible)."""
     names = {label: url.rstrip("/").rsplit("/", 1)[-1] for label, url in queues.items()}
-    qs = [metrics.MetricQuery(metrics.query_id(label), "AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", n),), "Maximum")
-          for label, n in names.items()]
+    qs = [
+        metrics.MetricQuery(
+            metrics.query_id(label), "AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", n),), "Maximum"
+        )
+        for label, n in names.items()
+    ]
     res = metrics.fetch(cloudwatch, qs, start, end) if qs else metrics.MetricResults()
     out = []
     for label, url in queues.items():
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         pts = res.points(metrics.query_id(label))
-        out.append({"resource": names[label], "label": label, "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
-                    "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-                    "max_visible_in_window": max([v for _, v in pts] + [int(attrs.get("ApproximateNumberOfMessages", 0))]),
-                    "series": {"depth": downsample(pts)}})
+        out.append(
+            {
+                "resource": names[label],
+                "label": label,
+                "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+                "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                "max_visible_in_window": max([v for _, v in pts] + [int(attrs.get("ApproximateNumberOfMessages", 0))]),
+                "series": {"depth": downsample(pts)},
+            }
+        )
     return out
 
 
-def build(client: Callable[[str], object], scope: Scope, *, window: dt.timedelta, now: dt.datetime, prices: dict) -> dict:
+def build(
+    client: Callable[[str], object], scope: Scope, *, window: dt.timedelta, now: dt.datetime, prices: dict
+) -> dict:
     """The whole report. `client(name)` returns a boto3 client (opsctl's AwsTarget.client, or the function's cache)."""
     start, end = now - window, now
     notes: list[str] = []
     cw = client("cloudwatch")
     report: dict = {
-        "kind": "capacity-report", "version": 1, "environment": scope.environment, "generated_at": _iso(now),
+        "kind": "capacity-report",
+        "version": 1,
+        "environment": scope.environment,
+        "generated_at": _iso(now),
         "window": {"start": _iso(start), "end": _iso(end), "seconds": int(window.total_seconds())},
         "prices": {k: prices.get(k) for k in ("region", "date", "source", "currency", "file")},
-        "tables": [], "stream": None, "lambda": None, "queues": [], "recommendations": [], "warnings": [], "notes": notes,
+        "tables": [],
+        "stream": None,
+        "lambda": None,
+        "queues": [],
+        "recommendations": [],
+        "warnings": [],
+        "notes": notes,
     }
     for name in scope.tables:
-        found = _safe(notes, f"table {name}", lambda n=name: tables.observe(client("dynamodb"), client("application-autoscaling"), cw, n, start, end))
+        found = _safe(
+            notes,
+            f"table {name}",
+            lambda n=name: tables.observe(client("dynamodb"), client("application-autoscaling"), cw, n, start, end),
+        )
         if not found:
             continue
         caps, more = found
@@ -88,30 +117,57 @@ def build(client: Callable[[str], object], scope: Scope, *, window: dt.timedelta
             rec["series"] = {d: downsample(cap.usage[d].series) for d in tables.DIMENSIONS}
             report["tables"].append(rec)
             if rec["action"] != "keep":
-                report["recommendations"].append(f"{rec['resource']}: {rec['action'].replace('_', ' ')} "
-                                                 + ", ".join(f"{k}={v}" for k, v in rec["changes"].items()))
+                report["recommendations"].append(
+                    f"{rec['resource']}: {rec['action'].replace('_', ' ')} "
+                    + ", ".join(f"{k}={v}" for k, v in rec["changes"].items())
+                )
             report["warnings"].extend(rec["warnings"])
     if scope.stream:
-        obs = _safe(notes, f"stream {scope.stream}", lambda: streams.observe(client("kinesis"), client("lambda"), cw, scope.stream, start, end))
+        obs = _safe(
+            notes,
+            f"stream {scope.stream}",
+            lambda: streams.observe(client("kinesis"), client("lambda"), cw, scope.stream, start, end),
+        )
         if obs:
             rec = streams.recommend(obs, scope.headroom)
             report["stream"] = {
-                "resource": obs.stream, "mode": obs.mode, "open_shards": obs.open_shards,
-                "records_in_window": int(obs.total_records), "bytes_in_window": int(obs.total_bytes),
-                "peak_utilization_pct": round(100 * max(obs.max_records_per_min / 60 / (streams.SHARD_WRITE_RECORDS_PER_S * max(obs.open_shards, 1)),
-                                                        obs.max_bytes_per_min / 60 / (streams.SHARD_WRITE_BYTES_PER_S * max(obs.open_shards, 1))), 1),
+                "resource": obs.stream,
+                "mode": obs.mode,
+                "open_shards": obs.open_shards,
+                "records_in_window": int(obs.total_records),
+                "bytes_in_window": int(obs.total_bytes),
+                "peak_utilization_pct": round(
+                    100
+                    * max(
+                        obs.max_records_per_min / 60 / (streams.SHARD_WRITE_RECORDS_PER_S * max(obs.open_shards, 1)),
+                        obs.max_bytes_per_min / 60 / (streams.SHARD_WRITE_BYTES_PER_S * max(obs.open_shards, 1)),
+                    ),
+                    1,
+                ),
                 "capacity_records_per_s": streams.SHARD_WRITE_RECORDS_PER_S * obs.open_shards,
                 "recommendation": rec.to_dict(),
-                "monthly_cost_shards": round(obs.open_shards * prices["kinesis"]["shard_per_hour"] * 730, 2) if obs.mode == "PROVISIONED" else None,
+                "monthly_cost_shards": round(obs.open_shards * prices["kinesis"]["shard_per_hour"] * 730, 2)
+                if obs.mode == "PROVISIONED"
+                else None,
                 "series": {"records_per_s": downsample(obs.series["records_per_s"])},
-                "consumers": [{"resource": c.function_name, "batch_size": c.batch_size, "parallelization_factor": c.parallelization_factor,
-                               "max_iterator_age_ms": max((v for _, v in obs.series[f"iterator_age_ms:{c.function_name}"]), default=None),
-                               "series": {"iterator_age_ms": downsample(obs.series[f"iterator_age_ms:{c.function_name}"])}}
-                              for c in obs.consumers],
+                "consumers": [
+                    {
+                        "resource": c.function_name,
+                        "batch_size": c.batch_size,
+                        "parallelization_factor": c.parallelization_factor,
+                        "max_iterator_age_ms": max(
+                            (v for _, v in obs.series[f"iterator_age_ms:{c.function_name}"]), default=None
+                        ),
+                        "series": {"iterator_age_ms": downsample(obs.series[f"iterator_age_ms:{c.function_name}"])},
+                    }
+                    for c in obs.consumers
+                ],
             }
             if obs.mode == "PROVISIONED" and rec.target != rec.current:
-                report["recommendations"].append(f"stream {obs.stream}: reshard {rec.current} → {rec.target} shards "
-                                                 f"(`opsctl reshard --to {rec.target}`)")
+                report["recommendations"].append(
+                    f"stream {obs.stream}: reshard {rec.current} → {rec.target} shards "
+                    f"(`opsctl reshard --to {rec.target}`)"
+                )
             conc = streams.lambda_concurrency(client("lambda"), obs.consumers, obs.open_shards, rec.target)
             report["lambda"] = conc
             for f in conc["functions"]:
@@ -121,7 +177,9 @@ def build(client: Callable[[str], object], scope: Scope, *, window: dt.timedelta
         report["queues"] = q or []
         for x in report["queues"]:
             if x["visible"]:
-                report["warnings"].append(f"queue {x['resource']} holds {x['visible']} messages (failed batches to replay)")
+                report["warnings"].append(
+                    f"queue {x['resource']} holds {x['visible']} messages (failed batches to replay)"
+                )
     return report
 
 
@@ -133,12 +191,16 @@ def summary(report: dict, location: str | None = None) -> tuple[str, str]:
     lines = [f"Capacity report for {report['environment']}, {report['window']['start']} to {report['window']['end']}."]
     for t in report["tables"]:
         w = t["dimensions"]["write"]
-        lines.append(f"- table {t['resource']} ({t['billing_mode']}): write peak {w['peak_per_s']:g}/s, avg {w['avg_per_s']:g}/s, "
-                     f"{t['decrease_quota']['left_today']} decreases left today")
+        lines.append(
+            f"- table {t['resource']} ({t['billing_mode']}): write peak {w['peak_per_s']:g}/s, avg {w['avg_per_s']:g}/s, "
+            f"{t['decrease_quota']['left_today']} decreases left today"
+        )
     if report["stream"]:
         s = report["stream"]
-        lines.append(f"- stream {s['resource']}: {s['open_shards']} shards, peak {s['peak_utilization_pct']}% of write capacity, "
-                     f"recommended {s['recommendation']['target']}")
+        lines.append(
+            f"- stream {s['resource']}: {s['open_shards']} shards, peak {s['peak_utilization_pct']}% of write capacity, "
+            f"recommended {s['recommendation']['target']}"
+        )
     if throttled:
         lines.append(f"- {throttled:g} throttled requests in the window")
     lines += [f"* {r}" for r in recs] + [f"! {w}" for w in warns]

@@ -15,8 +15,9 @@ SHARD_WRITE_BYTES_PER_S = 1024 * 1024  # AWS: bytes/s a shard accepts
 SHARD_WRITE_RECORDS_PER_S = 1000  # AWS: records/s a shard accepts
 
 
-def recommend_shards(*, max_bytes_per_min: float, max_records_per_min: float, headroom: float,
-                     consumer_floor: int = 1) -> tuple[int, int, int]:
+def recommend_shards(
+    *, max_bytes_per_min: float, max_records_per_min: float, headroom: float, consumer_floor: int = 1
+) -> tuple[int, int, int]:
     """(target, by_bytes, by_records): shards to carry the busiest minute at `headroom` (0–1) of per-shard write limits.
 
     Never below `consumer_floor` (what the consumers need to keep up at their parallelization factor)."""
@@ -28,7 +29,9 @@ def recommend_shards(*, max_bytes_per_min: float, max_records_per_min: float, he
     return min(target, MAX_SHARDS_PER_STREAM), by_bytes, by_records
 
 
-def consumer_floor(peak_records_per_s: float, avg_duration_ms: float | None, batch_size: int, parallelization: int) -> int:
+def consumer_floor(
+    peak_records_per_s: float, avg_duration_ms: float | None, batch_size: int, parallelization: int
+) -> int:
     """Shards a consumer needs: one execution handles ≈ batch_size records per Duration; a shard runs `parallelization` of them."""
     if not avg_duration_ms or peak_records_per_s <= 0:
         return 1
@@ -47,13 +50,19 @@ def stream_consumers(lambda_client, stream_arn: str) -> list[StreamConsumer]:
     """The Lambda event source mappings reading `stream_arn` (all pages)."""
     found, marker = [], None
     while True:
-        resp = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn, **({"Marker": marker} if marker else {}))
+        resp = lambda_client.list_event_source_mappings(
+            EventSourceArn=stream_arn, **({"Marker": marker} if marker else {})
+        )
         for m in resp.get("EventSourceMappings", []):
             if m.get("EventSourceArn") != stream_arn:
                 continue
-            found.append(StreamConsumer(function_name=m["FunctionArn"].split(":function:")[-1].split(":")[0],
-                                        batch_size=int(m.get("BatchSize", 100)),
-                                        parallelization_factor=int(m.get("ParallelizationFactor", 1))))
+            found.append(
+                StreamConsumer(
+                    function_name=m["FunctionArn"].split(":function:")[-1].split(":")[0],
+                    batch_size=int(m.get("BatchSize", 100)),
+                    parallelization_factor=int(m.get("ParallelizationFactor", 1)),
+                )
+            )
         marker = resp.get("NextMarker")
         if not marker:
             return found
@@ -73,6 +82,7 @@ def open_shard_count(kinesis, stream: str) -> int:
 @dataclass
 class StreamObservation:
     """What the stream carried in a window and what its consumers took per batch."""
+
     stream: str
     arn: str
     mode: str
@@ -92,22 +102,33 @@ def observe(kinesis, lambda_client, cloudwatch, stream: str, start: dt.datetime,
     arn = summary["StreamARN"]
     consumers = stream_consumers(lambda_client, arn)
     sdim = (("StreamName", stream),)
-    queries = [metrics.MetricQuery("bytes", "AWS/Kinesis", "IncomingBytes", sdim, "Sum"),
-               metrics.MetricQuery("records", "AWS/Kinesis", "IncomingRecords", sdim, "Sum")]
+    queries = [
+        metrics.MetricQuery("bytes", "AWS/Kinesis", "IncomingBytes", sdim, "Sum"),
+        metrics.MetricQuery("records", "AWS/Kinesis", "IncomingRecords", sdim, "Sum"),
+    ]
     for i, c in enumerate(consumers):
         fdim = (("FunctionName", c.function_name),)
-        queries += [metrics.MetricQuery(f"dur_{i}", "AWS/Lambda", "Duration", fdim, "Average"),
-                    metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", fdim, "Maximum")]
+        queries += [
+            metrics.MetricQuery(f"dur_{i}", "AWS/Lambda", "Duration", fdim, "Average"),
+            metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", fdim, "Maximum"),
+        ]
     res = metrics.fetch(cloudwatch, queries, start, end)
     series = {"records_per_s": [(t, v / 60) for t, v in res.points("records")]}
     for i, c in enumerate(consumers):
         series[f"iterator_age_ms:{c.function_name}"] = res.points(f"age_{i}")
     return StreamObservation(
-        stream=stream, arn=arn, mode=summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED"),
-        open_shards=open_shard_count(kinesis, stream), consumers=consumers,
-        max_bytes_per_min=res.max("bytes") or 0.0, max_records_per_min=res.max("records") or 0.0,
-        total_records=res.total("records") or 0.0, total_bytes=res.total("bytes") or 0.0,
-        durations_ms={c.function_name: res.max(f"dur_{i}") for i, c in enumerate(consumers)}, series=series)
+        stream=stream,
+        arn=arn,
+        mode=summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED"),
+        open_shards=open_shard_count(kinesis, stream),
+        consumers=consumers,
+        max_bytes_per_min=res.max("bytes") or 0.0,
+        max_records_per_min=res.max("records") or 0.0,
+        total_records=res.total("records") or 0.0,
+        total_bytes=res.total("bytes") or 0.0,
+        durations_ms={c.function_name: res.max(f"dur_{i}") for i, c in enumerate(consumers)},
+        series=series,
+    )
 
 
 @dataclass
@@ -129,22 +150,39 @@ class StreamRecommendation:
 
 def recommend(obs: StreamObservation, headroom: float) -> StreamRecommendation:
     """A shard count for the busiest minute at `headroom`, never below what the consumers need."""
-    floors = [consumer_floor(obs.max_records_per_min / 60, obs.durations_ms.get(c.function_name), c.batch_size,
-                             c.parallelization_factor) for c in obs.consumers]
+    floors = [
+        consumer_floor(
+            obs.max_records_per_min / 60, obs.durations_ms.get(c.function_name), c.batch_size, c.parallelization_factor
+        )
+        for c in obs.consumers
+    ]
     floor = max(floors, default=1)
-    target, by_bytes, by_records = recommend_shards(max_bytes_per_min=obs.max_bytes_per_min, max_records_per_min=obs.max_records_per_min,
-                                                    headroom=headroom, consumer_floor=floor)
-    return StreamRecommendation(current=obs.open_shards, target=target, max_bytes_per_s=obs.max_bytes_per_min / 60,
-                                max_records_per_s=obs.max_records_per_min / 60, headroom=headroom, by_bytes=by_bytes,
-                                by_records=by_records, consumer_floor=floor,
-                                parallelization={c.function_name: c.parallelization_factor for c in obs.consumers},
-                                implied_concurrency={c.function_name: target * c.parallelization_factor for c in obs.consumers})
+    target, by_bytes, by_records = recommend_shards(
+        max_bytes_per_min=obs.max_bytes_per_min,
+        max_records_per_min=obs.max_records_per_min,
+        headroom=headroom,
+        consumer_floor=floor,
+    )
+    return StreamRecommendation(
+        current=obs.open_shards,
+        target=target,
+        max_bytes_per_s=obs.max_bytes_per_min / 60,
+        max_records_per_s=obs.max_records_per_min / 60,
+        headroom=headroom,
+        by_bytes=by_bytes,
+        by_records=by_records,
+        consumer_floor=floor,
+        parallelization={c.function_name: c.parallelization_factor for c in obs.consumers},
+        implied_concurrency={c.function_name: target * c.parallelization_factor for c in obs.consumers},
+    )
 
 
 # --- Lambda concurrency ---------------------------------------------------------------------------------
 
 
-def lambda_concurrency(lambda_client, consumers: list[StreamConsumer], shards_now: int, shards_recommended: int) -> dict:
+def lambda_concurrency(
+    lambda_client, consumers: list[StreamConsumer], shards_now: int, shards_recommended: int
+) -> dict:
     """Per consumer: concurrency needed (shards × parallelization factor) against its reserved concurrency and
     the account's; None where the API does not say (moto implements no GetAccountSettings)."""
     account = unreserved = None
@@ -157,7 +195,9 @@ def lambda_concurrency(lambda_client, consumers: list[StreamConsumer], shards_no
     rows = []
     for c in consumers:
         try:
-            reserved = lambda_client.get_function_concurrency(FunctionName=c.function_name).get("ReservedConcurrentExecutions")
+            reserved = lambda_client.get_function_concurrency(FunctionName=c.function_name).get(
+                "ReservedConcurrentExecutions"
+            )
         except Exception:  # noqa: BLE001 - same: unknown, not fatal
             reserved = None
         need_now, need_rec = shards_now * c.parallelization_factor, shards_recommended * c.parallelization_factor
@@ -165,9 +205,20 @@ def lambda_concurrency(lambda_client, consumers: list[StreamConsumer], shards_no
         warnings = []
         if limit is not None and need_rec > limit:
             which = "reserved concurrency" if reserved is not None else "the account's unreserved concurrency"
-            warnings.append(f"{c.function_name} needs {need_rec} concurrent executions at {shards_recommended} shards "
-                            f"× parallelization {c.parallelization_factor}, over {which} ({limit}): shards would wait")
-        rows.append({"function_name": c.function_name, "parallelization_factor": c.parallelization_factor,
-                     "needed_now": need_now, "needed_at_recommended_shards": need_rec, "reserved": reserved,
-                     "account_limit": account, "account_unreserved": unreserved, "warnings": warnings})
+            warnings.append(
+                f"{c.function_name} needs {need_rec} concurrent executions at {shards_recommended} shards "
+                f"× parallelization {c.parallelization_factor}, over {which} ({limit}): shards would wait"
+            )
+        rows.append(
+            {
+                "function_name": c.function_name,
+                "parallelization_factor": c.parallelization_factor,
+                "needed_now": need_now,
+                "needed_at_recommended_shards": need_rec,
+                "reserved": reserved,
+                "account_limit": account,
+                "account_unreserved": unreserved,
+                "warnings": warnings,
+            }
+        )
     return {"account_limit": account, "account_unreserved": unreserved, "functions": rows}

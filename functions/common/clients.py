@@ -33,8 +33,12 @@ def client(service: str):
         with _lock:  # boto3's default session is not thread-safe; a session of our own per client is
             found = _cache.get(key)
             if found is None:
-                found = boto3.session.Session().client(service, endpoint_url=endpoint, region_name=region,
-                                                       config=SERVICE_CONFIG.get(service, CLIENT_CONFIG))
+                found = boto3.session.Session().client(
+                    service,
+                    endpoint_url=endpoint,
+                    region_name=region,
+                    config=SERVICE_CONFIG.get(service, CLIENT_CONFIG),
+                )
                 _cache[key] = found
     return found
 

@@ -31,15 +31,18 @@ class Settings(NamedTuple):
     environment: str | None
 
     @classmethod
-    def from_environ(cls) -> "Settings":
+    def from_environ(cls) -> Settings:
         env = os.environ
-        return cls(table_name=env.get("TABLE_NAME", ""), quarantine_bucket=env.get("QUARANTINE_BUCKET", ""),
-                   quarantine_prefix=env.get("QUARANTINE_PREFIX") or "quarantine/",
-                   ttl_days=int(env.get("READING_TTL_DAYS") or 90),
-                   max_age_days=int(env.get("READING_MAX_AGE_DAYS") or DEFAULT_MAX_AGE_DAYS),
-                   max_future_seconds=int(env.get("READING_MAX_FUTURE_SECONDS") or DEFAULT_MAX_FUTURE_SECONDS),
-                   rollup_queue_url=env.get("ROLLUP_QUEUE_URL", ""),
-                   environment=env.get("ENVIRONMENT"))
+        return cls(
+            table_name=env.get("TABLE_NAME", ""),
+            quarantine_bucket=env.get("QUARANTINE_BUCKET", ""),
+            quarantine_prefix=env.get("QUARANTINE_PREFIX") or "quarantine/",
+            ttl_days=int(env.get("READING_TTL_DAYS") or 90),
+            max_age_days=int(env.get("READING_MAX_AGE_DAYS") or DEFAULT_MAX_AGE_DAYS),
+            max_future_seconds=int(env.get("READING_MAX_FUTURE_SECONDS") or DEFAULT_MAX_FUTURE_SECONDS),
+            rollup_queue_url=env.get("ROLLUP_QUEUE_URL", ""),
+            environment=env.get("ENVIRONMENT"),
+        )
 
 
 def handler(event, context):
@@ -54,8 +57,12 @@ def handler(event, context):
     readings: list[tuple[str, Reading]] = []
     poison = []
     for record in records:
-        result = validate(record["kinesis"]["data"], now_ms=now_ms, max_age_days=settings.max_age_days,
-                          max_future_seconds=settings.max_future_seconds)
+        result = validate(
+            record["kinesis"]["data"],
+            now_ms=now_ms,
+            max_age_days=settings.max_age_days,
+            max_future_seconds=settings.max_future_seconds,
+        )
         if isinstance(result, Reading):
             readings.append((record["kinesis"]["sequenceNumber"], result))
         else:
@@ -65,34 +72,63 @@ def handler(event, context):
     failed: list[str] = []
     quarantined = 0
     for record, rejection in poison:
-        if quarantine.put(clients.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix,
-                          record, rejection, context, log):
+        if quarantine.put(
+            clients.client("s3"),
+            settings.quarantine_bucket,
+            settings.quarantine_prefix,
+            record,
+            rejection,
+            context,
+            log,
+        ):
             quarantined += 1
         else:
             failed.append(record["kinesis"]["sequenceNumber"])
     outcome, writes = table.WriteOutcome(), {}
     if readings:
         writes = table.plan(readings, settings.ttl_days)
-        outcome = table.write(clients.client("dynamodb"), settings.table_name, writes,
-                              remaining_ms=remaining_ms, log=log, sleep=lambda s: sleep(s))  # late-bound for tests
+        outcome = table.write(
+            clients.client("dynamodb"),
+            settings.table_name,
+            writes,
+            remaining_ms=remaining_ms,
+            log=log,
+            sleep=lambda s: sleep(s),
+        )  # late-bound for tests
     failed += outcome.failed
 
     # Enqueue: one rollup job per (device, hour) of what is now in the table, only after the write.
     sent = enqueue.EnqueueOutcome()
     jobs = rollup_jobs(writes, outcome.written) if settings.rollup_queue_url else {}
     if jobs:
-        sent = enqueue.enqueue(clients.client("sqs"), settings.rollup_queue_url, jobs, remaining_ms=remaining_ms, log=log,
-                               sleep=lambda s: sleep(s))
+        sent = enqueue.enqueue(
+            clients.client("sqs"),
+            settings.rollup_queue_url,
+            jobs,
+            remaining_ms=remaining_ms,
+            log=log,
+            sleep=lambda s: sleep(s),
+        )
         failed += sent.failed
 
     # Report.
-    counts = {"RecordsIn": len(records), "RecordsWritten": len(outcome.written),
-              "RecordsQuarantined": quarantined,
-              "WriteRetries": outcome.retries, "RecordsFailed": len(set(failed)),
-              "RollupJobsEnqueued": sent.sent, "RollupJobsFailed": sent.failed_jobs}
-    metrics.emit({**{name: (n, "Count") for name, n in counts.items()},
-                  "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds")},
-                 function_name=getattr(context, "function_name", None), Environment=settings.environment)
+    counts = {
+        "RecordsIn": len(records),
+        "RecordsWritten": len(outcome.written),
+        "RecordsQuarantined": quarantined,
+        "WriteRetries": outcome.retries,
+        "RecordsFailed": len(set(failed)),
+        "RollupJobsEnqueued": sent.sent,
+        "RollupJobsFailed": sent.failed_jobs,
+    }
+    metrics.emit(
+        {
+            **{name: (n, "Count") for name, n in counts.items()},
+            "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds"),
+        },
+        function_name=getattr(context, "function_name", None),
+        Environment=settings.environment,
+    )
     log.info("batch done", **counts, write_requests=outcome.requests, enqueue_requests=sent.requests)
     return item_failures(failed)
 

@@ -15,7 +15,7 @@ from ingest.validate import Rejection
 
 def object_key(prefix: str, record: dict) -> str:
     kinesis = record["kinesis"]
-    day = dt.datetime.fromtimestamp(float(kinesis["approximateArrivalTimestamp"]), dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.fromtimestamp(float(kinesis["approximateArrivalTimestamp"]), dt.UTC).strftime("%Y-%m-%d")
     return f"{prefix}dt={day}/{shard_id(record)}/{kinesis['sequenceNumber']}.json"
 
 
@@ -34,7 +34,7 @@ def body(record: dict, rejection: Rejection, context) -> dict:
         "approximate_arrival_timestamp": kinesis.get("approximateArrivalTimestamp"),
         "event_source_arn": record.get("eventSourceARN"),
         "data_base64": kinesis.get("data"),
-        "quarantined_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "quarantined_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "aws_request_id": getattr(context, "aws_request_id", None),
         "function_name": getattr(context, "function_name", None),
     }
@@ -43,13 +43,28 @@ def body(record: dict, rejection: Rejection, context) -> dict:
 def put(s3, bucket: str, prefix: str, record: dict, rejection: Rejection, context, log) -> bool:
     """Stores the poison record and logs it; False if S3 refused it (the record must then go back to Lambda)."""
     seq = record["kinesis"]["sequenceNumber"]
-    log.error("poison record quarantined", reason_code=rejection.reason_code, reason=rejection.reason,
-              shard_id=shard_id(record), sequence_number=seq, partition_key=record["kinesis"].get("partitionKey"))
+    log.error(
+        "poison record quarantined",
+        reason_code=rejection.reason_code,
+        reason=rejection.reason,
+        shard_id=shard_id(record),
+        sequence_number=seq,
+        partition_key=record["kinesis"].get("partitionKey"),
+    )
     try:
-        s3.put_object(Bucket=bucket, Key=object_key(prefix, record), ContentType="application/json",
-                      Body=json.dumps(body(record, rejection, context), separators=(",", ":")).encode())
+        s3.put_object(
+            Bucket=bucket,
+            Key=object_key(prefix, record),
+            ContentType="application/json",
+            Body=json.dumps(body(record, rejection, context), separators=(",", ":")).encode(),
+        )
         return True
     except (ClientError, BotoCoreError) as exc:
-        log.error("quarantine write failed; the record goes back to Lambda", error=str(exc),
-                  error_type=type(exc).__name__, shard_id=shard_id(record), sequence_number=seq)
+        log.error(
+            "quarantine write failed; the record goes back to Lambda",
+            error=str(exc),
+            error_type=type(exc).__name__,
+            shard_id=shard_id(record),
+            sequence_number=seq,
+        )
         return False

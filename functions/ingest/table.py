@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from ingest.validate import Reading
 
 BATCH_WRITE_MAX = 25  # items per BatchWriteItem (AWS limit; moto takes 26)
-RETRYABLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
-                             "RequestLimitExceeded", "InternalServerError"})
+RETRYABLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
+)
 BACKOFF_BASE_MS = 50
 BACKOFF_CAP_MS = 2_000
 SAFETY_MARGIN_MS = 1_000  # left for the quarantine, the report and Lambda itself after the last retry
@@ -26,7 +27,8 @@ Key = tuple[str, int]
 
 class Write:
     """One item to put, and every record (sequence number) it stands for."""
-    __slots__ = ("item", "sequence_numbers", "last_sequence")
+
+    __slots__ = ("item", "last_sequence", "sequence_numbers")
 
     def __init__(self):
         self.item: dict = {}
@@ -36,11 +38,12 @@ class Write:
 
 class WriteOutcome:
     """What a write achieved, by sequence number, and what it cost."""
-    __slots__ = ("written", "failed", "requests", "retries")
+
+    __slots__ = ("failed", "requests", "retries", "written")
 
     def __init__(self):
         self.written: list[str] = []  # sequence numbers now safely in the table
-        self.failed: list[str] = []   # sequence numbers to hand back to Lambda
+        self.failed: list[str] = []  # sequence numbers to hand back to Lambda
         self.requests = 0
         self.retries = 0  # BatchWriteItem requests that re-sent something
 
@@ -79,8 +82,16 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, (ConnectionError, HTTPClientError))
 
 
-def write(ddb, table_name: str, writes: dict[Key, Write], *, remaining_ms: Callable[[], int], log,
-          sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> WriteOutcome:
+def write(
+    ddb,
+    table_name: str,
+    writes: dict[Key, Write],
+    *,
+    remaining_ms: Callable[[], int],
+    log,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> WriteOutcome:
     """Puts every Write, retrying what DynamoDB did not take; never raises for an AWS error."""
     rng = rng or random.Random()
     out = WriteOutcome()
@@ -89,17 +100,23 @@ def write(ddb, table_name: str, writes: dict[Key, Write], *, remaining_ms: Calla
     while pending:
         unwritten: list[Key] = []
         for start in range(0, len(pending), BATCH_WRITE_MAX):
-            chunk = pending[start:start + BATCH_WRITE_MAX]
+            chunk = pending[start : start + BATCH_WRITE_MAX]
             out.requests += 1
             out.retries += attempt > 0
             try:
-                resp = ddb.batch_write_item(RequestItems={table_name: [{"PutRequest": {"Item": writes[k].item}} for k in chunk]})
+                resp = ddb.batch_write_item(
+                    RequestItems={table_name: [{"PutRequest": {"Item": writes[k].item}} for k in chunk]}
+                )
             except (ClientError, BotoCoreError) as exc:
                 if _retryable(exc):
                     unwritten += chunk
                     continue
-                log.error("BatchWriteItem failed and cannot be retried; its records go back to Lambda",
-                          error=str(exc), error_type=type(exc).__name__, items=len(chunk))
+                log.error(
+                    "BatchWriteItem failed and cannot be retried; its records go back to Lambda",
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                    items=len(chunk),
+                )
                 out.failed += [s for k in chunk for s in writes[k].sequence_numbers]
                 continue
             left = {_key(r["PutRequest"]["Item"]) for r in resp.get("UnprocessedItems", {}).get(table_name, [])}
@@ -107,14 +124,21 @@ def write(ddb, table_name: str, writes: dict[Key, Write], *, remaining_ms: Calla
             out.written += [s for k in chunk if k not in left for s in writes[k].sequence_numbers]
         if not unwritten:
             break
-        delay_ms = rng.uniform(0, min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt))
+        delay_ms = rng.uniform(0, min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2**attempt))
         if remaining_ms() - SAFETY_MARGIN_MS <= delay_ms:
-            log.error("DynamoDB still refused items when time ran out; their records go back to Lambda",
-                      items=len(unwritten), attempts=attempt + 1)
+            log.error(
+                "DynamoDB still refused items when time ran out; their records go back to Lambda",
+                items=len(unwritten),
+                attempts=attempt + 1,
+            )
             out.failed += [s for k in unwritten for s in writes[k].sequence_numbers]
             break
-        log.warning("DynamoDB throttled or left items unprocessed; retrying", items=len(unwritten),
-                    attempt=attempt + 1, delay_ms=round(delay_ms))
+        log.warning(
+            "DynamoDB throttled or left items unprocessed; retrying",
+            items=len(unwritten),
+            attempt=attempt + 1,
+            delay_ms=round(delay_ms),
+        )
         sleep(delay_ms / 1000)
         pending, attempt = unwritten, attempt + 1
     return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from decimal import Decimal
 from typing import NamedTuple
@@ -26,8 +25,19 @@ DEFAULT_MAX_FUTURE_SECONDS = 300
 DDB_MAX_DIGITS = 38
 DDB_MIN_EXPONENT, DDB_MAX_EXPONENT = -130, 125  # magnitudes 1E-130 .. 9.99…E+125
 
-REASON_CODES = ("not_utf8", "not_json", "not_object", "oversize", "missing_field", "bad_device_id", "bad_ts",
-                "ts_out_of_window", "bad_metrics", "too_many_metrics", "non_finite_metric")
+REASON_CODES = (
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "oversize",
+    "missing_field",
+    "bad_device_id",
+    "bad_ts",
+    "ts_out_of_window",
+    "bad_metrics",
+    "too_many_metrics",
+    "non_finite_metric",
+)
 
 
 # NamedTuples rather than dataclasses: a dataclass costs ~0.4 ms at import, paid on every cold start.
@@ -55,8 +65,13 @@ def decode(data_base64: str) -> bytes | Rejection:
         return Rejection("not_utf8", "data is not valid base64, so not UTF-8 text either")
 
 
-def parse(data: bytes, *, now_ms: int, max_age_days: int = DEFAULT_MAX_AGE_DAYS,
-          max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS) -> Reading | Rejection:
+def parse(
+    data: bytes,
+    *,
+    now_ms: int,
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS,
+) -> Reading | Rejection:
     """The Reading in `data`, or the first Rejection it earns."""
     if len(data) > MAX_DATA_BYTES:
         return Rejection("oversize", f"{len(data)} bytes, over the {MAX_DATA_BYTES} a reading may take")
@@ -102,7 +117,9 @@ def _metrics(device_id: str, ts: int, metrics) -> Reading | Rejection:
         if not value.is_finite():
             return Rejection("non_finite_metric", f"metric {name!r} is {value}")
         if not _fits_dynamodb(value):
-            return Rejection("bad_metrics", f"metric {name!r} = {str(value)[:60]} is beyond DynamoDB's number range or 38 digits")
+            return Rejection(
+                "bad_metrics", f"metric {name!r} = {str(value)[:60]} is beyond DynamoDB's number range or 38 digits"
+            )
         clean[name] = value
     return Reading(device_id, ts, clean)
 
@@ -113,11 +130,18 @@ def _fits_dynamodb(value: Decimal) -> bool:
     if not DDB_MIN_EXPONENT <= value.adjusted() <= DDB_MAX_EXPONENT:  # adjusted(): the leading digit's power of ten
         return False
     digits = value.as_tuple().digits
-    return len(digits) <= DDB_MAX_DIGITS or len("".join(map(str, digits)).rstrip("0")) <= DDB_MAX_DIGITS  # trailing zeros are trimmed
+    return (
+        len(digits) <= DDB_MAX_DIGITS or len("".join(map(str, digits)).rstrip("0")) <= DDB_MAX_DIGITS
+    )  # trailing zeros are trimmed
 
 
-def validate(data_base64: str, *, now_ms: int, max_age_days: int = DEFAULT_MAX_AGE_DAYS,
-             max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS) -> Reading | Rejection:
+def validate(
+    data_base64: str,
+    *,
+    now_ms: int,
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS,
+) -> Reading | Rejection:
     """The Reading in a Kinesis record's base64 `data`, or why it is a poison record."""
     data = decode(data_base64)
     if isinstance(data, Rejection):

@@ -6,11 +6,14 @@ what DynamoDB can store; the average is rounded to the same precision."""
 from __future__ import annotations
 
 import decimal
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 # DynamoDB's N type holds 38 significant digits; rounding (not raising) past that is what we want here.
-CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
+CONTEXT = decimal.Context(
+    prec=38, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation, decimal.DivisionByZero]
+)
 
 
 class MetricStats(NamedTuple):

@@ -31,10 +31,14 @@ class Settings(NamedTuple):
     environment: str | None
 
     @classmethod
-    def from_environ(cls) -> "Settings":
+    def from_environ(cls) -> Settings:
         env = os.environ
-        return cls(readings_table=env.get("READINGS_TABLE_NAME", ""), rollups_table=env.get("ROLLUP_TABLE_NAME", ""),
-                   ttl_days=int(env.get("ROLLUP_TTL_DAYS") or store.DEFAULT_TTL_DAYS), environment=env.get("ENVIRONMENT"))
+        return cls(
+            readings_table=env.get("READINGS_TABLE_NAME", ""),
+            rollups_table=env.get("ROLLUP_TABLE_NAME", ""),
+            ttl_days=int(env.get("ROLLUP_TTL_DAYS") or store.DEFAULT_TTL_DAYS),
+            environment=env.get("ENVIRONMENT"),
+        )
 
 
 def handler(event, context):
@@ -56,9 +60,12 @@ def handler(event, context):
         except BadJob as exc:
             malformed += 1
             failed.append(message_id)
-            log.error("malformed rollup job; it stays on the queue and goes to the DLQ after maxReceiveCount receives",
-                      message_id=message_id, reason=str(exc),
-                      receive_count=(record.get("attributes") or {}).get("ApproximateReceiveCount"))
+            log.error(
+                "malformed rollup job; it stays on the queue and goes to the DLQ after maxReceiveCount receives",
+                message_id=message_id,
+                reason=str(exc),
+                receive_count=(record.get("attributes") or {}).get("ApproximateReceiveCount"),
+            )
 
     # Process: recompute and overwrite each hour.
     written = superseded = errors = deferred = 0
@@ -74,8 +81,11 @@ def handler(event, context):
             computed_at = int(time.time() * 1000)  # before the read: a newer read always wins (store.put_rollup)
             agg = aggregate(store.read_hour(ddb, settings.readings_table, job))
             if agg.count == 0:
-                log.warning("no readings in the hour (expired or never written); rollup left as it is",
-                            device_id=job.device_id, hour_start=job.hour_start)
+                log.warning(
+                    "no readings in the hour (expired or never written); rollup left as it is",
+                    device_id=job.device_id,
+                    hour_start=job.hour_start,
+                )
                 continue
             item = store.to_item(job, agg, computed_at=computed_at, ttl_days=settings.ttl_days)
             if store.put_rollup(ddb, settings.rollups_table, item):
@@ -85,20 +95,39 @@ def handler(event, context):
         except (ClientError, BotoCoreError) as exc:
             errors += 1
             failed += message_ids
-            log.error("rollup failed; its messages are retried", device_id=job.device_id, hour_start=job.hour_start,
-                      error=str(exc), error_type=type(exc).__name__, message_ids=message_ids)
+            log.error(
+                "rollup failed; its messages are retried",
+                device_id=job.device_id,
+                hour_start=job.hour_start,
+                error=str(exc),
+                error_type=type(exc).__name__,
+                message_ids=message_ids,
+            )
         finally:
             slowest_ms = max(slowest_ms, (time.perf_counter() - job_started) * 1000)
 
     # Report.
-    counts = {"JobsIn": len(records), "JobsMalformed": malformed, "RollupsWritten": written,
-              "RollupsSuperseded": superseded, "JobsFailed": errors + deferred}
-    metrics.emit({**{name: (n, "Count") for name, n in counts.items()},
-                  "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds")},
-                 function_name=getattr(context, "function_name", None), Environment=settings.environment)
+    counts = {
+        "JobsIn": len(records),
+        "JobsMalformed": malformed,
+        "RollupsWritten": written,
+        "RollupsSuperseded": superseded,
+        "JobsFailed": errors + deferred,
+    }
+    metrics.emit(
+        {
+            **{name: (n, "Count") for name, n in counts.items()},
+            "BatchLatency": (round((time.perf_counter() - started) * 1000, 3), "Milliseconds"),
+        },
+        function_name=getattr(context, "function_name", None),
+        Environment=settings.environment,
+    )
     if deferred:
-        log.warning("jobs handed back unstarted: too little time left for them", deferred=deferred,
-                    slowest_job_ms=round(slowest_ms, 1))
+        log.warning(
+            "jobs handed back unstarted: too little time left for them",
+            deferred=deferred,
+            slowest_job_ms=round(slowest_ms, 1),
+        )
     log.info("batch done", **counts, distinct_jobs=len(jobs), deferred=deferred, slowest_job_ms=round(slowest_ms, 1))
     return item_failures(failed)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 HOUR_MS = 3_600_000
 DEVICE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # docs/architecture.md, the same rule as a reading's
@@ -20,7 +21,9 @@ class RollupJob(NamedTuple):
 
     def body(self) -> str:
         """The SQS message body: compact JSON, keys sorted, so one job is always the same bytes."""
-        return json.dumps({"device_id": self.device_id, "hour_start": self.hour_start}, separators=(",", ":"), sort_keys=True)
+        return json.dumps(
+            {"device_id": self.device_id, "hour_start": self.hour_start}, separators=(",", ":"), sort_keys=True
+        )
 
 
 class BadJob(ValueError):

@@ -10,8 +10,8 @@ replaces one computed from a newer read, so two workers racing on one hour canno
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 from rollup.aggregate import Aggregate
 from rollup.job import HOUR_MS, RollupJob, hour_start
@@ -26,16 +26,21 @@ def read_hour(ddb, readings_table: str, job: RollupJob) -> Iterator[tuple[int, d
         "TableName": readings_table,
         "KeyConditionExpression": "#d = :d AND #ts BETWEEN :from AND :to",
         "ExpressionAttributeNames": {"#d": "device_id", "#ts": "ts", "#m": "metrics"},
-        "ExpressionAttributeValues": {":d": {"S": job.device_id}, ":from": {"N": str(job.hour_start)},
-                                      ":to": {"N": str(job.hour_start + HOUR_MS - 1)}},
+        "ExpressionAttributeValues": {
+            ":d": {"S": job.device_id},
+            ":from": {"N": str(job.hour_start)},
+            ":to": {"N": str(job.hour_start + HOUR_MS - 1)},
+        },
         "ProjectionExpression": "#ts, #m",
         "ConsistentRead": True,  # a job is enqueued right after the write it follows
     }
     while True:
         page = ddb.query(**args)
         for item in page.get("Items", []):
-            yield (int(item["ts"]["N"]),
-                   {name: Decimal(v["N"]) for name, v in item.get("metrics", {}).get("M", {}).items() if "N" in v})
+            yield (
+                int(item["ts"]["N"]),
+                {name: Decimal(v["N"]) for name, v in item.get("metrics", {}).get("M", {}).items() if "N" in v},
+            )
         last = page.get("LastEvaluatedKey")
         if not last:
             return
@@ -52,8 +57,14 @@ def to_item(job: RollupJob, agg: Aggregate, *, computed_at: int, ttl_days: int) 
         "device_id": {"S": job.device_id},
         "hour_start": _n(job.hour_start),
         "count": _n(agg.count),
-        "metrics": {"M": {name: {"M": {"count": _n(s.count), "min": _n(s.min), "max": _n(s.max), "sum": _n(s.sum),
-                                       "avg": _n(s.avg)}} for name, s in agg.metrics.items()}},
+        "metrics": {
+            "M": {
+                name: {
+                    "M": {"count": _n(s.count), "min": _n(s.min), "max": _n(s.max), "sum": _n(s.sum), "avg": _n(s.avg)}
+                }
+                for name, s in agg.metrics.items()
+            }
+        },
         "computed_at": _n(computed_at),
         "expires_at": _n((job.hour_start + HOUR_MS) // 1000 + ttl_days * 86_400),
     }
@@ -65,10 +76,13 @@ def to_item(job: RollupJob, agg: Aggregate, *, computed_at: int, ttl_days: int) 
 def put_rollup(ddb, rollups_table: str, item: dict) -> bool:
     """Writes the rollup unless one computed from a newer read is already there; True if written."""
     try:
-        ddb.put_item(TableName=rollups_table, Item=item,
-                     ConditionExpression="attribute_not_exists(#d) OR #c <= :c",
-                     ExpressionAttributeNames={"#d": "device_id", "#c": "computed_at"},
-                     ExpressionAttributeValues={":c": item["computed_at"]})
+        ddb.put_item(
+            TableName=rollups_table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#d) OR #c <= :c",
+            ExpressionAttributeNames={"#d": "device_id", "#c": "computed_at"},
+            ExpressionAttributeValues={":c": item["computed_at"]},
+        )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False
     return True
@@ -76,9 +90,10 @@ def put_rollup(ddb, rollups_table: str, item: dict) -> bool:
 
 # --- reading rollups back (the read API's GET /devices/{device_id}/rollups) ------------------------------
 
+
 def _number(value: str) -> int | float:
     d = Decimal(value)
-    return int(d) if d == d.to_integral_value() and abs(d) < 2 ** 63 else float(d)
+    return int(d) if d == d.to_integral_value() and abs(d) < 2**63 else float(d)
 
 
 def from_item(item: dict) -> dict:
@@ -89,20 +104,28 @@ def from_item(item: dict) -> dict:
     for key in ("first_ts", "last_ts"):
         if key in item:
             out[key] = _number(item[key]["N"])
-    out["metrics"] = {name: {k: _number(v["N"]) for k, v in stats["M"].items()}
-                      for name, stats in sorted(item.get("metrics", {}).get("M", {}).items())}
+    out["metrics"] = {
+        name: {k: _number(v["N"]) for k, v in stats["M"].items()}
+        for name, stats in sorted(item.get("metrics", {}).get("M", {}).items())
+    }
     out["computed_at"] = _number(item["computed_at"]["N"])
     return out
 
 
-def query_rollups(table_name: str, device_id: str, from_ms: int, to_ms: int, *, ddb=None,
-                  descending: bool = False) -> list[dict]:
+def query_rollups(
+    table_name: str, device_id: str, from_ms: int, to_ms: int, *, ddb=None, descending: bool = False
+) -> list[dict]:
     """The device's hourly rollups for every hour that overlaps [from_ms, to_ms] (epoch ms, inclusive), oldest
     first (newest first with `descending`), as JSON-ready dicts (see `from_item`). One Query (plus its pages).
 
     Raises ValueError when from_ms > to_ms or the range spans more than MAX_RANGE_HOURS hours: the caller
     (the read API) validates its parameters first and answers 400; this is the last line of defence."""
-    if isinstance(from_ms, bool) or isinstance(to_ms, bool) or not isinstance(from_ms, int) or not isinstance(to_ms, int):
+    if (
+        isinstance(from_ms, bool)
+        or isinstance(to_ms, bool)
+        or not isinstance(from_ms, int)
+        or not isinstance(to_ms, int)
+    ):
         raise ValueError("from_ms and to_ms must be integers (epoch milliseconds)")
     if from_ms > to_ms:
         raise ValueError("from_ms must not be after to_ms")

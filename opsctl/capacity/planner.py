@@ -12,8 +12,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from capacity_report import prices as pricing
+from capacity_report import quota, tables
+from capacity_report import report as reports
+from capacity_report import stream as streams
 from opsctl.core.errors import OpsError
-from capacity_report import prices as pricing, quota, report as reports, stream as streams, tables
 
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a table to be ACTIVE again after UpdateTable
 
@@ -22,33 +25,48 @@ def scope(stack, table_names: list[str] | None, *, headroom: float, target_pct: 
     """The environment's tables (--table, else `table_name` and every `*_table_name` output), stream and queues
     (every `*_queue_url` and `*_dlq_url` output)."""
     out = stack.outputs
-    names = list(table_names or []) or [v for k, v in sorted(out.items()) if (k == "table_name" or k.endswith("_table_name")) and v]
+    names = list(table_names or []) or [
+        v for k, v in sorted(out.items()) if (k == "table_name" or k.endswith("_table_name")) and v
+    ]
     # Work queues, on-failure queues and DLQs (`*_queue_url`, `*_dlq_url`): the report shows each one's depth.
     queues = {k: v for k, v in sorted(out.items()) if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v}
     if not 0 < headroom <= 1:
         raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
     if target_pct is not None and not 20 <= target_pct <= 90:
         raise OpsError(f"--target-pct must be from 20 to 90 (DynamoDB target tracking range), got {target_pct}")
-    return reports.Scope(environment=stack.env, tables=names, stream=out.get("stream_name") or None, queues=queues,
-                         headroom=headroom, target_utilization_pct=target_pct)
+    return reports.Scope(
+        environment=stack.env,
+        tables=names,
+        stream=out.get("stream_name") or None,
+        queues=queues,
+        headroom=headroom,
+        target_utilization_pct=target_pct,
+    )
 
 
 def load_prices(path: str | None) -> dict:
     try:
         return pricing.load(path)
     except pricing.PricesError as exc:
-        raise OpsError(str(exc), hint="point --prices (or $CAPACITY_PRICES_FILE) at a JSON file like functions/capacity_report/prices.json") from None
+        raise OpsError(
+            str(exc),
+            hint="point --prices (or $CAPACITY_PRICES_FILE) at a JSON file like functions/capacity_report/prices.json",
+        ) from None
 
 
 def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: dt.datetime | None = None) -> dict:
     if window > reports.metrics.MAX_WINDOW:
-        raise OpsError(f"--window {window} is longer than 15 days", hint="CloudWatch keeps one-minute datapoints for 15 days")
+        raise OpsError(
+            f"--window {window} is longer than 15 days", hint="CloudWatch keeps one-minute datapoints for 15 days"
+        )
     for name in sc.tables:
         try:
             stack.target.client("dynamodb").describe_table(TableName=name)
         except stack.target.client("dynamodb").exceptions.ResourceNotFoundException:
             raise OpsError(f"table {name!r} does not exist", hint="check --table or --env") from None
-    return reports.build(stack.target.client, sc, window=window, now=now or dt.datetime.now(dt.timezone.utc), prices=prices)
+    return reports.build(
+        stack.target.client, sc, window=window, now=now or dt.datetime.now(dt.UTC), prices=prices
+    )
 
 
 # --- applying ------------------------------------------------------------------------------------------
@@ -90,8 +108,14 @@ def plan_changes(stack, report: dict) -> list[Change]:
     for t in report["tables"]:
         if t["action"] == "keep" or not t["changes"]:
             continue
-        c = Change(resource=t["resource"], table=t["table"], index=t["index"], action=t["action"], changes=dict(t["changes"]),
-                   decreases=t["decreases_planned"])
+        c = Change(
+            resource=t["resource"],
+            table=t["table"],
+            index=t["index"],
+            action=t["action"],
+            changes=dict(t["changes"]),
+            decreases=t["decreases_planned"],
+        )
         if t["table"] != own_table or t["index"] is not None:
             c.untracked = "no Terraform variable for this table or index in this project: record it where it is defined"
         else:
@@ -104,8 +128,11 @@ def plan_changes(stack, report: dict) -> list[Change]:
                     wanted[f"table_{d}_capacity"] = ch[f"{d}_capacity"]
                 if f"{d}_autoscaling" in ch:
                     a = ch[f"{d}_autoscaling"]
-                    wanted[f"table_autoscaling_{d}"] = {"min_capacity": a["min"], "max_capacity": a["max"],
-                                                        "target_utilization_percent": a["target_pct"]}
+                    wanted[f"table_autoscaling_{d}"] = {
+                        "min_capacity": a["min"],
+                        "max_capacity": a["max"],
+                        "target_utilization_percent": a["target_pct"],
+                    }
             missing = sorted(k for k in wanted if k not in declared)
             if missing:
                 c.untracked = f"terraform/envs/{stack.env} declares no {', '.join(missing)}: change it there by hand"
@@ -118,11 +145,16 @@ def _wait_active(ddb, table: str, timeout_s: float = ACTIVE_WAIT_S) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
         t = ddb.describe_table(TableName=table)["Table"]
-        busy = t["TableStatus"] != "ACTIVE" or any(g.get("IndexStatus") not in (None, "ACTIVE") for g in t.get("GlobalSecondaryIndexes", []))
+        busy = t["TableStatus"] != "ACTIVE" or any(
+            g.get("IndexStatus") not in (None, "ACTIVE") for g in t.get("GlobalSecondaryIndexes", [])
+        )
         if not busy:
             return t
         if time.monotonic() > deadline:
-            raise OpsError(f"table {table!r} still {t['TableStatus']} after {timeout_s:.0f} s", hint="run `opsctl capacity` again later")
+            raise OpsError(
+                f"table {table!r} still {t['TableStatus']} after {timeout_s:.0f} s",
+                hint="run `opsctl capacity` again later",
+            )
         time.sleep(2)
 
 
@@ -133,13 +165,20 @@ def apply_change(stack, c: Change) -> dict:
     if c.index is None:
         cur = desc.get("ProvisionedThroughput", {})
     else:
-        cur = next(g for g in desc.get("GlobalSecondaryIndexes", []) if g["IndexName"] == c.index).get("ProvisionedThroughput", {})
+        cur = next(g for g in desc.get("GlobalSecondaryIndexes", []) if g["IndexName"] == c.index).get(
+            "ProvisionedThroughput", {}
+        )
     ch = c.changes
     if c.action in ("set_capacity", "switch_to_provisioned"):
-        pt = {"ReadCapacityUnits": int(ch.get("read_capacity", cur.get("ReadCapacityUnits") or 1)),
-              "WriteCapacityUnits": int(ch.get("write_capacity", cur.get("WriteCapacityUnits") or 1))}
+        pt = {
+            "ReadCapacityUnits": int(ch.get("read_capacity", cur.get("ReadCapacityUnits") or 1)),
+            "WriteCapacityUnits": int(ch.get("write_capacity", cur.get("WriteCapacityUnits") or 1)),
+        }
         if c.index is not None:
-            ddb.update_table(TableName=c.table, GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": c.index, "ProvisionedThroughput": pt}}])
+            ddb.update_table(
+                TableName=c.table,
+                GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": c.index, "ProvisionedThroughput": pt}}],
+            )
         elif c.action == "switch_to_provisioned":
             ddb.update_table(TableName=c.table, BillingMode="PROVISIONED", ProvisionedThroughput=pt)
         else:
@@ -152,13 +191,27 @@ def apply_change(stack, c: Change) -> dict:
         for d in tables.DIMENSIONS:
             a = ch.get(f"{d}_autoscaling")
             if a:
-                aas.register_scalable_target(ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=tables._SCALABLE[(kind, d)],
-                                             MinCapacity=int(a["min"]), MaxCapacity=int(a["max"]))
+                aas.register_scalable_target(
+                    ServiceNamespace="dynamodb",
+                    ResourceId=rid,
+                    ScalableDimension=tables._SCALABLE[(kind, d)],
+                    MinCapacity=int(a["min"]),
+                    MaxCapacity=int(a["max"]),
+                )
     after = _wait_active(ddb, c.table)
-    pt = after.get("ProvisionedThroughput", {}) if c.index is None else \
-        next(g for g in after.get("GlobalSecondaryIndexes", []) if g["IndexName"] == c.index).get("ProvisionedThroughput", {})
-    return {"resource": c.resource, "billing_mode": after.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
-            "read_capacity": pt.get("ReadCapacityUnits"), "write_capacity": pt.get("WriteCapacityUnits")}
+    pt = (
+        after.get("ProvisionedThroughput", {})
+        if c.index is None
+        else next(g for g in after.get("GlobalSecondaryIndexes", []) if g["IndexName"] == c.index).get(
+            "ProvisionedThroughput", {}
+        )
+    )
+    return {
+        "resource": c.resource,
+        "billing_mode": after.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+        "read_capacity": pt.get("ReadCapacityUnits"),
+        "write_capacity": pt.get("WriteCapacityUnits"),
+    }
 
 
 # --- preparing for a known peak ---------------------------------------------------------------------------
@@ -177,61 +230,107 @@ def parse_at(text: str, now: dt.datetime) -> dt.datetime:
         except ValueError:
             raise OpsError(f"bad --at {text!r}", hint="use an ISO time like 2026-12-24T18:00Z, or 'in 3h'") from None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
     if when <= now:
         raise OpsError(f"--at {when.isoformat()} is not in the future")
     return when
 
 
-def prepare_event(stack, report: dict, *, at: dt.datetime, expect_records_per_s: float, headroom: float, now: dt.datetime) -> dict:
+def prepare_event(
+    stack, report: dict, *, at: dt.datetime, expect_records_per_s: float, headroom: float, now: dt.datetime
+) -> dict:
     """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as commands and Terraform values."""
     if expect_records_per_s <= 0:
         raise OpsError("--expect must be a rate above 0 (records per second)")
     s = report.get("stream")
     avg_bytes = (s["bytes_in_window"] / s["records_in_window"]) if s and s["records_in_window"] else 1024.0
-    shards, by_bytes, by_records = streams.recommend_shards(max_bytes_per_min=expect_records_per_s * avg_bytes * 60,
-                                                            max_records_per_min=expect_records_per_s * 60, headroom=headroom)
-    plan: dict = {"at": at.isoformat(), "expect_records_per_s": expect_records_per_s, "avg_record_bytes": round(avg_bytes, 1),
-                  "steps": [], "terraform": {}, "warnings": []}
+    shards, by_bytes, by_records = streams.recommend_shards(
+        max_bytes_per_min=expect_records_per_s * avg_bytes * 60,
+        max_records_per_min=expect_records_per_s * 60,
+        headroom=headroom,
+    )
+    plan: dict = {
+        "at": at.isoformat(),
+        "expect_records_per_s": expect_records_per_s,
+        "avg_record_bytes": round(avg_bytes, 1),
+        "steps": [],
+        "terraform": {},
+        "warnings": [],
+    }
     stream_name = stack.outputs.get("stream_name")
     if s:
         cur = s["open_shards"]
         if shards > cur:
-            plan["steps"].append({"what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by bytes at {headroom:.0%})",
-                                  "command": f"opsctl --env {stack.env} reshard --to {shards} --yes"})
+            plan["steps"].append(
+                {
+                    "what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by bytes at {headroom:.0%})",
+                    "command": f"opsctl --env {stack.env} reshard --to {shards} --yes",
+                }
+            )
             plan["terraform"]["ingest_shard_count"] = shards
         for f in (report.get("lambda") or {}).get("functions", []):
             need = shards * f["parallelization_factor"]
             limit = f["reserved"] if f["reserved"] is not None else f["account_unreserved"]
-            plan["steps"].append({"what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × {f['parallelization_factor']})"
-                                          + (f"; reserved/available {limit}" if limit is not None else ""), "command": None})
+            plan["steps"].append(
+                {
+                    "what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × {f['parallelization_factor']})"
+                    + (f"; reserved/available {limit}" if limit is not None else ""),
+                    "command": None,
+                }
+            )
             if limit is not None and need > limit:
-                plan["warnings"].append(f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before {at.isoformat()}")
+                plan["warnings"].append(
+                    f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before {at.isoformat()}"
+                )
     for t in report["tables"]:
         if t["index"] is not None:
             continue
         w = t["dimensions"]["write"]
-        per_record = (w["avg_per_s"] / (s["records_in_window"] / report["window"]["seconds"])) if s and s["records_in_window"] and w["avg_per_s"] else 1.0
+        per_record = (
+            (w["avg_per_s"] / (s["records_in_window"] / report["window"]["seconds"]))
+            if s and s["records_in_window"] and w["avg_per_s"]
+            else 1.0
+        )
         units = math.ceil(expect_records_per_s * max(per_record, 1.0) - 1e-9)
         target = w["target_utilization_pct"]
         if t["billing_mode"] == "PAY_PER_REQUEST":
-            plan["steps"].append({"what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes do not throttle",
-                                  "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput WriteUnitsPerSecond={units}"})
+            plan["steps"].append(
+                {
+                    "what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes do not throttle",
+                    "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput WriteUnitsPerSecond={units}",
+                }
+            )
         else:
             need = min(tables.MAX_CAPACITY_UNITS, math.ceil(units * 100.0 / target - 1e-9))
             if w["autoscaling"]:
-                plan["steps"].append({"what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for the event "
-                                              f"({units} WCU/s at {target:g}%)", "command": None})
-                plan["terraform"]["table_autoscaling_write"] = {"min_capacity": need, "max_capacity": max(need, w["autoscaling"]["max"]),
-                                                                "target_utilization_percent": target}
+                plan["steps"].append(
+                    {
+                        "what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for the event "
+                        f"({units} WCU/s at {target:g}%)",
+                        "command": None,
+                    }
+                )
+                plan["terraform"]["table_autoscaling_write"] = {
+                    "min_capacity": need,
+                    "max_capacity": max(need, w["autoscaling"]["max"]),
+                    "target_utilization_percent": target,
+                }
             elif need > (w["provisioned"] or 0):
-                plan["steps"].append({"what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at {target:g}%)",
-                                      "command": f"aws dynamodb update-table --table-name {t['table']} --provisioned-throughput "
-                                                 f"ReadCapacityUnits={t['dimensions']['read']['provisioned']},WriteCapacityUnits={need}"})
+                plan["steps"].append(
+                    {
+                        "what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at {target:g}%)",
+                        "command": f"aws dynamodb update-table --table-name {t['table']} --provisioned-throughput "
+                        f"ReadCapacityUnits={t['dimensions']['read']['provisioned']},WriteCapacityUnits={need}",
+                    }
+                )
                 plan["terraform"]["table_write_capacity"] = need
             q = quota.decreases_left(0, None, at + dt.timedelta(hours=3))
-            plan["warnings"].append(f"lowering {t['table']} again after the event spends a decrease: DynamoDB allows "
-                                    f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: {q.left_today})")
+            plan["warnings"].append(
+                f"lowering {t['table']} again after the event spends a decrease: DynamoDB allows "
+                f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: {q.left_today})"
+            )
     if at - now < dt.timedelta(minutes=30):
-        plan["warnings"].append("less than 30 minutes to the event: a reshard and capacity changes take minutes each; apply now")
+        plan["warnings"].append(
+            "less than 30 minutes to the event: a reshard and capacity changes take minutes each; apply now"
+        )
     return plan

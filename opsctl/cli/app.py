@@ -5,14 +5,14 @@ Every user-caused error is one line on stderr and a non-zero exit; a traceback m
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from opsctl.core.errors import OpsError
 from opsctl.cli.options import Settings
 from opsctl.cli.render import err
+from opsctl.core.errors import OpsError
 
 app = typer.Typer(
     name="opsctl",
@@ -28,16 +28,34 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", "-e", envvar="OPSCTL_ENV", help="environment under terraform/envs (local = the sandbox)")] = "local",
-    region: Annotated[Optional[str], typer.Option(help="AWS region (default: the environment's `region` output)")] = None,
-    profile: Annotated[Optional[str], typer.Option(envvar="AWS_PROFILE", help="AWS named profile")] = None,
-    endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="send every AWS call to this endpoint")] = None,
-    stream: Annotated[Optional[str], typer.Option(help="use this Kinesis stream instead of the environment's `stream_name`")] = None,
-    function: Annotated[Optional[str], typer.Option(help="use this ingest function instead of the environment's `ingest_function_name`")] = None,
-    table: Annotated[Optional[str], typer.Option(help="use this DynamoDB table instead of the environment's `table_name`")] = None,
+    env: Annotated[
+        str,
+        typer.Option("--env", "-e", envvar="OPSCTL_ENV", help="environment under terraform/envs (local = the sandbox)"),
+    ] = "local",
+    region: Annotated[
+        str | None, typer.Option(help="AWS region (default: the environment's `region` output)")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS named profile")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="send every AWS call to this endpoint")
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="use this Kinesis stream instead of the environment's `stream_name`")
+    ] = None,
+    function: Annotated[
+        str | None, typer.Option(help="use this ingest function instead of the environment's `ingest_function_name`")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="use this DynamoDB table instead of the environment's `table_name`")
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(env=env, region=region, profile=profile, endpoint_url=endpoint_url,
-                       overrides={"stream_name": stream, "ingest_function_name": function, "table_name": table})
+    ctx.obj = Settings(
+        env=env,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        overrides={"stream_name": stream, "ingest_function_name": function, "table_name": table},
+    )
 
 
 def _register() -> None:

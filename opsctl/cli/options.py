@@ -16,13 +16,22 @@ class Settings:
     region: str | None
     profile: str | None
     endpoint_url: str | None
-    overrides: dict[str, str | None] = field(default_factory=dict)  # output name -> value from a root flag (--stream, ...)
+    overrides: dict[str, str | None] = field(
+        default_factory=dict
+    )  # output name -> value from a root flag (--stream, ...)
 
     def stack(self, **overrides):
         from opsctl.core import stack
 
-        return stack.load(self.env, region=self.region, profile=self.profile, endpoint_url=self.endpoint_url,
-                          overrides={**self.overrides, **{k: v for k, v in overrides.items() if v}})
+        return stack.load(
+            self.env,
+            region=self.region,
+            profile=self.profile,
+            endpoint_url=self.endpoint_url,
+            overrides={**self.overrides, **{k: v for k, v in overrides.items() if v}},
+        )
 
 
-OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts (one document on stdout)")]
+OutputOpt = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts (one document on stdout)")
+]

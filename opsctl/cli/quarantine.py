@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from opsctl.core.errors import OpsError
 from opsctl.cli.options import OutputOpt, Settings
 from opsctl.cli.render import OutputFormat, emit, note, out
+from opsctl.core.errors import OpsError
 
 quarantine_app = typer.Typer(
     help="Poison records the ingest function quarantined (invalid JSON, bad device ids, timestamps in seconds, ...).\n\n"
@@ -28,11 +28,20 @@ def _known_reasons() -> tuple[str, ...]:
 @quarantine_app.command("list")
 def list_(
     ctx: typer.Context,
-    day: Annotated[Optional[str], typer.Option(help="only this UTC day (YYYY-MM-DD), by arrival time on the stream")] = None,
-    reason: Annotated[Optional[str], typer.Option(help="only this reason code, e.g. ts_out_of_window")] = None,
-    limit: Annotated[int, typer.Option(help="read at most this many objects (a production quarantine can be large)", min=1, max=100_000)] = 200,
-    with_data: Annotated[bool, typer.Option("--with-data", help="include each record's raw data (base64) in JSON output")] = False,
-    quarantine_bucket: Annotated[Optional[str], typer.Option(help="bucket to read instead of the environment's output")] = None,
+    day: Annotated[
+        str | None, typer.Option(help="only this UTC day (YYYY-MM-DD), by arrival time on the stream")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="only this reason code, e.g. ts_out_of_window")] = None,
+    limit: Annotated[
+        int,
+        typer.Option(help="read at most this many objects (a production quarantine can be large)", min=1, max=100_000),
+    ] = 200,
+    with_data: Annotated[
+        bool, typer.Option("--with-data", help="include each record's raw data (base64) in JSON output")
+    ] = False,
+    quarantine_bucket: Annotated[
+        str | None, typer.Option(help="bucket to read instead of the environment's output")
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Count quarantined records by reason and list them (shard, sequence number, reason, a preview of the data).
@@ -49,14 +58,21 @@ def list_(
 
     def table(d):
         scope = f"s3://{d['bucket']}/{d['prefix']}"
-        out.print(f"[bold]quarantine[/bold] {escape(scope)}: {d['read']} records read"
-                  + (f" (stopped at --limit {limit}; more exist)" if d["truncated"] else ""))
+        out.print(
+            f"[bold]quarantine[/bold] {escape(scope)}: {d['read']} records read"
+            + (f" (stopped at --limit {limit}; more exist)" if d["truncated"] else "")
+        )
         for code, n in d["by_reason"].items():
             out.print(f"  {code:20} {n}")
         t = Table("arrived (UTC)", "shard", "sequence", "reason", "data", box=None)
         for r in d["records"][:50]:
-            t.add_row(str(r.get("approximate_arrival_timestamp", "")), str(r.get("shard_id")), "…" + str(r.get("sequence_number"))[-10:],
-                      escape(str(r.get("reason"))), escape(r.get("preview", "")[:60]))
+            t.add_row(
+                str(r.get("approximate_arrival_timestamp", "")),
+                str(r.get("shard_id")),
+                "…" + str(r.get("sequence_number"))[-10:],
+                escape(str(r.get("reason"))),
+                escape(r.get("preview", "")[:60]),
+            )
         if d["records"]:
             out.print(t)
         if len(d["records"]) > 50:

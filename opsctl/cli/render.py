@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 from rich.console import Console
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from opsctl.cli.options import OutputOpt, Settings
-from opsctl.core.errors import OpsError
 from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.core.errors import OpsError
 
 sandbox_app = typer.Typer(
     help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
@@ -27,14 +27,19 @@ sandbox_app = typer.Typer(
 def _local(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     if settings.env != "local":
-        raise OpsError(f"`opsctl sandbox` works on the local sandbox only, not --env {settings.env}", hint="drop --env or use --env local")
+        raise OpsError(
+            f"`opsctl sandbox` works on the local sandbox only, not --env {settings.env}",
+            hint="drop --env or use --env local",
+        )
     return settings
 
 
 @sandbox_app.command()
 def up(
     ctx: typer.Context,
-    port: Annotated[Optional[int], typer.Option(help="localhost port for the moto server (default: a free one)", min=1, max=65535)] = None,
+    port: Annotated[
+        int | None, typer.Option(help="localhost port for the moto server (default: a free one)", min=1, max=65535)
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Start the sandbox (or bring it up to date): moto server, Lambda zip, terraform init + apply of envs/local.
@@ -45,16 +50,25 @@ def up(
     _local(ctx)
     with err.status("starting") as status:
         result = deploy.up(port, progress=lambda msg: status.update(msg))
-    data = {"endpoint": result.endpoint, "started_server": result.started_server, "zip_sha256": result.zip_sha256,
-            "apply_seconds": round(result.apply_seconds, 1), "outputs": result.outputs}
+    data = {
+        "endpoint": result.endpoint,
+        "started_server": result.started_server,
+        "zip_sha256": result.zip_sha256,
+        "apply_seconds": round(result.apply_seconds, 1),
+        "outputs": result.outputs,
+    }
 
     def table(d):
-        out.print(f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)")
+        out.print(
+            f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)"
+        )
         t = Table("output", "value", box=None)
         for k, v in sorted(d["outputs"].items()):
             t.add_row(k, str(v))
         out.print(t)
-        note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
+        note(
+            "next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`"
+        )
 
     emit(data, output, table)
 
@@ -66,7 +80,11 @@ def down(ctx: typer.Context) -> None:
 
     _local(ctx)
     stopped = deploy.down()
-    note(f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})" if stopped else "no sandbox was running; leftovers cleaned")
+    note(
+        f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})"
+        if stopped
+        else "no sandbox was running; leftovers cleaned"
+    )
 
 
 @sandbox_app.command()
@@ -82,8 +100,13 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     state = server.running()
     data: dict = {"running": state is not None}
     if state:
-        data.update(endpoint=state.endpoint, pid=state.pid, port=state.port, uptime_s=round(time.time() - state.started_at),
-                    log=state.log_path)
+        data.update(
+            endpoint=state.endpoint,
+            pid=state.pid,
+            port=state.port,
+            uptime_s=round(time.time() - state.started_at),
+            log=state.log_path,
+        )
         try:
             data["outputs"] = Workspace(SANDBOX_DIR).outputs()
         except OpsError as exc:
@@ -94,12 +117,14 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         if not d["running"]:
             out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
             return
-        out.print(f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})")
+        out.print(
+            f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})"
+        )
         if d.get("terraform"):
             out.print(f"terraform: {d['terraform']}")
         for k, v in sorted(d.get("outputs", {}).items()):
             out.print(f"  {k:28} {v}")
-        out.print(f"plan against it: terraform -chdir=terraform/envs/local plan")
+        out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
     emit(data, output, table)
     if not state:
@@ -110,9 +135,15 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
 def traffic(
     ctx: typer.Context,
     devices: Annotated[int, typer.Option(help="number of devices", min=1, max=100_000)] = 5,
-    records: Annotated[int, typer.Option(help="valid readings to send, spread over the devices", min=0, max=10_000_000)] = 500,
-    poison: Annotated[int, typer.Option(help="invalid records to mix in, cycling through every poison kind", min=0)] = 0,
-    rate: Annotated[Optional[float], typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)] = None,
+    records: Annotated[
+        int, typer.Option(help="valid readings to send, spread over the devices", min=0, max=10_000_000)
+    ] = 500,
+    poison: Annotated[
+        int, typer.Option(help="invalid records to mix in, cycling through every poison kind", min=0)
+    ] = 0,
+    rate: Annotated[
+        float | None, typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
@@ -121,14 +152,24 @@ def traffic(
 
     stack = _local(ctx).stack()
     items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
-    with Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
         task = bar.add_task("send", total=len(items))
-        result = gen.send(stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=lambda n: bar.advance(task, n))
+        result = gen.send(
+            stack.target.client("kinesis"),
+            stack.get("stream_name"),
+            items,
+            rate=rate,
+            progress=lambda n: bar.advance(task, n),
+        )
     data = result.to_dict()
 
     def table(d):
-        out.print(f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
-                  f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s")
+        out.print(
+            f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
+            f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s"
+        )
         if d["poison"]:
             out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
         note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
@@ -139,10 +180,25 @@ def traffic(
 @sandbox_app.command()
 def run(
     ctx: typer.Context,
-    until_idle: Annotated[bool, typer.Option("--until-idle/--follow", help="stop once every shard is drained (default), or keep polling")] = True,
-    from_start: Annotated[bool, typer.Option("--from-start", help="forget checkpoints and re-deliver every record from TRIM_HORIZON (a replay)")] = False,
-    max_seconds: Annotated[Optional[float], typer.Option(help="stop after this many seconds even if not idle", min=1)] = None,
-    max_passes: Annotated[Optional[int], typer.Option(help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind", min=1)] = None,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle/--follow", help="stop once every shard is drained (default), or keep polling")
+    ] = True,
+    from_start: Annotated[
+        bool,
+        typer.Option(
+            "--from-start", help="forget checkpoints and re-deliver every record from TRIM_HORIZON (a replay)"
+        ),
+    ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="stop after this many seconds even if not idle", min=1)
+    ] = None,
+    max_passes: Annotated[
+        int | None,
+        typer.Option(
+            help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind",
+            min=1,
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
@@ -156,6 +212,7 @@ def run(
     counts = {"invocations": 0, "records": 0}
     skipped: list[dict] = []
     with err.status("polling event source mappings") as status:
+
         def on_event(kind: str, details: dict) -> None:
             if kind == "invoke":
                 counts["invocations"] += 1
@@ -164,8 +221,14 @@ def run(
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
-        summary = runtime.run(stack.target, until_idle=until_idle, from_start=from_start, max_seconds=max_seconds, on_event=on_event,
-                              max_passes=max_passes)
+        summary = runtime.run(
+            stack.target,
+            until_idle=until_idle,
+            from_start=from_start,
+            max_seconds=max_seconds,
+            on_event=on_event,
+            max_passes=max_passes,
+        )
     data = summary.to_dict()
     emit(data, output, _run_table)
     for d in skipped:
@@ -177,16 +240,37 @@ def run(
 
 def _run_table(d: dict) -> None:
     mappings = d.get("mappings", [])
-    t = Table("function", "source", "invocations", "records", "errors", "partial", "bisections", "to on-failure", "lost", title="local runtime")
+    t = Table(
+        "function",
+        "source",
+        "invocations",
+        "records",
+        "errors",
+        "partial",
+        "bisections",
+        "to on-failure",
+        "lost",
+        title="local runtime",
+    )
     for m in mappings:
-        t.add_row(str(m.get("function_name")), str(m.get("source", "")).rsplit(":", 1)[-1], str(m.get("invocations", 0)),
-                  str(m.get("records_delivered", 0)), str(m.get("function_errors", 0)), str(m.get("partial_failures", 0)),
-                  str(m.get("bisections", 0)), str(m.get("on_failure_records", 0)), str(m.get("records_discarded_without_destination", 0)))
+        t.add_row(
+            str(m.get("function_name")),
+            str(m.get("source", "")).rsplit(":", 1)[-1],
+            str(m.get("invocations", 0)),
+            str(m.get("records_delivered", 0)),
+            str(m.get("function_errors", 0)),
+            str(m.get("partial_failures", 0)),
+            str(m.get("bisections", 0)),
+            str(m.get("on_failure_records", 0)),
+            str(m.get("records_discarded_without_destination", 0)),
+        )
     out.print(t)
     for m in mappings:
         if "messages_deleted" in m:  # an SQS mapping
-            line = (f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
-                    f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)")
+            line = (
+                f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
+                f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)"
+            )
             if m.get("left_in_flight"):
                 line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
             out.print(line)
@@ -197,11 +281,31 @@ def _run_table(d: dict) -> None:
 @sandbox_app.command()
 def drill(
     ctx: typer.Context,
-    baseline: Annotated[int, typer.Option(help="readings sent (and delivered) before the incident", min=0, max=100_000)] = 200,
-    spike: Annotated[int, typer.Option(help="readings of the spike sent while the consumer is stopped (raised to what outlasts the slow passes)", min=1, max=1_000_000)] = 1500,
-    poison: Annotated[int, typer.Option(help="poison records in the burst, cycling through every kind", min=0, max=100_000)] = 22,
-    devices: Annotated[int, typer.Option(help="devices sending (ids drill<hhmmss>b-/s-NNNN, apart from other traffic)", min=1, max=10_000)] = 10,
-    settle_timeout: Annotated[Optional[float], typer.Option(help="seconds to wait for the fired monitors to return to OK (default: the alarm's window + 2 periods)", min=0)] = None,
+    baseline: Annotated[
+        int, typer.Option(help="readings sent (and delivered) before the incident", min=0, max=100_000)
+    ] = 200,
+    spike: Annotated[
+        int,
+        typer.Option(
+            help="readings of the spike sent while the consumer is stopped (raised to what outlasts the slow passes)",
+            min=1,
+            max=1_000_000,
+        ),
+    ] = 1500,
+    poison: Annotated[
+        int, typer.Option(help="poison records in the burst, cycling through every kind", min=0, max=100_000)
+    ] = 22,
+    devices: Annotated[
+        int,
+        typer.Option(help="devices sending (ids drill<hhmmss>b-/s-NNNN, apart from other traffic)", min=1, max=10_000),
+    ] = 10,
+    settle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds to wait for the fired monitors to return to OK (default: the alarm's window + 2 periods)",
+            min=0,
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Rehearse an incident on the sandbox with real metrics and the runbooks' own commands (~7 minutes).
@@ -220,8 +324,15 @@ def drill(
     from opsctl.sandbox import drill as rehearsal
 
     stack = _local(ctx).stack()
-    result = rehearsal.run(stack, baseline=baseline, spike=spike, poison=poison, devices=devices,
-                           settle_timeout_s=settle_timeout, progress=lambda m: err.print(m, markup=False, highlight=False))
+    result = rehearsal.run(
+        stack,
+        baseline=baseline,
+        spike=spike,
+        poison=poison,
+        devices=devices,
+        settle_timeout_s=settle_timeout,
+        progress=lambda m: err.print(m, markup=False, highlight=False),
+    )
 
     def table(d):
         t = Table("t (s)", "step", "command", "outcome", title="drill timeline", box=None)
@@ -229,9 +340,11 @@ def drill(
             t.add_row(f"{s['at_s']:.0f}", s["step"], s["command"], s["outcome"])
         out.print(t)
         a = d["accounting"]
-        out.print(f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
-                  f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
-                  + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else ""))
+        out.print(
+            f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
+            f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
+            + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
+        )
         out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
         for k, why in d["not_exercised"].items():
             out.print(f"  not exercised: {k}: {why}")
@@ -245,7 +358,9 @@ def drill(
 @sandbox_app.command("scheduled-report")
 def scheduled_report(
     ctx: typer.Context,
-    out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="also copy the stored HTML report into this folder")] = "build/reports",
+    out_dir: Annotated[
+        str | None, typer.Option("--out-dir", help="also copy the stored HTML report into this folder")
+    ] = "build/reports",
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Run the scheduled capacity report now, as EventBridge Scheduler would (moto never fires schedules).
@@ -259,9 +374,11 @@ def scheduled_report(
     from opsctl.sandbox import schedule
 
     stack = _local(ctx).stack()
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with err.status("running the capacity report function"):
-        data = schedule.run(stack.target, stack.outputs, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP, scheduled_time=now)
+        data = schedule.run(
+            stack.target, stack.outputs, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP, scheduled_time=now
+        )
     result = data["result"]
     if out_dir:
         html_key = result["keys"]["html"]
@@ -273,7 +390,9 @@ def scheduled_report(
 
     def table(d):
         r = d["result"]
-        out.print(f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):")
+        out.print(
+            f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):"
+        )
         for key in r["keys"].values():
             out.print(f"  s3://{r['bucket']}/{key}")
         if d.get("local_copy"):
@@ -306,10 +425,14 @@ def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
         if "rollups" in d:
             r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
-            out.print(f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
-                      + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else ""))
-            out.print(f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
-                      f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs")
+            out.print(
+                f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
+                + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else "")
+            )
+            out.print(
+                f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
+                f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs"
+            )
 
     emit(data, output, table)
 
@@ -324,10 +447,12 @@ def _epoch_ms(value: str, flag: str) -> int:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise OpsError(f"{flag} {value!r} is neither epoch milliseconds nor an ISO-8601 time",
-                       hint=f"e.g. {flag} 1763800000000 or {flag} 2025-11-22T08:00:00Z") from None
+        raise OpsError(
+            f"{flag} {value!r} is neither epoch milliseconds nor an ISO-8601 time",
+            hint=f"e.g. {flag} 1763800000000 or {flag} 2025-11-22T08:00:00Z",
+        ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return int(parsed.timestamp() * 1000)
 
 
@@ -335,8 +460,10 @@ def _epoch_ms(value: str, flag: str) -> int:
 def rollups(
     ctx: typer.Context,
     device: Annotated[str, typer.Option("--device", "-d", help="device id, e.g. dev-0001")],
-    from_: Annotated[Optional[str], typer.Option("--from", help="start: epoch ms or ISO-8601 (default: --hours before --to)")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="end: epoch ms or ISO-8601 (default: now)")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="start: epoch ms or ISO-8601 (default: --hours before --to)")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="end: epoch ms or ISO-8601 (default: now)")] = None,
     hours: Annotated[int, typer.Option(help="hours to show when --from is not given", min=1, max=24 * 366)] = 48,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
@@ -350,7 +477,9 @@ def rollups(
     from opsctl.sandbox import landed
 
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", device):
-        raise OpsError(f"--device {device!r} is not a device id", hint="device ids are 1-128 characters of [A-Za-z0-9_.:-]")
+        raise OpsError(
+            f"--device {device!r} is not a device id", hint="device ids are 1-128 characters of [A-Za-z0-9_.:-]"
+        )
     to_ms = _epoch_ms(to, "--to") if to else int(time.time() * 1000)
     from_ms = _epoch_ms(from_, "--from") if from_ else to_ms - hours * 3_600_000
     if from_ms > to_ms:
@@ -361,7 +490,9 @@ def rollups(
 
     def table(d):
         if not d["rollups"]:
-            out.print(f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)")
+            out.print(
+                f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)"
+            )
             return
         names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
         t = Table("hour (UTC)", "readings", *[f"{n} min/avg/max" for n in names], title=f"hourly rollups of {device}")
@@ -379,8 +510,15 @@ def rollups(
 @sandbox_app.command()
 def api(
     ctx: typer.Context,
-    port: Annotated[Optional[int], typer.Option(help="localhost port to serve on (default: a free one)", min=1, max=65535)] = None,
-    get: Annotated[Optional[list[str]], typer.Option("--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="localhost port to serve on (default: a free one)", min=1, max=65535)
+    ] = None,
+    get: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop"
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Serve the read API on localhost: the routes Terraform created in the sandbox, run by the deployed code.
@@ -405,7 +543,9 @@ def api(
     stack = _local(ctx).stack()
     for path in get or []:
         if not path.startswith("/"):
-            raise OpsError(f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest")
+            raise OpsError(
+                f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest"
+            )
     local = api_server.load(stack.target, stack.get("api_id"))
     try:
         if get:
@@ -426,8 +566,15 @@ def api(
                         parsed = json.loads(body) if body else None
                     except ValueError:
                         parsed = body.decode("utf-8", "replace")
-                    answers.append({"path": path, "status": status, "content_type": headers.get("Content-Type"),
-                                    "cache_control": headers.get("Cache-Control"), "body": parsed})
+                    answers.append(
+                        {
+                            "path": path,
+                            "status": status,
+                            "content_type": headers.get("Content-Type"),
+                            "cache_control": headers.get("Cache-Control"),
+                            "body": parsed,
+                        }
+                    )
             finally:
                 srv.shutdown()
                 srv.server_close()
@@ -435,10 +582,17 @@ def api(
             if any(a["status"] >= 400 for a in answers):
                 raise typer.Exit(1)
             return
-        srv = api_server.server(local, port, on_request=lambda a, method, target: err.print(
-            f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False))
+        srv = api_server.server(
+            local,
+            port,
+            on_request=lambda a, method, target: err.print(
+                f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False
+            ),
+        )
         host, bound = srv.server_address[:2]
-        note(f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}")
+        note(
+            f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}"
+        )
         note(f"try: curl 'http://{host}:{bound}/devices/dev-0001/readings?limit=5'   (Ctrl-C stops)")
         try:
             srv.serve_forever()
@@ -453,7 +607,9 @@ def api(
 def _api_answers_table(d: dict) -> None:
     for a in d["answers"]:
         colour = "green" if a["status"] < 400 else "red"
-        out.print(f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})")
+        out.print(
+            f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})"
+        )
         body = a["body"]
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
             body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from opsctl.core.errors import OpsError
 from opsctl.cli.options import OutputOpt
 from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.core.errors import OpsError
 
 
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
@@ -24,28 +23,63 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         if "error" in s:
             out.print(f"[bold]stream[/bold]: [red]{s['error']}[/red]")
         else:
-            out.print(f"[bold]stream[/bold] {s['name']}: {s['status']}, {s['mode']}, {s['open_shards']} open shards, "
-                      f"retention {s['retention_hours']} h, encryption {s['encryption']}")
-        t = Table("mapping", "function", "state", "batch", "window s", "parallel", "retries", "max age s", "bisect", "on failure", box=None)
+            out.print(
+                f"[bold]stream[/bold] {s['name']}: {s['status']}, {s['mode']}, {s['open_shards']} open shards, "
+                f"retention {s['retention_hours']} h, encryption {s['encryption']}"
+            )
+        t = Table(
+            "mapping",
+            "function",
+            "state",
+            "batch",
+            "window s",
+            "parallel",
+            "retries",
+            "max age s",
+            "bisect",
+            "on failure",
+            box=None,
+        )
         for m in d["mappings"] if isinstance(d["mappings"], list) else []:
-            t.add_row(m["uuid"][:8], m["function"], str(m["state"]), str(m["batch_size"]), str(m["batching_window_s"]),
-                      str(m["parallelization_factor"]), str(m["maximum_retry_attempts"]), str(m["maximum_record_age_s"]),
-                      str(m["bisect"]), (m["on_failure"] or "[red]none[/red]").rsplit(":", 1)[-1])
+            t.add_row(
+                m["uuid"][:8],
+                m["function"],
+                str(m["state"]),
+                str(m["batch_size"]),
+                str(m["batching_window_s"]),
+                str(m["parallelization_factor"]),
+                str(m["maximum_retry_attempts"]),
+                str(m["maximum_record_age_s"]),
+                str(m["bisect"]),
+                (m["on_failure"] or "[red]none[/red]").rsplit(":", 1)[-1],
+            )
         out.print(t)
         q = Table("queue", "visible", "in flight", "oldest s", "retention d", "DLQ", box=None)
         for x in d["queues"]:
             if "error" in x:
                 q.add_row("?", f"[red]{x['error']}[/red]", "", "", "", "")
                 continue
-            q.add_row(x["queue"], str(x["visible"]), str(x["in_flight"]), "n/a" if x["oldest_age_s"] is None else f"{x['oldest_age_s']:.0f}",
-                      f"{x['retention_s'] / 86400:.0f}", "yes" if x["has_dlq"] else "no")
+            q.add_row(
+                x["queue"],
+                str(x["visible"]),
+                str(x["in_flight"]),
+                "n/a" if x["oldest_age_s"] is None else f"{x['oldest_age_s']:.0f}",
+                f"{x['retention_s'] / 86400:.0f}",
+                "yes" if x["has_dlq"] else "no",
+            )
         out.print(q)
         tb = d["table"]
         if "error" in tb:
             out.print(f"[bold]table[/bold]: [red]{tb['error']}[/red]")
         else:
-            cap = "" if tb["billing_mode"] != "PROVISIONED" else f", {tb['read_capacity']} RCU / {tb['write_capacity']} WCU"
-            out.print(f"[bold]table[/bold] {tb['name']}: {tb['status']}, {tb['billing_mode']}{cap}, ~{tb['item_count']} items")
+            cap = (
+                ""
+                if tb["billing_mode"] != "PROVISIONED"
+                else f", {tb['read_capacity']} RCU / {tb['write_capacity']} WCU"
+            )
+            out.print(
+                f"[bold]table[/bold] {tb['name']}: {tb['status']}, {tb['billing_mode']}{cap}, ~{tb['item_count']} items"
+            )
         alarms = d["alarms"]
         if isinstance(alarms, dict):
             out.print(f"[bold]alarms[/bold]: [red]{alarms['error']}[/red]")
@@ -62,37 +96,66 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
 def iterator_age(
     ctx: typer.Context,
     window: Annotated[str, typer.Option(help="how far back to look: 90s, 15m, 1h, 2d")] = "15m",
-    warn_ms: Annotated[Optional[int], typer.Option("--warn-ms", help="WARNING at this iterator age, milliseconds (default: the alarm's)", min=0)] = None,
-    crit_ms: Annotated[Optional[int], typer.Option("--crit-ms", help="CRITICAL at this iterator age, milliseconds (default: the alarm's)", min=0)] = None,
+    warn_ms: Annotated[
+        int | None,
+        typer.Option("--warn-ms", help="WARNING at this iterator age, milliseconds (default: the alarm's)", min=0),
+    ] = None,
+    crit_ms: Annotated[
+        int | None,
+        typer.Option("--crit-ms", help="CRITICAL at this iterator age, milliseconds (default: the alarm's)", min=0),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """How far behind each consumer of the stream is, how long until data is lost, and whether it catches up.
 
     Exit status as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (metrics unreadable or no consumer).
     Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json: ingest_iterator_age_warning/_critical)."""
-    from opsctl.stream import iterator_age as ia
     from opsctl.core import metrics
     from opsctl.monitoring import thresholds
+    from opsctl.stream import iterator_age as ia
 
     span = metrics.parse_window(window)
     default_warn, default_crit = thresholds.iterator_age_ms()
     stack = ctx.obj.stack()
     t = stack.target
-    report = ia.check(kinesis=t.client("kinesis"), lambda_client=t.client("lambda"), cloudwatch=t.client("cloudwatch"),
-                      stream=stack.get("stream_name"), window=span, warn_ms=default_warn if warn_ms is None else warn_ms,
-                      crit_ms=default_crit if crit_ms is None else crit_ms)
+    report = ia.check(
+        kinesis=t.client("kinesis"),
+        lambda_client=t.client("lambda"),
+        cloudwatch=t.client("cloudwatch"),
+        stream=stack.get("stream_name"),
+        window=span,
+        warn_ms=default_warn if warn_ms is None else warn_ms,
+        crit_ms=default_crit if crit_ms is None else crit_ms,
+    )
     data = report.to_dict()
 
     def table(d):
-        out.print(f"[bold]{d['level']}[/bold] stream {d['stream']}: GetRecords.IteratorAgeMilliseconds max "
-                  f"{_ms(d['stream_get_records_iterator_age_ms'])}, incoming {d['incoming_records_per_s'] or 0} rec/s, "
-                  f"retention {d['retention_hours']} h (window {d['window_s']} s; warn {d['thresholds_ms']['warning']:,} ms, "
-                  f"crit {d['thresholds_ms']['critical']:,} ms)")
+        out.print(
+            f"[bold]{d['level']}[/bold] stream {d['stream']}: GetRecords.IteratorAgeMilliseconds max "
+            f"{_ms(d['stream_get_records_iterator_age_ms'])}, incoming {d['incoming_records_per_s'] or 0} rec/s, "
+            f"retention {d['retention_hours']} h (window {d['window_s']} s; warn {d['thresholds_ms']['warning']:,} ms, "
+            f"crit {d['thresholds_ms']['critical']:,} ms)"
+        )
         tb = Table("consumer", "level", "iterator age", "processed rec/s", "to data loss", "catch-up", box=None)
         for c in d["consumers"]:
-            loss = "n/a" if c["time_to_data_loss_ms"] is None else f"{_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
-            catch = "falling behind" if c["falling_behind"] else ("n/a" if c["catch_up_s"] is None else f"{c['catch_up_s']:.0f} s")
-            tb.add_row(c["function_name"], c["level"], _ms(c["iterator_age_ms"]), str(c["processed_records_per_s"] or 0), loss, catch)
+            loss = (
+                "n/a"
+                if c["time_to_data_loss_ms"] is None
+                else f"{_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
+            )
+            catch = (
+                "falling behind"
+                if c["falling_behind"]
+                else ("n/a" if c["catch_up_s"] is None else f"{c['catch_up_s']:.0f} s")
+            )
+            tb.add_row(
+                c["function_name"],
+                c["level"],
+                _ms(c["iterator_age_ms"]),
+                str(c["processed_records_per_s"] or 0),
+                loss,
+                catch,
+            )
         out.print(tb)
         for c in d["consumers"]:
             out.print(f"{c['function_name']}: {c['reason']}")
@@ -107,7 +170,9 @@ def iterator_age(
 
 def monitors(
     ctx: typer.Context,
-    monitor: Annotated[Optional[list[str]], typer.Option("--monitor", "-m", help="evaluate only this catalog id (repeatable)")] = None,
+    monitor: Annotated[
+        list[str] | None, typer.Option("--monitor", "-m", help="evaluate only this catalog id (repeatable)")
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Evaluate every catalog monitor against CloudWatch metrics, as its alarm would, and print its runbook.
@@ -137,12 +202,22 @@ def monitors(
         t = Table("monitor", "state", "value", "threshold", "breaching", "severity", "alarm", "runbook", box=None)
         for m in d["monitors"]:
             colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
-            sign = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": "≥", "LessThanThreshold": "<",
-                    "LessThanOrEqualToThreshold": "≤"}[m["comparison"]]
-            t.add_row(m["id"], f"[{colour}]{m['state']}[/{colour}]", mon.format_value(m["value"], m["unit"]),
-                      f"{sign} {mon.format_value(m['threshold'], m['unit'])}",
-                      f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
-                      m["severity"], m["cloudwatch_alarm_state"] or "-", m["runbook"])
+            sign = {
+                "GreaterThanThreshold": ">",
+                "GreaterThanOrEqualToThreshold": "≥",
+                "LessThanThreshold": "<",
+                "LessThanOrEqualToThreshold": "≤",
+            }[m["comparison"]]
+            t.add_row(
+                m["id"],
+                f"[{colour}]{m['state']}[/{colour}]",
+                mon.format_value(m["value"], m["unit"]),
+                f"{sign} {mon.format_value(m['threshold'], m['unit'])}",
+                f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
+                m["severity"],
+                m["cloudwatch_alarm_state"] or "-",
+                m["runbook"],
+            )
         out.print(t)
         for m in d["monitors"]:
             if m["state"] == "ALARM":
@@ -164,16 +239,26 @@ def _ms(v) -> str:
     if v < 60_000:
         return f"{int(v / 100) / 10:.1f} s"
     minutes = int(v // 60_000)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {int(v % 60_000 // 1000):02d} s"
+    return (
+        f"{minutes // 60} h {minutes % 60:02d} min"
+        if minutes >= 60
+        else f"{minutes} min {int(v % 60_000 // 1000):02d} s"
+    )
 
 
 def reshard(
     ctx: typer.Context,
-    to: Annotated[Optional[int], typer.Option("--to", help="target open shard count (1–10,000)")] = None,
-    recommend: Annotated[bool, typer.Option("--recommend", help="derive the target from the busiest minute of the window")] = False,
+    to: Annotated[int | None, typer.Option("--to", help="target open shard count (1–10,000)")] = None,
+    recommend: Annotated[
+        bool, typer.Option("--recommend", help="derive the target from the busiest minute of the window")
+    ] = False,
     window: Annotated[str, typer.Option(help="with --recommend: how far back to look (90s, 15m, 1h, 2d)")] = "1h",
-    headroom: Annotated[float, typer.Option(help="with --recommend: fill shards to at most this share of their write limits (0–1]")] = 0.7,
-    apply_: Annotated[bool, typer.Option("--apply", help="with --recommend: apply the recommended count (otherwise only show it)")] = False,
+    headroom: Annotated[
+        float, typer.Option(help="with --recommend: fill shards to at most this share of their write limits (0–1]")
+    ] = 0.7,
+    apply_: Annotated[
+        bool, typer.Option("--apply", help="with --recommend: apply the recommended count (otherwise only show it)")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and stop")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before applying")] = False,
     output: OutputOpt = OutputFormat.table,
@@ -201,18 +286,29 @@ def reshard(
         if not apply_:
             dry_run = True
     the_plan = rs.plan(kinesis, stream, to)
-    data = {"plan": the_plan.to_dict(), "recommendation": rec.to_dict() if rec else None, "applied": [], "terraform": None}
+    data = {
+        "plan": the_plan.to_dict(),
+        "recommendation": rec.to_dict() if rec else None,
+        "applied": [],
+        "terraform": None,
+    }
 
     def show_plan(d):
         p = d["plan"]
         if d["recommendation"]:
             r = d["recommendation"]
-            out.print(f"recommend {r['target']} shards: busiest minute {r['max_records_per_s']} rec/s and {r['max_bytes_per_s']:,.0f} B/s "
-                      f"→ {r['by_records']} by records, {r['by_bytes']} by bytes at {r['headroom']:.0%} headroom; consumers need ≥{r['consumer_floor']}")
+            out.print(
+                f"recommend {r['target']} shards: busiest minute {r['max_records_per_s']} rec/s and {r['max_bytes_per_s']:,.0f} B/s "
+                f"→ {r['by_records']} by records, {r['by_bytes']} by bytes at {r['headroom']:.0%} headroom; consumers need ≥{r['consumer_floor']}"
+            )
             for fn, c in r["implied_concurrency"].items():
-                out.print(f"  {fn}: Lambda concurrency {c} at {r['target']} shards × parallelization {r['parallelization'][fn]}")
-        out.print(f"stream {p['stream']}: {p['current_open_shards']} open shards → {p['target']} in {p['calls']} UpdateShardCount "
-                  f"call(s) (minimum possible: {p['minimum_calls']})")
+                out.print(
+                    f"  {fn}: Lambda concurrency {c} at {r['target']} shards × parallelization {r['parallelization'][fn]}"
+                )
+        out.print(
+            f"stream {p['stream']}: {p['current_open_shards']} open shards → {p['target']} in {p['calls']} UpdateShardCount "
+            f"call(s) (minimum possible: {p['minimum_calls']})"
+        )
         t = Table("step", "from", "to", "×", box=None)
         for s in p["steps"]:
             t.add_row(str(s["step"]), str(s["from"]), str(s["to"]), f"{s['factor']}")
@@ -226,7 +322,10 @@ def reshard(
         if not the_plan.steps:
             note(f"nothing to do: {stream} already has {the_plan.current} open shards")
         elif dry_run:
-            note("dry run: nothing changed" + ("; add --apply to reshard to the recommendation" if recommend else "; drop --dry-run to apply"))
+            note(
+                "dry run: nothing changed"
+                + ("; add --apply to reshard to the recommendation" if recommend else "; drop --dry-run to apply")
+            )
         if not the_plan.steps and not dry_run:
             _record(settings, the_plan.current, data)
         return
@@ -234,13 +333,19 @@ def reshard(
         show_plan(data)
     if not yes:
         if not err.is_terminal:
-            raise OpsError("refusing to reshard without confirmation on a non-interactive terminal", hint="add --yes (or --dry-run to only plan)")
+            raise OpsError(
+                "refusing to reshard without confirmation on a non-interactive terminal",
+                hint="add --yes (or --dry-run to only plan)",
+            )
         if not typer.confirm(f"apply {len(the_plan.steps)} step(s) to {stream}?", err=True):
             raise OpsError("not applied: nothing changed", exit_code=1)
     with err.status("resharding") as status_line:
+
         def progress(r):
             data["applied"].append(r.__dict__)
-            note(f"step {r.step}/{len(the_plan.steps)}: {r.open_after} open shards (verified with list_shards, {r.seconds:.1f} s)")
+            note(
+                f"step {r.step}/{len(the_plan.steps)}: {r.open_after} open shards (verified with list_shards, {r.seconds:.1f} s)"
+            )
 
         rs.apply(kinesis, the_plan, progress=progress, waiting=status_line.update)
     _record(settings, the_plan.target, data)
@@ -254,8 +359,10 @@ def _record(settings, count: int, data: dict) -> None:
     rec = tfvars.record(settings.env, "ingest_shard_count", count)
     data["terraform"] = rec.to_dict()
     if rec.written:
-        note(f"recorded ingest_shard_count = {count} in {rec.path}: `terraform plan` shows no change to the stream"
-             + ("" if settings.env == "local" else " (commit this file)"))
+        note(
+            f"recorded ingest_shard_count = {count} in {rec.path}: `terraform plan` shows no change to the stream"
+            + ("" if settings.env == "local" else " (commit this file)")
+        )
     else:
         note(f"could not write {rec.path}: add {rec.line} to the environment's variables so Terraform agrees")
 

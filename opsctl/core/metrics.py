@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
 from capacity_report import metrics as _shared
+from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
 
 
 def parse_window(text: str) -> dt.timedelta:

@@ -26,12 +26,21 @@ class Stack:
         """An output of the environment, or a clear error if Terraform does not define it."""
         value = self.outputs.get(name)
         if value in (None, ""):
-            raise OpsError(f"environment {self.env!r} has no {name!r}", hint=f"pass it with --{name.replace('_', '-')} or apply the environment")
+            raise OpsError(
+                f"environment {self.env!r} has no {name!r}",
+                hint=f"pass it with --{name.replace('_', '-')} or apply the environment",
+            )
         return value
 
 
-def load(env: str, *, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
-         overrides: dict[str, str | None] | None = None) -> Stack:
+def load(
+    env: str,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    overrides: dict[str, str | None] | None = None,
+) -> Stack:
     """The stack of `env`: its outputs (with `overrides` applied) and an AwsTarget to reach it."""
     from opsctl.sandbox import server
 
@@ -57,6 +66,10 @@ def load(env: str, *, region: str | None = None, profile: str | None = None, end
         # server named by --endpoint-url); whatever a command needs beyond them is a clear "has no ..." error.
         outputs = {}
     outputs.update(overrides)
-    target = AwsTarget(region=region or outputs.get("region") or DEFAULT_REGION, endpoint_url=endpoint_url,
-                       profile=profile, sandbox=sandbox)
+    target = AwsTarget(
+        region=region or outputs.get("region") or DEFAULT_REGION,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        sandbox=sandbox,
+    )
     return Stack(env=env, target=target, outputs=outputs)

@@ -92,12 +92,28 @@ class Evaluation:
     ratio: bool = False
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "severity": self.severity, "runbook": self.runbook, "state": self.state,
-                "value": _round(self.value), "threshold": self.threshold, "unit": self.unit, "comparison": self.comparison,
-                "statistic": self.statistic, "period_seconds": self.period_s, "evaluation_periods": self.evaluation_periods,
-                "datapoints_to_alarm": self.datapoints_to_alarm, "treat_missing_data": self.treat_missing_data,
-                "breaching_periods": self.breaching, "values": [_round(v) for v in self.values], "dimensions": self.dimensions,
-                "ratio_percent": self.ratio, "reason": self.reason, "cloudwatch_alarm_state": self.cloudwatch_state}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "runbook": self.runbook,
+            "state": self.state,
+            "value": _round(self.value),
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "comparison": self.comparison,
+            "statistic": self.statistic,
+            "period_seconds": self.period_s,
+            "evaluation_periods": self.evaluation_periods,
+            "datapoints_to_alarm": self.datapoints_to_alarm,
+            "treat_missing_data": self.treat_missing_data,
+            "breaching_periods": self.breaching,
+            "values": [_round(v) for v in self.values],
+            "dimensions": self.dimensions,
+            "ratio_percent": self.ratio,
+            "reason": self.reason,
+            "cloudwatch_alarm_state": self.cloudwatch_state,
+        }
 
 
 @dataclass
@@ -115,9 +131,15 @@ class MonitorsReport:
         return [m for m in self.monitors if m.state == "ALARM"]
 
     def to_dict(self) -> dict:
-        return {"evaluated_at": self.evaluated_at.isoformat(), "exit_code": self.exit_code, "error": self.error,
-                "in_alarm": [m.id for m in self.in_alarm()], "monitors": [m.to_dict() for m in self.monitors],
-                "not_applicable": self.not_applicable, "get_metric_data_calls": self.get_metric_data_calls}
+        return {
+            "evaluated_at": self.evaluated_at.isoformat(),
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "in_alarm": [m.id for m in self.in_alarm()],
+            "monitors": [m.to_dict() for m in self.monitors],
+            "not_applicable": self.not_applicable,
+            "get_metric_data_calls": self.get_metric_data_calls,
+        }
 
 
 def _round(v):
@@ -132,8 +154,9 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{text} {label}".rstrip() if label != "%" else f"{text} %"
 
 
-def judge(values: list[float | None], *, comparison: str, threshold: float, datapoints_to_alarm: int,
-          treat_missing_data: str) -> tuple[str, int]:
+def judge(
+    values: list[float | None], *, comparison: str, threshold: float, datapoints_to_alarm: int, treat_missing_data: str
+) -> tuple[str, int]:
     """(state, breaching periods) of one monitor from its per-period values, oldest first (None = missing)."""
     compare = _COMPARE[comparison][0]
     present = [v for v in values if v is not None]
@@ -151,7 +174,10 @@ def _periods(now: dt.datetime, period_s: int, n: int) -> tuple[dt.datetime, dt.d
     """[start, end) of the last n periods aligned to period_s, the newest one containing `now`."""
     epoch = int(now.timestamp())
     end = (epoch // period_s + 1) * period_s
-    return (dt.datetime.fromtimestamp(end - n * period_s, dt.timezone.utc), dt.datetime.fromtimestamp(end, dt.timezone.utc))
+    return (
+        dt.datetime.fromtimestamp(end - n * period_s, dt.UTC),
+        dt.datetime.fromtimestamp(end, dt.UTC),
+    )
 
 
 def _bucket(points, start: dt.datetime, period_s: int, n: int) -> list[float | None]:
@@ -163,12 +189,18 @@ def _bucket(points, start: dt.datetime, period_s: int, n: int) -> list[float | N
     return out
 
 
-def evaluate(cloudwatch, outputs: dict, *, now: dt.datetime | None = None, only: list[str] | None = None,
-             catalog: dict[str, dict] | None = None) -> MonitorsReport:
+def evaluate(
+    cloudwatch,
+    outputs: dict,
+    *,
+    now: dt.datetime | None = None,
+    only: list[str] | None = None,
+    catalog: dict[str, dict] | None = None,
+) -> MonitorsReport:
     """Every applicable catalog monitor's state from CloudWatch metrics. Unreadable metrics give exit code 3."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     catalog = catalog or thresholds.monitors()
     if only:
         unknown = sorted(set(only) - set(catalog))
@@ -186,8 +218,17 @@ def evaluate(cloudwatch, outputs: dict, *, now: dt.datetime | None = None, only:
             continue
         start, end = _periods(now, int(m["period_seconds"]), int(m["evaluation_periods"]))
         names = [m["metric_name"]] + ([m["denominator_metric_name"]] if m.get("denominator_metric_name") else [])
-        queries = [metrics.MetricQuery(metrics.query_id(mid, f"m{i + 1}").lower(), m["namespace"], name, dims, m["statistic"],
-                                       int(m["period_seconds"])) for i, name in enumerate(names)]
+        queries = [
+            metrics.MetricQuery(
+                metrics.query_id(mid, f"m{i + 1}").lower(),
+                m["namespace"],
+                name,
+                dims,
+                m["statistic"],
+                int(m["period_seconds"]),
+            )
+            for i, name in enumerate(names)
+        ]
         plans.append((mid, m, dims, start, end, queries))
     # One GetMetricData batch per distinct window (monitors of the same period and length share one).
     windows: dict[tuple, list] = {}
@@ -207,22 +248,53 @@ def evaluate(cloudwatch, outputs: dict, *, now: dt.datetime | None = None, only:
         value_t, unit = thresholds.threshold(m)
         series = [_bucket(results.points(q.id), start, period, n) for q in queries]
         if len(series) == 2:  # IF(m2 > 0, 100 * m1 / m2, 0), as the alarm's metric math
-            values = [None if (a is None and b is None) else (100.0 * (a or 0) / b if b else 0.0) for a, b in zip(*series)]
+            values = [
+                None if (a is None and b is None) else (100.0 * (a or 0) / b if b else 0.0) for a, b in zip(*series)
+            ]
         else:
             values = series[0]
-        state, breaching = judge(values, comparison=m["comparison"], threshold=float(value_t),
-                                 datapoints_to_alarm=int(m["datapoints_to_alarm"]), treat_missing_data=m["treat_missing_data"])
+        state, breaching = judge(
+            values,
+            comparison=m["comparison"],
+            threshold=float(value_t),
+            datapoints_to_alarm=int(m["datapoints_to_alarm"]),
+            treat_missing_data=m["treat_missing_data"],
+        )
         present = [v for v in values if v is not None]
         worst = (min if m["comparison"].startswith("Less") else max)(present) if present else None
         sign = _COMPARE[m["comparison"]][1]
-        what = f"{m['metric_name']} per {m['denominator_metric_name']} (percent)" if len(series) == 2 else f"{m['metric_name']} {m['statistic']}"
-        reason = (f"{breaching} of the last {n} periods of {period} s {sign} {format_value(float(value_t), unit)} "
-                  f"(ALARM at {m['datapoints_to_alarm']}; missing = {m['treat_missing_data']}); {what}, worst {format_value(worst, unit)}")
-        evaluations.append(Evaluation(
-            id=mid, title=m["title"], severity=m["severity"], runbook=m["runbook"], state=state, comparison=m["comparison"],
-            threshold=float(value_t), unit=unit, statistic=m["statistic"], period_s=period, evaluation_periods=n,
-            datapoints_to_alarm=int(m["datapoints_to_alarm"]), treat_missing_data=m["treat_missing_data"],
-            dimensions=dict(dims), values=values, breaching=breaching, value=worst, reason=reason, ratio=len(series) == 2))
+        what = (
+            f"{m['metric_name']} per {m['denominator_metric_name']} (percent)"
+            if len(series) == 2
+            else f"{m['metric_name']} {m['statistic']}"
+        )
+        reason = (
+            f"{breaching} of the last {n} periods of {period} s {sign} {format_value(float(value_t), unit)} "
+            f"(ALARM at {m['datapoints_to_alarm']}; missing = {m['treat_missing_data']}); {what}, worst {format_value(worst, unit)}"
+        )
+        evaluations.append(
+            Evaluation(
+                id=mid,
+                title=m["title"],
+                severity=m["severity"],
+                runbook=m["runbook"],
+                state=state,
+                comparison=m["comparison"],
+                threshold=float(value_t),
+                unit=unit,
+                statistic=m["statistic"],
+                period_s=period,
+                evaluation_periods=n,
+                datapoints_to_alarm=int(m["datapoints_to_alarm"]),
+                treat_missing_data=m["treat_missing_data"],
+                dimensions=dict(dims),
+                values=values,
+                breaching=breaching,
+                value=worst,
+                reason=reason,
+                ratio=len(series) == 2,
+            )
+        )
     _attach_alarm_states(cloudwatch, evaluations)
     code = max((SEVERITY_EXIT.get(e.severity, 1) for e in evaluations if e.state == "ALARM"), default=0)
     return MonitorsReport(now, evaluations, skipped, results.calls, code)

@@ -23,23 +23,39 @@ def _safe(fn):
 
 def stream_status(kinesis, stream: str) -> dict:
     s = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-    return {"name": stream, "arn": s["StreamARN"], "status": s["StreamStatus"],
-            "mode": s.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED"),
-            "open_shards": len(open_shards(kinesis, stream)), "retention_hours": s["RetentionPeriodHours"],
-            "encryption": s.get("EncryptionType", "NONE"), "kms_key": s.get("KeyId")}
+    return {
+        "name": stream,
+        "arn": s["StreamARN"],
+        "status": s["StreamStatus"],
+        "mode": s.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED"),
+        "open_shards": len(open_shards(kinesis, stream)),
+        "retention_hours": s["RetentionPeriodHours"],
+        "encryption": s.get("EncryptionType", "NONE"),
+        "kms_key": s.get("KeyId"),
+    }
 
 
 def mappings_status(lambda_client, stream_arn: str) -> list[dict]:
     out, marker = [], None
     while True:
-        resp = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn, **({"Marker": marker} if marker else {}))
+        resp = lambda_client.list_event_source_mappings(
+            EventSourceArn=stream_arn, **({"Marker": marker} if marker else {})
+        )
         for m in resp.get("EventSourceMappings", []):
-            out.append({"uuid": m["UUID"], "function": m["FunctionArn"].split(":function:")[-1], "state": m.get("State"),
-                        "batch_size": m.get("BatchSize"), "batching_window_s": m.get("MaximumBatchingWindowInSeconds"),
-                        "parallelization_factor": m.get("ParallelizationFactor", 1),
-                        "maximum_retry_attempts": m.get("MaximumRetryAttempts"), "bisect": m.get("BisectBatchOnFunctionError"),
-                        "maximum_record_age_s": m.get("MaximumRecordAgeInSeconds"),
-                        "on_failure": (m.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")})
+            out.append(
+                {
+                    "uuid": m["UUID"],
+                    "function": m["FunctionArn"].split(":function:")[-1],
+                    "state": m.get("State"),
+                    "batch_size": m.get("BatchSize"),
+                    "batching_window_s": m.get("MaximumBatchingWindowInSeconds"),
+                    "parallelization_factor": m.get("ParallelizationFactor", 1),
+                    "maximum_retry_attempts": m.get("MaximumRetryAttempts"),
+                    "bisect": m.get("BisectBatchOnFunctionError"),
+                    "maximum_record_age_s": m.get("MaximumRecordAgeInSeconds"),
+                    "on_failure": (m.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
+                }
+            )
         marker = resp.get("NextMarker")
         if not marker:
             return out
@@ -50,44 +66,77 @@ def queue_status(sqs, cloudwatch, name: str, url: str, now: dt.datetime) -> dict
     qname = url.rstrip("/").rsplit("/", 1)[-1]
     # SQS has no attribute for the oldest message's age and peeking would bump receive counts (and
     # push messages towards the DLQ): read CloudWatch's ApproximateAgeOfOldestMessage instead.
-    dps = cloudwatch.get_metric_statistics(Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
-                                           Dimensions=[{"Name": "QueueName", "Value": qname}], StartTime=now - dt.timedelta(minutes=10),
-                                           EndTime=now, Period=300, Statistics=["Maximum"]).get("Datapoints", [])
+    dps = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName="ApproximateAgeOfOldestMessage",
+        Dimensions=[{"Name": "QueueName", "Value": qname}],
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now,
+        Period=300,
+        Statistics=["Maximum"],
+    ).get("Datapoints", [])
     oldest = max((d["Maximum"] for d in dps), default=None)
     redrive = attrs.get("RedrivePolicy")
-    return {"output": name, "queue": qname, "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)), "oldest_age_s": oldest,
-            "retention_s": int(attrs.get("MessageRetentionPeriod", 0)), "has_dlq": bool(redrive),
-            "encrypted": bool(attrs.get("KmsMasterKeyId") or attrs.get("SqsManagedSseEnabled") == "true")}
+    return {
+        "output": name,
+        "queue": qname,
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "oldest_age_s": oldest,
+        "retention_s": int(attrs.get("MessageRetentionPeriod", 0)),
+        "has_dlq": bool(redrive),
+        "encrypted": bool(attrs.get("KmsMasterKeyId") or attrs.get("SqsManagedSseEnabled") == "true"),
+    }
 
 
 def table_status(dynamodb, table: str) -> dict:
     t = dynamodb.describe_table(TableName=table)["Table"]
     billing = t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
     pt = t.get("ProvisionedThroughput", {})
-    return {"name": table, "status": t["TableStatus"], "billing_mode": billing,
-            "read_capacity": pt.get("ReadCapacityUnits") if billing == "PROVISIONED" else None,
-            "write_capacity": pt.get("WriteCapacityUnits") if billing == "PROVISIONED" else None,
-            "decreases_today": pt.get("NumberOfDecreasesToday") if billing == "PROVISIONED" else None,
-            "item_count": t.get("ItemCount"), "size_bytes": t.get("TableSizeBytes")}
+    return {
+        "name": table,
+        "status": t["TableStatus"],
+        "billing_mode": billing,
+        "read_capacity": pt.get("ReadCapacityUnits") if billing == "PROVISIONED" else None,
+        "write_capacity": pt.get("WriteCapacityUnits") if billing == "PROVISIONED" else None,
+        "decreases_today": pt.get("NumberOfDecreasesToday") if billing == "PROVISIONED" else None,
+        "item_count": t.get("ItemCount"),
+        "size_bytes": t.get("TableSizeBytes"),
+    }
 
 
 def alarms_firing(cloudwatch) -> list[dict]:
     out = []
     for page in cloudwatch.get_paginator("describe_alarms").paginate(StateValue="ALARM"):
         for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-            out.append({"name": a["AlarmName"], "reason": a.get("StateReason", ""), "since": str(a.get("StateUpdatedTimestamp", ""))})
+            out.append(
+                {
+                    "name": a["AlarmName"],
+                    "reason": a.get("StateReason", ""),
+                    "since": str(a.get("StateUpdatedTimestamp", "")),
+                }
+            )
     return out
 
 
 def collect(stack) -> dict:
     """The whole screen for `stack` (an opsctl.core.stack.Stack)."""
     t = stack.target
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     stream = _safe(lambda: stream_status(t.client("kinesis"), stack.get("stream_name")))
     mappings = _safe(lambda: mappings_status(t.client("lambda"), stream["arn"])) if "arn" in stream else []
-    queues = [_safe(lambda k=k, v=v: queue_status(t.client("sqs"), t.client("cloudwatch"), k, v, now))
-              for k, v in sorted(stack.outputs.items()) if k.endswith("_queue_url") and v]
+    queues = [
+        _safe(lambda k=k, v=v: queue_status(t.client("sqs"), t.client("cloudwatch"), k, v, now))
+        for k, v in sorted(stack.outputs.items())
+        if k.endswith("_queue_url") and v
+    ]
     table = _safe(lambda: table_status(t.client("dynamodb"), stack.get("table_name")))
     alarms = _safe(lambda: alarms_firing(t.client("cloudwatch")))
-    return {"environment": stack.env, "stream": stream, "mappings": mappings, "queues": queues, "table": table, "alarms": alarms}
+    return {
+        "environment": stack.env,
+        "stream": stream,
+        "mappings": mappings,
+        "queues": queues,
+        "table": table,
+        "alarms": alarms,
+    }

@@ -29,8 +29,15 @@ class QuarantineListing:
     records: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"bucket": self.bucket, "prefix": self.prefix, "read": self.read, "truncated": self.truncated,
-                "matched": len(self.records), "by_reason": dict(sorted(self.by_reason.items())), "records": self.records}
+        return {
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "read": self.read,
+            "truncated": self.truncated,
+            "matched": len(self.records),
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "records": self.records,
+        }
 
 
 def day_prefix(base: str, day: str | None) -> str:
@@ -52,14 +59,17 @@ def preview(data_base64: str | None) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def list_records(stack: Stack, *, day: str | None = None, reason: str | None = None, limit: int = 200,
-                 with_data: bool = False) -> QuarantineListing:
+def list_records(
+    stack: Stack, *, day: str | None = None, reason: str | None = None, limit: int = 200, with_data: bool = False
+) -> QuarantineListing:
     """Quarantined records (newest prefixes last, as S3 lists them), reading at most `limit` objects."""
     from botocore.exceptions import ClientError
 
     s3 = stack.target.client("s3")
     bucket = stack.get("quarantine_bucket")
-    listing = QuarantineListing(bucket=bucket, prefix=day_prefix(stack.outputs.get("quarantine_prefix") or DEFAULT_PREFIX, day))
+    listing = QuarantineListing(
+        bucket=bucket, prefix=day_prefix(stack.outputs.get("quarantine_prefix") or DEFAULT_PREFIX, day)
+    )
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=listing.prefix):
             for obj in page.get("Contents", []):
@@ -71,15 +81,20 @@ def list_records(stack: Stack, *, day: str | None = None, reason: str | None = N
                 listing.by_reason[body.get("reason_code", "?")] += 1
                 if reason and body.get("reason_code") != reason:
                     continue
-                record = {"key": obj["Key"], **{k: v for k, v in body.items() if k != "data_base64"},
-                          "preview": preview(body.get("data_base64"))}
+                record = {
+                    "key": obj["Key"],
+                    **{k: v for k, v in body.items() if k != "data_base64"},
+                    "preview": preview(body.get("data_base64")),
+                }
                 if with_data:
                     record["data_base64"] = body.get("data_base64")
                 listing.records.append(record)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("NoSuchBucket", "AccessDenied"):
-            raise OpsError(f"cannot read the quarantine bucket {bucket!r}: {code}",
-                           hint="check --env and your credentials, or pass --quarantine-bucket") from None
+            raise OpsError(
+                f"cannot read the quarantine bucket {bucket!r}: {code}",
+                hint="check --env and your credentials, or pass --quarantine-bucket",
+            ) from None
         raise
     return listing

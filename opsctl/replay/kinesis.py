@@ -25,13 +25,14 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from opsctl.core.errors import OpsError
-from opsctl.sandbox.runtime.kinesis import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.replay.sqs import DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH_ENTRIES, compile_filter, selected
+from opsctl.sandbox.runtime.kinesis import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 
 MAX_GET_RECORDS = 10_000  # Kinesis: records per GetRecords call
 MAX_PUT_RECORDS = 500  # Kinesis: records per PutRecords call
@@ -76,7 +77,7 @@ class FailureRecord:
     body: dict
 
     @classmethod
-    def parse(cls, message: dict) -> "FailureRecord":
+    def parse(cls, message: dict) -> FailureRecord:
         """From a received SQS message; ValueError says why it is not a Kinesis on-failure record."""
         try:
             body = json.loads(message["Body"])
@@ -89,17 +90,34 @@ class FailureRecord:
             start, end = str(info["startSequenceNumber"]), str(info["endSequenceNumber"])
             if not (start.isdigit() and end.isdigit()) or int(start) > int(end):
                 raise ValueError(f"bad sequence range {start}..{end}")
-            return cls(message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"], stream_arn=str(info["streamArn"]),
-                       shard_id=str(info["shardId"]), start=start, end=end, batch_size=int(info.get("batchSize") or 0),
-                       first_arrival=parse_iso(info.get("approximateArrivalOfFirstRecord")),
-                       condition=(body.get("requestContext") or {}).get("condition"), body=body)
+            return cls(
+                message_id=message["MessageId"],
+                receipt_handle=message["ReceiptHandle"],
+                stream_arn=str(info["streamArn"]),
+                shard_id=str(info["shardId"]),
+                start=start,
+                end=end,
+                batch_size=int(info.get("batchSize") or 0),
+                first_arrival=parse_iso(info.get("approximateArrivalOfFirstRecord")),
+                condition=(body.get("requestContext") or {}).get("condition"),
+                body=body,
+            )
         except KeyError as exc:
             raise ValueError(f"KinesisBatchInfo lacks {exc.args[0]}") from None
 
     def to_dict(self) -> dict:
-        return {"message_id": self.message_id, "stream_arn": self.stream_arn, "shard_id": self.shard_id, "start": self.start,
-                "end": self.end, "batch_size": self.batch_size, "condition": self.condition,
-                "first_arrival": None if self.first_arrival is None else dt.datetime.fromtimestamp(self.first_arrival, dt.timezone.utc).isoformat()}
+        return {
+            "message_id": self.message_id,
+            "stream_arn": self.stream_arn,
+            "shard_id": self.shard_id,
+            "start": self.start,
+            "end": self.end,
+            "batch_size": self.batch_size,
+            "condition": self.condition,
+            "first_arrival": None
+            if self.first_arrival is None
+            else dt.datetime.fromtimestamp(self.first_arrival, dt.UTC).isoformat(),
+        }
 
 
 @dataclass
@@ -113,8 +131,13 @@ class ReplayRange:
     messages: list[FailureRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"stream_arn": self.stream_arn, "shard_id": self.shard_id, "start": str(self.start), "end": str(self.end),
-                "failure_messages": len(self.messages)}
+        return {
+            "stream_arn": self.stream_arn,
+            "shard_id": self.shard_id,
+            "start": str(self.start),
+            "end": str(self.end),
+            "failure_messages": len(self.messages),
+        }
 
 
 def merge_ranges(records: list[FailureRecord]) -> list[ReplayRange]:
@@ -138,7 +161,7 @@ class StreamFacts:
     shards: dict[str, int | None]  # shard id -> EndingSequenceNumber (None: open)
 
     @classmethod
-    def read(cls, kinesis, stream_arn: str) -> "StreamFacts":
+    def read(cls, kinesis, stream_arn: str) -> StreamFacts:
         summary = kinesis.describe_stream_summary(StreamARN=stream_arn)["StreamDescriptionSummary"]
         shards, token = {}, None
         while True:
@@ -172,16 +195,29 @@ def expiry_level(seconds_left: float | None) -> str:
     return "ok"
 
 
-def read_range(kinesis, stream_arn: str, shard_id: str, start: int, end: int, ending_seq: int | None, *,
-               pause_s: float = READ_PAUSE_S, sleep=time.sleep) -> tuple[list[KinesisRecord], str | None]:
+def read_range(
+    kinesis,
+    stream_arn: str,
+    shard_id: str,
+    start: int,
+    end: int,
+    ending_seq: int | None,
+    *,
+    pause_s: float = READ_PAUSE_S,
+    sleep=time.sleep,
+) -> tuple[list[KinesisRecord], str | None]:
     """The records of `shard_id` from `start` to `end` inclusive, and None, or what is missing.
 
     Stops at the first record past `end`; on a closed shard also at its EndingSequenceNumber, since moto's
     iterator never turns null there (AWS's does). Empty pages are normal in gaps of a shard and are read
     through, up to MAX_EMPTY_READS in a row."""
     try:
-        iterator = kinesis.get_shard_iterator(StreamARN=stream_arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
-                                              StartingSequenceNumber=str(start))["ShardIterator"]
+        iterator = kinesis.get_shard_iterator(
+            StreamARN=stream_arn,
+            ShardId=shard_id,
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StartingSequenceNumber=str(start),
+        )["ShardIterator"]
     except kinesis.exceptions.ResourceNotFoundException:
         return [], f"shard {shard_id} is gone from the stream"
     except kinesis.exceptions.InvalidArgumentException as exc:
@@ -199,8 +235,14 @@ def read_range(kinesis, stream_arn: str, shard_id: str, start: int, end: int, en
                 done = True
                 break
             arrival = rec.get("ApproximateArrivalTimestamp")
-            out.append(KinesisRecord(rec["SequenceNumber"], rec["PartitionKey"], base64.b64encode(rec["Data"]).decode("ascii"),
-                                     arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival or 0)))
+            out.append(
+                KinesisRecord(
+                    rec["SequenceNumber"],
+                    rec["PartitionKey"],
+                    base64.b64encode(rec["Data"]).decode("ascii"),
+                    arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival or 0),
+                )
+            )
             last = seq
         if done or (last is not None and last >= end):
             break
@@ -262,7 +304,7 @@ class StreamDelivery:
                 pending = [e for e, res in zip(pending, resp["Records"]) if res.get("ErrorCode")]
                 if not pending:
                     break
-                self.sleep(0.1 * 2 ** attempt)
+                self.sleep(0.1 * 2**attempt)
             if pending:
                 return f"PutRecords kept failing for {len(pending)} records"
         return None
@@ -297,7 +339,9 @@ class InvokeDelivery:
         for chunk in self._chunks(records):
             pending = chunk
             for _ in range(MAX_DELIVERY_ATTEMPTS):
-                error, result = self.invoke(kinesis_event(pending, shard_id=shard_id, source_arn=stream_arn, role=self.role, region=self.region))
+                error, result = self.invoke(
+                    kinesis_event(pending, shard_id=shard_id, source_arn=stream_arn, role=self.role, region=self.region)
+                )
                 if error:
                     problem = f"function error: {error}"
                     continue
@@ -311,7 +355,7 @@ class InvokeDelivery:
                 if not ids or any(i not in index for i in ids):
                     problem = "malformed batchItemFailures in the function's answer"
                     continue
-                pending = pending[min(index[i] for i in ids):]
+                pending = pending[min(index[i] for i in ids) :]
                 problem = f"the function reported {len(ids)} failed records"
             if pending:
                 return problem
@@ -344,7 +388,9 @@ def lambda_invoker(lambda_client, function_arn: str):
     role = lambda_client.get_function_configuration(FunctionName=function_arn).get("Role", "")
 
     def invoke(event: dict):
-        resp = lambda_client.invoke(FunctionName=function_arn, InvocationType="RequestResponse", Payload=json.dumps(event).encode())
+        resp = lambda_client.invoke(
+            FunctionName=function_arn, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
         payload = resp["Payload"].read()
         try:
             result = json.loads(payload) if payload else None
@@ -362,7 +408,9 @@ def consumer_mapping(lambda_client, stream_arn: str, queue_arn: str) -> dict | N
     """The event source mapping on `stream_arn` whose on-failure destination is `queue_arn`."""
     marker = None
     while True:
-        resp = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn, **({"Marker": marker} if marker else {}))
+        resp = lambda_client.list_event_source_mappings(
+            EventSourceArn=stream_arn, **({"Marker": marker} if marker else {})
+        )
         for m in resp.get("EventSourceMappings", []):
             if ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") == queue_arn:
                 return m
@@ -405,13 +453,24 @@ class KinesisReplayReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"queue": self.queue_url, "via": self.via, "dry_run": self.dry_run, "failure_messages": self.failure_messages,
-                "not_failure_records": self.not_failure_records, "skipped": self.skipped, "expired": self.expired,
-                "expired_records": self.expired_records, "ranges": self.ranges, "replayed_messages": self.replayed_messages,
-                "records_delivered": self.records_delivered, "failed": len(self.failed_ranges), "failed_ranges": self.failed_ranges,
-                "soonest_expiry_s": None if self.soonest_expiry_s is None else round(self.soonest_expiry_s),
-                "seconds": round(self.seconds, 3),
-                "delivery": "at-least-once: a range delivered just before a crash is delivered again by the next run; consumers are idempotent"}
+        return {
+            "queue": self.queue_url,
+            "via": self.via,
+            "dry_run": self.dry_run,
+            "failure_messages": self.failure_messages,
+            "not_failure_records": self.not_failure_records,
+            "skipped": self.skipped,
+            "expired": self.expired,
+            "expired_records": self.expired_records,
+            "ranges": self.ranges,
+            "replayed_messages": self.replayed_messages,
+            "records_delivered": self.records_delivered,
+            "failed": len(self.failed_ranges),
+            "failed_ranges": self.failed_ranges,
+            "soonest_expiry_s": None if self.soonest_expiry_s is None else round(self.soonest_expiry_s),
+            "seconds": round(self.seconds, 3),
+            "delivery": "at-least-once: a range delivered just before a crash is delivered again by the next run; consumers are idempotent",
+        }
 
 
 def receive_all(sqs, queue_url: str, *, limit: int | None, visibility_timeout_s: int, wait_time_s: int) -> list[dict]:
@@ -419,8 +478,13 @@ def receive_all(sqs, queue_url: str, *, limit: int | None, visibility_timeout_s:
     seen: dict[str, dict] = {}
     while limit is None or len(seen) < limit:
         want = MAX_BATCH_ENTRIES if limit is None else min(MAX_BATCH_ENTRIES, limit - len(seen))
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=want, VisibilityTimeout=visibility_timeout_s,
-                                  WaitTimeSeconds=wait_time_s, AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=want,
+            VisibilityTimeout=visibility_timeout_s,
+            WaitTimeSeconds=wait_time_s,
+            AttributeNames=["All"],
+        ).get("Messages", [])
         fresh = [m for m in got if m["MessageId"] not in seen]
         for m in got:
             seen.setdefault(m["MessageId"], m)["ReceiptHandle"] = m["ReceiptHandle"]
@@ -433,20 +497,38 @@ def release(sqs, queue_url: str, handles: list[str]) -> None:
     """Makes messages visible again at once (best effort: otherwise they return after the visibility timeout)."""
     for i in range(0, len(handles), MAX_BATCH_ENTRIES):
         try:
-            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                                                                             for j, h in enumerate(handles[i:i + MAX_BATCH_ENTRIES])])
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for j, h in enumerate(handles[i : i + MAX_BATCH_ENTRIES])
+                ],
+            )
         except Exception:  # noqa: BLE001 - best effort
             pass
 
 
-def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery: Delivery | None, *,
-           progress: Progress = _noop, fail_after_ranges: int | None = None) -> KinesisReplayReport:
+def replay(
+    sqs,
+    kinesis,
+    queue_url: str,
+    options: KinesisReplayOptions,
+    delivery: Delivery | None,
+    *,
+    progress: Progress = _noop,
+    fail_after_ranges: int | None = None,
+) -> KinesisReplayReport:
     """Replays the failure records of `queue_url` through `delivery` (None only for a dry run)."""
     started = time.monotonic()
     report = KinesisReplayReport(queue_url=queue_url, via=delivery.label if delivery else None, dry_run=options.dry_run)
     compiled = compile_filter(options.filter_expression)
-    messages = receive_all(sqs, queue_url, limit=options.max_messages, visibility_timeout_s=options.visibility_timeout_s,
-                           wait_time_s=options.wait_time_s)
+    messages = receive_all(
+        sqs,
+        queue_url,
+        limit=options.max_messages,
+        visibility_timeout_s=options.visibility_timeout_s,
+        wait_time_s=options.wait_time_s,
+    )
     held = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
     backup = None
     try:
@@ -458,7 +540,9 @@ def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery
             try:
                 records.append(FailureRecord.parse(m))
             except ValueError as exc:
-                report.not_failure_records.append({"message_id": m["MessageId"], "reason": str(exc), "preview": m["Body"][:80]})
+                report.not_failure_records.append(
+                    {"message_id": m["MessageId"], "reason": str(exc), "preview": m["Body"][:80]}
+                )
         report.failure_messages = len(records)
         facts = {arn: StreamFacts.read(kinesis, arn) for arn in sorted({r.stream_arn for r in records})}
         now = clock()
@@ -471,11 +555,15 @@ def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery
             else:
                 live.append(r)
                 if left is not None:
-                    report.soonest_expiry_s = left if report.soonest_expiry_s is None else min(report.soonest_expiry_s, left)
+                    report.soonest_expiry_s = (
+                        left if report.soonest_expiry_s is None else min(report.soonest_expiry_s, left)
+                    )
         if report.expired and not options.skip_expired and not options.dry_run:
-            raise OpsError(f"{len(report.expired)} of {len(records)} failure records name ranges already trimmed from the stream "
-                           f"({report.expired_records} records that nothing can bring back); nothing was replayed",
-                           hint="add --skip-expired to replay the others and leave the expired ones in the queue for the post-mortem")
+            raise OpsError(
+                f"{len(report.expired)} of {len(records)} failure records name ranges already trimmed from the stream "
+                f"({report.expired_records} records that nothing can bring back); nothing was replayed",
+                hint="add --skip-expired to replay the others and leave the expired ones in the queue for the post-mortem",
+            )
         ranges = merge_ranges(live)
         report.ranges = [r.to_dict() for r in ranges]
         if options.dry_run:
@@ -486,7 +574,9 @@ def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery
             try:
                 backup = open(options.backup, "a", encoding="utf-8")
             except OSError as exc:
-                raise OpsError(f"cannot open --backup {options.backup}: {exc.strerror}", hint="name a writable file") from None
+                raise OpsError(
+                    f"cannot open --backup {options.backup}: {exc.strerror}", hint="name a writable file"
+                ) from None
         limiter = None
         if options.rate_per_s:
             from opsctl.replay.sqs import RateLimiter
@@ -495,15 +585,33 @@ def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery
         for done, rng in enumerate(ranges):
             if fail_after_ranges is not None and done >= fail_after_ranges:
                 raise RuntimeError(f"injected crash after {done} ranges")
-            got, problem = read_range(kinesis, rng.stream_arn, rng.shard_id, rng.start, rng.end,
-                                      facts[rng.stream_arn].shards.get(rng.shard_id), pause_s=options.read_pause_s)
+            got, problem = read_range(
+                kinesis,
+                rng.stream_arn,
+                rng.shard_id,
+                rng.start,
+                rng.end,
+                facts[rng.stream_arn].shards.get(rng.shard_id),
+                pause_s=options.read_pause_s,
+            )
             if problem is None:
                 if backup is not None:
                     ids = [m.message_id for m in rng.messages]
                     for rec in got:
-                        backup.write(json.dumps({"stream_arn": rng.stream_arn, "shard_id": rng.shard_id, "sequence_number": rec.sequence_number,
-                                                 "partition_key": rec.partition_key, "data_base64": rec.data_b64,
-                                                 "failure_message_ids": ids}, separators=(",", ":")) + "\n")
+                        backup.write(
+                            json.dumps(
+                                {
+                                    "stream_arn": rng.stream_arn,
+                                    "shard_id": rng.shard_id,
+                                    "sequence_number": rec.sequence_number,
+                                    "partition_key": rec.partition_key,
+                                    "data_base64": rec.data_b64,
+                                    "failure_message_ids": ids,
+                                },
+                                separators=(",", ":"),
+                            )
+                            + "\n"
+                        )
                     backup.flush()
                     os.fsync(backup.fileno())
                 if limiter is not None:
@@ -516,9 +624,11 @@ def replay(sqs, kinesis, queue_url: str, options: KinesisReplayOptions, delivery
             report.records_delivered += len(got)
             handles = [m.receipt_handle for m in rng.messages]
             for i in range(0, len(handles), MAX_BATCH_ENTRIES):
-                chunk = rng.messages[i:i + MAX_BATCH_ENTRIES]
-                resp = sqs.delete_message_batch(QueueUrl=queue_url, Entries=[{"Id": str(j), "ReceiptHandle": m.receipt_handle}
-                                                                             for j, m in enumerate(chunk)])
+                chunk = rng.messages[i : i + MAX_BATCH_ENTRIES]
+                resp = sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[{"Id": str(j), "ReceiptHandle": m.receipt_handle} for j, m in enumerate(chunk)],
+                )
                 failed = {f["Id"] for f in resp.get("Failed", [])}
                 for j, m in enumerate(chunk):
                     if str(j) not in failed:

@@ -13,9 +13,9 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+from opsctl.core.errors import OpsError
 from opsctl.replay import kinesis as kr
 from opsctl.replay import sqs as sqs_replay
-from opsctl.core.errors import OpsError
 
 SQS_DLQ = "sqs-dlq"
 KINESIS_ON_FAILURE = "kinesis-on-failure"
@@ -51,8 +51,11 @@ def on_failure_mappings(lambda_client, queue_arn: str) -> list[dict]:
     found, marker = [], None
     while True:
         resp = lambda_client.list_event_source_mappings(**({"Marker": marker} if marker else {}))
-        found += [m for m in resp.get("EventSourceMappings", [])
-                  if ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") == queue_arn]
+        found += [
+            m
+            for m in resp.get("EventSourceMappings", [])
+            if ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") == queue_arn
+        ]
         marker = resp.get("NextMarker")
         if not marker:
             return found
@@ -63,8 +66,10 @@ def named_queue_url(stack, source: str) -> str:
     output = NAMED_SOURCES[source]
     url = stack.outputs.get(output)
     if not url:
-        raise OpsError(f"environment {stack.env!r} has no {output!r} output, so it has no {source} queue to replay",
-                       hint=f"apply the environment with the {source} stage, or name the queue: --source QUEUE_URL_OR_NAME")
+        raise OpsError(
+            f"environment {stack.env!r} has no {output!r} output, so it has no {source} queue to replay",
+            hint=f"apply the environment with the {source} stage, or name the queue: --source QUEUE_URL_OR_NAME",
+        )
     return url
 
 
@@ -83,8 +88,10 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
     if sources:
         if len(sources) > 1:
             names = ", ".join(s.rsplit("/", 1)[-1] for s in sources)
-            raise OpsError(f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): which one gets them back?",
-                           hint="pass --to QUEUE")
+            raise OpsError(
+                f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): which one gets them back?",
+                hint="pass --to QUEUE",
+            )
         return Source(label=source, kind=SQS_DLQ, url=url, arn=arn, destination_url=sources[0])
     mappings = on_failure_mappings(t.client("lambda"), arn)
     if mappings:
@@ -92,8 +99,11 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
     if source == "ingest":
         # The on-failure queue exists but no mapping writes to it any more: its records still name their stream.
         return Source(label=source, kind=KINESIS_ON_FAILURE, url=url, arn=arn, mapping=None)
-    raise OpsError(f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event source "
-                   "mapping sends failures to it", hint="pass --to QUEUE to say where its messages go")
+    raise OpsError(
+        f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event source "
+        "mapping sends failures to it",
+        hint="pass --to QUEUE to say where its messages go",
+    )
 
 
 # -- opsctl dlq list -------------------------------------------------------------------------------------
@@ -101,17 +111,25 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
 
 def _queue_outputs(stack) -> list[tuple[str, str]]:
     """(output name, URL) of every dead-letter or on-failure queue among the environment's outputs."""
-    return [(k, v) for k, v in sorted(stack.outputs.items())
-            if v and isinstance(v, str) and (k.endswith("_dlq_url") or k.endswith("_failure_queue_url"))]
+    return [
+        (k, v)
+        for k, v in sorted(stack.outputs.items())
+        if v and isinstance(v, str) and (k.endswith("_dlq_url") or k.endswith("_failure_queue_url"))
+    ]
 
 
 def _oldest_age_s(cloudwatch, queue_name: str, now: dt.datetime) -> float | None:
     # Peeking at a DLQ would bump receive counts; CloudWatch knows the oldest message's age without touching it.
     try:
-        dps = cloudwatch.get_metric_statistics(Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
-                                               Dimensions=[{"Name": "QueueName", "Value": queue_name}],
-                                               StartTime=now - dt.timedelta(minutes=10), EndTime=now, Period=300,
-                                               Statistics=["Maximum"]).get("Datapoints", [])
+        dps = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateAgeOfOldestMessage",
+            Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+            StartTime=now - dt.timedelta(minutes=10),
+            EndTime=now,
+            Period=300,
+            Statistics=["Maximum"],
+        ).get("Datapoints", [])
     except Exception:  # noqa: BLE001 - an age we cannot read is shown as unknown, not as a failure of the listing
         return None
     return max((d["Maximum"] for d in dps), default=None)
@@ -140,13 +158,17 @@ def failure_record_expiry(sqs, kinesis, url: str, *, peek: int) -> dict:
         lefts = [facts[r.stream_arn].seconds_left(r, now) for r in records]
         known = [x for x in lefts if x is not None]
         sent = [int((m.get("Attributes") or {}).get("SentTimestamp") or 0) for m in messages]
-        return {"peeked": len(messages), "failure_records": len(records), "not_failure_records": bad,
-                "records_referenced": sum(r.batch_size for r in records),
-                "expired_failure_records": sum(1 for x in known if x <= 0),
-                "expired_records": sum(r.batch_size for r, x in zip(records, lefts) if x is not None and x <= 0),
-                "soonest_expiry_s": round(min(known)) if known else None,
-                "expiry_level": kr.expiry_level(min(known)) if known else ("none" if not records else "unknown"),
-                "oldest_seen_age_s": round(time.time() - min(sent) / 1000) if sent and min(sent) else None}
+        return {
+            "peeked": len(messages),
+            "failure_records": len(records),
+            "not_failure_records": bad,
+            "records_referenced": sum(r.batch_size for r in records),
+            "expired_failure_records": sum(1 for x in known if x <= 0),
+            "expired_records": sum(r.batch_size for r, x in zip(records, lefts) if x is not None and x <= 0),
+            "soonest_expiry_s": round(min(known)) if known else None,
+            "expiry_level": kr.expiry_level(min(known)) if known else ("none" if not records else "unknown"),
+            "oldest_seen_age_s": round(time.time() - min(sent) / 1000) if sent and min(sent) else None,
+        }
     finally:
         kr.release(sqs, url, [m["ReceiptHandle"] for m in messages])
 
@@ -154,7 +176,7 @@ def failure_record_expiry(sqs, kinesis, url: str, *, peek: int) -> dict:
 def list_queues(stack, *, peek: int = PEEK_DEFAULT) -> dict:
     """Every DLQ and on-failure queue of the environment, the most urgent first."""
     t = stack.target
-    sqs, now = t.client("sqs"), dt.datetime.now(dt.timezone.utc)
+    sqs, now = t.client("sqs"), dt.datetime.now(dt.UTC)
     rows = []
     for output, url in _queue_outputs(stack):
         row: dict = {"output": output, "queue": url.rstrip("/").rsplit("/", 1)[-1], "url": url}
@@ -164,30 +186,59 @@ def list_queues(stack, *, peek: int = PEEK_DEFAULT) -> dict:
             row.update(kind="unknown", error=str(exc).splitlines()[0])
             rows.append(row)
             continue
-        row.update(visible=int(attrs.get("ApproximateNumberOfMessages", 0)), in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-                   retention_s=int(attrs.get("MessageRetentionPeriod", 0)), oldest_age_s=_oldest_age_s(t.client("cloudwatch"), row["queue"], now))
-        mappings = on_failure_mappings(t.client("lambda"), attrs.get("QueueArn", "")) if output.endswith("_failure_queue_url") else []
+        row.update(
+            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            retention_s=int(attrs.get("MessageRetentionPeriod", 0)),
+            oldest_age_s=_oldest_age_s(t.client("cloudwatch"), row["queue"], now),
+        )
+        mappings = (
+            on_failure_mappings(t.client("lambda"), attrs.get("QueueArn", ""))
+            if output.endswith("_failure_queue_url")
+            else []
+        )
         if output.endswith("_failure_queue_url"):
-            row.update(kind=KINESIS_ON_FAILURE, replays_to=", ".join(m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings) or None,
-                       replay_source="ingest" if output == NAMED_SOURCES["ingest"] else url)
+            row.update(
+                kind=KINESIS_ON_FAILURE,
+                replays_to=", ".join(m["FunctionArn"].rsplit(":", 1)[-1] for m in mappings) or None,
+                replay_source="ingest" if output == NAMED_SOURCES["ingest"] else url,
+            )
             row.update(failure_record_expiry(sqs, t.client("kinesis"), url, peek=peek))
             if row["oldest_age_s"] is None:
                 row["oldest_age_s"] = row["oldest_seen_age_s"]
         else:
             sources = sqs_replay.source_queues(sqs, url)
-            row.update(kind=SQS_DLQ, replays_to=", ".join(s.rsplit("/", 1)[-1] for s in sources) or None,
-                       replay_source="rollup" if output == NAMED_SOURCES["rollup"] else url, soonest_expiry_s=None, expiry_level=None)
+            row.update(
+                kind=SQS_DLQ,
+                replays_to=", ".join(s.rsplit("/", 1)[-1] for s in sources) or None,
+                replay_source="rollup" if output == NAMED_SOURCES["rollup"] else url,
+                soonest_expiry_s=None,
+                expiry_level=None,
+            )
         rows.append(row)
     urgency = {"expired": 0, "urgent": 1, "soon": 2, "ok": 3, "unknown": 4, "none": 5, None: 6}
-    rows.sort(key=lambda r: (urgency.get(r.get("expiry_level"), 6), r.get("soonest_expiry_s") or 0, -(r.get("visible") or 0)))
-    return {"environment": stack.env, "queues": rows, "missing": [o for o in NAMED_SOURCES.values() if not stack.outputs.get(o)]}
+    rows.sort(
+        key=lambda r: (urgency.get(r.get("expiry_level"), 6), r.get("soonest_expiry_s") or 0, -(r.get("visible") or 0))
+    )
+    return {
+        "environment": stack.env,
+        "queues": rows,
+        "missing": [o for o in NAMED_SOURCES.values() if not stack.outputs.get(o)],
+    }
 
 
 # -- --native: StartMessageMoveTask ----------------------------------------------------------------------
 
 
-def native_move(sqs, source: Source, *, rate_per_s: float | None, progress=lambda moved, total: None,
-                poll_s: float = NATIVE_POLL_S, sleep=time.sleep) -> dict:
+def native_move(
+    sqs,
+    source: Source,
+    *,
+    rate_per_s: float | None,
+    progress=lambda moved, total: None,
+    poll_s: float = NATIVE_POLL_S,
+    sleep=time.sleep,
+) -> dict:
     """Starts AWS's own redrive of `source` back to its source queue and follows it to the end."""
     args = {"SourceArn": source.arn, "DestinationArn": _arn(sqs, source.destination_url)}
     if rate_per_s:
@@ -196,16 +247,31 @@ def native_move(sqs, source: Source, *, rate_per_s: float | None, progress=lambd
         handle = sqs.start_message_move_task(**args)["TaskHandle"]
     except Exception as exc:  # noqa: BLE001 - turned into one line below when it is the endpoint's lack
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-        if isinstance(exc, NotImplementedError) or code in ("InternalFailure", "500", "NotImplemented") or "not been implemented" in str(exc):
-            raise OpsError("this endpoint does not implement StartMessageMoveTask (the sandbox's moto does not)",
-                           hint="drop --native: the client-side mover does the same, and more") from None
+        if (
+            isinstance(exc, NotImplementedError)
+            or code in ("InternalFailure", "500", "NotImplemented")
+            or "not been implemented" in str(exc)
+        ):
+            raise OpsError(
+                "this endpoint does not implement StartMessageMoveTask (the sandbox's moto does not)",
+                hint="drop --native: the client-side mover does the same, and more",
+            ) from None
         raise
     while True:
         tasks = sqs.list_message_move_tasks(SourceArn=source.arn, MaxResults=1).get("Results", [])
         task = tasks[0] if tasks else {}
-        moved, total = int(task.get("ApproximateNumberOfMessagesMoved", 0)), task.get("ApproximateNumberOfMessagesToMove")
+        moved, total = (
+            int(task.get("ApproximateNumberOfMessagesMoved", 0)),
+            task.get("ApproximateNumberOfMessagesToMove"),
+        )
         progress(moved, total)
         status = task.get("Status")
         if status in ("COMPLETED", "CANCELLED", "FAILED"):
-            return {"task_handle": handle, "status": status, "moved": moved, "to_move": total, "failure_reason": task.get("FailureReason")}
+            return {
+                "task_handle": handle,
+                "status": status,
+                "moved": moved,
+                "to_move": total,
+                "failure_reason": task.get("FailureReason"),
+            }
         sleep(poll_s)

@@ -21,9 +21,9 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from opsctl.core.errors import OpsError
 
@@ -74,13 +74,24 @@ class MoveReport:
     interrupted: str | None = None
 
     def to_dict(self) -> dict:
-        return {"source": self.source_url, "destination": self.destination_url, "fifo": self.fifo, "dry_run": self.dry_run,
-                "moved": self.moved, "failed": len(self.failed), "failures": self.failed, "skipped": self.skipped,
-                "delete_failed": self.delete_failed, "would_move": self.listed if self.dry_run else None,
-                "left": {"visible": self.left_visible, "in_flight": self.left_in_flight},
-                "api_calls": dict(self.api_calls), "api_calls_total": sum(self.api_calls.values()),
-                "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
-                "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers are idempotent"}
+        return {
+            "source": self.source_url,
+            "destination": self.destination_url,
+            "fifo": self.fifo,
+            "dry_run": self.dry_run,
+            "moved": self.moved,
+            "failed": len(self.failed),
+            "failures": self.failed,
+            "skipped": self.skipped,
+            "delete_failed": self.delete_failed,
+            "would_move": self.listed if self.dry_run else None,
+            "left": {"visible": self.left_visible, "in_flight": self.left_in_flight},
+            "api_calls": dict(self.api_calls),
+            "api_calls_total": sum(self.api_calls.values()),
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers are idempotent",
+        }
 
 
 def compile_filter(expression: str | None):
@@ -93,8 +104,10 @@ def compile_filter(expression: str | None):
     try:
         return jmespath.compile(expression)
     except JMESPathError as exc:
-        raise OpsError(f"bad --filter {expression!r}: {str(exc).splitlines()[0]}",
-                       hint="a JMESPath expression over the JSON body, e.g. \"device_id == 'dev-0001'\"") from None
+        raise OpsError(
+            f"bad --filter {expression!r}: {str(exc).splitlines()[0]}",
+            hint="a JMESPath expression over the JSON body, e.g. \"device_id == 'dev-0001'\"",
+        ) from None
 
 
 def selected(compiled, body: str) -> bool:
@@ -168,7 +181,9 @@ def split_batches(entries: list[dict]) -> list[list[dict]]:
     for e in entries:
         s = message_size(e)
         group = e.get("MessageGroupId")
-        if current and (len(current) >= MAX_BATCH_ENTRIES or size + s > MAX_BATCH_BYTES or (group is not None and group in groups)):
+        if current and (
+            len(current) >= MAX_BATCH_ENTRIES or size + s > MAX_BATCH_BYTES or (group is not None and group in groups)
+        ):
             batches.append(current)
             current, size, groups = [], 0, set()
         current.append(e)
@@ -184,12 +199,29 @@ def backup_line(message: dict, source_url: str) -> str:
     """One JSONL line: everything needed to send the message again by hand."""
     attrs = {}
     for name, a in (message.get("MessageAttributes") or {}).items():
-        attrs[name] = {"DataType": a["DataType"], **({"BinaryValue": base64.b64encode(a["BinaryValue"]).decode()} if a.get("BinaryValue") is not None
-                                                      else {"StringValue": a.get("StringValue", "")})}
-    return json.dumps({"source": source_url, "message_id": message["MessageId"], "body": message["Body"],
-                       "attributes": message.get("Attributes") or {}, "message_attributes": attrs,
-                       "backed_up_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")},
-                      separators=(",", ":"), sort_keys=True) + "\n"
+        attrs[name] = {
+            "DataType": a["DataType"],
+            **(
+                {"BinaryValue": base64.b64encode(a["BinaryValue"]).decode()}
+                if a.get("BinaryValue") is not None
+                else {"StringValue": a.get("StringValue", "")}
+            ),
+        }
+    return (
+        json.dumps(
+            {
+                "source": source_url,
+                "message_id": message["MessageId"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes") or {},
+                "message_attributes": attrs,
+                "backed_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def listing(message: dict, now_ms: int) -> dict:
@@ -197,9 +229,14 @@ def listing(message: dict, now_ms: int) -> dict:
     attrs = message.get("Attributes") or {}
     sent = int(attrs.get("SentTimestamp") or now_ms)
     body = message["Body"]
-    return {"message_id": message["MessageId"], "age_s": round(max(0, now_ms - sent) / 1000, 1),
-            "receive_count": int(attrs.get("ApproximateReceiveCount") or 0), "size_bytes": len(body.encode()),
-            "group": attrs.get("MessageGroupId"), "preview": body[:PREVIEW_CHARS]}
+    return {
+        "message_id": message["MessageId"],
+        "age_s": round(max(0, now_ms - sent) / 1000, 1),
+        "receive_count": int(attrs.get("ApproximateReceiveCount") or 0),
+        "size_bytes": len(body.encode()),
+        "group": attrs.get("MessageGroupId"),
+        "preview": body[:PREVIEW_CHARS],
+    }
 
 
 class RateLimiter:
@@ -251,8 +288,16 @@ def queue_attributes(sqs, url: str, names: list[str]) -> dict:
 class Mover:
     """One replay from `source_url` (the DLQ) to `destination_url`; `run()` returns the report."""
 
-    def __init__(self, sqs, source_url: str, destination_url: str, options: MoveOptions, *, progress: Progress = _noop,
-                 fail_after: int | None = None):
+    def __init__(
+        self,
+        sqs,
+        source_url: str,
+        destination_url: str,
+        options: MoveOptions,
+        *,
+        progress: Progress = _noop,
+        fail_after: int | None = None,
+    ):
         self.sqs = sqs
         self.source = source_url
         self.destination = destination_url
@@ -260,7 +305,9 @@ class Mover:
         self.progress = progress
         self.filter = compile_filter(options.filter_expression)
         self.fifo = source_url.endswith(".fifo") or destination_url.endswith(".fifo")
-        self.report = MoveReport(source_url=source_url, destination_url=destination_url, fifo=self.fifo, dry_run=options.dry_run)
+        self.report = MoveReport(
+            source_url=source_url, destination_url=destination_url, fifo=self.fifo, dry_run=options.dry_run
+        )
         self._lock = threading.Lock()
         self._seen: set[str] = set()
         self._held: dict[str, str] = {}  # message id -> receipt handle of messages to make visible again at the end
@@ -286,7 +333,9 @@ class Mover:
             try:
                 self._backup = open(self.o.backup, "a", encoding="utf-8")
             except OSError as exc:
-                raise OpsError(f"cannot open --backup {self.o.backup}: {exc.strerror}", hint="name a writable file") from None
+                raise OpsError(
+                    f"cannot open --backup {self.o.backup}: {exc.strerror}", hint="name a writable file"
+                ) from None
         workers = 1 if self.fifo else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
         errors: list[BaseException] = []
         try:
@@ -310,7 +359,9 @@ class Mover:
                 self._backup.close()
             self.report.seconds = time.monotonic() - started
             try:
-                attrs = queue_attributes(self.sqs, self.source, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+                attrs = queue_attributes(
+                    self.sqs, self.source, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                )
                 self.report.left_visible = int(attrs.get("ApproximateNumberOfMessages", 0))
                 self.report.left_in_flight = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
             except Exception:  # noqa: BLE001 - the counts are a courtesy; the report must still come back
@@ -331,9 +382,16 @@ class Mover:
         want = self._budget.take(MAX_BATCH_ENTRIES)
         if want == 0:
             return False
-        resp = self._call("receive_message", QueueUrl=self.source, MaxNumberOfMessages=want, VisibilityTimeout=self.o.visibility_timeout_s,
-                          WaitTimeSeconds=self.o.wait_time_s, AttributeNames=["All"], MessageAttributeNames=["All"],
-                          MessageSystemAttributeNames=["All"])
+        resp = self._call(
+            "receive_message",
+            QueueUrl=self.source,
+            MaxNumberOfMessages=want,
+            VisibilityTimeout=self.o.visibility_timeout_s,
+            WaitTimeSeconds=self.o.wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
         messages = resp.get("Messages", [])
         fresh = []
         with self._lock:
@@ -394,9 +452,17 @@ class Mover:
                 group = (m.get("Attributes") or {}).get("MessageGroupId")
                 with self._lock:
                     if group is not None:
-                        self._blocked_groups.add(group)  # later messages of its group wait behind it: FIFO order is kept
-                    self.report.failed.append({"message_id": m["MessageId"], "code": f.get("Code"), "message": f.get("Message"),
-                                               "sender_fault": f.get("SenderFault")})
+                        self._blocked_groups.add(
+                            group
+                        )  # later messages of its group wait behind it: FIFO order is kept
+                    self.report.failed.append(
+                        {
+                            "message_id": m["MessageId"],
+                            "code": f.get("Code"),
+                            "message": f.get("Message"),
+                            "sender_fault": f.get("SenderFault"),
+                        }
+                    )
                 self.progress("failed", 1)
             if sent:
                 self._delete(sent)
@@ -412,7 +478,9 @@ class Mover:
                     self._held.pop(m["MessageId"], None)
             self.report.moved += done
             for i, f in failed.items():
-                self.report.delete_failed.append({"message_id": sent[int(i)]["MessageId"], "code": f.get("Code"), "message": f.get("Message")})
+                self.report.delete_failed.append(
+                    {"message_id": sent[int(i)]["MessageId"], "code": f.get("Code"), "message": f.get("Message")}
+                )
             moved = self.report.moved
         self.progress("moved", done)
         if self._fail_after is not None and moved >= self._fail_after:
@@ -423,18 +491,30 @@ class Mover:
         with self._lock:
             held, self._held = list(self._held.values()), {}
         for i in range(0, len(held), MAX_BATCH_ENTRIES):
-            chunk = held[i:i + MAX_BATCH_ENTRIES]
+            chunk = held[i : i + MAX_BATCH_ENTRIES]
             try:
-                self._call("change_message_visibility_batch", QueueUrl=self.source,
-                           Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in enumerate(chunk)])
+                self._call(
+                    "change_message_visibility_batch",
+                    QueueUrl=self.source,
+                    Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in enumerate(chunk)],
+                )
             except Exception:  # noqa: BLE001 - best effort: they come back on their own after the visibility timeout
                 pass
 
 
-def move(sqs, source_url: str, destination_url: str, options: MoveOptions | None = None, *, progress: Progress = _noop,
-         fail_after: int | None = None) -> MoveReport:
+def move(
+    sqs,
+    source_url: str,
+    destination_url: str,
+    options: MoveOptions | None = None,
+    *,
+    progress: Progress = _noop,
+    fail_after: int | None = None,
+) -> MoveReport:
     """Replays the messages of `source_url` (a DLQ) to `destination_url` and returns what happened."""
-    return Mover(sqs, source_url, destination_url, options or MoveOptions(), progress=progress, fail_after=fail_after).run()
+    return Mover(
+        sqs, source_url, destination_url, options or MoveOptions(), progress=progress, fail_after=fail_after
+    ).run()
 
 
 # -- where a DLQ's messages go back to ---------------------------------------------------------------
@@ -452,11 +532,15 @@ def queue_url(sqs, name_or_url: str) -> str:
             return value
         return sqs.get_queue_url(QueueName=value)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
-        raise OpsError(f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)") from None
+        raise OpsError(
+            f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - moto and AWS name a missing queue in more than one way
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
-            raise OpsError(f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)") from None
+            raise OpsError(
+                f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)"
+            ) from None
         raise
 
 

@@ -27,7 +27,9 @@ from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Me
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _PARAM = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
-_LAMBDA_ARN = re.compile(r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(?::[A-Za-z0-9_$-]+)?)")
+_LAMBDA_ARN = re.compile(
+    r"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(?::[A-Za-z0-9_$-]+)?)"
+)
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Route:
     greedy: bool = False
 
     @classmethod
-    def build(cls, key: str, function: DeployedFunction) -> "Route":
+    def build(cls, key: str, function: DeployedFunction) -> Route:
         if key == "$default":
             return cls(key=key, method=None, template=None, function=function)
         method, _, template = key.partition(" ")
@@ -56,8 +58,15 @@ class Route:
             params += 1
             greedy = greedy or bool(m.group(2))
             regex += f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)"
-        return cls(key=key, method=method, template=template, function=function, pattern=re.compile(regex),
-                   params=params, greedy=greedy)
+        return cls(
+            key=key,
+            method=method,
+            template=template,
+            function=function,
+            pattern=re.compile(regex),
+            params=params,
+            greedy=greedy,
+        )
 
     def specificity(self) -> tuple:
         """API Gateway's priority: full matches before path variables before greedy ones; a method before ANY."""
@@ -120,8 +129,18 @@ class LocalApi:
                 return route, {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         return (self.default, {}) if self.default else None
 
-    def event(self, route: Route, path_params: dict, method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]],
-              body: bytes, source_ip: str, request_id: str) -> dict:
+    def event(
+        self,
+        route: Route,
+        path_params: dict,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+    ) -> dict:
         """The payload-2.0 event API Gateway would send for this request."""
         joined: dict[str, str] = {}
         cookies: list[str] = []
@@ -143,11 +162,22 @@ class LocalApi:
             "rawQueryString": raw_query,
             "headers": joined,
             "requestContext": {
-                "accountId": self.account_id, "apiId": self.api_id, "domainName": domain, "domainPrefix": self.api_id,
-                "http": {"method": method, "path": urllib.parse.unquote(raw_path), "protocol": "HTTP/1.1",
-                         "sourceIp": source_ip, "userAgent": joined.get("user-agent", "")},
-                "requestId": request_id, "routeKey": route.key, "stage": self.stage,
-                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+                "accountId": self.account_id,
+                "apiId": self.api_id,
+                "domainName": domain,
+                "domainPrefix": self.api_id,
+                "http": {
+                    "method": method,
+                    "path": urllib.parse.unquote(raw_path),
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": source_ip,
+                    "userAgent": joined.get("user-agent", ""),
+                },
+                "requestId": request_id,
+                "routeKey": route.key,
+                "stage": self.stage,
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
             },
             "isBase64Encoded": False,
         }
@@ -164,14 +194,19 @@ class LocalApi:
                 event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
         return event
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"",
-               source_ip: str = HOST) -> Answer:
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"", source_ip: str = HOST
+    ) -> Answer:
         """Answers one HTTP request as API Gateway would (preflight, throttle, route, invoke, map the answer)."""
         request_id = base64.b64encode(os.urandom(10)).decode()
         parts = urllib.parse.urlsplit(target)
         raw_path, raw_query = parts.path or "/", parts.query
         origin = next((v for k, v in headers if k.lower() == "origin"), None)
-        is_preflight = method == "OPTIONS" and origin is not None and any(k.lower() == "access-control-request-method" for k, _ in headers)
+        is_preflight = (
+            method == "OPTIONS"
+            and origin is not None
+            and any(k.lower() == "access-control-request-method" for k, _ in headers)
+        )
         if self.throttle is not None and not self.throttle.take():
             return self._cors(_plain(429, {"message": "Too Many Requests"}, request_id), origin, False)
         found = self.match(method, raw_path)
@@ -183,8 +218,9 @@ class LocalApi:
         event = self.event(route, path_params, method, raw_path, raw_query, headers, body, source_ip, request_id)
         with self._lock:  # the runner swaps os.environ and stdout around each call: one invocation at a time
             inv = self.runner.invoke(route.function, event)
-            self.metrics.lambda_invocation(route.function.name, duration_ms=inv.duration_ms, error=inv.function_error,
-                                           iterator_age_ms=None)
+            self.metrics.lambda_invocation(
+                route.function.name, duration_ms=inv.duration_ms, error=inv.function_error, iterator_age_ms=None
+            )
             self.metrics.maybe_flush()
         if inv.function_error:
             answer = _plain(500, {"message": "Internal Server Error"}, request_id)
@@ -203,8 +239,10 @@ class LocalApi:
             return answer
         answer.headers.append(("Access-Control-Allow-Origin", "*" if "*" in allowed else origin))
         if preflight:
-            answer.headers += [("Access-Control-Allow-Methods", ",".join(self.cors.get("AllowMethods") or [])),
-                               ("Access-Control-Allow-Headers", ",".join(self.cors.get("AllowHeaders") or []))]
+            answer.headers += [
+                ("Access-Control-Allow-Methods", ",".join(self.cors.get("AllowMethods") or [])),
+                ("Access-Control-Allow-Headers", ",".join(self.cors.get("AllowHeaders") or [])),
+            ]
             if self.cors.get("MaxAge") is not None:
                 answer.headers.append(("Access-Control-Max-Age", str(self.cors["MaxAge"])))
         elif self.cors.get("ExposeHeaders"):
@@ -223,7 +261,9 @@ class LocalApi:
 
 def _plain(status: int, body: dict, request_id: str) -> Answer:
     data = json.dumps(body).encode()
-    return Answer(status, [("Content-Type", "application/json"), ("apigw-requestid", request_id)], data, None, request_id)
+    return Answer(
+        status, [("Content-Type", "application/json"), ("apigw-requestid", request_id)], data, None, request_id
+    )
 
 
 def _from_payload_v2(result, request_id: str) -> Answer:
@@ -231,7 +271,13 @@ def _from_payload_v2(result, request_id: str) -> Answer:
     other JSON value, is a 200 whose body is that JSON)."""
     if not (isinstance(result, dict) and "statusCode" in result):
         body = result if isinstance(result, str) else json.dumps(result)
-        return Answer(200, [("Content-Type", "application/json"), ("apigw-requestid", request_id)], body.encode(), None, request_id)
+        return Answer(
+            200,
+            [("Content-Type", "application/json"), ("apigw-requestid", request_id)],
+            body.encode(),
+            None,
+            request_id,
+        )
     try:
         status = int(result["statusCode"])
     except (TypeError, ValueError):
@@ -244,8 +290,14 @@ def _from_payload_v2(result, request_id: str) -> Answer:
     return Answer(status, headers, data, None, request_id)
 
 
-def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_path: Path = FUNCTIONS_ZIP,
-         handler_overrides: dict | None = None) -> LocalApi:
+def load(
+    target: AwsTarget,
+    api_id: str,
+    *,
+    state_dir: Path = SANDBOX_DIR,
+    zip_path: Path = FUNCTIONS_ZIP,
+    handler_overrides: dict | None = None,
+) -> LocalApi:
     """The sandbox's HTTP API `api_id`, as Terraform deployed it, with every integration's function loaded
     from `zip_path` (refused if it is not the deployed code). `handler_overrides` maps a function name to a
     callable run in its place (the bench runs a naive handler behind the same routes)."""
@@ -259,22 +311,30 @@ def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_p
     stages = list(_pages(apigw.get_stages, {"ApiId": api_id}))
     stage = next((s for s in stages if s["StageName"] == "$default"), None)
     if stage is None:
-        raise OpsError(f"API {api_id} has no $default stage; only the $default stage is served locally",
-                       hint="see terraform/modules/http_api")
+        raise OpsError(
+            f"API {api_id} has no $default stage; only the $default stage is served locally",
+            hint="see terraform/modules/http_api",
+        )
     metrics = MetricSink(target.client("cloudwatch"))
-    runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides)
+    runner = FunctionRunner(
+        target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides
+    )
     routes, default = [], None
     try:
         for r in _pages(apigw.get_routes, {"ApiId": api_id}):
             key = r["RouteKey"]
             if r.get("AuthorizationType", "NONE") not in ("NONE", None):
-                raise OpsError(f"route {key!r} needs {r['AuthorizationType']} authorization, which the sandbox cannot verify",
-                               hint="envs/local keeps api_jwt_auth_enabled = false")
+                raise OpsError(
+                    f"route {key!r} needs {r['AuthorizationType']} authorization, which the sandbox cannot verify",
+                    hint="envs/local keeps api_jwt_auth_enabled = false",
+                )
             integration = integrations.get(str(r.get("Target", "")).removeprefix("integrations/"))
             if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
                 raise OpsError(f"route {key!r} has no Lambda proxy integration; only those are served locally")
             if integration.get("PayloadFormatVersion") != "2.0":
-                raise OpsError(f"route {key!r} uses payload format {integration.get('PayloadFormatVersion')}; only 2.0 is served locally")
+                raise OpsError(
+                    f"route {key!r} uses payload format {integration.get('PayloadFormatVersion')}; only 2.0 is served locally"
+                )
             m = _LAMBDA_ARN.search(integration.get("IntegrationUri", ""))
             if m is None:
                 raise OpsError(f"route {key!r} integrates {integration.get('IntegrationUri')!r}, not a Lambda function")
@@ -292,9 +352,19 @@ def load(target: AwsTarget, api_id: str, *, state_dir: Path = SANDBOX_DIR, zip_p
     if settings.get("ThrottlingBurstLimit") is not None and settings.get("ThrottlingRateLimit") is not None:
         throttle = TokenBucket(int(settings["ThrottlingBurstLimit"]), float(settings["ThrottlingRateLimit"]))
     account_id = (routes or [default])[0].function.arn.split(":")[4] if (routes or default) else "000000000000"
-    return LocalApi(api_id=api_id, name=api.get("Name", api_id), stage="$default", account_id=account_id, region=target.region,
-                    routes=routes, default=default, cors=api.get("CorsConfiguration"), runner=runner, metrics=metrics,
-                    throttle=throttle)
+    return LocalApi(
+        api_id=api_id,
+        name=api.get("Name", api_id),
+        stage="$default",
+        account_id=account_id,
+        region=target.region,
+        routes=routes,
+        default=default,
+        cors=api.get("CorsConfiguration"),
+        runner=runner,
+        metrics=metrics,
+        throttle=throttle,
+    )
 
 
 def _pages(call, kwargs: dict):
@@ -318,7 +388,9 @@ class _Handler(BaseHTTPRequestHandler):
             answer = _plain(413, {"message": "Request Entity Too Large"}, "")
         else:
             body = self.rfile.read(length) if length else b""
-            answer = self.local_api.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+            answer = self.local_api.handle(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
         self.send_response(answer.status)
         for k, v in answer.headers:
             if k.lower() != "content-length":
@@ -343,4 +415,7 @@ def server(local_api: LocalApi, port: int | None, *, host: str = HOST, on_reques
     try:
         return HTTPServer((host, port or 0), handler)
     except OSError as exc:
-        raise OpsError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port, or leave it out for a free one") from None
+        raise OpsError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="pick another --port, or leave it out for a free one",
+        ) from None

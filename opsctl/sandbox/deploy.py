@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from opsctl.core import tf
 from opsctl.core.aws import SANDBOX_CREDENTIALS
@@ -74,7 +74,12 @@ class Workspace:
     def forget(self) -> None:
         """Deletes the Terraform state and endpoint file of this sandbox (its server is gone)."""
         if self.isolated:
-            for name in ("terraform.tfstate", "terraform.tfstate.backup", "sandbox.tfvars.json", "opsctl.core.tfvars.json"):
+            for name in (
+                "terraform.tfstate",
+                "terraform.tfstate.backup",
+                "sandbox.tfvars.json",
+                "opsctl.core.tfvars.json",
+            ):
                 (self.state_dir / name).unlink(missing_ok=True)
         else:
             for name in ("terraform.tfstate", "terraform.tfstate.backup", TFVARS_NAME, "opsctl.auto.tfvars.json"):
@@ -107,7 +112,10 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     elif port is not None and port != state.port:
         from opsctl.core.errors import OpsError
 
-        raise OpsError(f"the sandbox is already up on port {state.port}, not {port}", hint="run `opsctl sandbox down` first to move it")
+        raise OpsError(
+            f"the sandbox is already up on port {state.port}, not {port}",
+            hint="run `opsctl sandbox down` first to move it",
+        )
     progress(f"building {FUNCTIONS_ZIP.name}")
     digest = build_zip(FUNCTIONS_DIR, FUNCTIONS_ZIP)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +133,9 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     t0 = time.monotonic()
     tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
     elapsed = time.monotonic() - t0
-    return UpResult(endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=ws.outputs())
+    return UpResult(
+        endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=ws.outputs()
+    )
 
 
 def down(*, state_dir: Path = SANDBOX_DIR) -> server.ServerState | None:

@@ -20,8 +20,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from opsctl.monitoring import thresholds
 from opsctl.sandbox import traffic as gen
@@ -46,8 +46,13 @@ class Step:
     exit_code: int | None = None
 
     def to_dict(self) -> dict:
-        return {"at_s": round(self.at_s, 1), "step": self.step, "command": self.command, "outcome": self.outcome,
-                "exit_code": self.exit_code}
+        return {
+            "at_s": round(self.at_s, 1),
+            "step": self.step,
+            "command": self.command,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+        }
 
 
 @dataclass
@@ -62,11 +67,21 @@ class Drill:
         self.timeline.append(s)
         self.progress(f"[{s.at_s:6.1f} s] {step}: {command} → {outcome}")
 
-    def opsctl(self, step: str, *args: str, summarize: Callable[[subprocess.CompletedProcess], str] | None = None,
-               ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+    def opsctl(
+        self,
+        step: str,
+        *args: str,
+        summarize: Callable[[subprocess.CompletedProcess], str] | None = None,
+        ok_codes: tuple[int, ...] = (0,),
+    ) -> subprocess.CompletedProcess:
         """Runs an opsctl command exactly as a runbook spells it (same sandbox: OPSCTL_SANDBOX_DIR is inherited)."""
-        proc = subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], capture_output=True, text=True, env=dict(os.environ),
-                              timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "opsctl.cli.app", *args],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=900,
+        )
         outcome = summarize(proc) if summarize and proc.returncode in ok_codes else f"exit {proc.returncode}"
         if proc.returncode not in ok_codes:
             tail = (proc.stderr.strip().splitlines() or [""])[-1]
@@ -85,9 +100,11 @@ class Sent:
 def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
     """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later."""
     for i in range(0, len(items), gen.PUT_RECORDS_MAX):
-        pending = items[i:i + gen.PUT_RECORDS_MAX]
+        pending = items[i : i + gen.PUT_RECORDS_MAX]
         for _ in range(gen.MAX_PUT_ATTEMPTS):
-            resp = kinesis.put_records(StreamName=stream, Records=[{"Data": x.data, "PartitionKey": x.partition_key} for x in pending])
+            resp = kinesis.put_records(
+                StreamName=stream, Records=[{"Data": x.data, "PartitionKey": x.partition_key} for x in pending]
+            )
             failed = []
             for item, rec in zip(pending, resp["Records"]):
                 if rec.get("ErrorCode"):
@@ -124,7 +141,9 @@ def _mapping(stack) -> tuple[int, int]:
     """(open shards of the ingest stream, batch size of the ingest mapping)."""
     lam = stack.target.client("lambda")
     m = lam.get_event_source_mapping(UUID=stack.get("ingest_mapping_uuid"))
-    shards = stack.target.client("kinesis").describe_stream_summary(StreamName=stack.get("stream_name"))["StreamDescriptionSummary"]["OpenShardCount"]
+    shards = stack.target.client("kinesis").describe_stream_summary(StreamName=stack.get("stream_name"))[
+        "StreamDescriptionSummary"
+    ]["OpenShardCount"]
     return int(shards), int(m.get("BatchSize", 100))
 
 
@@ -143,8 +162,12 @@ def account(stack, sent: Sent) -> dict:
     in_table = 0
     for device, stamps in expected.items():
         found = set()
-        for page in ddb.get_paginator("query").paginate(TableName=stack.get("table_name"), KeyConditionExpression="device_id = :d",
-                                                        ExpressionAttributeValues={":d": {"S": device}}, ProjectionExpression="ts"):
+        for page in ddb.get_paginator("query").paginate(
+            TableName=stack.get("table_name"),
+            KeyConditionExpression="device_id = :d",
+            ExpressionAttributeValues={":d": {"S": device}},
+            ProjectionExpression="ts",
+        ):
             found.update(int(item["ts"]["N"]) for item in page["Items"])
         in_table += len(stamps & found)
     from opsctl.quarantine import store as quarantine
@@ -157,13 +180,28 @@ def account(stack, sent: Sent) -> dict:
             matched += 1
             by_reason[rec.get("reason_code", "?")] = by_reason.get(rec.get("reason_code", "?"), 0) + 1
     total = len(sent.readings) + len(sent.poison)
-    return {"sent": total, "valid_sent": len(sent.readings), "poison_sent": len(sent.poison), "in_table": in_table,
-            "quarantined": matched, "quarantined_by_reason": dict(sorted(by_reason.items())),
-            "unaccounted": total - in_table - matched}
+    return {
+        "sent": total,
+        "valid_sent": len(sent.readings),
+        "poison_sent": len(sent.poison),
+        "in_table": in_table,
+        "quarantined": matched,
+        "quarantined_by_reason": dict(sorted(by_reason.items())),
+        "unaccounted": total - in_table - matched,
+    }
 
 
-def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devices: int = 10, seed: int = 11,
-        settle_timeout_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> dict:
+def run(
+    stack,
+    *,
+    baseline: int = 200,
+    spike: int = 1500,
+    poison: int = 22,
+    devices: int = 10,
+    seed: int = 11,
+    settle_timeout_s: float | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
     """The whole rehearsal; returns the result document (timeline, monitors, accounting, ok)."""
     d = Drill(stack, progress)
     catalog = thresholds.monitors()
@@ -177,12 +215,25 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
 
     d.opsctl("prepare", "sandbox", "run", "--until-idle", summarize=lambda p: "earlier records delivered")
     # (a) baseline
-    _send(kinesis, stream, [gen.Outgoing(r["device_id"], json.dumps(r).encode(), "valid", r)
-                            for r in _readings(f"drill{run_id}b", devices, baseline, seed)], sent)
+    _send(
+        kinesis,
+        stream,
+        [
+            gen.Outgoing(r["device_id"], json.dumps(r).encode(), "valid", r)
+            for r in _readings(f"drill{run_id}b", devices, baseline, seed)
+        ],
+        sent,
+    )
     d.log("baseline", f"PutRecords: {baseline} readings from {devices} devices", "accepted")
     d.opsctl("baseline", "sandbox", "run", "--until-idle", summarize=lambda p: "delivered")
-    proc = d.opsctl("baseline", "monitors", "--output", "json", ok_codes=(0, 1, 2),
-                    summarize=lambda p: f"{MONITOR}: {_monitor_states(p).get(MONITOR, '?')}")
+    proc = d.opsctl(
+        "baseline",
+        "monitors",
+        "--output",
+        "json",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: f"{MONITOR}: {_monitor_states(p).get(MONITOR, '?')}",
+    )
     before = _monitor_states(proc)
 
     # (b) the consumer is down while a spike with a poison burst arrives
@@ -192,75 +243,172 @@ def run(stack, *, baseline: int = 200, spike: int = 1500, poison: int = 22, devi
     items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], [], seed=seed)
     sent.first_sent_at = time.time()
     _send(kinesis, stream, items, sent)
-    d.log("incident", f"PutRecords: spike of {spike} readings while the consumer is stopped",
-          f"accepted ({shards} shards, batch size {batch})")
+    d.log(
+        "incident",
+        f"PutRecords: spike of {spike} readings while the consumer is stopped",
+        f"accepted ({shards} shards, batch size {batch})",
+    )
     breach_at = sent.first_sent_at + threshold_ms / 1000 + MARGIN_S
-    d.log("incident", "(no consumer)", f"waiting {breach_at - time.time():.0f} s: the oldest record passes the {threshold_ms:,.0f} ms threshold")
+    d.log(
+        "incident",
+        "(no consumer)",
+        f"waiting {breach_at - time.time():.0f} s: the oldest record passes the {threshold_ms:,.0f} ms threshold",
+    )
     _wait_until(breach_at)
     # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes.
     for i in range(passes):
         if i:
             _wait_until((time.time() // period + 1) * period + 1)
-        d.opsctl("incident", "sandbox", "run", "--max-passes", "1", "--output", "json",
-                 summarize=lambda p: "slow consumer: " + str(sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"])) + " records delivered")
+        d.opsctl(
+            "incident",
+            "sandbox",
+            "run",
+            "--max-passes",
+            "1",
+            "--output",
+            "json",
+            summarize=lambda p: (
+                "slow consumer: "
+                + str(sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"]))
+                + " records delivered"
+            ),
+        )
     # ... and a poison burst arrives behind the backlog (it reaches the function when the consumer catches up)
     _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
     d.log("incident", f"PutRecords: a burst of {poison} poison records behind the backlog", "accepted")
     # (c) what fired
-    proc = d.opsctl("detect", "monitors", "--output", "json", ok_codes=(0, 1, 2),
-                    summarize=lambda p: "ALARM: " + (", ".join(f"{m['id']} → {m['runbook']}" for m in json.loads(p.stdout)["monitors"]
-                                                               if m["state"] == "ALARM") or "none"))
+    proc = d.opsctl(
+        "detect",
+        "monitors",
+        "--output",
+        "json",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: (
+            "ALARM: "
+            + (
+                ", ".join(
+                    f"{m['id']} → {m['runbook']}" for m in json.loads(p.stdout)["monitors"] if m["state"] == "ALARM"
+                )
+                or "none"
+            )
+        ),
+    )
     during = _monitor_states(proc)
     fired = sorted(k for k, v in during.items() if v == "ALARM" and before.get(k) != "ALARM")
     # (d) the runbooks' steps: iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
-    d.opsctl("runbooks/iterator-age.md: diagnose", "iterator-age", "--window", "15m", ok_codes=(0, 1, 2),
-             summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode])
+    d.opsctl(
+        "runbooks/iterator-age.md: diagnose",
+        "iterator-age",
+        "--window",
+        "15m",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode],
+    )
     # Catch up at the start of a minute, so the burst is quarantined (and counted) within one or two minutes.
     _wait_until((time.time() // period + 1) * period + 1)
-    d.opsctl("runbooks/iterator-age.md: mitigate", "sandbox", "run", "--until-idle", summarize=lambda p: "consumer at full speed: backlog drained")
-    proc = d.opsctl("detect", "monitors", "--output", "json", ok_codes=(0, 1, 2),
-                    summarize=lambda p: f"{POISON_MONITOR}: {_monitor_states(p).get(POISON_MONITOR, '?')}")
+    d.opsctl(
+        "runbooks/iterator-age.md: mitigate",
+        "sandbox",
+        "run",
+        "--until-idle",
+        summarize=lambda p: "consumer at full speed: backlog drained",
+    )
+    proc = d.opsctl(
+        "detect",
+        "monitors",
+        "--output",
+        "json",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: f"{POISON_MONITOR}: {_monitor_states(p).get(POISON_MONITOR, '?')}",
+    )
     caught_up = _monitor_states(proc)
     fired = sorted(set(fired) | {k for k, v in caught_up.items() if v == "ALARM" and before.get(k) != "ALARM"})
     during = {**during, **{k: v for k, v in caught_up.items() if v == "ALARM"}}
-    d.opsctl("runbooks/poison-records.md: diagnose", "quarantine", "list", "--output", "json",
-             summarize=lambda p: "by reason: " + ", ".join(f"{k}={v}" for k, v in json.loads(p.stdout)["by_reason"].items()))
-    failure = stack.target.client("sqs").get_queue_attributes(QueueUrl=stack.get("ingest_failure_queue_url"),
-                                                              AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    d.opsctl(
+        "runbooks/poison-records.md: diagnose",
+        "quarantine",
+        "list",
+        "--output",
+        "json",
+        summarize=lambda p: "by reason: " + ", ".join(f"{k}={v}" for k, v in json.loads(p.stdout)["by_reason"].items()),
+    )
+    failure = stack.target.client("sqs").get_queue_attributes(
+        QueueUrl=stack.get("ingest_failure_queue_url"), AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
     if int(failure["ApproximateNumberOfMessages"]):
-        d.opsctl("runbooks/dlq-replay.md: mitigate", "replay-dlq", "--source", "ingest", "--yes", summarize=lambda p: "failed ranges replayed")
-        d.opsctl("runbooks/dlq-replay.md: verify", "sandbox", "run", "--until-idle", summarize=lambda p: "replayed records delivered")
+        d.opsctl(
+            "runbooks/dlq-replay.md: mitigate",
+            "replay-dlq",
+            "--source",
+            "ingest",
+            "--yes",
+            summarize=lambda p: "failed ranges replayed",
+        )
+        d.opsctl(
+            "runbooks/dlq-replay.md: verify",
+            "sandbox",
+            "run",
+            "--until-idle",
+            summarize=lambda p: "replayed records delivered",
+        )
     # (e) verify: wait until every monitor that fired is OK again (CloudWatch's window has to slide past the breach)
     timeout = settle_timeout_s if settle_timeout_s is not None else (int(mon["evaluation_periods"]) + 2) * period
     deadline = time.time() + timeout
     after = during
     while True:
-        proc = d.opsctl("runbooks/iterator-age.md: verify", "monitors", "--output", "json", ok_codes=(0, 1, 2),
-                        summarize=lambda p: ", ".join(f"{k}: {_monitor_states(p).get(k, '?')}" for k in fired) or "nothing fired")
+        proc = d.opsctl(
+            "runbooks/iterator-age.md: verify",
+            "monitors",
+            "--output",
+            "json",
+            ok_codes=(0, 1, 2),
+            summarize=lambda p: ", ".join(f"{k}: {_monitor_states(p).get(k, '?')}" for k in fired) or "nothing fired",
+        )
         after = _monitor_states(proc)
         if all(after.get(k) == "OK" for k in fired) or time.time() >= deadline:
             break
         time.sleep(15)
-    d.opsctl("runbooks/iterator-age.md: verify", "iterator-age", "--window", "2m", ok_codes=(0, 1, 2),
-             summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode] + " over the last 2 minutes")
+    d.opsctl(
+        "runbooks/iterator-age.md: verify",
+        "iterator-age",
+        "--window",
+        "2m",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode] + " over the last 2 minutes",
+    )
     # (f) accounting
     acc = account(stack, sent)
-    d.log("account", "Query per drill device; quarantine objects by sequence number",
-          f"sent {acc['sent']} = {acc['in_table']} in the table + {acc['quarantined']} quarantined"
-          + (f"; {acc['unaccounted']} UNACCOUNTED" if acc["unaccounted"] else ""))
+    d.log(
+        "account",
+        "Query per drill device; quarantine objects by sequence number",
+        f"sent {acc['sent']} = {acc['in_table']} in the table + {acc['quarantined']} quarantined"
+        + (f"; {acc['unaccounted']} UNACCOUNTED" if acc["unaccounted"] else ""),
+    )
     recovered = all(after.get(k) == "OK" for k in fired)
     problems = []
     if not fired:
         problems.append(f"no monitor went to ALARM ({MONITOR} was {during.get(MONITOR, '?')})")
     poison_threshold, _ = thresholds.threshold(catalog[POISON_MONITOR])
     if poison > poison_threshold and POISON_MONITOR not in fired:
-        problems.append(f"{poison} poison records did not set off {POISON_MONITOR} (over {poison_threshold:g} a minute)")
+        problems.append(
+            f"{poison} poison records did not set off {POISON_MONITOR} (over {poison_threshold:g} a minute)"
+        )
     if not recovered:
         problems.append("still in ALARM after the runbooks: " + ", ".join(k for k in fired if after.get(k) != "OK"))
     if acc["unaccounted"]:
         problems.append(f"{acc['unaccounted']} records unaccounted for")
-    return {"ok": not problems, "problems": problems, "fired": fired, "recovered": recovered,
-            "monitors": {"before": before, "during": during, "after": after}, "accounting": acc,
-            "timeline": [s.to_dict() for s in d.timeline], "seconds": round(time.monotonic() - d.started, 1),
-            "not_exercised": NOT_EXERCISED, "device_prefix": f"drill{run_id}",
-            "poison_records": [{"shard_id": k[0], "sequence_number": k[1], "kind": v} for k, v in sorted(sent.poison.items())]}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "fired": fired,
+        "recovered": recovered,
+        "monitors": {"before": before, "during": during, "after": after},
+        "accounting": acc,
+        "timeline": [s.to_dict() for s in d.timeline],
+        "seconds": round(time.monotonic() - d.started, 1),
+        "not_exercised": NOT_EXERCISED,
+        "device_prefix": f"drill{run_id}",
+        "poison_records": [
+            {"shard_id": k[0], "sequence_number": k[1], "kind": v} for k, v in sorted(sent.poison.items())
+        ],
+    }

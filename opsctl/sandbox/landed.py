@@ -37,8 +37,13 @@ def table_items(stack: Stack) -> list[dict]:
 def latest_readings(stack: Stack, device_id: str, limit: int = 3) -> list[dict]:
     """The newest `limit` readings of one device, newest first (one Query)."""
     ddb = stack.target.client("dynamodb")
-    resp = ddb.query(TableName=stack.get("table_name"), KeyConditionExpression="device_id = :d",
-                     ExpressionAttributeValues={":d": {"S": device_id}}, ScanIndexForward=False, Limit=limit)
+    resp = ddb.query(
+        TableName=stack.get("table_name"),
+        KeyConditionExpression="device_id = :d",
+        ExpressionAttributeValues={":d": {"S": device_id}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
     return [{k: _plain(_deserializer.deserialize(v)) for k, v in item.items()} for item in resp["Items"]]
 
 
@@ -55,7 +60,10 @@ def queue_depth(stack: Stack, url_output: str) -> dict:
         QueueUrl=stack.get(url_output),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return {"visible": int(attrs["ApproximateNumberOfMessages"]), "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"])}
+    return {
+        "visible": int(attrs["ApproximateNumberOfMessages"]),
+        "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+    }
 
 
 HOUR_MS = 3_600_000  # rollups are per UTC hour (functions/rollup/job.py)
@@ -69,8 +77,15 @@ def rollups(stack: Stack, device_id: str, from_ms: int, to_ms: int) -> list[dict
 
         raise OpsError("--from is after --to", hint="give an earlier --from or a later --to")
     ddb = stack.target.client("dynamodb")
-    args = {"TableName": stack.get("rollup_table_name"), "KeyConditionExpression": "device_id = :d AND hour_start BETWEEN :f AND :t",
-            "ExpressionAttributeValues": {":d": {"S": device_id}, ":f": {"N": str(from_ms - from_ms % HOUR_MS)}, ":t": {"N": str(to_ms)}}}
+    args = {
+        "TableName": stack.get("rollup_table_name"),
+        "KeyConditionExpression": "device_id = :d AND hour_start BETWEEN :f AND :t",
+        "ExpressionAttributeValues": {
+            ":d": {"S": device_id},
+            ":f": {"N": str(from_ms - from_ms % HOUR_MS)},
+            ":t": {"N": str(to_ms)},
+        },
+    }
     out = []
     while True:
         page = ddb.query(**args)
@@ -84,10 +99,16 @@ def rollup_count(stack: Stack) -> dict:
     """Rollups in the table and the devices they cover (sandbox-sized: a Scan of the keys)."""
     ddb = stack.target.client("dynamodb")
     keys = []
-    for page in ddb.get_paginator("scan").paginate(TableName=stack.get("rollup_table_name"), ProjectionExpression="device_id, hour_start"):
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=stack.get("rollup_table_name"), ProjectionExpression="device_id, hour_start"
+    ):
         keys += [(i["device_id"]["S"], int(i["hour_start"]["N"])) for i in page["Items"]]
-    return {"name": stack.get("rollup_table_name"), "items": len(keys), "devices": len({d for d, _ in keys}),
-            "sample_device": min((d for d, _ in keys), default=None)}
+    return {
+        "name": stack.get("rollup_table_name"),
+        "items": len(keys),
+        "devices": len({d for d, _ in keys}),
+        "sample_device": min((d for d, _ in keys), default=None),
+    }
 
 
 def summary(stack: Stack, sample_devices: int = 1) -> dict:
@@ -97,14 +118,26 @@ def summary(stack: Stack, sample_devices: int = 1) -> dict:
     devices = sorted({i["device_id"] for i in items})
     rollup_part = {}
     if stack.outputs.get("rollup_table_name"):  # stacks applied before rollups existed have none
-        rollup_part = {"rollups": rollup_count(stack), "rollup_queue": queue_depth(stack, "rollup_queue_url"),
-                       "rollup_dlq": queue_depth(stack, "rollup_dlq_url")}
+        rollup_part = {
+            "rollups": rollup_count(stack),
+            "rollup_queue": queue_depth(stack, "rollup_queue_url"),
+            "rollup_dlq": queue_depth(stack, "rollup_dlq_url"),
+        }
     return {
-        "table": {"name": stack.get("table_name"), "items": len(items), "devices": len(devices),
-                  "sample": [r for d in devices[:sample_devices] for r in latest_readings(stack, d)]},
-        "quarantine": {"bucket": stack.get("quarantine_bucket"), "records": len(poison),
-                       "by_reason": dict(sorted(Counter(p.get("reason_code", "?") for p in poison).items())),
-                       "sample": [{k: p.get(k) for k in ("reason_code", "reason", "shard_id", "sequence_number")} for p in poison[:3]]},
+        "table": {
+            "name": stack.get("table_name"),
+            "items": len(items),
+            "devices": len(devices),
+            "sample": [r for d in devices[:sample_devices] for r in latest_readings(stack, d)],
+        },
+        "quarantine": {
+            "bucket": stack.get("quarantine_bucket"),
+            "records": len(poison),
+            "by_reason": dict(sorted(Counter(p.get("reason_code", "?") for p in poison).items())),
+            "sample": [
+                {k: p.get(k) for k in ("reason_code", "reason", "shard_id", "sequence_number")} for p in poison[:3]
+            ],
+        },
         "ingest_failure_queue": queue_depth(stack, "ingest_failure_queue_url"),
         **rollup_part,
     }

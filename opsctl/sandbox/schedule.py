@@ -16,11 +16,20 @@ from opsctl.sandbox.runtime.function import FunctionRunner, MetricSink
 
 def scheduler_event(template: str | None, *, schedule_arn: str, scheduled_time: dt.datetime) -> dict:
     """The payload Scheduler delivers: the target's Input with <aws.scheduler.*> placeholders replaced."""
-    fills = {"<aws.scheduler.schedule-arn>": schedule_arn,
-             "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "<aws.scheduler.execution-id>": str(uuid.uuid4()), "<aws.scheduler.attempt-number>": "1"}
-    text = template or json.dumps({"source": "aws.scheduler", "schedule_arn": "<aws.scheduler.schedule-arn>",
-                                   "scheduled_time": "<aws.scheduler.scheduled-time>", "execution_id": "<aws.scheduler.execution-id>"})
+    fills = {
+        "<aws.scheduler.schedule-arn>": schedule_arn,
+        "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }
+    text = template or json.dumps(
+        {
+            "source": "aws.scheduler",
+            "schedule_arn": "<aws.scheduler.schedule-arn>",
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "execution_id": "<aws.scheduler.execution-id>",
+        }
+    )
     for k, v in fills.items():
         text = text.replace(k, v)
     return json.loads(text)
@@ -30,7 +39,9 @@ def run(target: AwsTarget, outputs: dict, *, state_dir: Path, zip_path: Path, sc
     """Invokes the capacity report function once, as its schedule would at `scheduled_time`; returns what it returned."""
     function_name = outputs.get("capacity_report_function_name")
     if not function_name:
-        raise OpsError("the sandbox has no capacity_report_function_name output", hint="run `opsctl sandbox up` to deploy it")
+        raise OpsError(
+            "the sandbox has no capacity_report_function_name output", hint="run `opsctl sandbox up` to deploy it"
+        )
     schedule_name = outputs.get("capacity_report_schedule_name") or ""
     template, arn = None, f"arn:aws:scheduler:{target.region}:000000000000:schedule/default/{function_name}"
     if schedule_name:
@@ -50,5 +61,11 @@ def run(target: AwsTarget, outputs: dict, *, state_dir: Path, zip_path: Path, sc
         runner.close()
     if inv.function_error:
         raise OpsError(f"{function_name} failed: {inv.error_type}: {inv.error_message}", hint=f"see {fn.log_path}")
-    return {"function": function_name, "schedule": schedule_name, "event": event, "result": inv.result,
-            "duration_ms": round(inv.duration_ms, 1), "log": str(fn.log_path)}
+    return {
+        "function": function_name,
+        "schedule": schedule_name,
+        "event": event,
+        "result": inv.result,
+        "duration_ms": round(inv.duration_ms, 1),
+        "log": str(fn.log_path),
+    }

@@ -34,7 +34,7 @@ class ServerState:
     log_path: str
 
     @classmethod
-    def load(cls, state_dir: Path = SANDBOX_DIR) -> "ServerState | None":
+    def load(cls, state_dir: Path = SANDBOX_DIR) -> ServerState | None:
         path = state_dir / "server.json"
         if not path.exists():
             return None
@@ -104,9 +104,14 @@ def free_port() -> int:
 def start(port: int | None = None, state_dir: Path = SANDBOX_DIR) -> ServerState:
     """Starts a moto server in the background and waits until it answers."""
     if importlib.util.find_spec("moto") is None:
-        raise OpsError("moto is not installed, so there is no sandbox to start", hint="pip install 'telemetry-pipeline-opsctl[sandbox]' or run `make demo`")
+        raise OpsError(
+            "moto is not installed, so there is no sandbox to start",
+            hint="pip install 'telemetry-pipeline-opsctl[sandbox]' or run `make demo`",
+        )
     if port is not None and not port_is_free(port):
-        raise OpsError(f"port {port} on {HOST} is busy", hint="pick another with --port, or leave --port out to use a free one")
+        raise OpsError(
+            f"port {port} on {HOST} is busy", hint="pick another with --port, or leave --port out to use a free one"
+        )
     port = port or free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "moto.log"
@@ -114,7 +119,9 @@ def start(port: int | None = None, state_dir: Path = SANDBOX_DIR) -> ServerState
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "opsctl.sandbox.moto_main", "-H", HOST, "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the opsctl process; `sandbox down` stops it
         )
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -122,12 +129,16 @@ def start(port: int | None = None, state_dir: Path = SANDBOX_DIR) -> ServerState
         if proc.poll() is not None:
             raise OpsError(f"the moto server exited at start (code {proc.returncode})", hint=f"see {log_path}")
         if answers(endpoint, timeout=0.5):
-            state = ServerState(pid=proc.pid, port=port, endpoint=endpoint, started_at=time.time(), log_path=str(log_path))
+            state = ServerState(
+                pid=proc.pid, port=port, endpoint=endpoint, started_at=time.time(), log_path=str(log_path)
+            )
             state.save(state_dir)
             return state
         time.sleep(0.2)
     proc.kill()
-    raise OpsError(f"the moto server did not answer on {endpoint} within {START_TIMEOUT_S:.0f} s", hint=f"see {log_path}")
+    raise OpsError(
+        f"the moto server did not answer on {endpoint} within {START_TIMEOUT_S:.0f} s", hint=f"see {log_path}"
+    )
 
 
 def stop(state_dir: Path = SANDBOX_DIR) -> ServerState | None:

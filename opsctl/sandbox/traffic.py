@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 PUT_RECORDS_MAX = 500  # records per PutRecords call (AWS limit)
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # bytes per PutRecords call (AWS limit)
@@ -15,8 +15,17 @@ MAX_PUT_ATTEMPTS = 8
 
 # Each poison kind is named after the reason code the ingest function must give it.
 POISON_KINDS = (
-    "not_utf8", "not_json", "not_object", "missing_field", "bad_device_id", "bad_ts",
-    "ts_out_of_window", "bad_metrics", "too_many_metrics", "non_finite_metric", "oversize",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "missing_field",
+    "bad_device_id",
+    "bad_ts",
+    "ts_out_of_window",
+    "bad_metrics",
+    "too_many_metrics",
+    "non_finite_metric",
+    "oversize",
 )
 
 
@@ -39,10 +48,16 @@ class TrafficResult:
     readings: list[dict] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return {"sent": self.sent, "valid": self.valid, "poison": dict(sorted(self.poison.items())),
-                "poison_total": sum(self.poison.values()), "put_records_calls": self.calls,
-                "throttled_retries": self.throttled_retries, "seconds": round(self.seconds, 3),
-                "records_per_second": round(self.sent / self.seconds, 1) if self.seconds else None}
+        return {
+            "sent": self.sent,
+            "valid": self.valid,
+            "poison": dict(sorted(self.poison.items())),
+            "poison_total": sum(self.poison.values()),
+            "put_records_calls": self.calls,
+            "throttled_retries": self.throttled_retries,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.sent / self.seconds, 1) if self.seconds else None,
+        }
 
 
 def device_ids(devices: int) -> list[str]:
@@ -61,16 +76,18 @@ def readings(devices: int, records: int, *, seed: int = 7, end_ms: int | None = 
     for i in range(records):
         device = ids[i % devices]
         step = i // devices
-        out.append({
-            "device_id": device,
-            "ts": end_ms - (per_device - step) * 1000,
-            "metrics": {
-                "temp_c": round(rng.uniform(-10, 40), 2),
-                "humidity_pct": round(rng.uniform(10, 95), 1),
-                "battery_v": round(rng.uniform(3.0, 4.2), 3),
-                "rssi_dbm": rng.randint(-110, -40),
-            },
-        })
+        out.append(
+            {
+                "device_id": device,
+                "ts": end_ms - (per_device - step) * 1000,
+                "metrics": {
+                    "temp_c": round(rng.uniform(-10, 40), 2),
+                    "humidity_pct": round(rng.uniform(10, 95), 1),
+                    "battery_v": round(rng.uniform(3.0, 4.2), 3),
+                    "rssi_dbm": rng.randint(-110, -40),
+                },
+            }
+        )
     return out
 
 
@@ -112,8 +129,12 @@ def poison(count: int, *, seed: int = 7, now_ms: int | None = None) -> list[Outg
 def mix(valid: list[dict], bad: list[Outgoing], *, seed: int = 7) -> list[Outgoing]:
     """Valid readings in order, with the poison records scattered among them."""
     rng = random.Random(seed + 2)
-    out = [Outgoing(partition_key=r["device_id"], data=json.dumps(r, separators=(",", ":")).encode(), kind="valid", reading=r)
-           for r in valid]
+    out = [
+        Outgoing(
+            partition_key=r["device_id"], data=json.dumps(r, separators=(",", ":")).encode(), kind="valid", reading=r
+        )
+        for r in valid
+    ]
     for item in bad:
         out.insert(rng.randint(0, len(out)), item)
     return out
@@ -132,8 +153,14 @@ def _batches(items: list[Outgoing]):
         yield batch
 
 
-def send(kinesis, stream_name: str, items: list[Outgoing], *, rate: float | None = None,
-         progress: Callable[[int], None] = lambda _: None) -> TrafficResult:
+def send(
+    kinesis,
+    stream_name: str,
+    items: list[Outgoing],
+    *,
+    rate: float | None = None,
+    progress: Callable[[int], None] = lambda _: None,
+) -> TrafficResult:
     """Puts `items` on the stream with PutRecords, retrying throttled entries until each is accepted.
 
     `rate` caps records per second. Raises only if an entry is still refused after MAX_PUT_ATTEMPTS."""
@@ -142,7 +169,9 @@ def send(kinesis, stream_name: str, items: list[Outgoing], *, rate: float | None
     for batch in _batches(items):
         pending = batch
         for attempt in range(MAX_PUT_ATTEMPTS):
-            resp = kinesis.put_records(StreamName=stream_name, Records=[{"Data": i.data, "PartitionKey": i.partition_key} for i in pending])
+            resp = kinesis.put_records(
+                StreamName=stream_name, Records=[{"Data": i.data, "PartitionKey": i.partition_key} for i in pending]
+            )
             result.calls += 1
             failed = [item for item, rec in zip(pending, resp["Records"]) if rec.get("ErrorCode")]
             done = len(pending) - len(failed)
@@ -152,12 +181,14 @@ def send(kinesis, stream_name: str, items: list[Outgoing], *, rate: float | None
                 break
             result.throttled_retries += len(failed)
             pending = failed
-            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+            time.sleep(min(2.0, 0.05 * 2**attempt) * random.random())
         else:
             from opsctl.core.errors import OpsError
 
-            raise OpsError(f"{len(pending)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
-                           hint="the stream is under-provisioned: slow down with --rate or reshard")
+            raise OpsError(
+                f"{len(pending)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
+                hint="the stream is under-provisioned: slow down with --rate or reshard",
+            )
         if rate:
             ahead = result.sent / rate - (time.monotonic() - start)
             if ahead > 0:

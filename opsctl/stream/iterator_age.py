@@ -58,12 +58,23 @@ class ConsumerAge:
 
     def to_dict(self) -> dict:
         c = self.consumer
-        return {"function_name": c.function_name, "uuid": c.uuid, "state": c.state, "level": self.level.name,
-                "iterator_age_ms": self.iterator_age_ms, "processed_records_per_s": _r(self.processed_per_s),
-                "time_to_data_loss_ms": self.time_to_loss_ms, "data_loss_by": self.loss_by,
-                "catch_up_s": _r(self.catch_up_s), "falling_behind": self.falling_behind,
-                "parallelization_factor": c.parallelization_factor, "maximum_retry_attempts": c.maximum_retry_attempts,
-                "maximum_record_age_s": c.maximum_record_age_s, "lint": self.lint, "reason": self.reason}
+        return {
+            "function_name": c.function_name,
+            "uuid": c.uuid,
+            "state": c.state,
+            "level": self.level.name,
+            "iterator_age_ms": self.iterator_age_ms,
+            "processed_records_per_s": _r(self.processed_per_s),
+            "time_to_data_loss_ms": self.time_to_loss_ms,
+            "data_loss_by": self.loss_by,
+            "catch_up_s": _r(self.catch_up_s),
+            "falling_behind": self.falling_behind,
+            "parallelization_factor": c.parallelization_factor,
+            "maximum_retry_attempts": c.maximum_retry_attempts,
+            "maximum_record_age_s": c.maximum_record_age_s,
+            "lint": self.lint,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -80,11 +91,18 @@ class IteratorAgeReport:
     level: Level
 
     def to_dict(self) -> dict:
-        return {"stream": self.stream, "retention_hours": self.retention_hours, "window_s": self.window_s,
-                "thresholds_ms": {"warning": self.warn_ms, "critical": self.crit_ms},
-                "stream_get_records_iterator_age_ms": self.stream_iterator_age_ms,
-                "incoming_records_per_s": _r(self.incoming_per_s), "consumers": [c.to_dict() for c in self.consumers],
-                "get_metric_data_calls": self.get_metric_data_calls, "level": self.level.name, "exit_code": int(self.level)}
+        return {
+            "stream": self.stream,
+            "retention_hours": self.retention_hours,
+            "window_s": self.window_s,
+            "thresholds_ms": {"warning": self.warn_ms, "critical": self.crit_ms},
+            "stream_get_records_iterator_age_ms": self.stream_iterator_age_ms,
+            "incoming_records_per_s": _r(self.incoming_per_s),
+            "consumers": [c.to_dict() for c in self.consumers],
+            "get_metric_data_calls": self.get_metric_data_calls,
+            "level": self.level.name,
+            "exit_code": int(self.level),
+        }
 
 
 def _r(x: float | None) -> float | None:
@@ -101,14 +119,20 @@ def consumers_of(lambda_client, stream_arn: str) -> list[Consumer]:
             if m.get("EventSourceArn") != stream_arn:
                 continue
             fn = m["FunctionArn"].split(":function:")[-1].split(":")[0]
-            found.append(Consumer(
-                uuid=m["UUID"], function_name=fn, state=m.get("State", "?"), batch_size=int(m.get("BatchSize", 100)),
-                parallelization_factor=int(m.get("ParallelizationFactor", 1)),
-                maximum_retry_attempts=int(m.get("MaximumRetryAttempts", -1)),
-                maximum_record_age_s=int(m.get("MaximumRecordAgeInSeconds", -1)),
-                bisect=bool(m.get("BisectBatchOnFunctionError", False)),
-                report_batch_item_failures="ReportBatchItemFailures" in (m.get("FunctionResponseTypes") or []),
-                on_failure_destination=(m.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")))
+            found.append(
+                Consumer(
+                    uuid=m["UUID"],
+                    function_name=fn,
+                    state=m.get("State", "?"),
+                    batch_size=int(m.get("BatchSize", 100)),
+                    parallelization_factor=int(m.get("ParallelizationFactor", 1)),
+                    maximum_retry_attempts=int(m.get("MaximumRetryAttempts", -1)),
+                    maximum_record_age_s=int(m.get("MaximumRecordAgeInSeconds", -1)),
+                    bisect=bool(m.get("BisectBatchOnFunctionError", False)),
+                    report_batch_item_failures="ReportBatchItemFailures" in (m.get("FunctionResponseTypes") or []),
+                    on_failure_destination=(m.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
+                )
+            )
         marker = resp.get("NextMarker")
         if not marker:
             return found
@@ -129,15 +153,28 @@ def lint(c: Consumer, retention_hours: int, *, falling_behind: bool) -> list[str
         out.append("no ReportBatchItemFailures: a partial failure retries the whole batch")
     retention_s = retention_hours * 3600
     if c.maximum_record_age_s == -1 or c.maximum_record_age_s >= retention_s:
-        out.append(f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ retention "
-                   f"({retention_s} s): records expire from the stream before Lambda gives up on them")
+        out.append(
+            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ retention "
+            f"({retention_s} s): records expire from the stream before Lambda gives up on them"
+        )
     if falling_behind and c.parallelization_factor < 10:
-        out.append(f"falling behind at parallelization factor {c.parallelization_factor}: raise it (up to 10) or add shards")
+        out.append(
+            f"falling behind at parallelization factor {c.parallelization_factor}: raise it (up to 10) or add shards"
+        )
     return out
 
 
-def check(*, kinesis, lambda_client, cloudwatch, stream: str, window: dt.timedelta, warn_ms: int, crit_ms: int,
-          now: dt.datetime | None = None) -> IteratorAgeReport:
+def check(
+    *,
+    kinesis,
+    lambda_client,
+    cloudwatch,
+    stream: str,
+    window: dt.timedelta,
+    warn_ms: int,
+    crit_ms: int,
+    now: dt.datetime | None = None,
+) -> IteratorAgeReport:
     """The iterator-age report of every consumer of `stream`. Metrics that cannot be read give UNKNOWN, not an error."""
     if warn_ms > crit_ms:
         raise OpsError(f"--warn-ms ({warn_ms}) is above --crit-ms ({crit_ms})")
@@ -149,19 +186,29 @@ def check(*, kinesis, lambda_client, cloudwatch, stream: str, window: dt.timedel
     consumers = consumers_of(lambda_client, summary["StreamARN"])
     for i, c in enumerate(consumers):
         try:
-            env = lambda_client.get_function_configuration(FunctionName=c.function_name).get("Environment", {}).get("Variables", {})
-            consumers[i] = Consumer(**{**c.__dict__, "metrics_namespace": env.get("METRICS_NAMESPACE", DEFAULT_NAMESPACE)})
+            env = (
+                lambda_client.get_function_configuration(FunctionName=c.function_name)
+                .get("Environment", {})
+                .get("Variables", {})
+            )
+            consumers[i] = Consumer(
+                **{**c.__dict__, "metrics_namespace": env.get("METRICS_NAMESPACE", DEFAULT_NAMESPACE)}
+            )
         except lambda_client.exceptions.ResourceNotFoundException:
             pass
-    end = now or dt.datetime.now(dt.timezone.utc)
+    end = now or dt.datetime.now(dt.UTC)
     start = end - window
     sdim = (("StreamName", stream),)
-    queries = [metrics.MetricQuery("stream_age", "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", sdim, "Maximum"),
-               metrics.MetricQuery("stream_in", "AWS/Kinesis", "IncomingRecords", sdim, "Sum")]
+    queries = [
+        metrics.MetricQuery("stream_age", "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", sdim, "Maximum"),
+        metrics.MetricQuery("stream_in", "AWS/Kinesis", "IncomingRecords", sdim, "Sum"),
+    ]
     for i, c in enumerate(consumers):
         fdim = (("FunctionName", c.function_name),)
-        queries += [metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", fdim, "Maximum"),
-                    metrics.MetricQuery(f"done_{i}", c.metrics_namespace, "RecordsIn", fdim, "Sum")]
+        queries += [
+            metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", fdim, "Maximum"),
+            metrics.MetricQuery(f"done_{i}", c.metrics_namespace, "RecordsIn", fdim, "Sum"),
+        ]
     window_s = int(window.total_seconds())
     try:
         res = metrics.fetch(cloudwatch, queries, start, end)
@@ -170,8 +217,21 @@ def check(*, kinesis, lambda_client, cloudwatch, stream: str, window: dt.timedel
 
         if not isinstance(exc, (BotoCoreError, ClientError)):
             raise
-        rows = [ConsumerAge(c, Level.UNKNOWN, None, None, None, None, None, False, lint(c, retention_h, falling_behind=False),
-                            reason=f"metrics unreadable: {exc}") for c in consumers]
+        rows = [
+            ConsumerAge(
+                c,
+                Level.UNKNOWN,
+                None,
+                None,
+                None,
+                None,
+                None,
+                False,
+                lint(c, retention_h, falling_behind=False),
+                reason=f"metrics unreadable: {exc}",
+            )
+            for c in consumers
+        ]
         return IteratorAgeReport(stream, retention_h, window_s, warn_ms, crit_ms, None, None, rows, 0, Level.UNKNOWN)
     incoming_total = res.total("stream_in")
     incoming = incoming_total / window_s if incoming_total is not None else None
@@ -190,7 +250,10 @@ def check(*, kinesis, lambda_client, cloudwatch, stream: str, window: dt.timedel
             catch_up = (age / 1000.0) * incoming / (processed - incoming) if incoming else age / 1000.0
         if age is None:
             if incoming:
-                level, reason = Level.UNKNOWN, "records arrive but the consumer reported no IteratorAge in the window (is it invoked?)"
+                level, reason = (
+                    Level.UNKNOWN,
+                    "records arrive but the consumer reported no IteratorAge in the window (is it invoked?)",
+                )
             else:
                 level, reason = Level.OK, "idle: no records arrived and none were processed in the window"
         elif age >= crit_ms:
@@ -201,8 +264,22 @@ def check(*, kinesis, lambda_client, cloudwatch, stream: str, window: dt.timedel
             level, reason = Level.OK, f"iterator age {age:,.0f} ms < warning {warn_ms:,} ms"
         if age is not None and time_to_loss <= 0:
             level, reason = Level.CRITICAL, f"records are past the {loss_by}: data is being lost"
-        rows.append(ConsumerAge(c, level, age, processed, time_to_loss, loss_by, catch_up, falling,
-                                lint(c, retention_h, falling_behind=falling), reason))
+        rows.append(
+            ConsumerAge(
+                c,
+                level,
+                age,
+                processed,
+                time_to_loss,
+                loss_by,
+                catch_up,
+                falling,
+                lint(c, retention_h, falling_behind=falling),
+                reason,
+            )
+        )
     # No consumer at all is UNKNOWN; otherwise the worst level, where a known CRITICAL/WARNING outranks UNKNOWN.
     overall = max((r.level for r in rows), key=SEVERITY.index, default=Level.UNKNOWN)
-    return IteratorAgeReport(stream, retention_h, window_s, warn_ms, crit_ms, res.max("stream_age"), incoming, rows, res.calls, overall)
+    return IteratorAgeReport(
+        stream, retention_h, window_s, warn_ms, crit_ms, res.max("stream_age"), incoming, rows, res.calls, overall
+    )

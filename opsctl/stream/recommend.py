@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from opsctl.core import metrics
-from opsctl.core.errors import OpsError
 from capacity_report import stream as streams
 from capacity_report.stream import consumer_floor  # noqa: F401 - re-exported
+from opsctl.core import metrics
+from opsctl.core.errors import OpsError
 from opsctl.stream.reshard import Recommendation
 
 
 def recommend(stack, *, window: str, headroom: float, now: dt.datetime | None = None) -> Recommendation:
     t = stack.target
     span = metrics.parse_window(window)
-    end = now or dt.datetime.now(dt.timezone.utc)
+    end = now or dt.datetime.now(dt.UTC)
     if not 0 < headroom <= 1:
         raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
-    obs = streams.observe(t.client("kinesis"), t.client("lambda"), t.client("cloudwatch"), stack.get("stream_name"), end - span, end)
+    obs = streams.observe(
+        t.client("kinesis"), t.client("lambda"), t.client("cloudwatch"), stack.get("stream_name"), end - span, end
+    )
     return streams.recommend(obs, headroom)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from opsctl.core.errors import OpsError
 from capacity_report import stream as _stream
 from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
 from capacity_report.stream import StreamRecommendation as Recommendation  # noqa: F401 - the one recommendation type
+from opsctl.core.errors import OpsError
 
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a stream to return to ACTIVE after one step
@@ -69,10 +69,19 @@ class ReshardPlan:
         for i, n in enumerate(self.steps, 1):
             rows.append({"step": i, "from": prev, "to": n, "factor": round(n / prev, 3)})
             prev = n
-        return {"stream": self.stream, "mode": self.mode, "status": self.status, "current_open_shards": self.current,
-                "target": self.target, "steps": rows, "calls": len(self.steps), "minimum_calls": minimum_steps(self.current, self.target),
-                "account_open_shards": self.account_open_shards, "account_shard_limit": self.account_shard_limit,
-                "warnings": self.warnings}
+        return {
+            "stream": self.stream,
+            "mode": self.mode,
+            "status": self.status,
+            "current_open_shards": self.current,
+            "target": self.target,
+            "steps": rows,
+            "calls": len(self.steps),
+            "minimum_calls": minimum_steps(self.current, self.target),
+            "account_open_shards": self.account_open_shards,
+            "account_shard_limit": self.account_shard_limit,
+            "warnings": self.warnings,
+        }
 
 
 def open_shards(kinesis, stream: str) -> list[dict]:
@@ -103,9 +112,15 @@ def plan(kinesis, stream: str, target: int) -> ReshardPlan:
     mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
     status = summary["StreamStatus"]
     if mode == "ON_DEMAND":
-        raise OpsError(f"stream {stream!r} is ON_DEMAND: AWS manages its shards", hint="switch it to PROVISIONED in Terraform to reshard by hand")
+        raise OpsError(
+            f"stream {stream!r} is ON_DEMAND: AWS manages its shards",
+            hint="switch it to PROVISIONED in Terraform to reshard by hand",
+        )
     if status != "ACTIVE":
-        raise OpsError(f"stream {stream!r} is {status}, not ACTIVE: AWS refuses to reshard it now", hint="wait for ACTIVE and run again")
+        raise OpsError(
+            f"stream {stream!r} is {status}, not ACTIVE: AWS refuses to reshard it now",
+            hint="wait for ACTIVE and run again",
+        )
     current = len(open_shards(kinesis, stream))
     steps = reshard_steps(current, target)
     limits = kinesis.describe_limits()
@@ -114,26 +129,46 @@ def plan(kinesis, stream: str, target: int) -> ReshardPlan:
     account_open = max(int(limits.get("OpenShardCount", 0)), current)
     warnings = []
     if limit is not None and steps and account_open - current + max(steps) > limit:
-        raise OpsError(f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its quota of {limit}",
-                       hint="ask AWS for a higher Kinesis shard quota first")
+        raise OpsError(
+            f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its quota of {limit}",
+            hint="ask AWS for a higher Kinesis shard quota first",
+        )
     if len(steps) > MAX_CALLS_PER_24H:
-        raise OpsError(f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per stream per 24 h",
-                       hint="reshard in two days, or split/merge shards by hand")
+        raise OpsError(
+            f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per stream per 24 h",
+            hint="reshard in two days, or split/merge shards by hand",
+        )
     if steps:
-        warnings.append(f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per rolling 24 h "
-                        "(calls made earlier today count too)")
-    return ReshardPlan(stream=stream, mode=mode, status=status, current=current, target=target, steps=steps,
-                       account_open_shards=account_open, account_shard_limit=limit, warnings=warnings)
+        warnings.append(
+            f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per rolling 24 h "
+            "(calls made earlier today count too)"
+        )
+    return ReshardPlan(
+        stream=stream,
+        mode=mode,
+        status=status,
+        current=current,
+        target=target,
+        steps=steps,
+        account_open_shards=account_open,
+        account_shard_limit=limit,
+        warnings=warnings,
+    )
 
 
-def wait_active(kinesis, stream: str, *, timeout_s: float = ACTIVE_WAIT_S, poll_s: float = 1.0, sleep=time.sleep) -> None:
+def wait_active(
+    kinesis, stream: str, *, timeout_s: float = ACTIVE_WAIT_S, poll_s: float = 1.0, sleep=time.sleep
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         status = _summary(kinesis, stream)["StreamStatus"]
         if status == "ACTIVE":
             return
         if time.monotonic() > deadline:
-            raise OpsError(f"stream {stream!r} still {status} after {timeout_s:.0f} s", hint="run the same reshard again later: it continues from the open count")
+            raise OpsError(
+                f"stream {stream!r} still {status} after {timeout_s:.0f} s",
+                hint="run the same reshard again later: it continues from the open count",
+            )
         sleep(poll_s)
 
 
@@ -145,8 +180,13 @@ class StepResult:
     seconds: float
 
 
-def apply(kinesis, the_plan: ReshardPlan, *, progress: Callable[[StepResult], None] = lambda _: None,
-          waiting: Progress = _noop) -> list[StepResult]:
+def apply(
+    kinesis,
+    the_plan: ReshardPlan,
+    *,
+    progress: Callable[[StepResult], None] = lambda _: None,
+    waiting: Progress = _noop,
+) -> list[StepResult]:
     """Applies the plan one UpdateShardCount at a time, verifying the open count with list_shards after each."""
     results = []
     for i, n in enumerate(the_plan.steps, 1):
@@ -156,8 +196,10 @@ def apply(kinesis, the_plan: ReshardPlan, *, progress: Callable[[StepResult], No
         wait_active(kinesis, the_plan.stream)
         got = len(open_shards(kinesis, the_plan.stream))
         if got != n:
-            raise OpsError(f"after step {i} the stream has {got} open shards, not {n}",
-                           hint="run the same reshard again: it plans from the open count that is there")
+            raise OpsError(
+                f"after step {i} the stream has {got} open shards, not {n}",
+                hint="run the same reshard again: it plans from the open count that is there",
+            )
         result = StepResult(step=i, target=n, open_after=got, seconds=time.monotonic() - t0)
         results.append(result)
         progress(result)
@@ -167,11 +209,16 @@ def apply(kinesis, the_plan: ReshardPlan, *, progress: Callable[[StepResult], No
 # --- recommending a count (the implementation is functions/capacity_report/stream.py) -------------------
 
 
-def recommend_shards(*, max_bytes_per_min: float, max_records_per_min: float, headroom: float,
-                     consumer_floor: int = 1) -> tuple[int, int, int]:
+def recommend_shards(
+    *, max_bytes_per_min: float, max_records_per_min: float, headroom: float, consumer_floor: int = 1
+) -> tuple[int, int, int]:
     """(target, by_bytes, by_records): see capacity_report.stream.recommend_shards; a bad headroom is a user error."""
     try:
-        return _stream.recommend_shards(max_bytes_per_min=max_bytes_per_min, max_records_per_min=max_records_per_min,
-                                        headroom=headroom, consumer_floor=consumer_floor)
+        return _stream.recommend_shards(
+            max_bytes_per_min=max_bytes_per_min,
+            max_records_per_min=max_records_per_min,
+            headroom=headroom,
+            consumer_floor=consumer_floor,
+        )
     except ValueError as exc:
         raise OpsError(str(exc)) from None

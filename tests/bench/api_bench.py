@@ -48,23 +48,54 @@ def _counting_calls():
 
 def _seed(ddb, table: str) -> None:
     items = [(BENCH_DEVICE, 1_700_000_000_000 + i * 1000) for i in range(HISTORY)]
-    items += [(f"bench-api-other-{d}", 1_700_000_000_000 + i * 1000) for d in range(OTHER_DEVICES) for i in range(OTHER_READINGS)]
-    requests = [{"PutRequest": {"Item": {"device_id": {"S": dev}, "ts": {"N": str(ts)}, "expires_at": {"N": str(ts // 1000 + 86400)},
-                                         "metrics": {"M": {"temp_c": {"N": str(20 + (ts // 1000) % 17 / 4)}, "humidity_pct": {"N": "41.5"},
-                                                           "battery_v": {"N": "3.87"}, "rssi_dbm": {"N": str(-50 - (ts // 1000) % 40)}}}}}}
-                for dev, ts in items]
+    items += [
+        (f"bench-api-other-{d}", 1_700_000_000_000 + i * 1000)
+        for d in range(OTHER_DEVICES)
+        for i in range(OTHER_READINGS)
+    ]
+    requests = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "device_id": {"S": dev},
+                    "ts": {"N": str(ts)},
+                    "expires_at": {"N": str(ts // 1000 + 86400)},
+                    "metrics": {
+                        "M": {
+                            "temp_c": {"N": str(20 + (ts // 1000) % 17 / 4)},
+                            "humidity_pct": {"N": "41.5"},
+                            "battery_v": {"N": "3.87"},
+                            "rssi_dbm": {"N": str(-50 - (ts // 1000) % 40)},
+                        }
+                    },
+                }
+            }
+        }
+        for dev, ts in items
+    ]
     for i in range(0, len(requests), 25):
-        ddb.batch_write_item(RequestItems={table: requests[i:i + 25]})
+        ddb.batch_write_item(RequestItems={table: requests[i : i + 25]})
 
 
-def _walk(local, limit: int, counts: Counter, max_pages: int | None = None) -> tuple[list[float], list[int], list[int], int]:
+def _walk(
+    local, limit: int, counts: Counter, max_pages: int | None = None
+) -> tuple[list[float], list[int], list[int], int]:
     """Pages through the bench device's history; (durations ms, DynamoDB requests, KMS requests per page, items)."""
     route, params = local.match("GET", f"/devices/{BENCH_DEVICE}/readings")
     durations, ddb_calls, kms_calls, items, cursor = [], [], [], 0, None
     while True:
         query = urllib.parse.urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
-        event = local.event(route, params, "GET", f"/devices/{BENCH_DEVICE}/readings", query, [("user-agent", "bench")], b"",
-                            "127.0.0.1", "bench")
+        event = local.event(
+            route,
+            params,
+            "GET",
+            f"/devices/{BENCH_DEVICE}/readings",
+            query,
+            [("user-agent", "bench")],
+            b"",
+            "127.0.0.1",
+            "bench",
+        )
         before = counts.copy()
         inv = local.runner.invoke(route.function, event)
         assert not inv.function_error and inv.result["statusCode"] == 200, (inv.error_message, inv.result)
@@ -105,18 +136,44 @@ def run_api_bench(stack, state_dir: Path) -> list[dict]:
                         durations += d
                         ddb_calls += q
                         kms_calls += k
-                    results[label][limit] = {"p50": statistics.median(durations), "p99": _p(durations, 0.99), "n": len(durations),
-                                             "ddb": statistics.mean(ddb_calls), "kms": statistics.mean(kms_calls)}
+                    results[label][limit] = {
+                        "p50": statistics.median(durations),
+                        "p99": _p(durations, 0.99),
+                        "n": len(durations),
+                        "ddb": statistics.mean(ddb_calls),
+                        "kms": statistics.mean(kms_calls),
+                    }
             finally:
                 local.close()
     rows = []
     for limit in WALKS:
         ours, naive = results["ours"][limit], results["naive"][limit]
         for stat in ("p50", "p99"):
-            rows.append({"metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)",
-                         "unit": "ms", "ours": ours[stat], "naive": naive[stat], "ratio": naive[stat] / ours[stat]})
-        rows.append({"metric": f"read API DynamoDB requests per page of {limit} (goal 1)", "unit": "requests",
-                     "ours": ours["ddb"], "naive": naive["ddb"], "ratio": naive["ddb"] / ours["ddb"]})
-        rows.append({"metric": f"read API KMS requests per page of {limit} (signed cursors; naive has none)", "unit": "requests",
-                     "ours": ours["kms"], "naive": naive["kms"], "ratio": None})
+            rows.append(
+                {
+                    "metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)",
+                    "unit": "ms",
+                    "ours": ours[stat],
+                    "naive": naive[stat],
+                    "ratio": naive[stat] / ours[stat],
+                }
+            )
+        rows.append(
+            {
+                "metric": f"read API DynamoDB requests per page of {limit} (goal 1)",
+                "unit": "requests",
+                "ours": ours["ddb"],
+                "naive": naive["ddb"],
+                "ratio": naive["ddb"] / ours["ddb"],
+            }
+        )
+        rows.append(
+            {
+                "metric": f"read API KMS requests per page of {limit} (signed cursors; naive has none)",
+                "unit": "requests",
+                "ours": ours["kms"],
+                "naive": naive["kms"],
+                "ratio": None,
+            }
+        )
     return rows

@@ -30,7 +30,9 @@ def _table(rows: list[dict]) -> str:
     head = ("metric", "unit", "ours", "naive", "naive/ours")
     body = [(r["metric"], r["unit"], _fmt(r["ours"]), _fmt(r["naive"]), _fmt(r.get("ratio"))) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    line = lambda cells: "  ".join(
+        str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    )
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 
@@ -46,10 +48,11 @@ def e2e_rows() -> list[dict]:
     """Records/s through a fresh sandbox: PutRecords, then the local runtime until idle."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
     os.environ["OPSCTL_SANDBOX_DIR"] = str(state_dir)
+    from naive_ingest import handler as naive_handler
+
     from opsctl.core import stack as stack_mod
     from opsctl.sandbox import deploy, traffic
     from opsctl.sandbox.runtime import runner as runtime
-    from naive_ingest import handler as naive_handler
 
     print(f"bench: bringing up a sandbox in {state_dir} (one terraform apply, about a minute)", file=sys.stderr)
     try:
@@ -66,8 +69,15 @@ def e2e_rows() -> list[dict]:
             elapsed = time.perf_counter() - t0
             delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
             rates[label] = delivered / elapsed
-        rows = [{"metric": "end-to-end Kinesis → DynamoDB via the sandbox", "unit": "records/s",
-                 "ours": rates["ours"], "naive": rates["naive"], "ratio": rates["ours"] / rates["naive"]}]
+        rows = [
+            {
+                "metric": "end-to-end Kinesis → DynamoDB via the sandbox",
+                "unit": "records/s",
+                "ours": rates["ours"],
+                "naive": rates["naive"],
+                "ratio": rates["ours"] / rates["naive"],
+            }
+        ]
         from api_bench import run_api_bench
 
         print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
@@ -78,7 +88,6 @@ def e2e_rows() -> list[dict]:
 
 def main() -> int:
     from handler_bench import run_handler_bench
-
     from opsctl_bench import run_opsctl_bench
     from replay_bench import run_replay_bench
 

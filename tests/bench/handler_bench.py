@@ -30,9 +30,16 @@ CPU_RECORDS = 2_000
 BATCH_SIZE = 100  # the Kinesis event source mapping's default
 CPU_REPEATS = 5
 IMPORT_REPEATS = 7
-ENV = {"TABLE_NAME": "telemetry-bench", "QUARANTINE_BUCKET": "quarantine-bench", "AWS_REGION": "us-east-1",
-       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-       "LOG_LEVEL": "INFO", "ROLLUP_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/rollup-bench"}
+ENV = {
+    "TABLE_NAME": "telemetry-bench",
+    "QUARANTINE_BUCKET": "quarantine-bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "LOG_LEVEL": "INFO",
+    "ROLLUP_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/rollup-bench",
+}
 
 
 class InstantDynamoDB:
@@ -77,15 +84,26 @@ def _events(records: int, batch_size: int) -> list[dict]:
     events = []
     for start in range(0, records, batch_size):
         batch = []
-        for n, r in enumerate(readings[start:start + batch_size], start=start):
+        for n, r in enumerate(readings[start : start + batch_size], start=start):
             seq = str(49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898 + n)
-            batch.append({"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": r["device_id"], "sequenceNumber": seq,
-                                      "data": base64.b64encode(json.dumps(r, separators=(",", ":")).encode()).decode(),
-                                      "approximateArrivalTimestamp": time.time()},
-                          "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"shardId-000000000000:{seq}",
-                          "eventName": "aws:kinesis:record", "awsRegion": "us-east-1",
-                          "invokeIdentityArn": "arn:aws:iam::123456789012:role/bench",
-                          "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bench"})
+            batch.append(
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": r["device_id"],
+                        "sequenceNumber": seq,
+                        "data": base64.b64encode(json.dumps(r, separators=(",", ":")).encode()).decode(),
+                        "approximateArrivalTimestamp": time.time(),
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": f"shardId-000000000000:{seq}",
+                    "eventName": "aws:kinesis:record",
+                    "awsRegion": "us-east-1",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/bench",
+                    "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bench",
+                }
+            )
         events.append({"Records": batch})
     return events
 
@@ -104,10 +122,10 @@ class _Context:
 def _stubbed_handlers():
     """(ours, naive, counter): both handlers with DynamoDB answered in-process, stdout silenced."""
     import boto3
+    from naive_ingest import handler as naive
 
     from common import clients
     from ingest.handler import handler as ours
-    from naive_ingest import handler as naive
 
     saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(ENV)
@@ -154,11 +172,17 @@ def _import_ms(statement: str) -> float:
     """Median wall time of `statement` in a fresh interpreter that has already imported boto3.
 
     No bytecode cache, as on Lambda: the zip carries only .py files and /var/task is read-only."""
-    code = ("import time, boto3\nt = time.perf_counter()\n" + statement +
-            "\nprint((time.perf_counter() - t) * 1000)")
-    env = {**os.environ, **ENV, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(Path(__file__).resolve().parent)])}
-    runs = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
-            for _ in range(IMPORT_REPEATS)]
+    code = "import time, boto3\nt = time.perf_counter()\n" + statement + "\nprint((time.perf_counter() - t) * 1000)"
+    env = {
+        **os.environ,
+        **ENV,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(Path(__file__).resolve().parent)]),
+    }
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+        for _ in range(IMPORT_REPEATS)
+    ]
     return statistics.median(runs)
 
 
@@ -173,16 +197,36 @@ def run_handler_bench() -> list[dict]:
         sqs_requests = {"ours": counter.sqs.calls - before_calls, "naive": 100}  # naive: one SendMessage per record
     imp = {"ours": _import_ms("import ingest.handler"), "naive": _import_ms("import naive_ingest")}
     return [
-        {"metric": f"ingest CPU per record, DynamoDB stubbed ({CPU_RECORDS} records, batches of {BATCH_SIZE})",
-         "unit": "µs", **cpu, "ratio": cpu["naive"] / cpu["ours"]},
-        {"metric": "DynamoDB requests per 100 records (goal ≤5)", "unit": "requests", **req,
-         "ratio": req["naive"] / req["ours"]},
-        {"metric": "rollup jobs enqueued per 100 records (20 devices; naive: one per record)", "unit": "jobs", **jobs,
-         "ratio": jobs["naive"] / jobs["ours"]},
-        {"metric": "SQS requests per 100 records (naive: one SendMessage per record)", "unit": "requests", **sqs_requests,
-         "ratio": sqs_requests["naive"] / sqs_requests["ours"]},
-        {"metric": "handler import over `import boto3`, no .pyc as on Lambda (goal ≤25)", "unit": "ms", **imp,
-         "ratio": imp["naive"] / imp["ours"] if imp["ours"] else None},
+        {
+            "metric": f"ingest CPU per record, DynamoDB stubbed ({CPU_RECORDS} records, batches of {BATCH_SIZE})",
+            "unit": "µs",
+            **cpu,
+            "ratio": cpu["naive"] / cpu["ours"],
+        },
+        {
+            "metric": "DynamoDB requests per 100 records (goal ≤5)",
+            "unit": "requests",
+            **req,
+            "ratio": req["naive"] / req["ours"],
+        },
+        {
+            "metric": "rollup jobs enqueued per 100 records (20 devices; naive: one per record)",
+            "unit": "jobs",
+            **jobs,
+            "ratio": jobs["naive"] / jobs["ours"],
+        },
+        {
+            "metric": "SQS requests per 100 records (naive: one SendMessage per record)",
+            "unit": "requests",
+            **sqs_requests,
+            "ratio": sqs_requests["naive"] / sqs_requests["ours"],
+        },
+        {
+            "metric": "handler import over `import boto3`, no .pyc as on Lambda (goal ≤25)",
+            "unit": "ms",
+            **imp,
+            "ratio": imp["naive"] / imp["ours"] if imp["ours"] else None,
+        },
     ]
 
 

@@ -19,12 +19,23 @@ def handler(event, context):
     q = event.get("queryStringParameters") or {}
     device = event["pathParameters"]["device_id"]
     table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
-    kwargs = {"KeyConditionExpression": Key("device_id").eq(device) & Key("ts").between(int(q.get("from", 0)), int(q.get("to", 2**53))),
-              "Limit": int(q.get("limit", 100)), "ScanIndexForward": q.get("order", "asc") == "asc"}
+    kwargs = {
+        "KeyConditionExpression": Key("device_id").eq(device)
+        & Key("ts").between(int(q.get("from", 0)), int(q.get("to", 2**53))),
+        "Limit": int(q.get("limit", 100)),
+        "ScanIndexForward": q.get("order", "asc") == "asc",
+    }
     if q.get("cursor"):
         kwargs["ExclusiveStartKey"] = json.loads(base64.b64decode(q["cursor"]))
     resp = table.query(**kwargs)
     last = resp.get("LastEvaluatedKey")
-    cursor = base64.b64encode(json.dumps({"device_id": last["device_id"], "ts": int(last["ts"])}).encode()).decode() if last else None
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"items": resp["Items"], "next_cursor": cursor}, default=str)}
+    cursor = (
+        base64.b64encode(json.dumps({"device_id": last["device_id"], "ts": int(last["ts"])}).encode()).decode()
+        if last
+        else None
+    )
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"items": resp["Items"], "next_cursor": cursor}, default=str),
+    }

@@ -16,6 +16,12 @@ def handler(event, context):
     ttl_days = int(os.environ.get("READING_TTL_DAYS", "90"))
     for record in event["Records"]:
         reading = json.loads(base64.b64decode(record["kinesis"]["data"]), parse_float=Decimal)
-        table.put_item(Item={"device_id": reading["device_id"], "ts": reading["ts"], "metrics": reading["metrics"],
-                             "expires_at": reading["ts"] // 1000 + ttl_days * 86400})
+        table.put_item(
+            Item={
+                "device_id": reading["device_id"],
+                "ts": reading["ts"],
+                "metrics": reading["metrics"],
+                "expires_at": reading["ts"] // 1000 + ttl_days * 86400,
+            }
+        )
     return {"batchItemFailures": []}

@@ -26,17 +26,33 @@ def _metric_call_rows() -> list[dict]:
         queries = []
         for i in range(CONSUMERS):
             dims = (("FunctionName", f"consumer-{i}"),)
-            queries += [metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", dims, "Maximum"),
-                        metrics.MetricQuery(f"done_{i}", "TelemetryPipeline", "RecordsIn", dims, "Sum")]
-        end = dt.datetime.now(dt.timezone.utc)
+            queries += [
+                metrics.MetricQuery(f"age_{i}", "AWS/Lambda", "IteratorAge", dims, "Maximum"),
+                metrics.MetricQuery(f"done_{i}", "TelemetryPipeline", "RecordsIn", dims, "Sum"),
+            ]
+        end = dt.datetime.now(dt.UTC)
         ours = metrics.fetch(cw, queries, end - dt.timedelta(minutes=15), end).calls
         naive = 0
         for q in queries:  # the usual script: one GetMetricStatistics per metric
-            cw.get_metric_statistics(Namespace=q.namespace, MetricName=q.name, Dimensions=[{"Name": k, "Value": v} for k, v in q.dimensions],
-                                     StartTime=end - dt.timedelta(minutes=15), EndTime=end, Period=60, Statistics=[q.stat])
+            cw.get_metric_statistics(
+                Namespace=q.namespace,
+                MetricName=q.name,
+                Dimensions=[{"Name": k, "Value": v} for k, v in q.dimensions],
+                StartTime=end - dt.timedelta(minutes=15),
+                EndTime=end,
+                Period=60,
+                Statistics=[q.stat],
+            )
             naive += 1
-    return [{"metric": f"CloudWatch calls for {CONSUMERS} consumers' lag and throughput (goal 1)", "unit": "calls",
-             "ours": ours, "naive": naive, "ratio": naive / ours}]
+    return [
+        {
+            "metric": f"CloudWatch calls for {CONSUMERS} consumers' lag and throughput (goal 1)",
+            "unit": "calls",
+            "ours": ours,
+            "naive": naive,
+            "ratio": naive / ours,
+        }
+    ]
 
 
 def _quarter_steps(current: int, target: int) -> int:
@@ -53,8 +69,15 @@ def _reshard_rows() -> list[dict]:
     rows = []
     for a, b in PAIRS:
         ours, naive = len(reshard.reshard_steps(a, b)), _quarter_steps(a, b)
-        rows.append({"metric": f"UpdateShardCount calls {a}→{b} (minimum possible {reshard.minimum_steps(a, b)})", "unit": "calls",
-                     "ours": ours, "naive": naive, "ratio": naive / ours if ours else None})
+        rows.append(
+            {
+                "metric": f"UpdateShardCount calls {a}→{b} (minimum possible {reshard.minimum_steps(a, b)})",
+                "unit": "calls",
+                "ours": ours,
+                "naive": naive,
+                "ratio": naive / ours if ours else None,
+            }
+        )
     return rows
 
 

@@ -45,8 +45,12 @@ class FakeSqs:
 
     def _put(self, url: str, body: str, attrs: dict) -> str:
         mid = f"m-{next(self._ids)}"
-        self.queues[url][mid] = {"MessageId": mid, "Body": body, "MessageAttributes": attrs,
-                                 "Attributes": {"SentTimestamp": str(int(time.time() * 1000)), "ApproximateReceiveCount": "0"}}
+        self.queues[url][mid] = {
+            "MessageId": mid,
+            "Body": body,
+            "MessageAttributes": attrs,
+            "Attributes": {"SentTimestamp": str(int(time.time() * 1000)), "ApproximateReceiveCount": "0"},
+        }
         return mid
 
     def receive_message(self, QueueUrl, MaxNumberOfMessages=1, VisibilityTimeout=30, **_):
@@ -67,8 +71,13 @@ class FakeSqs:
     def send_message_batch(self, QueueUrl, Entries):
         self._wait()
         with self._lock:
-            return {"Successful": [{"Id": e["Id"], "MessageId": self._put(QueueUrl, e["MessageBody"], e.get("MessageAttributes", {}))}
-                                   for e in Entries], "Failed": []}
+            return {
+                "Successful": [
+                    {"Id": e["Id"], "MessageId": self._put(QueueUrl, e["MessageBody"], e.get("MessageAttributes", {}))}
+                    for e in Entries
+                ],
+                "Failed": [],
+            }
 
     def send_message(self, QueueUrl, MessageBody, MessageAttributes=None, **_):
         self._wait()
@@ -144,14 +153,34 @@ def run_replay_bench() -> list[dict]:
     concurrent_rate, concurrent_calls = _ours(sqs_replay.DEFAULT_CONCURRENCY)
     ms = int(LATENCY_S * 1000)
     return [
-        {"metric": f"DLQ replay, serial, fake SQS at {ms} ms/call", "unit": "messages/s", "ours": serial_rate, "naive": naive_rate,
-         "ratio": serial_rate / naive_rate},
-        {"metric": f"DLQ replay, {sqs_replay.DEFAULT_CONCURRENCY} workers (goal ≥500)", "unit": "messages/s", "ours": concurrent_rate,
-         "naive": naive_rate, "ratio": concurrent_rate / naive_rate},
-        {"metric": "DLQ replay API calls, serial (goal ≤0.31)", "unit": "calls/message", "ours": serial_calls, "naive": naive_calls,
-         "ratio": naive_calls / serial_calls},
-        {"metric": f"DLQ replay API calls, {sqs_replay.DEFAULT_CONCURRENCY} workers (goal ≤0.31)", "unit": "calls/message",
-         "ours": concurrent_calls, "naive": naive_calls, "ratio": naive_calls / concurrent_calls},
+        {
+            "metric": f"DLQ replay, serial, fake SQS at {ms} ms/call",
+            "unit": "messages/s",
+            "ours": serial_rate,
+            "naive": naive_rate,
+            "ratio": serial_rate / naive_rate,
+        },
+        {
+            "metric": f"DLQ replay, {sqs_replay.DEFAULT_CONCURRENCY} workers (goal ≥500)",
+            "unit": "messages/s",
+            "ours": concurrent_rate,
+            "naive": naive_rate,
+            "ratio": concurrent_rate / naive_rate,
+        },
+        {
+            "metric": "DLQ replay API calls, serial (goal ≤0.31)",
+            "unit": "calls/message",
+            "ours": serial_calls,
+            "naive": naive_calls,
+            "ratio": naive_calls / serial_calls,
+        },
+        {
+            "metric": f"DLQ replay API calls, {sqs_replay.DEFAULT_CONCURRENCY} workers (goal ≤0.31)",
+            "unit": "calls/message",
+            "ours": concurrent_calls,
+            "naive": naive_calls,
+            "ratio": naive_calls / concurrent_calls,
+        },
     ]
 
 

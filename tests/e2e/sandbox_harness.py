@@ -27,7 +27,14 @@ class Sandbox:
 
 
 def _run(env: dict, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "opsctl.cli.app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"opsctl {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
     return proc
@@ -57,9 +64,23 @@ def terraform_plan_exit_code(sandbox: Sandbox) -> int:
 
     workdir = ROOT / "terraform" / "envs" / "local"
     env = {**tf.cli_environment(), "TF_DATA_DIR": str(sandbox.state_dir / "tfdata")}
-    proc = subprocess.run([tf.terraform_binary(), "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
-                           f"-state={sandbox.state_dir / 'terraform.tfstate'}", *Workspace(sandbox.state_dir).var_file_args()],
-                          cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            tf.terraform_binary(),
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            f"-state={sandbox.state_dir / 'terraform.tfstate'}",
+            *Workspace(sandbox.state_dir).var_file_args(),
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0:
         print(proc.stdout[-4000:], proc.stderr[-2000:])
     return proc.returncode

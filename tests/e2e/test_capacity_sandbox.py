@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import boto3
 import pytest
@@ -18,14 +17,27 @@ pytestmark = pytest.mark.e2e
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def _seed_table(sandbox, table, metric, per_minute, minutes=60):
-    now = dt.datetime.now(dt.timezone.utc)
-    data = [{"MetricName": metric, "Dimensions": [{"Name": "TableName", "Value": table}], "Value": float(per_minute), "Unit": "Count",
-             "Timestamp": now - dt.timedelta(minutes=minutes - i, seconds=-30)} for i in range(minutes)]
+    now = dt.datetime.now(dt.UTC)
+    data = [
+        {
+            "MetricName": metric,
+            "Dimensions": [{"Name": "TableName", "Value": table}],
+            "Value": float(per_minute),
+            "Unit": "Count",
+            "Timestamp": now - dt.timedelta(minutes=minutes - i, seconds=-30),
+        }
+        for i in range(minutes)
+    ]
     _client(sandbox, "cloudwatch").put_metric_data(Namespace="AWS/DynamoDB", MetricData=data)
 
 
@@ -40,7 +52,11 @@ def provisioned_table(sandbox):
     be set when billing_mode is PAY_PER_REQUEST")."""
     vars_file = sandbox.state_dir / "opsctl.core.tfvars.json"
     current = json.loads(vars_file.read_text()) if vars_file.exists() else {}
-    vars_file.write_text(json.dumps({**current, "table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}))
+    vars_file.write_text(
+        json.dumps(
+            {**current, "table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}
+        )
+    )
     opsctl(sandbox, "sandbox", "up", timeout=900)
     return sandbox.outputs["table_name"]
 
@@ -69,22 +85,34 @@ def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbo
     sqs, sns = _client(sandbox, "sqs"), _client(sandbox, "sns")
     queue = sqs.create_queue(QueueName="capacity-report-listener")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=sandbox.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=sandbox.outputs["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     assert sandbox.outputs["capacity_report_schedule_name"]  # moto stores the schedule (it never fires it)
     proc = opsctl(sandbox, "sandbox", "scheduled-report", "--out-dir", str(tmp_path), "--output", "json")
     d = json.loads(proc.stdout)
-    assert d["event"]["source"] == "aws.scheduler" and d["event"]["schedule_arn"].endswith("/" + sandbox.outputs["capacity_report_schedule_name"])
+    assert d["event"]["source"] == "aws.scheduler" and d["event"]["schedule_arn"].endswith(
+        "/" + sandbox.outputs["capacity_report_schedule_name"]
+    )
     bucket, keys = d["result"]["bucket"], d["result"]["keys"]
     assert bucket == sandbox.outputs["reports_bucket"]
     s3 = _client(sandbox, "s3")
     stored = json.loads(s3.get_object(Bucket=bucket, Key=keys["json"])["Body"].read())
     assert stored["kind"] == "capacity-report" and stored["environment"] == "local"
     # The readings and the rollups table, as Terraform's TABLE_NAMES lists them.
-    assert [t["resource"] for t in stored["tables"]] == [sandbox.outputs["table_name"], sandbox.outputs["rollup_table_name"]]
+    assert [t["resource"] for t in stored["tables"]] == [
+        sandbox.outputs["table_name"],
+        sandbox.outputs["rollup_table_name"],
+    ]
     assert stored["stream"]["resource"] == sandbox.outputs["stream_name"]
     head = s3.head_object(Bucket=bucket, Key=keys["html"])
     assert head["ContentType"].startswith("text/html") and head.get("ServerSideEncryption") == "aws:kms"
-    assert (tmp_path / keys["html"].rsplit("/", 1)[-1]).read_bytes() == s3.get_object(Bucket=bucket, Key=keys["html"])["Body"].read()
+    assert (tmp_path / keys["html"].rsplit("/", 1)[-1]).read_bytes() == s3.get_object(Bucket=bucket, Key=keys["html"])[
+        "Body"
+    ].read()
     messages = []
     for _ in range(10):
         messages += sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
@@ -93,11 +121,16 @@ def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbo
     (m,) = messages
     assert f"s3://{bucket}/{keys['html']}" in m["Body"] and "Capacity report for local" in m["Body"]
     # What the "no report in 26 h" alarm watches: the function's EMF metric, published by the local runtime.
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     points = _client(sandbox, "cloudwatch").get_metric_statistics(
-        Namespace="TelemetryPipeline", MetricName="ReportsGenerated", Statistics=["Sum"], Period=60,
+        Namespace="TelemetryPipeline",
+        MetricName="ReportsGenerated",
+        Statistics=["Sum"],
+        Period=60,
         Dimensions=[{"Name": "FunctionName", "Value": sandbox.outputs["capacity_report_function_name"]}],
-        StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=1))["Datapoints"]
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
+    )["Datapoints"]
     assert sum(p["Sum"] for p in points) >= 1
 
 
@@ -117,21 +150,44 @@ def test_report_html_is_one_file_with_a_chart_per_resource(sandbox, tmp_path):
     page = out.read_text()
     P().feed(page)
     o = sandbox.outputs
-    queues = [o[k].rsplit("/", 1)[-1] for k in ("ingest_failure_queue_url", "alert_failure_queue_url", "rollup_queue_url", "rollup_dlq_url")]
+    queues = [
+        o[k].rsplit("/", 1)[-1]
+        for k in ("ingest_failure_queue_url", "alert_failure_queue_url", "rollup_queue_url", "rollup_dlq_url")
+    ]
     # One chart per resource: both tables, the stream, its consumer function, and every queue (DLQs included).
-    assert sorted(figures) == sorted([o["table_name"], o["rollup_table_name"], o["stream_name"], o["ingest_function_name"], *queues])
+    assert sorted(figures) == sorted(
+        [o["table_name"], o["rollup_table_name"], o["stream_name"], o["ingest_function_name"], *queues]
+    )
     assert "http" not in page and "<script" not in page
 
 
 def test_capacity_refuses_bad_flags_in_one_line(sandbox):
-    for args, text in [(("--window", "20d"), "longer than 15 days"), (("--table", "nope"), "table 'nope' does not exist"),
-                       (("--prepare-event",), "needs --at TIME and --expect RATE"), (("--target-pct", "95"), "from 20 to 90")]:
+    for args, text in [
+        (("--window", "20d"), "longer than 15 days"),
+        (("--table", "nope"), "table 'nope' does not exist"),
+        (("--prepare-event",), "needs --at TIME and --expect RATE"),
+        (("--target-pct", "95"), "from 20 to 90"),
+    ]:
         proc = opsctl(sandbox, "capacity", *args, check=False)
         assert proc.returncode == 1 and text in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_prepare_event_plans_shards_capacity_and_concurrency(sandbox):
-    d = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--prepare-event", "--at", "in 3h", "--expect", "5000", "--output", "json").stdout)
+    d = json.loads(
+        opsctl(
+            sandbox,
+            "capacity",
+            "--window",
+            "1h",
+            "--prepare-event",
+            "--at",
+            "in 3h",
+            "--expect",
+            "5000",
+            "--output",
+            "json",
+        ).stdout
+    )
     p = d["prepare_event"]
     # 5,000 rec/s at 70 % of 1,000 rec/s per shard → 8 shards; the ingest mapping's parallelization factor is 1
     assert p["terraform"]["ingest_shard_count"] == 8

@@ -28,8 +28,23 @@ def sandbox(tmp_path_factory):
 
 
 def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sandbox):
-    proc = opsctl(sandbox, "sandbox", "drill", "--baseline", "30", "--spike", "100", "--poison", "11", "--devices", "3",
-                  "--output", "json", timeout=1200, check=False)
+    proc = opsctl(
+        sandbox,
+        "sandbox",
+        "drill",
+        "--baseline",
+        "30",
+        "--spike",
+        "100",
+        "--poison",
+        "11",
+        "--devices",
+        "3",
+        "--output",
+        "json",
+        timeout=1200,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     doc = json.loads(proc.stdout)
     assert doc["ok"] and doc["problems"] == []
@@ -44,12 +59,20 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     assert "detect" in steps and any(s.startswith("runbooks/iterator-age.md: mitigate") for s in steps)
     assert [s["at_s"] for s in doc["timeline"]] == sorted(s["at_s"] for s in doc["timeline"])
     # Count it ourselves: every reading of the drill's devices in the table, every poison record in the quarantine.
-    cfg = dict(endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"], aws_access_key_id="testing",
-               aws_secret_access_key="testing")
+    cfg = dict(
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     ddb, s3 = boto3.client("dynamodb", **cfg), boto3.client("s3", **cfg)
     in_table = 0
-    for page in ddb.get_paginator("scan").paginate(TableName=sandbox.outputs["table_name"], FilterExpression="begins_with(device_id, :p)",
-                                                   ExpressionAttributeValues={":p": {"S": doc["device_prefix"]}}, Select="COUNT"):
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=sandbox.outputs["table_name"],
+        FilterExpression="begins_with(device_id, :p)",
+        ExpressionAttributeValues={":p": {"S": doc["device_prefix"]}},
+        Select="COUNT",
+    ):
         in_table += page["Count"]
     wanted = {(p["shard_id"], p["sequence_number"]) for p in doc["poison_records"]}
     quarantined = 0

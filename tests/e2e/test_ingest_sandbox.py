@@ -21,8 +21,13 @@ POISON = 22  # two of each poison kind
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def _table_keys(sandbox) -> Counter:
@@ -63,8 +68,10 @@ def test_every_valid_reading_is_in_the_table_exactly_once(sandbox, sent):
 def test_readings_keep_their_values_and_ttl_in_epoch_seconds(sandbox, sent):
     ddb = _client(sandbox, "dynamodb")
     reading = sent["result"].readings[-1]
-    item = ddb.get_item(TableName=sandbox.outputs["table_name"],
-                        Key={"device_id": {"S": reading["device_id"]}, "ts": {"N": str(reading["ts"])}})["Item"]
+    item = ddb.get_item(
+        TableName=sandbox.outputs["table_name"],
+        Key={"device_id": {"S": reading["device_id"]}, "ts": {"N": str(reading["ts"])}},
+    )["Item"]
     metrics = {k: float(v["N"]) for k, v in item["metrics"]["M"].items()}
     assert metrics == pytest.approx({k: float(v) for k, v in reading["metrics"].items()})
     expires_at = int(item["expires_at"]["N"])
@@ -75,13 +82,17 @@ def test_readings_keep_their_values_and_ttl_in_epoch_seconds(sandbox, sent):
 def test_every_poison_record_is_quarantined_with_its_reason(sandbox, sent):
     quarantined = _quarantine(sandbox)
     assert Counter(q["reason_code"] for q in quarantined) == Counter(i.kind for i in sent["items"] if i.kind != "valid")
-    assert all(q["reason"] and q["shard_id"] and q["sequence_number"] and q["data_base64"] is not None for q in quarantined)
+    assert all(
+        q["reason"] and q["shard_id"] and q["sequence_number"] and q["data_base64"] is not None for q in quarantined
+    )
 
 
 def test_counts_add_up_and_nothing_went_to_the_failure_queue(sandbox, sent):
     assert sum(_table_keys(sandbox).values()) + len(_quarantine(sandbox)) == sent["result"].sent
     sqs = _client(sandbox, "sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=sandbox.outputs["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"])
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=sandbox.outputs["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
     ingest = [m for m in sent["run"]["mappings"] if m["function_name"] == sandbox.outputs["ingest_function_name"]]
     assert ingest and ingest[0]["records_delivered"] == RECORDS + POISON
@@ -99,7 +110,9 @@ def test_redelivery_from_trim_horizon_creates_no_duplicates(sandbox, sent):
 
 def test_resent_traffic_is_idempotent(sandbox, sent):
     before = sum(_table_keys(sandbox).values())
-    traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], [i for i in sent["items"] if i.kind == "valid"])
+    traffic.send(
+        _client(sandbox, "kinesis"), sandbox.outputs["stream_name"], [i for i in sent["items"] if i.kind == "valid"]
+    )
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     assert sum(_table_keys(sandbox).values()) == before
 
@@ -107,13 +120,31 @@ def test_resent_traffic_is_idempotent(sandbox, sent):
 def test_lambda_metrics_are_published_like_lambda_would(sandbox, sent):
     cw = _client(sandbox, "cloudwatch")
     fn = sandbox.outputs["ingest_function_name"]
-    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": fn}])["Metrics"]}
+    names = {
+        m["MetricName"]
+        for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": fn}])["Metrics"]
+    }
     assert {"Invocations", "Errors", "Duration", "IteratorAge"} <= names
 
 
 def test_cli_traffic_and_inspect_report_what_landed(sandbox, sent):
-    sent_cli = json.loads(opsctl(sandbox, "sandbox", "traffic", "--devices", "2", "--records", "40", "--poison", "3",
-                                 "--seed", "99", "--output", "json").stdout)
+    sent_cli = json.loads(
+        opsctl(
+            sandbox,
+            "sandbox",
+            "traffic",
+            "--devices",
+            "2",
+            "--records",
+            "40",
+            "--poison",
+            "3",
+            "--seed",
+            "99",
+            "--output",
+            "json",
+        ).stdout
+    )
     assert sent_cli["sent"] == 43 and sent_cli["poison_total"] == 3
     opsctl(sandbox, "sandbox", "run", "--output", "json")
     landed = json.loads(opsctl(sandbox, "sandbox", "inspect", "--output", "json").stdout)

@@ -18,28 +18,54 @@ from .sandbox_harness import opsctl, terraform_plan_exit_code
 pytestmark = pytest.mark.e2e
 
 # Monitors whose resources envs/local has: all of them (the read API, rollups and the report included).
-LOCAL_RESOURCES = {"stream_name", "ingest_function_name", "ingest_failure_queue_name", "table_name", "alert_function_name",
-                   "alert_failure_queue_name",
-                   "rollup_function_name", "rollup_queue_name", "rollup_dlq_name", "api_id", "api_stage_name", "report_function_name"}
+LOCAL_RESOURCES = {
+    "stream_name",
+    "ingest_function_name",
+    "ingest_failure_queue_name",
+    "table_name",
+    "alert_function_name",
+    "alert_failure_queue_name",
+    "rollup_function_name",
+    "rollup_queue_name",
+    "rollup_dlq_name",
+    "api_id",
+    "api_stage_name",
+    "report_function_name",
+}
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def test_every_catalog_monitor_with_local_resources_is_an_alarm_in_the_sandbox(sandbox):
     cw = _client(sandbox, "cloudwatch")
-    alarms = {a["AlarmName"]: a for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix="telemetry-local-")
-              for a in page["MetricAlarms"]}
-    expected = {mid for mid, m in thresholds.monitors().items()
-                if {v[1:] for v in m["dimensions"].values() if v.startswith("$")} <= LOCAL_RESOURCES}
+    alarms = {
+        a["AlarmName"]: a
+        for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix="telemetry-local-")
+        for a in page["MetricAlarms"]
+    }
+    expected = {
+        mid
+        for mid, m in thresholds.monitors().items()
+        if {v[1:] for v in m["dimensions"].values() if v.startswith("$")} <= LOCAL_RESOURCES
+    }
     assert {name.removeprefix("telemetry-local-") for name in alarms} == expected
     for mid in expected:
         a, m = alarms[f"telemetry-local-{mid}"], thresholds.monitors()[mid]
         assert a["Threshold"] == thresholds.threshold(m)[0] and a["ComparisonOperator"] == m["comparison"]
-        assert a["AlarmActions"] == [sandbox.outputs["alerts_topic_arn"]] and a["OKActions"] == [sandbox.outputs["alerts_topic_arn"]]
-        assert a["AlarmDescription"].endswith(f"Runbook: https://runbooks.example.invalid/telemetry-pipeline/{m['runbook']}")
+        assert a["AlarmActions"] == [sandbox.outputs["alerts_topic_arn"]] and a["OKActions"] == [
+            sandbox.outputs["alerts_topic_arn"]
+        ]
+        assert a["AlarmDescription"].endswith(
+            f"Runbook: https://runbooks.example.invalid/telemetry-pipeline/{m['runbook']}"
+        )
     iterator = alarms["telemetry-local-ingest_iterator_age_critical"]
     assert iterator["Dimensions"] == [{"Name": "FunctionName", "Value": sandbox.outputs["ingest_function_name"]}]
     ratio = alarms["telemetry-local-ingest_error_rate"]
@@ -80,7 +106,9 @@ def alert_inbox(sandbox):
 
 
 def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inbox):
-    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")  # whatever earlier tests left is alerted before we listen
+    opsctl(
+        sandbox, "sandbox", "run", "--until-idle", "--output", "json"
+    )  # whatever earlier tests left is alerted before we listen
     alert_inbox()
     # Three poison records on one shard (one partition key): one ingest batch logs three ERROR lines.
     pool = traffic.poison(22, seed=5)  # two of each kind
@@ -100,8 +128,9 @@ def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inb
     again = json.loads(opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json").stdout)
     assert {m["function_name"]: m["invocations"] for m in again["mappings"]}.get(ingest, 0) == 0
     assert alert_inbox() == []
-    queue = _client(sandbox, "sqs").get_queue_attributes(QueueUrl=sandbox.outputs["alert_failure_queue_url"],
-                                                         AttributeNames=["ApproximateNumberOfMessages"])
+    queue = _client(sandbox, "sqs").get_queue_attributes(
+        QueueUrl=sandbox.outputs["alert_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
     assert queue["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.e2e
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def _json(proc):
@@ -49,7 +54,9 @@ def test_iterator_age_reads_what_the_runtime_published_and_exits_like_a_plugin(s
     traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], items)
     time.sleep(1.5)  # the records must be measurably old when the runtime finishes their batch
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
-    ok = opsctl(sandbox, "iterator-age", "--output", "json", "--warn-ms", "3600000", "--crit-ms", "7200000", check=False)
+    ok = opsctl(
+        sandbox, "iterator-age", "--output", "json", "--warn-ms", "3600000", "--crit-ms", "7200000", check=False
+    )
     assert ok.returncode == 0, ok.stderr
     (c,) = _json(ok)["consumers"]
     assert c["function_name"] == sandbox.outputs["ingest_function_name"] and c["iterator_age_ms"] >= 1000
@@ -122,8 +129,12 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
         return {"batchItemFailures": []}
 
     target = AwsTarget(region=sandbox.outputs["region"], endpoint_url=sandbox.endpoint, sandbox=True)
-    runtime.run(target, state_dir=sandbox.state_dir, from_start=True,
-                handler_overrides={sandbox.outputs["ingest_function_name"]: recorder})
+    runtime.run(
+        target,
+        state_dir=sandbox.state_dir,
+        from_start=True,
+        handler_overrides={sandbox.outputs["ingest_function_name"]: recorder},
+    )
     for device in {r["device_id"] for r in sent}:
         mine = sorted(r["ts"] for r in sent if r["device_id"] == device)
         wanted = set(mine)

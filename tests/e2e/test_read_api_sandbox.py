@@ -8,7 +8,6 @@ writes devices of its own (api-e2e-*) and runs after it (pytest runs the modules
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -33,8 +32,13 @@ CORS_ORIGIN = "http://localhost:8000"  # envs/local's api_cors_allow_origins
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +60,14 @@ def history(sandbox) -> dict[str, list[dict]]:
 def api_url(sandbox, history):
     """`opsctl sandbox api --port P` running in the background for this module, stopped at its end."""
     port = server.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)], cwd=ROOT,
-                            env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)],
+        cwd=ROOT,
+        env=sandbox.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -123,7 +133,7 @@ def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, histo
 def test_iso_range_over_http_is_inclusive(api_url, history):
     device = "api-e2e-0001"
     chosen = history[device][10:50]
-    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     items, _ = page_through(api_url, device, **{"from": iso(chosen[0]["ts"]), "to": iso(chosen[-1]["ts"]), "limit": 15})
     assert [i["ts"] for i in items] == [r["ts"] for r in chosen]
 
@@ -153,8 +163,11 @@ def test_errors_over_http_have_the_error_shape(api_url, history):
 
 
 def test_cors_comes_from_the_terraform_configuration(api_url, history):
-    status, headers, _ = get(f"{api_url}/devices/api-e2e-0001/readings", method="OPTIONS",
-                             headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"})
+    status, headers, _ = get(
+        f"{api_url}/devices/api-e2e-0001/readings",
+        method="OPTIONS",
+        headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"},
+    )
     assert status == 204 and headers["access-control-allow-origin"] == CORS_ORIGIN
     assert "GET" in headers["access-control-allow-methods"]
     status, headers, _ = get(f"{api_url}/devices/api-e2e-0001/latest", headers={"Origin": CORS_ORIGIN})

@@ -18,8 +18,13 @@ pytestmark = pytest.mark.e2e
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def test_a_failed_ingest_batch_is_replayed_into_the_table(sandbox):
@@ -27,23 +32,48 @@ def test_a_failed_ingest_batch_is_replayed_into_the_table(sandbox):
     kinesis, sqs, table = _client(sandbox, "kinesis"), _client(sandbox, "sqs"), _client(sandbox, "dynamodb")
     now_ms = int(time.time() * 1000)
     device = f"replay-{now_ms}"
-    records = [{"Data": json.dumps({"device_id": device, "ts": now_ms + i, "metrics": {"temp_c": 20 + i}}).encode(), "PartitionKey": device}
-               for i in range(6)]
+    records = [
+        {
+            "Data": json.dumps({"device_id": device, "ts": now_ms + i, "metrics": {"temp_c": 20 + i}}).encode(),
+            "PartitionKey": device,
+        }
+        for i in range(6)
+    ]
     put = kinesis.put_records(StreamName=o["stream_name"], Records=records)["Records"]
     assert len({r["ShardId"] for r in put}) == 1  # one partition key: one shard, in order
     arrived = iso_millis(time.time())
-    sqs.send_message(QueueUrl=o["ingest_failure_queue_url"], MessageBody=json.dumps({
-        "requestContext": {"requestId": "e2e", "functionArn": o["ingest_function_arn"], "condition": "RetryAttemptsExhausted",
-                           "approximateInvokeCount": 3},
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0", "timestamp": arrived,
-        "KinesisBatchInfo": {"shardId": put[0]["ShardId"], "startSequenceNumber": put[0]["SequenceNumber"],
-                             "endSequenceNumber": put[-1]["SequenceNumber"], "approximateArrivalOfFirstRecord": arrived,
-                             "approximateArrivalOfLastRecord": arrived, "batchSize": 6, "streamArn": o["stream_arn"]}}))
+    sqs.send_message(
+        QueueUrl=o["ingest_failure_queue_url"],
+        MessageBody=json.dumps(
+            {
+                "requestContext": {
+                    "requestId": "e2e",
+                    "functionArn": o["ingest_function_arn"],
+                    "condition": "RetryAttemptsExhausted",
+                    "approximateInvokeCount": 3,
+                },
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "version": "1.0",
+                "timestamp": arrived,
+                "KinesisBatchInfo": {
+                    "shardId": put[0]["ShardId"],
+                    "startSequenceNumber": put[0]["SequenceNumber"],
+                    "endSequenceNumber": put[-1]["SequenceNumber"],
+                    "approximateArrivalOfFirstRecord": arrived,
+                    "approximateArrivalOfLastRecord": arrived,
+                    "batchSize": 6,
+                    "streamArn": o["stream_arn"],
+                },
+            }
+        ),
+    )
 
     def readings():
-        return table.query(TableName=o["table_name"], KeyConditionExpression="device_id = :d",
-                           ExpressionAttributeValues={":d": {"S": device}})["Items"]
+        return table.query(
+            TableName=o["table_name"],
+            KeyConditionExpression="device_id = :d",
+            ExpressionAttributeValues={":d": {"S": device}},
+        )["Items"]
 
     assert readings() == []
     listed = json.loads(opsctl(sandbox, "dlq", "list", "--output", "json").stdout)
@@ -58,7 +88,9 @@ def test_a_failed_ingest_batch_is_replayed_into_the_table(sandbox):
     report = json.loads(proc.stdout)
     assert report["replayed_messages"] >= 1 and report["failed"] == 0
     assert sorted(int(i["ts"]["N"]) for i in readings()) == [now_ms + i for i in range(6)]
-    attrs = sqs.get_queue_attributes(QueueUrl=o["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=o["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "0"
 
 

@@ -25,8 +25,13 @@ PER_HOUR = 6
 
 
 def _client(sandbox, service):
-    return boto3.client(service, endpoint_url=sandbox.endpoint, region_name=sandbox.outputs["region"],
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.endpoint,
+        region_name=sandbox.outputs["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def _hour(ts: int) -> int:
@@ -57,14 +62,27 @@ def _expected(readings: list[dict]) -> dict[tuple[str, int], dict]:
         metrics = {}
         for n in names:
             values = [float(r["metrics"][n]) for r in rs if n in r["metrics"]]
-            metrics[n] = {"count": len(values), "min": min(values), "max": max(values), "sum": sum(values), "avg": statistics.fmean(values)}
-        out[key] = {"count": len(rs), "first_ts": min(r["ts"] for r in rs), "last_ts": max(r["ts"] for r in rs), "metrics": metrics}
+            metrics[n] = {
+                "count": len(values),
+                "min": min(values),
+                "max": max(values),
+                "sum": sum(values),
+                "avg": statistics.fmean(values),
+            }
+        out[key] = {
+            "count": len(rs),
+            "first_ts": min(r["ts"] for r in rs),
+            "last_ts": max(r["ts"] for r in rs),
+            "metrics": metrics,
+        }
     return out
 
 
 def _queue_depth(sandbox, url_output: str) -> tuple[int, int]:
-    attrs = _client(sandbox, "sqs").get_queue_attributes(QueueUrl=sandbox.outputs[url_output], AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = _client(sandbox, "sqs").get_queue_attributes(
+        QueueUrl=sandbox.outputs[url_output],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -86,12 +104,20 @@ def test_rollups_equal_the_aggregates_of_the_raw_readings(sandbox, rolled):
     expected = _expected(rolled["readings"])
     assert len(expected) == len(DEVICES) * HOURS
     for device in DEVICES:
-        got = json.loads(opsctl(sandbox, "sandbox", "rollups", "--device", device, "--hours", str(HOURS + 2), "--output", "json").stdout)
+        got = json.loads(
+            opsctl(
+                sandbox, "sandbox", "rollups", "--device", device, "--hours", str(HOURS + 2), "--output", "json"
+            ).stdout
+        )
         by_hour = {r["hour_start"]: r for r in got["rollups"]}
         assert sorted(by_hour) == sorted(h for d, h in expected if d == device)
         for hour, rollup in by_hour.items():
             want = expected[(device, hour)]
-            assert (rollup["count"], rollup["first_ts"], rollup["last_ts"]) == (want["count"], want["first_ts"], want["last_ts"])
+            assert (rollup["count"], rollup["first_ts"], rollup["last_ts"]) == (
+                want["count"],
+                want["first_ts"],
+                want["last_ts"],
+            )
             assert set(rollup["metrics"]) == set(want["metrics"])
             for name, stats in want["metrics"].items():
                 assert rollup["metrics"][name] == pytest.approx(stats), (device, hour, name)
@@ -100,7 +126,11 @@ def test_rollups_equal_the_aggregates_of_the_raw_readings(sandbox, rolled):
 def _worker_errors(sandbox) -> list[str]:
     """The rollup worker's error lines (timeouts, failed jobs), to say why a healthy job was dead-lettered."""
     log = sandbox.state_dir / "logs" / f"{sandbox.outputs['rollup_function_name']}.log"
-    return [line[:300] for line in log.read_text().splitlines() if '"ERROR"' in line or "deferred" in line][-10:] if log.exists() else []
+    return (
+        [line[:300] for line in log.read_text().splitlines() if '"ERROR"' in line or "deferred" in line][-10:]
+        if log.exists()
+        else []
+    )
 
 
 def test_the_queue_is_drained_nothing_dead_lettered_and_jobs_were_deduplicated(sandbox, rolled):
@@ -128,8 +158,9 @@ def test_the_dlq_is_found_from_the_source_queue_as_replay_tools_expect(sandbox):
 def test_a_malformed_job_reaches_the_dlq_after_max_receive_count_while_the_others_succeed(sandbox, rolled):
     sqs = _client(sandbox, "sqs")
     queue = sandbox.outputs["rollup_queue_url"]
-    max_receive_count = json.loads(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])
-                                   ["Attributes"]["RedrivePolicy"])["maxReceiveCount"]
+    max_receive_count = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )["maxReceiveCount"]
     # A late reading for one hour, and its job, next to a job no worker can read.
     device, hour = DEVICES[0], _hour(rolled["readings"][0]["ts"])
     late = {"device_id": device, "ts": hour + HOUR_MS - 1, "metrics": {"temp_c": -40.0}}
@@ -144,15 +175,30 @@ def test_a_malformed_job_reaches_the_dlq_after_max_receive_count_while_the_other
     dead = sqs.receive_message(QueueUrl=sandbox.outputs["rollup_dlq_url"], MaxNumberOfMessages=10).get("Messages", [])
     assert [d["Body"] for d in dead] == [malformed]
     assert _queue_depth(sandbox, "rollup_queue_url") == (0, 0)
-    got = json.loads(opsctl(sandbox, "sandbox", "rollups", "--device", device, "--from", str(hour), "--to", str(hour),
-                            "--output", "json").stdout)["rollups"]
+    got = json.loads(
+        opsctl(
+            sandbox,
+            "sandbox",
+            "rollups",
+            "--device",
+            device,
+            "--from",
+            str(hour),
+            "--to",
+            str(hour),
+            "--output",
+            "json",
+        ).stdout
+    )["rollups"]
     want = _expected(rolled["readings"] + [late])[(device, hour)]
     assert got[0]["count"] == want["count"] and got[0]["metrics"]["temp_c"]["min"] == -40.0
     assert got[0]["metrics"]["temp_c"] == pytest.approx(want["metrics"]["temp_c"])
     # The worker's log names the failing message on each receive.
     log = (sandbox.state_dir / "logs" / f"{sandbox.outputs['rollup_function_name']}.log").read_text()
     errors = [json.loads(line) for line in log.splitlines() if line.startswith("{") and "malformed rollup job" in line]
-    assert [e["receive_count"] for e in errors][-max_receive_count:] == [str(n) for n in range(1, max_receive_count + 1)]
+    assert [e["receive_count"] for e in errors][-max_receive_count:] == [
+        str(n) for n in range(1, max_receive_count + 1)
+    ]
 
 
 def test_inspect_shows_rollups_and_the_dlq(sandbox, rolled):

@@ -37,7 +37,9 @@ def console_commands(page: Path) -> list[tuple[str, range]]:
 
 
 def pages() -> list[Path]:
-    found = sorted(RUNBOOKS.glob("*.md"), key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
+    found = sorted(
+        RUNBOOKS.glob("*.md"), key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name)
+    )
     return [p for p in found if console_commands(p)]
 
 
@@ -51,4 +53,6 @@ def test_runbook_commands_run(sandbox, page):
     for cmd, expected in console_commands(page):
         proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert "Traceback" not in proc.stderr, f"{page.name}: {cmd}\n{proc.stderr}"
-        assert proc.returncode in expected, f"{page.name}: `{cmd}` exited {proc.returncode}, expected {list(expected)}\n{proc.stderr}\n{proc.stdout[-2000:]}"
+        assert proc.returncode in expected, (
+            f"{page.name}: `{cmd}` exited {proc.returncode}, expected {list(expected)}\n{proc.stderr}\n{proc.stdout[-2000:]}"
+        )

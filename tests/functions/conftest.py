@@ -33,6 +33,7 @@ FIRST_SEQUENCE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_
 @dataclass
 class FakeContext:
     """What Lambda passes as `context`, with a clock the test moves (`remaining_ms`)."""
+
     remaining_ms: int = 60_000
     aws_request_id: str = "6bc28136-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
     function_name: str = "telemetry-ingest-test"
@@ -43,12 +44,18 @@ class FakeContext:
         return self.remaining_ms
 
 
-def kinesis_record(data: bytes, seq: int, *, partition_key: str = "dev-0001", shard: str = SHARD,
-                   arrival: float | None = None) -> dict:
+def kinesis_record(
+    data: bytes, seq: int, *, partition_key: str = "dev-0001", shard: str = SHARD, arrival: float | None = None
+) -> dict:
     """One record exactly as Lambda's Kinesis event source mapping delivers it."""
     return {
-        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": partition_key, "sequenceNumber": str(seq),
-                    "data": base64.b64encode(data).decode(), "approximateArrivalTimestamp": arrival or time.time()},
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": str(seq),
+            "data": base64.b64encode(data).decode(),
+            "approximateArrivalTimestamp": arrival or time.time(),
+        },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
         "eventID": f"{shard}:{seq}",
@@ -74,33 +81,53 @@ def kinesis_event(payloads: list, *, first_seq: int = FIRST_SEQUENCE, arrival: f
 
 
 def reading(device: str = "dev-0001", ts: int | None = None, **metrics) -> dict:
-    return {"device_id": device, "ts": ts if ts is not None else int(time.time() * 1000) - 5_000,
-            "metrics": metrics or {"temp_c": 21.5, "humidity_pct": 40.0}}
+    return {
+        "device_id": device,
+        "ts": ts if ts is not None else int(time.time() * 1000) - 5_000,
+        "metrics": metrics or {"temp_c": 21.5, "humidity_pct": 40.0},
+    }
 
 
 @pytest.fixture
 def env(monkeypatch):
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(var, raising=False)
-    settings = {"TABLE_NAME": TABLE, "QUARANTINE_BUCKET": BUCKET, "QUARANTINE_PREFIX": PREFIX,
-                "READING_TTL_DAYS": "90", "READING_MAX_AGE_DAYS": "365", "READING_MAX_FUTURE_SECONDS": "300",
-                "LOG_LEVEL": "INFO", "METRICS_NAMESPACE": "TelemetryPipeline", "ENVIRONMENT": "test",
-                "AWS_REGION": REGION}
+    settings = {
+        "TABLE_NAME": TABLE,
+        "QUARANTINE_BUCKET": BUCKET,
+        "QUARANTINE_PREFIX": PREFIX,
+        "READING_TTL_DAYS": "90",
+        "READING_MAX_AGE_DAYS": "365",
+        "READING_MAX_FUTURE_SECONDS": "300",
+        "LOG_LEVEL": "INFO",
+        "METRICS_NAMESPACE": "TelemetryPipeline",
+        "ENVIRONMENT": "test",
+        "AWS_REGION": REGION,
+    }
     for k, v in settings.items():
         monkeypatch.setenv(k, v)
     return settings
 
 
-def sqs_record(body: str, *, message_id: str | None = None, receive_count: int = 1,
-               queue_arn: str = f"arn:aws:sqs:{REGION}:123456789012:{ROLLUP_QUEUE}") -> dict:
+def sqs_record(
+    body: str,
+    *,
+    message_id: str | None = None,
+    receive_count: int = 1,
+    queue_arn: str = f"arn:aws:sqs:{REGION}:123456789012:{ROLLUP_QUEUE}",
+) -> dict:
     """One message exactly as Lambda's SQS event source mapping delivers it."""
     now_ms = str(int(time.time() * 1000))
     return {
         "messageId": message_id or str(uuid.uuid4()),
         "receiptHandle": base64.b64encode(uuid.uuid4().bytes * 4).decode(),
         "body": body,
-        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": now_ms,
-                       "SenderId": "AROAEXAMPLEID:telemetry-ingest-test", "ApproximateFirstReceiveTimestamp": now_ms},
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": now_ms,
+            "SenderId": "AROAEXAMPLEID:telemetry-ingest-test",
+            "ApproximateFirstReceiveTimestamp": now_ms,
+        },
         "messageAttributes": {},
         "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
@@ -114,9 +141,13 @@ def sqs_event(bodies: list[str]) -> dict:
 
 
 def _key_schema(hash_key: str, range_key: str) -> dict:
-    return {"KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
-            "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"},
-                                     {"AttributeName": range_key, "AttributeType": "N"}]}
+    return {
+        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": hash_key, "AttributeType": "S"},
+            {"AttributeName": range_key, "AttributeType": "N"},
+        ],
+    }
 
 
 @pytest.fixture
@@ -127,15 +158,21 @@ def aws(env, monkeypatch):
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **_key_schema("device_id", "ts"))
-        ddb.create_table(TableName=ROLLUP_TABLE, BillingMode="PAY_PER_REQUEST", **_key_schema("device_id", "hour_start"))
+        ddb.create_table(
+            TableName=ROLLUP_TABLE, BillingMode="PAY_PER_REQUEST", **_key_schema("device_id", "hour_start")
+        )
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         sqs = boto3.client("sqs", region_name=REGION)
         dlq_url = sqs.create_queue(QueueName=ROLLUP_DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName=ROLLUP_QUEUE, Attributes={
-            "VisibilityTimeout": "0",  # a failed receive is visible again at once (the tests need no waiting)
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})})["QueueUrl"]
+        queue_url = sqs.create_queue(
+            QueueName=ROLLUP_QUEUE,
+            Attributes={
+                "VisibilityTimeout": "0",  # a failed receive is visible again at once (the tests need no waiting)
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
         monkeypatch.setenv("ROLLUP_QUEUE_URL", queue_url)
         monkeypatch.setenv("READINGS_TABLE_NAME", TABLE)
         monkeypatch.setenv("ROLLUP_TABLE_NAME", ROLLUP_TABLE)
@@ -155,13 +192,17 @@ class AwsView:
         url = url or self.queue_url
         out = []
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                "Messages", []
+            )
             if not msgs:
                 return out
             out += msgs
             if delete:
-                self.sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                                     for i, m in enumerate(msgs)])
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+                )
 
     def rollups(self) -> dict[tuple[str, int], dict]:
         out = {}

@@ -62,15 +62,31 @@ def log_lines(capsys, function_name: str = INGEST, request_id: str = "req-1") ->
     log.info("batch done", records=3)
     log.error("poison record quarantined", reason_code="not_json", reason="not JSON")
     lines = capsys.readouterr().out.splitlines()
-    return lines + [json.dumps({"level": "ERROR", "errorType": "KeyError", "errorMessage": "'Records'", "requestId": request_id})]
+    return lines + [
+        json.dumps({"level": "ERROR", "errorType": "KeyError", "errorMessage": "'Records'", "requestId": request_id})
+    ]
 
 
-def logs_record(lines: list[str], seq: int, *, group: str = f"/aws/lambda/{INGEST}", first_id: int = 1,
-                message_type: str = "DATA_MESSAGE") -> dict:
+def logs_record(
+    lines: list[str],
+    seq: int,
+    *,
+    group: str = f"/aws/lambda/{INGEST}",
+    first_id: int = 1,
+    message_type: str = "DATA_MESSAGE",
+) -> dict:
     """A Kinesis record as a CloudWatch Logs subscription filter writes it: gzip'd JSON, base64 in the event."""
-    doc = {"messageType": message_type, "owner": "123456789012", "logGroup": group, "logStream": "2026/01/01/[$LATEST]abc",
-           "subscriptionFilters": ["telemetry-test-errors"],
-           "logEvents": [{"id": str(first_id + i), "timestamp": 1_767_225_600_000 + i * 1000, "message": line} for i, line in enumerate(lines)]}
+    doc = {
+        "messageType": message_type,
+        "owner": "123456789012",
+        "logGroup": group,
+        "logStream": "2026/01/01/[$LATEST]abc",
+        "subscriptionFilters": ["telemetry-test-errors"],
+        "logEvents": [
+            {"id": str(first_id + i), "timestamp": 1_767_225_600_000 + i * 1000, "message": line}
+            for i, line in enumerate(lines)
+        ],
+    }
     return kinesis_record(gzip.compress(json.dumps(doc).encode()), seq, partition_key="a" * 32)
 
 
@@ -87,8 +103,17 @@ def test_error_lines_become_one_grouped_message(topic, capsys):
 
 
 def test_the_same_error_from_two_functions_is_two_groups_in_one_message(topic, capsys):
-    event = {"Records": [logs_record(log_lines(capsys)[:3], 1),
-                         logs_record(log_lines(capsys, "telemetry-test-rollup", "req-2")[:3], 2, group="/aws/lambda/telemetry-test-rollup", first_id=100)]}
+    event = {
+        "Records": [
+            logs_record(log_lines(capsys)[:3], 1),
+            logs_record(
+                log_lines(capsys, "telemetry-test-rollup", "req-2")[:3],
+                2,
+                group="/aws/lambda/telemetry-test-rollup",
+                first_id=100,
+            ),
+        ]
+    }
     handler(event, FakeContext())
     (msg,) = topic()
     assert "in telemetry-test-ingest, telemetry-test-rollup" in msg["Subject"]

@@ -25,8 +25,14 @@ DEVICE = "dev-0001"
 T0 = 1_763_800_000_000  # 2025-11-22T08:26:40Z
 
 
-def api_event(method: str, path: str, query: dict | None = None, *, route_key: str | None = None,
-              path_parameters: dict | None = None) -> dict:
+def api_event(
+    method: str,
+    path: str,
+    query: dict | None = None,
+    *,
+    route_key: str | None = None,
+    path_parameters: dict | None = None,
+) -> dict:
     """An HTTP API payload-2.0 event as API Gateway sends it (AWS docs, "Working with AWS Lambda proxy
     integrations for HTTP APIs"): repeated query parameters joined with commas, headers lower-cased."""
     query = query or {}
@@ -43,15 +49,32 @@ def api_event(method: str, path: str, query: dict | None = None, *, route_key: s
         "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_qs,
-        "headers": {"accept": "application/json", "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-                    "user-agent": "curl/8.5.0", "x-amzn-trace-id": "Root=1-65f0a1b2-0123456789abcdef01234567",
-                    "x-forwarded-for": "198.51.100.7", "x-forwarded-port": "443", "x-forwarded-proto": "https"},
+        "headers": {
+            "accept": "application/json",
+            "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+            "user-agent": "curl/8.5.0",
+            "x-amzn-trace-id": "Root=1-65f0a1b2-0123456789abcdef01234567",
+            "x-forwarded-for": "198.51.100.7",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+        },
         "requestContext": {
-            "accountId": "123456789012", "apiId": API_ID, "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
             "domainPrefix": API_ID,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "curl/8.5.0"},
-            "requestId": "JKJaXmPLvHcESHA=", "routeKey": route_key, "stage": "$default",
-            "time": "22/Nov/2025:08:30:00 +0000", "timeEpoch": 1763800200000,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "198.51.100.7",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "22/Nov/2025:08:30:00 +0000",
+            "timeEpoch": 1763800200000,
         },
         "isBase64Encoded": False,
     }
@@ -70,14 +93,26 @@ def api(monkeypatch):
     clients.reset()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"},
-                                               {"AttributeName": "ts", "AttributeType": "N"}])
+        ddb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "device_id", "AttributeType": "S"},
+                {"AttributeName": "ts", "AttributeType": "N"},
+            ],
+        )
         kms = boto3.client("kms", region_name=REGION)
         key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
-        for k, v in {"TABLE_NAME": TABLE, "CURSOR_KEY_ARN": key_arn, "CURSOR_TTL_SECONDS": "3600",
-                     "READINGS_MAX_AGE_SECONDS": "10", "LOG_LEVEL": "INFO", "ENVIRONMENT": "test", "AWS_REGION": REGION}.items():
+        for k, v in {
+            "TABLE_NAME": TABLE,
+            "CURSOR_KEY_ARN": key_arn,
+            "CURSOR_TTL_SECONDS": "3600",
+            "READINGS_MAX_AGE_SECONDS": "10",
+            "LOG_LEVEL": "INFO",
+            "ENVIRONMENT": "test",
+            "AWS_REGION": REGION,
+        }.items():
             monkeypatch.setenv(k, v)
         yield Api(ddb, kms, key_arn)
     clients.reset()
@@ -88,21 +123,38 @@ class Api:
         self.ddb, self.kms, self.key_arn = ddb, kms, key_arn
 
     def put(self, device: str, ts: int, **metrics) -> None:
-        self.ddb.put_item(TableName=TABLE, Item={"device_id": {"S": device}, "ts": {"N": str(ts)},
-                                                 "metrics": {"M": {k: {"N": str(v)} for k, v in metrics.items()}},
-                                                 "expires_at": {"N": str(ts // 1000 + 90 * 86400)}})
+        self.ddb.put_item(
+            TableName=TABLE,
+            Item={
+                "device_id": {"S": device},
+                "ts": {"N": str(ts)},
+                "metrics": {"M": {k: {"N": str(v)} for k, v in metrics.items()}},
+                "expires_at": {"N": str(ts // 1000 + 90 * 86400)},
+            },
+        )
 
     def history(self, device: str, n: int, start: int = T0, step_ms: int = 1000) -> list[int]:
         ts = [start + i * step_ms for i in range(n)]
-        items = [{"PutRequest": {"Item": {"device_id": {"S": device}, "ts": {"N": str(t)},
-                                          "metrics": {"M": {"temp_c": {"N": str(20 + i / 4)}, "rssi_dbm": {"N": str(-60 - i)}}}}}}
-                 for i, t in enumerate(ts)]
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "device_id": {"S": device},
+                        "ts": {"N": str(t)},
+                        "metrics": {"M": {"temp_c": {"N": str(20 + i / 4)}, "rssi_dbm": {"N": str(-60 - i)}}},
+                    }
+                }
+            }
+            for i, t in enumerate(ts)
+        ]
         for start_at in range(0, n, 25):
-            self.ddb.batch_write_item(RequestItems={TABLE: items[start_at:start_at + 25]})
+            self.ddb.batch_write_item(RequestItems={TABLE: items[start_at : start_at + 25]})
         return ts
 
     def call(self, method: str, path: str, query: dict | None = None, **kw) -> tuple[int, dict, dict]:
-        resp = api_handler.handler(api_event(method, path, query, **kw), FakeContext(function_name="telemetry-api-test"))
+        resp = api_handler.handler(
+            api_event(method, path, query, **kw), FakeContext(function_name="telemetry-api-test")
+        )
         json.dumps(resp)  # Lambda must be able to marshal it
         return resp["statusCode"], resp["headers"], json.loads(resp["body"])
 
@@ -118,6 +170,7 @@ def _error(status_body) -> tuple[int, str]:
 
 # --- readings -----------------------------------------------------------------------------------------
 
+
 def test_readings_come_back_in_order_with_numbers_as_numbers(api):
     api.put(DEVICE, T0, temp_c=21.5, rssi_dbm=-71, battery_v=3.95)
     api.put(DEVICE, T0 + 1000, temp_c=-0.25, rssi_dbm=-70, battery_v=4)
@@ -126,9 +179,13 @@ def test_readings_come_back_in_order_with_numbers_as_numbers(api):
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert headers["Cache-Control"] == "private, max-age=10"
-    assert body["items"] == [{"ts": T0, "metrics": {"temp_c": 21.5, "rssi_dbm": -71, "battery_v": 3.95}},
-                             {"ts": T0 + 1000, "metrics": {"temp_c": -0.25, "rssi_dbm": -70, "battery_v": 4}}]
-    assert isinstance(body["items"][0]["metrics"]["rssi_dbm"], int) and isinstance(body["items"][1]["metrics"]["temp_c"], float)
+    assert body["items"] == [
+        {"ts": T0, "metrics": {"temp_c": 21.5, "rssi_dbm": -71, "battery_v": 3.95}},
+        {"ts": T0 + 1000, "metrics": {"temp_c": -0.25, "rssi_dbm": -70, "battery_v": 4}},
+    ]
+    assert isinstance(body["items"][0]["metrics"]["rssi_dbm"], int) and isinstance(
+        body["items"][1]["metrics"]["temp_c"], float
+    )
     assert body["count"] == 2 and body["next_cursor"] is None and body["device_id"] == DEVICE
 
 
@@ -185,12 +242,15 @@ def test_default_limit_is_100_and_1000_is_allowed(api):
     assert default["count"] == 100 and biggest["count"] == 1000 and biggest["next_cursor"]
 
 
-@pytest.mark.parametrize("frm, to", [
-    (T0 + 2000, T0 + 4000),
-    ("2025-11-22T08:26:42Z", "2025-11-22T08:26:44Z"),
-    ("2025-11-22T08:26:42.000+00:00", "2025-11-22T09:26:44+01:00"),
-    ("2025-11-22T09:26:42 01:00", T0 + 4000),  # "+" decoded to a space by a form decoder
-])
+@pytest.mark.parametrize(
+    "frm, to",
+    [
+        (T0 + 2000, T0 + 4000),
+        ("2025-11-22T08:26:42Z", "2025-11-22T08:26:44Z"),
+        ("2025-11-22T08:26:42.000+00:00", "2025-11-22T09:26:44+01:00"),
+        ("2025-11-22T09:26:42 01:00", T0 + 4000),  # "+" decoded to a space by a form decoder
+    ],
+)
 def test_from_and_to_accept_epoch_ms_and_iso_8601_inclusive(api, frm, to):
     ts = api.history(DEVICE, 10)
     _, _, body = api.get(f"/devices/{DEVICE}/readings", **{"from": frm, "to": to})
@@ -212,6 +272,7 @@ def test_unknown_device_has_no_readings(api):
 
 # --- latest -------------------------------------------------------------------------------------------
 
+
 def test_latest_is_the_newest_reading(api):
     api.history(DEVICE, 4)
     api.put("dev-0002", T0 + 99_000, temp_c=5)
@@ -230,26 +291,30 @@ def test_latest_takes_no_parameters(api):
 
 # --- errors -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("query, code", [
-    ({"from": "yesterday"}, "bad_from"),
-    ({"to": "2025-13-01T00:00:00Z"}, "bad_to"),
-    ({"from": "2025-11-22T08:00:00"}, "bad_from"),  # no time zone
-    ({"from": "-5"}, "bad_from"),
-    ({"to": "9999999999999999"}, "bad_to"),
-    ({"from": T0 + 1, "to": T0}, "bad_range"),
-    ({"from": "2025-11-23T00:00:00Z", "to": "2025-11-22T00:00:00Z"}, "bad_range"),
-    ({"limit": 0}, "bad_limit"),
-    ({"limit": 1001}, "bad_limit"),
-    ({"limit": "ten"}, "bad_limit"),
-    ({"limit": "5,6"}, "bad_limit"),
-    ({"limit": "²"}, "bad_limit"),  # a repeated parameter, as API Gateway joins it
-    ({"order": "newest"}, "bad_order"),
-    ({"cursor": "not-a-cursor"}, "bad_cursor"),
-    ({"cursor": "a.b.c"}, "bad_cursor"),
-    ({"cursor": "eyJ2IjoxfQ.!!!"}, "bad_cursor"),
-    ({"cursor": "x" * 2000}, "bad_cursor"),
-    ({"form": T0}, "unknown_parameter"),
-])
+
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ({"from": "yesterday"}, "bad_from"),
+        ({"to": "2025-13-01T00:00:00Z"}, "bad_to"),
+        ({"from": "2025-11-22T08:00:00"}, "bad_from"),  # no time zone
+        ({"from": "-5"}, "bad_from"),
+        ({"to": "9999999999999999"}, "bad_to"),
+        ({"from": T0 + 1, "to": T0}, "bad_range"),
+        ({"from": "2025-11-23T00:00:00Z", "to": "2025-11-22T00:00:00Z"}, "bad_range"),
+        ({"limit": 0}, "bad_limit"),
+        ({"limit": 1001}, "bad_limit"),
+        ({"limit": "ten"}, "bad_limit"),
+        ({"limit": "5,6"}, "bad_limit"),
+        ({"limit": "²"}, "bad_limit"),  # a repeated parameter, as API Gateway joins it
+        ({"order": "newest"}, "bad_order"),
+        ({"cursor": "not-a-cursor"}, "bad_cursor"),
+        ({"cursor": "a.b.c"}, "bad_cursor"),
+        ({"cursor": "eyJ2IjoxfQ.!!!"}, "bad_cursor"),
+        ({"cursor": "x" * 2000}, "bad_cursor"),
+        ({"form": T0}, "unknown_parameter"),
+    ],
+)
 def test_every_invalid_parameter_is_a_400_with_the_error_shape(api, query, code):
     status, headers, _ = (resp := api.get(f"/devices/{DEVICE}/readings", **query))
     assert _error(resp) == (400, code)
@@ -259,19 +324,26 @@ def test_every_invalid_parameter_is_a_400_with_the_error_shape(api, query, code)
 @pytest.mark.parametrize("device", ["dev 01", "dev/01", "x" * 129, "dév"])
 def test_bad_device_id_is_a_400(api, device):
     for route in ("readings", "latest"):
-        resp = api.call("GET", f"/devices/{urllib.parse.quote(device, safe='')}/{route}",
-                        route_key=f"GET /devices/{{device_id}}/{route}", path_parameters={"device_id": device})
+        resp = api.call(
+            "GET",
+            f"/devices/{urllib.parse.quote(device, safe='')}/{route}",
+            route_key=f"GET /devices/{{device_id}}/{route}",
+            path_parameters={"device_id": device},
+        )
         assert _error(resp) == (400, "bad_device_id")
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/devices"), ("GET", "/devices/dev-0001/rollups"),
-                                          ("POST", "/devices/dev-0001/readings"), ("GET", "/")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/devices"), ("GET", "/devices/dev-0001/rollups"), ("POST", "/devices/dev-0001/readings"), ("GET", "/")],
+)
 def test_unknown_routes_are_a_404_with_the_error_shape(api, method, path):
     status, _, body = resp = api.call(method, path, route_key="$default")
     assert _error(resp) == (404, "route_not_found") and path in body["error"]["message"]
 
 
 # --- cursors ------------------------------------------------------------------------------------------
+
 
 def _first_cursor(api, **query) -> str:
     api.history(DEVICE, 6)
@@ -297,7 +369,10 @@ def test_tampered_cursor_is_a_400(api):
     assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{forged}.{mac}")) == (400, "bad_cursor")
     flipped = bytearray(_unb64(mac))
     flipped[0] ^= 1
-    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{payload}.{_b64(bytes(flipped))}")) == (400, "bad_cursor")
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{payload}.{_b64(bytes(flipped))}")) == (
+        400,
+        "bad_cursor",
+    )
 
 
 def test_cursor_signed_with_another_key_is_a_400(api):
@@ -305,7 +380,10 @@ def test_cursor_signed_with_another_key_is_a_400(api):
     payload, _ = cursor.split(".")
     other = api.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
     mac = api.kms.generate_mac(KeyId=other, Message=_unb64(payload), MacAlgorithm="HMAC_SHA_256")["Mac"]
-    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{payload}.{_b64(mac)}")) == (400, "bad_cursor")
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{payload}.{_b64(mac)}")) == (
+        400,
+        "bad_cursor",
+    )
 
 
 def test_another_devices_cursor_is_a_400(api):
@@ -338,6 +416,7 @@ def test_cursor_holds_no_secret_and_binds_device_query_and_expiry(api):
 
 # --- failures that are not the caller's -----------------------------------------------------------------
 
+
 def test_a_bug_is_a_500_naming_only_the_request_id_and_logged(api, monkeypatch, capsys):
     monkeypatch.setenv("TABLE_NAME", "")  # a broken deployment: DynamoDB refuses the request
     status, _, body = resp = api.get(f"/devices/{DEVICE}/readings")
@@ -353,19 +432,28 @@ def test_dynamodb_throttling_is_a_503_with_retry_after(api, monkeypatch):
 
     ddb = clients.client("dynamodb")
     with Stubber(ddb) as stub:
-        stub.add_client_error("query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
+        stub.add_client_error(
+            "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+        )
         status, headers, _ = resp = api.get(f"/devices/{DEVICE}/latest")
     assert _error(resp) == (503, "throttled") and headers["Retry-After"] == "1"
 
 
 def test_preflight_route_is_an_empty_204_without_cors_headers_of_its_own(api):
-    resp = api_handler.handler(api_event("OPTIONS", "/devices/dev-0001/readings", route_key="OPTIONS /{proxy+}",
-                                         path_parameters={"proxy": "devices/dev-0001/readings"}), FakeContext())
+    resp = api_handler.handler(
+        api_event(
+            "OPTIONS",
+            "/devices/dev-0001/readings",
+            route_key="OPTIONS /{proxy+}",
+            path_parameters={"proxy": "devices/dev-0001/readings"},
+        ),
+        FakeContext(),
+    )
     assert resp["statusCode"] == 204 and resp["body"] == ""
     assert not any(h.lower().startswith("access-control-") for h in resp["headers"])  # API Gateway adds them
 
 
 def test_route_table_and_shared_parameters_are_the_contract():
     assert set(api_handler.ROUTES) == {READINGS, LATEST, "GET /devices/{device_id}/rollups", "OPTIONS /{proxy+}"}
-    assert params.PAGE_PARAMS == {"from", "to", "limit", "order", "cursor"}
+    assert {"from", "to", "limit", "order", "cursor"} == params.PAGE_PARAMS
     assert (params.LIMIT_MIN, params.LIMIT_MAX, params.LIMIT_DEFAULT) == (1, 1000, 100)

@@ -5,6 +5,7 @@ with aggregates the test computes itself; and every validation error of the read
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import boto3
 import pytest
@@ -24,10 +25,18 @@ H0 = hour_start(T0)
 @pytest.fixture
 def rapi(api, monkeypatch):  # noqa: F811
     ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(TableName=ROLLUP_TABLE, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "hour_start", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"},
-                                           {"AttributeName": "hour_start", "AttributeType": "N"}])
+    ddb.create_table(
+        TableName=ROLLUP_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "device_id", "KeyType": "HASH"},
+            {"AttributeName": "hour_start", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "hour_start", "AttributeType": "N"},
+        ],
+    )
     monkeypatch.setenv("ROLLUP_TABLE_NAME", ROLLUP_TABLE)
     return api
 
@@ -83,25 +92,31 @@ def test_a_range_inside_one_hour_returns_that_hour_and_desc_reverses(rapi):
 def test_iso_and_epoch_forms_give_the_same_answer_and_an_empty_range_is_empty(rapi):
     rapi.history(DEVICE, 10, start=H0, step_ms=60_000)
     roll_up(rapi, DEVICE, [H0])
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    iso = datetime.fromtimestamp(H0 / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-    assert get(rapi, DEVICE, **{"from": iso, "to": str(H0 + 1)})[2]["items"] == get(rapi, DEVICE, **{"from": str(H0), "to": str(H0 + 1)})[2]["items"]
+    iso = datetime.fromtimestamp(H0 / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    assert (
+        get(rapi, DEVICE, **{"from": iso, "to": str(H0 + 1)})[2]["items"]
+        == get(rapi, DEVICE, **{"from": str(H0), "to": str(H0 + 1)})[2]["items"]
+    )
     status, _, empty = get(rapi, DEVICE, **{"from": str(H0 - 10 * HOUR_MS), "to": str(H0 - 1)})
     assert status == 200 and empty["count"] == 0 and empty["items"] == []
 
 
-@pytest.mark.parametrize("device, query, code", [
-    ("dev 1", {}, "bad_device_id"),
-    (DEVICE, {"from": str(int(time.time() * 1000) - HOUR_MS)}, None),  # valid: from alone, to defaults to now
-    (DEVICE, {}, None),  # valid: the last 24 hours
-    (DEVICE, {"from": "20", "to": "10"}, "bad_range"),
-    (DEVICE, {"from": "0", "to": str(400 * 24 * HOUR_MS)}, "bad_range"),
-    (DEVICE, {"from": "yesterday"}, "bad_from"),
-    (DEVICE, {"to": "2025-13-01T00:00:00Z"}, "bad_to"),
-    (DEVICE, {"order": "sideways"}, "bad_order"),
-    (DEVICE, {"limit": "5"}, "unknown_parameter"),
-])
+@pytest.mark.parametrize(
+    "device, query, code",
+    [
+        ("dev 1", {}, "bad_device_id"),
+        (DEVICE, {"from": str(int(time.time() * 1000) - HOUR_MS)}, None),  # valid: from alone, to defaults to now
+        (DEVICE, {}, None),  # valid: the last 24 hours
+        (DEVICE, {"from": "20", "to": "10"}, "bad_range"),
+        (DEVICE, {"from": "0", "to": str(400 * 24 * HOUR_MS)}, "bad_range"),
+        (DEVICE, {"from": "yesterday"}, "bad_from"),
+        (DEVICE, {"to": "2025-13-01T00:00:00Z"}, "bad_to"),
+        (DEVICE, {"order": "sideways"}, "bad_order"),
+        (DEVICE, {"limit": "5"}, "unknown_parameter"),
+    ],
+)
 def test_every_invalid_parameter_is_a_400_with_the_error_shape(rapi, device, query, code):
     status, _, body = get(rapi, device, **query)
     if code is None:

@@ -13,10 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from capacity_report import prices as pricing, quota, render, report, stream as streams, tables
+from capacity_report import prices as pricing
+from capacity_report import quota, render, report
 
 REGION = "us-east-1"
-NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(hours=6)  # 360 one-minute datapoints per series
 PRICES = pricing.load()
 
@@ -26,15 +27,33 @@ def _client(name):
 
 
 def _table(name, billing="PROVISIONED", rcu=100, wcu=100, gsi=False):
-    kw = {"ProvisionedThroughput": {"ReadCapacityUnits": rcu, "WriteCapacityUnits": wcu}} if billing == "PROVISIONED" else {}
+    kw = (
+        {"ProvisionedThroughput": {"ReadCapacityUnits": rcu, "WriteCapacityUnits": wcu}}
+        if billing == "PROVISIONED"
+        else {}
+    )
     attrs = [{"AttributeName": "device_id", "AttributeType": "S"}]
     if gsi:
         attrs.append({"AttributeName": "site", "AttributeType": "S"})
-        kw["GlobalSecondaryIndexes"] = [{"IndexName": "by-site", "KeySchema": [{"AttributeName": "site", "KeyType": "HASH"}],
-                                         "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                         **({"ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 20}} if billing == "PROVISIONED" else {})}]
-    _client("dynamodb").create_table(TableName=name, BillingMode=billing, KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
-                                     AttributeDefinitions=attrs, **kw)
+        kw["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": "by-site",
+                "KeySchema": [{"AttributeName": "site", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                **(
+                    {"ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 20}}
+                    if billing == "PROVISIONED"
+                    else {}
+                ),
+            }
+        ]
+    _client("dynamodb").create_table(
+        TableName=name,
+        BillingMode=billing,
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+        AttributeDefinitions=attrs,
+        **kw,
+    )
 
 
 def _seed(metric, per_minute, dims, namespace="AWS/DynamoDB", end=NOW):
@@ -43,15 +62,28 @@ def _seed(metric, per_minute, dims, namespace="AWS/DynamoDB", end=NOW):
     for i in range(int(WINDOW.total_seconds() // 60)):
         v = per_minute(i)
         if v is not None:
-            data.append({"MetricName": metric, "Dimensions": [{"Name": k, "Value": val} for k, val in dims],
-                         "Timestamp": end - WINDOW + dt.timedelta(minutes=i, seconds=30), "Value": float(v), "Unit": "Count"})
+            data.append(
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": val} for k, val in dims],
+                    "Timestamp": end - WINDOW + dt.timedelta(minutes=i, seconds=30),
+                    "Value": float(v),
+                    "Unit": "Count",
+                }
+            )
     cw = _client("cloudwatch")
     for i in range(0, len(data), 1000):
-        cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 1000])
+        cw.put_metric_data(Namespace=namespace, MetricData=data[i : i + 1000])
 
 
 def _report(table_names, stream=None, queues=None, client=_client):
-    return report.build(client, report.Scope("test", table_names, stream=stream, queues=queues or {}), window=WINDOW, now=NOW, prices=PRICES)
+    return report.build(
+        client,
+        report.Scope("test", table_names, stream=stream, queues=queues or {}),
+        window=WINDOW,
+        now=NOW,
+        prices=PRICES,
+    )
 
 
 def _only(rep, resource):
@@ -70,9 +102,23 @@ def test_moto_returns_seeded_minutes_with_their_timestamps(aws):
     _table("steady")
     _seed("ConsumedWriteCapacityUnits", lambda i: 100 + i, [("TableName", "steady")])
     cw = _client("cloudwatch")
-    q = [{"Id": "w", "MetricStat": {"Metric": {"Namespace": "AWS/DynamoDB", "MetricName": "ConsumedWriteCapacityUnits",
-                                               "Dimensions": [{"Name": "TableName", "Value": "steady"}]}, "Period": 60, "Stat": "Sum"}}]
-    (r,) = cw.get_metric_data(MetricDataQueries=q, StartTime=NOW - WINDOW, EndTime=NOW, ScanBy="TimestampAscending")["MetricDataResults"]
+    q = [
+        {
+            "Id": "w",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/DynamoDB",
+                    "MetricName": "ConsumedWriteCapacityUnits",
+                    "Dimensions": [{"Name": "TableName", "Value": "steady"}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+    ]
+    (r,) = cw.get_metric_data(MetricDataQueries=q, StartTime=NOW - WINDOW, EndTime=NOW, ScanBy="TimestampAscending")[
+        "MetricDataResults"
+    ]
     assert len(r["Values"]) == 360 and max(r["Values"]) == 459 and min(r["Values"]) == 100
 
 
@@ -134,7 +180,9 @@ def test_throttled_table_gets_more_than_it_has_even_though_consumed_looks_fine(a
 
 def test_each_gsi_is_read_and_recommended_on_its_own(aws):
     _table("withgsi", rcu=5, wcu=5, gsi=True)
-    _seed("ConsumedWriteCapacityUnits", lambda i: 300, [("TableName", "withgsi"), ("GlobalSecondaryIndexName", "by-site")])
+    _seed(
+        "ConsumedWriteCapacityUnits", lambda i: 300, [("TableName", "withgsi"), ("GlobalSecondaryIndexName", "by-site")]
+    )
     rep = _report(["withgsi"])
     g = _only(rep, "withgsi/by-site")
     assert g["index"] == "by-site" and g["dimensions"]["write"]["provisioned"] == 20
@@ -148,14 +196,17 @@ def at(hour, minute=0):
     return NOW.replace(hour=hour, minute=minute)
 
 
-@pytest.mark.parametrize("made,last,now,available,left,next_at", [
-    (0, None, at(0), 4, 27, None),  # a whole day: 4 + 23 hourly
-    (3, at(9), at(23, 10), 1, 1, None),  # one left: the 4th; no hour remains after it
-    (4, at(11, 40), at(12), 0, 12, at(12, 40)),  # 0 now; hourly from 12:40 to 23:40
-    (4, at(10), at(12), 1, 12, None),  # the hourly extra: none in the previous hour
-    (27, at(23), at(23, 30), 0, 0, (NOW + dt.timedelta(days=1)).replace(hour=0)),  # the daily maximum
-    (5, at(23, 20), at(23, 30), 0, 0, (NOW + dt.timedelta(days=1)).replace(hour=0)),  # next would be after midnight
-])
+@pytest.mark.parametrize(
+    "made,last,now,available,left,next_at",
+    [
+        (0, None, at(0), 4, 27, None),  # a whole day: 4 + 23 hourly
+        (3, at(9), at(23, 10), 1, 1, None),  # one left: the 4th; no hour remains after it
+        (4, at(11, 40), at(12), 0, 12, at(12, 40)),  # 0 now; hourly from 12:40 to 23:40
+        (4, at(10), at(12), 1, 12, None),  # the hourly extra: none in the previous hour
+        (27, at(23), at(23, 30), 0, 0, (NOW + dt.timedelta(days=1)).replace(hour=0)),  # the daily maximum
+        (5, at(23, 20), at(23, 30), 0, 0, (NOW + dt.timedelta(days=1)).replace(hour=0)),  # next would be after midnight
+    ],
+)
 def test_decreases_left_follow_4_plus_1_per_hour(made, last, now, available, left, next_at):
     q = quota.decreases_left(made, last, now)
     assert (q.available_now, q.left_today, q.next_at) == (available, left, next_at)
@@ -198,8 +249,16 @@ def test_no_decrease_left_plans_only_the_increase(aws):
 def test_last_decrease_of_the_day_is_planned_with_a_warning(aws):
     _table("late", rcu=100, wcu=100)
     late = NOW.replace(hour=23, minute=10)
-    _seed("ConsumedWriteCapacityUnits", lambda i: 3000, [("TableName", "late")], end=late)  # 50/s: stays provisioned at 72
-    rep = report.build(_with_decreases(3, late - dt.timedelta(hours=2)), report.Scope("test", ["late"]), window=WINDOW, now=late, prices=PRICES)
+    _seed(
+        "ConsumedWriteCapacityUnits", lambda i: 3000, [("TableName", "late")], end=late
+    )  # 50/s: stays provisioned at 72
+    rep = report.build(
+        _with_decreases(3, late - dt.timedelta(hours=2)),
+        report.Scope("test", ["late"]),
+        window=WINDOW,
+        now=late,
+        prices=PRICES,
+    )
     t = _only(rep, "late")
     assert t["decreases_planned"] == 1 and t["decrease_quota"]["left_today"] == 1
     assert any("last decrease" in w for w in t["warnings"])
@@ -209,18 +268,32 @@ def test_auto_scaling_range_is_read_and_recommended(aws):
     _table("scaled", rcu=5, wcu=80)
     aas = _client("application-autoscaling")
     for dim in ("Read", "Write"):
-        aas.register_scalable_target(ServiceNamespace="dynamodb", ResourceId="table/scaled", ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
-                                     MinCapacity=5, MaxCapacity=100)
-        aas.put_scaling_policy(PolicyName=f"scaled-{dim}", ServiceNamespace="dynamodb", ResourceId="table/scaled",
-                               ScalableDimension=f"dynamodb:table:{dim}CapacityUnits", PolicyType="TargetTrackingScaling",
-                               TargetTrackingScalingPolicyConfiguration={"TargetValue": 70.0, "PredefinedMetricSpecification": {
-                                   "PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"}})
+        aas.register_scalable_target(
+            ServiceNamespace="dynamodb",
+            ResourceId="table/scaled",
+            ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+            MinCapacity=5,
+            MaxCapacity=100,
+        )
+        aas.put_scaling_policy(
+            PolicyName=f"scaled-{dim}",
+            ServiceNamespace="dynamodb",
+            ResourceId="table/scaled",
+            ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"},
+            },
+        )
     _seed("ConsumedWriteCapacityUnits", lambda i: 3000, [("TableName", "scaled")])
     t = _only(_report(["scaled"]), "scaled")
     assert t["dimensions"]["write"]["autoscaling"] == {"min": 5, "max": 100, "target_pct": 70.0}
     # min = ceil(50 / 0.7) = 72, max = ceil(72 × 1.5) = 108; reads idle: 1–2 (max = ceil(1 × 1.5))
-    assert t["changes"] == {"read_autoscaling": {"min": 1, "max": 2, "target_pct": 70.0},
-                            "write_autoscaling": {"min": 72, "max": 108, "target_pct": 70.0}}
+    assert t["changes"] == {
+        "read_autoscaling": {"min": 1, "max": 2, "target_pct": 70.0},
+        "write_autoscaling": {"min": 72, "max": 108, "target_pct": 70.0},
+    }
 
 
 def test_no_autoscaling_anywhere_is_not_an_error(aws):
@@ -234,17 +307,26 @@ def test_no_autoscaling_anywhere_is_not_an_error(aws):
 
 def _consumer(stream_arn, parallelization, reserved):
     iam = _client("iam")
-    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    role = iam.create_role(
+        RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
     import io
     import zipfile
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("h.py", "def handler(e, c):\n    return {}\n")
     lam = _client("lambda")
-    lam.create_function(FunctionName="ingest", Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": buf.getvalue()})
+    lam.create_function(
+        FunctionName="ingest", Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": buf.getvalue()}
+    )
     lam.put_function_concurrency(FunctionName="ingest", ReservedConcurrentExecutions=reserved)
-    lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName="ingest", StartingPosition="TRIM_HORIZON",
-                                    ParallelizationFactor=parallelization)
+    lam.create_event_source_mapping(
+        EventSourceArn=stream_arn,
+        FunctionName="ingest",
+        StartingPosition="TRIM_HORIZON",
+        ParallelizationFactor=parallelization,
+    )
 
 
 def test_stream_recommendation_and_lambda_concurrency(aws):
@@ -252,15 +334,30 @@ def test_stream_recommendation_and_lambda_concurrency(aws):
     kinesis.create_stream(StreamName="ingest", ShardCount=2)
     arn = kinesis.describe_stream_summary(StreamName="ingest")["StreamDescriptionSummary"]["StreamARN"]
     _consumer(arn, parallelization=2, reserved=4)
-    _seed("IncomingRecords", lambda i: 120_000 if i == 100 else 6_000, [("StreamName", "ingest")], namespace="AWS/Kinesis")
-    _seed("IncomingBytes", lambda i: 12_000_000 if i == 100 else 600_000, [("StreamName", "ingest")], namespace="AWS/Kinesis")
+    _seed(
+        "IncomingRecords", lambda i: 120_000 if i == 100 else 6_000, [("StreamName", "ingest")], namespace="AWS/Kinesis"
+    )
+    _seed(
+        "IncomingBytes",
+        lambda i: 12_000_000 if i == 100 else 600_000,
+        [("StreamName", "ingest")],
+        namespace="AWS/Kinesis",
+    )
     rep = _report([], stream="ingest")
     s = rep["stream"]
     # busiest minute 2,000 rec/s at 70 % of 1,000 rec/s per shard → ceil(2.86) = 3; bytes 200,000 B/s → 1
-    assert (s["recommendation"]["target"], s["recommendation"]["by_records"], s["recommendation"]["by_bytes"]) == (3, 3, 1)
+    assert (s["recommendation"]["target"], s["recommendation"]["by_records"], s["recommendation"]["by_bytes"]) == (
+        3,
+        3,
+        1,
+    )
     assert s["peak_utilization_pct"] == 100.0  # 2,000 rec/s on 2 shards
     (f,) = rep["lambda"]["functions"]
-    assert (f["needed_now"], f["needed_at_recommended_shards"], f["reserved"]) == (4, 6, 4)  # shards × parallelization 2
+    assert (f["needed_now"], f["needed_at_recommended_shards"], f["reserved"]) == (
+        4,
+        6,
+        4,
+    )  # shards × parallelization 2
     assert any("over reserved concurrency (4)" in w for w in rep["warnings"])
     assert any("reshard 2 → 3" in r for r in rep["recommendations"])
 
@@ -311,7 +408,10 @@ def test_html_report_is_self_contained_with_a_chart_per_resource(aws):
     p = _Html()
     p.feed(page)
     p.close()
-    assert p.figures == ["steady", "steady/by-site", "ingest", "ingest", "ingest-failures"][:len(p.figures)] and len(p.figures) == 5
+    assert (
+        p.figures == ["steady", "steady/by-site", "ingest", "ingest", "ingest-failures"][: len(p.figures)]
+        and len(p.figures) == 5
+    )
     assert p.svgs == 5 and "polyline" in p.tags
     assert not {"script", "link", "img", "iframe", "object", "embed"} & set(p.tags)
     assert not any("//" in a or "url(" in a for a in p.attrs)
@@ -321,7 +421,11 @@ def test_html_report_is_self_contained_with_a_chart_per_resource(aws):
 def test_markdown_and_json_carry_the_same_recommendations(aws):
     _table("idle", rcu=50, wcu=50)
     rep = _report(["idle"])
-    assert json.loads(render.render(rep, "json"))["recommendations"] == rep["recommendations"] == ["idle: switch to on demand billing_mode=PAY_PER_REQUEST"]
+    assert (
+        json.loads(render.render(rep, "json"))["recommendations"]
+        == rep["recommendations"]
+        == ["idle: switch to on demand billing_mode=PAY_PER_REQUEST"]
+    )
     assert "- idle: switch to on demand billing_mode=PAY_PER_REQUEST" in render.render(rep, "md")
     with pytest.raises(ValueError, match="unknown report format"):
         render.render(rep, "pdf")

@@ -25,7 +25,8 @@ def test_clients_are_cached_and_follow_the_endpoint_and_region_in_the_environmen
 
 def test_batch_failures_are_unique_and_in_shard_order():
     assert batch.item_failures(["100", "99", "100", "1000"]) == {
-        "batchItemFailures": [{"itemIdentifier": "99"}, {"itemIdentifier": "100"}, {"itemIdentifier": "1000"}]}
+        "batchItemFailures": [{"itemIdentifier": "99"}, {"itemIdentifier": "100"}, {"itemIdentifier": "1000"}]
+    }
     assert batch.item_failures([]) == {"batchItemFailures": []}
 
 

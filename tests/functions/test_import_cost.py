@@ -16,8 +16,13 @@ OWN_PACKAGES = {p.name for p in FUNCTIONS.iterdir() if (p / "__init__.py").exist
 def imported_after_boto3(statement: str) -> list[str]:
     """Module names `statement` imports in a fresh interpreter that has already imported boto3."""
     env = {**os.environ, "PYTHONPATH": str(FUNCTIONS)}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import boto3; {statement}"],
-                          env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import boto3; {statement}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     names, after_boto3 = [], False
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -63,7 +68,15 @@ def test_the_handler_string_resolves_from_the_built_zip(tmp_path):
 
     zip_path = tmp_path / "functions.zip"
     build_zip(FUNCTIONS, zip_path)
-    code = "import importlib; m = importlib.import_module('ingest.handler'); assert callable(m.handler); print(m.__file__)"
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(zip_path)},
-                          capture_output=True, text=True, check=True, cwd=tmp_path)
+    code = (
+        "import importlib; m = importlib.import_module('ingest.handler'); assert callable(m.handler); print(m.__file__)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(zip_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     assert str(zip_path) in proc.stdout

@@ -3,7 +3,6 @@ and whatever could not be stored comes back as batchItemFailures — never an ex
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
@@ -16,7 +15,17 @@ from ingest.handler import handler
 from ingest.table import SAFETY_MARGIN_MS
 from opsctl.sandbox import traffic
 
-from .conftest import BUCKET, FIRST_SEQUENCE, PREFIX, SHARD, STREAM_ARN, TABLE, emf, kinesis_event, output_lines, reading
+from .conftest import (
+    FIRST_SEQUENCE,
+    PREFIX,
+    SHARD,
+    STREAM_ARN,
+    TABLE,
+    emf,
+    kinesis_event,
+    output_lines,
+    reading,
+)
 
 
 def throttled(code="ProvisionedThroughputExceededException"):
@@ -55,8 +64,9 @@ def test_valid_readings_are_all_written_with_ttl_in_epoch_seconds(aws, context, 
     assert int(item["expires_at"]["N"]) == doc["ts"] // 1000 + 90 * 86_400
     assert aws.quarantine() == {}
     metrics = emf(output_lines(capsys))
-    assert {k: metrics[k] for k in ("RecordsIn", "RecordsWritten", "RecordsQuarantined", "RecordsFailed", "WriteRetries")} == \
-        {"RecordsIn": 40, "RecordsWritten": 40, "RecordsQuarantined": 0, "RecordsFailed": 0, "WriteRetries": 0}
+    assert {
+        k: metrics[k] for k in ("RecordsIn", "RecordsWritten", "RecordsQuarantined", "RecordsFailed", "WriteRetries")
+    } == {"RecordsIn": 40, "RecordsWritten": 40, "RecordsQuarantined": 0, "RecordsFailed": 0, "WriteRetries": 0}
 
 
 def test_ttl_follows_reading_ttl_days(aws, context, monkeypatch):
@@ -111,7 +121,12 @@ def test_every_poison_kind_is_quarantined_and_the_readings_around_it_are_written
     assert Counter(line["reason_code"] for line in errors) == Counter(i.kind for i in bad)
     assert all(line["shard_id"] == SHARD and line["sequence_number"] for line in errors)
     m = emf(lines)
-    assert (m["RecordsIn"], m["RecordsWritten"], m["RecordsQuarantined"], m["RecordsFailed"]) == (len(items), 30, len(bad), 0)
+    assert (m["RecordsIn"], m["RecordsWritten"], m["RecordsQuarantined"], m["RecordsFailed"]) == (
+        len(items),
+        30,
+        len(bad),
+        0,
+    )
 
 
 def test_a_redelivered_poison_record_overwrites_its_own_quarantine_object(aws, context):
@@ -123,7 +138,9 @@ def test_a_redelivered_poison_record_overwrites_its_own_quarantine_object(aws, c
 
 def test_throttling_then_success_writes_everything_and_counts_the_retry(aws, context, fake_clock, monkeypatch, capsys):
     docs = traffic.readings(2, 10)
-    seen = wrap_batch_write(monkeypatch, lambda n, real, kw: (_ for _ in ()).throw(throttled()) if n == 1 else real(**kw))
+    seen = wrap_batch_write(
+        monkeypatch, lambda n, real, kw: (_ for _ in ()).throw(throttled()) if n == 1 else real(**kw)
+    )
 
     assert handler(kinesis_event(docs), context) == {"batchItemFailures": []}
 
@@ -136,7 +153,9 @@ def test_throttling_injected_with_stubber_is_retried(aws, context, fake_clock, c
     docs = traffic.readings(2, 10)
     ddb = clients.client("dynamodb")
     with Stubber(ddb) as stub:
-        stub.add_client_error("batch_write_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
+        stub.add_client_error(
+            "batch_write_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+        )
         stub.add_client_error("batch_write_item", service_error_code="ThrottlingException", http_status_code=400)
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, expected_params={"RequestItems": {TABLE: ANY}})
         result = handler(kinesis_event(docs), context)
@@ -147,7 +166,9 @@ def test_throttling_injected_with_stubber_is_retried(aws, context, fake_clock, c
     assert (m["WriteRetries"], m["RecordsWritten"], m["RecordsFailed"]) == (2, 10, 0)
 
 
-def test_items_left_unprocessed_until_time_runs_out_are_exactly_the_failures(aws, context, fake_clock, monkeypatch, capsys):
+def test_items_left_unprocessed_until_time_runs_out_are_exactly_the_failures(
+    aws, context, fake_clock, monkeypatch, capsys
+):
     docs = traffic.readings(5, 50)
     event = kinesis_event(docs)
     stuck = {("dev-0002", d["ts"]) for d in docs if d["device_id"] == "dev-0002"}
@@ -165,7 +186,9 @@ def test_items_left_unprocessed_until_time_runs_out_are_exactly_the_failures(aws
 
     result = handler(event, context)
 
-    expected = sorted(r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == "dev-0002")
+    expected = sorted(
+        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == "dev-0002"
+    )
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == expected
     assert set(aws.items()) == {(d["device_id"], d["ts"]) for d in docs} - stuck
     assert len(seen) > 2 and fake_clock  # it kept retrying while time was left
@@ -229,12 +252,15 @@ def test_a_non_retryable_error_reports_every_affected_record_without_raising(aws
     seen = wrap_batch_write(monkeypatch, decide)
     result = handler(event, context)
 
-    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == \
-        sorted(r["kinesis"]["sequenceNumber"] for r in event["Records"][:30])
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
+        r["kinesis"]["sequenceNumber"] for r in event["Records"][:30]
+    )
     assert len(seen) == 2  # no retries of what cannot succeed
     assert len(aws.quarantine()) == 1  # the poison record was still set aside
     lines = output_lines(capsys)
-    assert any(line["level"] == "ERROR" and line.get("error_type") == "ClientError" and code in line["error"] for line in lines)
+    assert any(
+        line["level"] == "ERROR" and line.get("error_type") == "ClientError" and code in line["error"] for line in lines
+    )
     assert emf(lines)["RecordsFailed"] == 30
 
 
@@ -270,9 +296,16 @@ def test_emf_line_is_one_well_formed_blob(aws, context, capsys, monkeypatch):
     directive = m["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "Custom/NS" and directive["Dimensions"] == [["FunctionName"]]
     units = {d["Name"]: d["Unit"] for d in directive["Metrics"]}
-    assert units == {"RecordsIn": "Count", "RecordsWritten": "Count", "RecordsQuarantined": "Count",
-                     "WriteRetries": "Count", "RecordsFailed": "Count", "RollupJobsEnqueued": "Count",
-                     "RollupJobsFailed": "Count", "BatchLatency": "Milliseconds"}
+    assert units == {
+        "RecordsIn": "Count",
+        "RecordsWritten": "Count",
+        "RecordsQuarantined": "Count",
+        "WriteRetries": "Count",
+        "RecordsFailed": "Count",
+        "RollupJobsEnqueued": "Count",
+        "RollupJobsFailed": "Count",
+        "BatchLatency": "Milliseconds",
+    }
     assert all(name in m for name in units)
     assert m["FunctionName"] == context.function_name
     assert m["_aws"]["Timestamp"] >= before and m["BatchLatency"] >= 0

@@ -26,7 +26,9 @@ def spread(devices: int, hours: int, per_hour: int) -> list[dict]:
     for h in range(hours, 0, -1):
         for i in range(per_hour):
             for d in range(1, devices + 1):
-                docs.append(reading(f"dev-{d:04d}", NOW_HOUR - h * HOUR_MS + i * 60_000 + d, temp_c=20 + i, rssi_dbm=-60 - d))
+                docs.append(
+                    reading(f"dev-{d:04d}", NOW_HOUR - h * HOUR_MS + i * 60_000 + d, temp_c=20 + i, rssi_dbm=-60 - d)
+                )
     return docs
 
 
@@ -80,8 +82,13 @@ def test_jobs_are_sent_only_after_their_readings_are_in_the_table(aws, context, 
         keys = set(aws.items())
         for entry in kwargs["Entries"]:
             job = json.loads(entry["MessageBody"])
-            in_table_when_sent.append(all((d["device_id"], d["ts"]) in keys for d in docs
-                                          if (d["device_id"], d["ts"] - d["ts"] % HOUR_MS) == (job["device_id"], job["hour_start"])))
+            in_table_when_sent.append(
+                all(
+                    (d["device_id"], d["ts"]) in keys
+                    for d in docs
+                    if (d["device_id"], d["ts"] - d["ts"] % HOUR_MS) == (job["device_id"], job["hour_start"])
+                )
+            )
         return real(**kwargs)
 
     wrap_send_batch(monkeypatch, decide)
@@ -106,9 +113,15 @@ def test_entries_sqs_refuses_for_a_while_are_retried_until_sent(aws, context, fa
     def decide(n, real, kwargs):
         if n == 1:  # SQS takes the first two entries and fails the rest on its side
             real(QueueUrl=kwargs["QueueUrl"], Entries=kwargs["Entries"][:2])
-            return {"Successful": [{"Id": e["Id"], "MessageId": "x", "MD5OfMessageBody": "x"} for e in kwargs["Entries"][:2]],
-                    "Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
-                               for e in kwargs["Entries"][2:]]}
+            return {
+                "Successful": [
+                    {"Id": e["Id"], "MessageId": "x", "MD5OfMessageBody": "x"} for e in kwargs["Entries"][:2]
+                ],
+                "Failed": [
+                    {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+                    for e in kwargs["Entries"][2:]
+                ],
+            }
         return real(**kwargs)
 
     seen = wrap_send_batch(monkeypatch, decide)
@@ -118,7 +131,8 @@ def test_entries_sqs_refuses_for_a_while_are_retried_until_sent(aws, context, fa
 
 
 def test_jobs_unsent_when_time_runs_out_hand_back_exactly_their_readings_and_a_redelivery_enqueues_them(
-        aws, context, fake_clock, monkeypatch, capsys):
+    aws, context, fake_clock, monkeypatch, capsys
+):
     docs = spread(devices=3, hours=2, per_hour=2)
     event = kinesis_event(docs)
     stuck = "dev-0002"
@@ -129,15 +143,21 @@ def test_jobs_unsent_when_time_runs_out_hand_back_exactly_their_readings_and_a_r
         bad = [e for e in kwargs["Entries"] if json.loads(e["MessageBody"])["device_id"] in sqs_down_for]
         if ok:
             real(QueueUrl=kwargs["QueueUrl"], Entries=ok)
-        return {"Successful": [{"Id": e["Id"], "MessageId": "x", "MD5OfMessageBody": "x"} for e in ok],
-                "Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "ServiceUnavailable", "Message": "later"} for e in bad]}
+        return {
+            "Successful": [{"Id": e["Id"], "MessageId": "x", "MD5OfMessageBody": "x"} for e in ok],
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "ServiceUnavailable", "Message": "later"} for e in bad
+            ],
+        }
 
     seen = wrap_send_batch(monkeypatch, decide)
     context.remaining_ms = 4_000
 
     result = handler(event, context)
 
-    behind_stuck = sorted(r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == stuck)
+    behind_stuck = sorted(
+        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == stuck
+    )
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == behind_stuck
     assert len(aws.items()) == len(docs)  # every reading is written all the same
     assert sorted(jobs_on_queue(aws)) == sorted(j for j in expected_jobs(docs) if j[0] != stuck)
@@ -148,29 +168,41 @@ def test_jobs_unsent_when_time_runs_out_hand_back_exactly_their_readings_and_a_r
     # Lambda re-delivers from the lowest failed record; SQS has recovered: nothing is duplicated, nothing lost.
     sqs_down_for.clear()
     context.remaining_ms = 60_000
-    first_failed = min(range(len(docs)), key=lambda i: int(event["Records"][i]["kinesis"]["sequenceNumber"])
-                       if event["Records"][i]["kinesis"]["sequenceNumber"] in behind_stuck else 10**80)
+    first_failed = min(
+        range(len(docs)),
+        key=lambda i: (
+            int(event["Records"][i]["kinesis"]["sequenceNumber"])
+            if event["Records"][i]["kinesis"]["sequenceNumber"] in behind_stuck
+            else 10**80
+        ),
+    )
     assert handler({"Records": event["Records"][first_failed:]}, context) == {"batchItemFailures": []}
     assert len(aws.items()) == len(docs)
     assert {j for j in jobs_on_queue(aws) if j[0] == stuck} == {j for j in expected_jobs(docs) if j[0] == stuck}
 
 
-@pytest.mark.parametrize("code", ["AccessDenied", "KMS.AccessDeniedException", "AWS.SimpleQueueService.NonExistentQueue"])
+@pytest.mark.parametrize(
+    "code", ["AccessDenied", "KMS.AccessDeniedException", "AWS.SimpleQueueService.NonExistentQueue"]
+)
 def test_a_non_retryable_send_error_hands_back_its_readings_without_retrying(aws, context, monkeypatch, capsys, code):
     docs = spread(devices=12, hours=1, per_hour=1)  # 12 jobs: two requests
     event = kinesis_event(docs)
 
     def decide(n, real, kwargs):
         if n == 1:
-            raise ClientError({"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendMessageBatch")
+            raise ClientError(
+                {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "SendMessageBatch",
+            )
         return real(**kwargs)
 
     seen = wrap_send_batch(monkeypatch, decide)
     result = handler(event, context)
 
     first_ten = {json.loads(e["MessageBody"])["device_id"] for e in seen[0]}
-    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == \
-        sorted(r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] in first_ten)
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
+        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] in first_ten
+    )
     assert len(seen) == 2  # no retry of what cannot succeed
     assert len(jobs_on_queue(aws)) == 2
     lines = output_lines(capsys)

@@ -18,7 +18,16 @@ from rollup import store
 from rollup.handler import handler
 from rollup.job import HOUR_MS, BadJob, RollupJob, jobs_for, parse
 
-from .conftest import MAX_RECEIVE_COUNT, ROLLUP_TABLE, TABLE, emf, kinesis_event, output_lines, reading, sqs_event, sqs_record
+from .conftest import (
+    MAX_RECEIVE_COUNT,
+    ROLLUP_TABLE,
+    emf,
+    kinesis_event,
+    output_lines,
+    reading,
+    sqs_event,
+    sqs_record,
+)
 
 HOUR = (int(time.time() * 1000) // HOUR_MS - 3) * HOUR_MS  # three hours ago, a whole UTC hour
 
@@ -36,17 +45,31 @@ def expected(docs, device, hour=HOUR) -> dict:
     """The aggregate this test computes from the raw readings it wrote, with plain floats."""
     mine = [d for d in docs if d["device_id"] == device and hour <= d["ts"] < hour + HOUR_MS]
     names = sorted({n for d in mine for n in d["metrics"]})
-    out = {"count": len(mine), "first_ts": min(d["ts"] for d in mine), "last_ts": max(d["ts"] for d in mine), "metrics": {}}
+    out = {
+        "count": len(mine),
+        "first_ts": min(d["ts"] for d in mine),
+        "last_ts": max(d["ts"] for d in mine),
+        "metrics": {},
+    }
     for n in names:
         values = [float(d["metrics"][n]) for d in mine if n in d["metrics"]]
-        out["metrics"][n] = {"count": len(values), "min": min(values), "max": max(values), "sum": sum(values),
-                             "avg": statistics.fmean(values)}
+        out["metrics"][n] = {
+            "count": len(values),
+            "min": min(values),
+            "max": max(values),
+            "sum": sum(values),
+            "avg": statistics.fmean(values),
+        }
     return out
 
 
 def as_plain(item: dict) -> dict:
-    return {"count": int(item["count"]["N"]), "first_ts": int(item["first_ts"]["N"]), "last_ts": int(item["last_ts"]["N"]),
-            "metrics": {n: {k: float(v["N"]) for k, v in s["M"].items()} for n, s in item["metrics"]["M"].items()}}
+    return {
+        "count": int(item["count"]["N"]),
+        "first_ts": int(item["first_ts"]["N"]),
+        "last_ts": int(item["last_ts"]["N"]),
+        "metrics": {n: {k: float(v["N"]) for k, v in s["M"].items()} for n, s in item["metrics"]["M"].items()},
+    }
 
 
 def failures(result) -> list[str]:
@@ -76,7 +99,9 @@ def test_the_rollup_equals_the_aggregate_of_the_raw_readings(aws, context, docs)
     assert set(rollups) == {("dev-a", HOUR), ("dev-b", HOUR), ("dev-a", HOUR + HOUR_MS)}
     for device, hour in rollups:
         got, want = as_plain(rollups[(device, hour)]), expected(docs, device, hour)
-        assert got["count"] == want["count"] and got["first_ts"] == want["first_ts"] and got["last_ts"] == want["last_ts"]
+        assert (
+            got["count"] == want["count"] and got["first_ts"] == want["first_ts"] and got["last_ts"] == want["last_ts"]
+        )
         assert set(got["metrics"]) == set(want["metrics"])
         for name, stats in want["metrics"].items():
             assert got["metrics"][name] == pytest.approx(stats), f"{device} {hour} {name}"
@@ -109,9 +134,15 @@ def test_repeating_a_job_overwrites_and_never_double_counts(aws, context, docs):
 def test_a_malformed_job_fails_only_itself(aws, context, docs, capsys):
     write_readings(aws, context, docs)
     capsys.readouterr()  # the ingest function's own lines
-    bad_bodies = ["not json", "[1, 2]", json.dumps({"device_id": "dev-a"}), json.dumps({"device_id": "dev a", "hour_start": HOUR}),
-                  json.dumps({"device_id": "dev-a", "hour_start": HOUR + 1}), json.dumps({"device_id": "dev-a", "hour_start": "1"}),
-                  json.dumps({"device_id": "dev-a", "hour_start": True})]
+    bad_bodies = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"device_id": "dev-a"}),
+        json.dumps({"device_id": "dev a", "hour_start": HOUR}),
+        json.dumps({"device_id": "dev-a", "hour_start": HOUR + 1}),
+        json.dumps({"device_id": "dev-a", "hour_start": "1"}),
+        json.dumps({"device_id": "dev-a", "hour_start": True}),
+    ]
     event = sqs_event([job("dev-a"), *bad_bodies, job("dev-b")])
 
     result = handler(event, context)
@@ -121,7 +152,9 @@ def test_a_malformed_job_fails_only_itself(aws, context, docs, capsys):
     assert set(aws.rollups()) == {("dev-a", HOUR), ("dev-b", HOUR)}
     lines = output_lines(capsys)
     errors = [line for line in lines if line.get("level") == "ERROR" and "malformed" in line["message"]]
-    assert sorted(line["message_id"] for line in errors) == bad_ids and all(line["receive_count"] == "1" for line in errors)
+    assert sorted(line["message_id"] for line in errors) == bad_ids and all(
+        line["receive_count"] == "1" for line in errors
+    )
     m = emf(lines)
     assert (m["JobsIn"], m["JobsMalformed"], m["RollupsWritten"], m["JobsFailed"]) == (9, 7, 2, 0)
 
@@ -130,9 +163,13 @@ def test_duplicate_jobs_in_a_batch_are_computed_once_and_all_succeed(aws, contex
     write_readings(aws, context, docs)
     ddb = clients.client("dynamodb")
     real, queries = ddb.query, []
-    monkeypatch.setattr(ddb, "query", lambda **kw: queries.append(kw["ExpressionAttributeValues"][":d"]["S"]) or real(**kw))
+    monkeypatch.setattr(
+        ddb, "query", lambda **kw: queries.append(kw["ExpressionAttributeValues"][":d"]["S"]) or real(**kw)
+    )
 
-    assert handler(sqs_event([job("dev-a"), job("dev-b"), job("dev-a"), job("dev-a")]), context) == {"batchItemFailures": []}
+    assert handler(sqs_event([job("dev-a"), job("dev-b"), job("dev-a"), job("dev-a")]), context) == {
+        "batchItemFailures": []
+    }
     assert sorted(queries) == ["dev-a", "dev-b"]
 
 
@@ -158,11 +195,19 @@ def test_a_dynamodb_error_fails_only_the_messages_of_that_job(aws, context, docs
 def test_a_rollup_from_an_older_read_never_replaces_a_newer_one(aws, context, docs, capsys):
     write_readings(aws, context, docs)
     capsys.readouterr()  # the ingest function's own lines
-    newer = {"device_id": {"S": "dev-a"}, "hour_start": {"N": str(HOUR)}, "count": {"N": "1234"}, "metrics": {"M": {}},
-             "computed_at": {"N": str(int(time.time() * 1000) + 60_000)}, "expires_at": {"N": "1"}}
+    newer = {
+        "device_id": {"S": "dev-a"},
+        "hour_start": {"N": str(HOUR)},
+        "count": {"N": "1234"},
+        "metrics": {"M": {}},
+        "computed_at": {"N": str(int(time.time() * 1000) + 60_000)},
+        "expires_at": {"N": "1"},
+    }
     aws.ddb.put_item(TableName=ROLLUP_TABLE, Item=newer)
 
-    assert handler(sqs_event([job("dev-a")]), context) == {"batchItemFailures": []}  # nothing to retry: it lost the race
+    assert handler(sqs_event([job("dev-a")]), context) == {
+        "batchItemFailures": []
+    }  # nothing to retry: it lost the race
     assert aws.rollups()[("dev-a", HOUR)]["count"]["N"] == "1234"
     assert emf(output_lines(capsys))["RollupsSuperseded"] == 1
 
@@ -207,18 +252,27 @@ def test_the_whole_path_on_a_real_queue_malformed_job_reaches_the_dlq_after_max_
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody='{"device_id": "dev-a", "hour_start": "soon"}')
     receives_of_bad = 0
     for _ in range(20):
-        msgs = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                       MessageAttributeNames=["All"]).get("Messages", [])
+        msgs = aws.sqs.receive_message(
+            QueueUrl=aws.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
         if not msgs:
             break
-        event = {"Records": [sqs_record(m["Body"], message_id=m["MessageId"], receive_count=int(m["Attributes"]["ApproximateReceiveCount"]))
-                             for m in msgs]}
+        event = {
+            "Records": [
+                sqs_record(
+                    m["Body"], message_id=m["MessageId"], receive_count=int(m["Attributes"]["ApproximateReceiveCount"])
+                )
+                for m in msgs
+            ]
+        }
         failed = set(failures(handler(event, context)))
         receives_of_bad += sum(1 for m in msgs if "soon" in m["Body"])
         done = [m for m in msgs if m["MessageId"] not in failed]
         if done:
-            aws.sqs.delete_message_batch(QueueUrl=aws.queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                                          for i, m in enumerate(done)])
+            aws.sqs.delete_message_batch(
+                QueueUrl=aws.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
     assert receives_of_bad == MAX_RECEIVE_COUNT
     (dead,) = aws.receive(aws.dlq_url)
     assert "soon" in dead["Body"]
@@ -228,6 +282,7 @@ def test_the_whole_path_on_a_real_queue_malformed_job_reaches_the_dlq_after_max_
 
 # --- the job format ---------------------------------------------------------------------------------------
 
+
 def test_jobs_for_deduplicates_device_hours_in_first_seen_order():
     pairs = [("b", HOUR + 5), ("a", HOUR), ("b", HOUR + 10), ("a", HOUR + HOUR_MS), ("a", HOUR + 1)]
     assert jobs_for(pairs) == [RollupJob("b", HOUR), RollupJob("a", HOUR), RollupJob("a", HOUR + HOUR_MS)]
@@ -235,20 +290,30 @@ def test_jobs_for_deduplicates_device_hours_in_first_seen_order():
 
 def test_a_job_body_round_trips_and_bad_ones_say_why():
     assert parse(RollupJob("dev-1", HOUR).body()) == RollupJob("dev-1", HOUR)
-    for body, why in [("{", "not JSON"), ("1", "not a JSON object"), ('{"hour_start": 0}', "device_id"),
-                      ('{"device_id": "d", "hour_start": 1.5}', "integer"), ('{"device_id": "d", "hour_start": -3600000}', "start of a UTC hour"),
-                      ("x" * 2000, "at most")]:
+    for body, why in [
+        ("{", "not JSON"),
+        ("1", "not a JSON object"),
+        ('{"hour_start": 0}', "device_id"),
+        ('{"device_id": "d", "hour_start": 1.5}', "integer"),
+        ('{"device_id": "d", "hour_start": -3600000}', "start of a UTC hour"),
+        ("x" * 2000, "at most"),
+    ]:
         with pytest.raises(BadJob, match=why):
             parse(body)
 
 
 # --- reading rollups back (for the read API) --------------------------------------------------------------
 
+
 def test_query_rollups_returns_json_ready_hours_overlapping_the_range(aws, context, docs):
     write_readings(aws, context, docs)
-    handler(sqs_event([job("dev-a", HOUR - HOUR_MS), job("dev-a"), job("dev-a", HOUR + HOUR_MS), job("dev-b")]), context)
+    handler(
+        sqs_event([job("dev-a", HOUR - HOUR_MS), job("dev-a"), job("dev-a", HOUR + HOUR_MS), job("dev-b")]), context
+    )
 
-    got = store.query_rollups(ROLLUP_TABLE, "dev-a", HOUR + 10, HOUR + HOUR_MS, ddb=aws.ddb)  # mid-hour to the next hour's start
+    got = store.query_rollups(
+        ROLLUP_TABLE, "dev-a", HOUR + 10, HOUR + HOUR_MS, ddb=aws.ddb
+    )  # mid-hour to the next hour's start
 
     assert [r["hour_start"] for r in got] == [HOUR, HOUR + HOUR_MS]
     first = got[0]
@@ -257,13 +322,24 @@ def test_query_rollups_returns_json_ready_hours_overlapping_the_range(aws, conte
     assert isinstance(first["count"], int) and isinstance(first["metrics"]["temp_c"]["avg"], float)
     assert first["metrics"]["temp_c"]["max"] == pytest.approx(99.9)
     assert first["metrics"]["humidity_pct"] == pytest.approx(expected(docs, "dev-a")["metrics"]["humidity_pct"])
-    assert [r["hour_start"] for r in store.query_rollups(ROLLUP_TABLE, "dev-a", HOUR - 5 * HOUR_MS, HOUR + 5 * HOUR_MS, ddb=aws.ddb, descending=True)] == \
-        [HOUR + HOUR_MS, HOUR, HOUR - HOUR_MS]
+    assert [
+        r["hour_start"]
+        for r in store.query_rollups(
+            ROLLUP_TABLE, "dev-a", HOUR - 5 * HOUR_MS, HOUR + 5 * HOUR_MS, ddb=aws.ddb, descending=True
+        )
+    ] == [HOUR + HOUR_MS, HOUR, HOUR - HOUR_MS]
     assert store.query_rollups(ROLLUP_TABLE, "dev-zzz", HOUR, HOUR + 1, ddb=aws.ddb) == []
 
 
-@pytest.mark.parametrize("from_ms, to_ms, why", [(HOUR + 1, HOUR, "after"), (0, 400 * 24 * HOUR_MS, "more than"),
-                                                  ("0", HOUR, "integers"), (True, HOUR, "integers")])
+@pytest.mark.parametrize(
+    "from_ms, to_ms, why",
+    [
+        (HOUR + 1, HOUR, "after"),
+        (0, 400 * 24 * HOUR_MS, "more than"),
+        ("0", HOUR, "integers"),
+        (True, HOUR, "integers"),
+    ],
+)
 def test_query_rollups_refuses_a_bad_range(aws, from_ms, to_ms, why):
     with pytest.raises(ValueError, match=why):
         store.query_rollups(ROLLUP_TABLE, "dev-a", from_ms, to_ms, ddb=aws.ddb)

@@ -49,45 +49,51 @@ def test_floats_keep_their_exact_decimal_digits():
     assert result.metrics == {"v": Decimal("0.1"), "w": Decimal(3)}
 
 
-@pytest.mark.parametrize("doc, code", [
-    (good(ts=True), "bad_ts"),
-    (good(ts=float(NOW_MS)), "bad_ts"),
-    (good(ts=None), "bad_ts"),
-    (good(ts=NOW_MS - 365 * 86_400_000 - 1), "ts_out_of_window"),
-    (good(ts=NOW_MS + 300_001), "ts_out_of_window"),
-    (good(device_id=""), "bad_device_id"),
-    (good(device_id="d" * 129), "bad_device_id"),
-    (good(device_id=42), "bad_device_id"),
-    (good(device_id="dev-1\n"), "bad_device_id"),
-    (good(metrics={}), "bad_metrics"),
-    (good(metrics=[1, 2]), "bad_metrics"),
-    (good(metrics={"ok": True}), "bad_metrics"),
-    (good(metrics={"ok": "21.5"}), "bad_metrics"),
-    (good(metrics={"ok": None}), "bad_metrics"),
-    (good(metrics={"bad name": 1}), "bad_metrics"),
-    (good(metrics={"m" * 65: 1}), "bad_metrics"),
-    (good(metrics={f"m{i}": i for i in range(65)}), "too_many_metrics"),
-    (good(metrics={"v": float("inf")}), "non_finite_metric"),
-    (good(metrics={"v": float("-inf")}), "non_finite_metric"),
-    ({"device_id": "d", "ts": NOW_MS}, "missing_field"),
-    ("just a string", "not_object"),
-    (None, "not_object"),
-])
+@pytest.mark.parametrize(
+    "doc, code",
+    [
+        (good(ts=True), "bad_ts"),
+        (good(ts=float(NOW_MS)), "bad_ts"),
+        (good(ts=None), "bad_ts"),
+        (good(ts=NOW_MS - 365 * 86_400_000 - 1), "ts_out_of_window"),
+        (good(ts=NOW_MS + 300_001), "ts_out_of_window"),
+        (good(device_id=""), "bad_device_id"),
+        (good(device_id="d" * 129), "bad_device_id"),
+        (good(device_id=42), "bad_device_id"),
+        (good(device_id="dev-1\n"), "bad_device_id"),
+        (good(metrics={}), "bad_metrics"),
+        (good(metrics=[1, 2]), "bad_metrics"),
+        (good(metrics={"ok": True}), "bad_metrics"),
+        (good(metrics={"ok": "21.5"}), "bad_metrics"),
+        (good(metrics={"ok": None}), "bad_metrics"),
+        (good(metrics={"bad name": 1}), "bad_metrics"),
+        (good(metrics={"m" * 65: 1}), "bad_metrics"),
+        (good(metrics={f"m{i}": i for i in range(65)}), "too_many_metrics"),
+        (good(metrics={"v": float("inf")}), "non_finite_metric"),
+        (good(metrics={"v": float("-inf")}), "non_finite_metric"),
+        ({"device_id": "d", "ts": NOW_MS}, "missing_field"),
+        ("just a string", "not_object"),
+        (None, "not_object"),
+    ],
+)
 def test_invalid_readings_get_their_reason_code(doc, code):
     result = check(doc)
     assert isinstance(result, Rejection) and result.reason_code == code, result
 
 
-@pytest.mark.parametrize("raw, code", [
-    (b"", "not_json"),
-    (b"[" * 5000, "not_json"),  # deep nesting: RecursionError inside json, not a crash
-    (b'{"device_id":"d","ts":%d,"metrics":{"v":NaN}}' % NOW_MS, "non_finite_metric"),
-    (b'{"device_id":"d","ts":NaN,"metrics":{"v":1}}', "bad_ts"),
-    (b'{"device_id":"d","ts":%d,"metrics":{"v":1e400}}' % NOW_MS, "bad_metrics"),  # beyond DynamoDB's N range
-    (b'{"device_id":"d","ts":%d,"metrics":{"v":1234567890123456789012345678901234567890}}' % NOW_MS, "bad_metrics"),
-    (b'{"device_id":"d","ts":%d,"metrics":{"v":%s}}' % (NOW_MS, b"9" * 5000), "not_json"),  # int digit limit
-    ("é".encode("latin-1"), "not_utf8"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        (b"", "not_json"),
+        (b"[" * 5000, "not_json"),  # deep nesting: RecursionError inside json, not a crash
+        (b'{"device_id":"d","ts":%d,"metrics":{"v":NaN}}' % NOW_MS, "non_finite_metric"),
+        (b'{"device_id":"d","ts":NaN,"metrics":{"v":1}}', "bad_ts"),
+        (b'{"device_id":"d","ts":%d,"metrics":{"v":1e400}}' % NOW_MS, "bad_metrics"),  # beyond DynamoDB's N range
+        (b'{"device_id":"d","ts":%d,"metrics":{"v":1234567890123456789012345678901234567890}}' % NOW_MS, "bad_metrics"),
+        (b'{"device_id":"d","ts":%d,"metrics":{"v":%s}}' % (NOW_MS, b"9" * 5000), "not_json"),  # int digit limit
+        ("é".encode("latin-1"), "not_utf8"),
+    ],
+)
 def test_raw_bytes_that_are_not_readings(raw, code):
     result = check(raw)
     assert isinstance(result, Rejection) and result.reason_code == code, result
@@ -101,7 +107,7 @@ def test_limits_are_inclusive():
     padded = json.dumps(good(note="")).encode()
     exactly = json.dumps(good(note="x" * (validate.MAX_DATA_BYTES - len(padded)))).encode()
     assert len(exactly) == validate.MAX_DATA_BYTES and isinstance(check(exactly), Reading)
-    assert check(exactly[:-1] + b' }').reason_code == "oversize"
+    assert check(exactly[:-1] + b" }").reason_code == "oversize"
 
 
 def test_window_follows_the_configured_limits():

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from opsctl.sandbox.api_server import LocalApi, Route, TokenBucket, _from_payload_v2
 from opsctl.sandbox.runtime.function import Invocation
 
@@ -23,31 +21,56 @@ class FakeRunner:
 
     def invoke(self, fn, event):
         self.events.append(event)
-        return Invocation(request_id="r", result=self.result, error_type="Boom" if self.error else None, duration_ms=1.0)
+        return Invocation(
+            request_id="r", result=self.result, error_type="Boom" if self.error else None, duration_ms=1.0
+        )
 
     def close(self):
         pass
 
 
 class FakeMetrics:
-    def lambda_invocation(self, *a, **kw): pass
-    def maybe_flush(self): pass
-    def flush(self): pass
+    def lambda_invocation(self, *a, **kw):
+        pass
+
+    def maybe_flush(self):
+        pass
+
+    def flush(self):
+        pass
 
 
 def local_api(keys, *, result=None, error=False, cors=None, throttle=None) -> LocalApi:
     routes = sorted((Route.build(k, Fn()) for k in keys if k != "$default"), key=Route.specificity)
     default = Route.build("$default", Fn()) if "$default" in keys else None
-    return LocalApi(api_id="abc123", name="t", stage="$default", account_id="123456789012", region="us-east-1",
-                    routes=routes, default=default, cors=cors, runner=FakeRunner(result, error), metrics=FakeMetrics(),
-                    throttle=throttle)
+    return LocalApi(
+        api_id="abc123",
+        name="t",
+        stage="$default",
+        account_id="123456789012",
+        region="us-east-1",
+        routes=routes,
+        default=default,
+        cors=cors,
+        runner=FakeRunner(result, error),
+        metrics=FakeMetrics(),
+        throttle=throttle,
+    )
 
 
 OK = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
 
 
 def test_most_specific_route_wins_then_default():
-    api = local_api(["GET /devices/{device_id}/latest", "GET /devices/{proxy+}", "GET /devices/special/latest", "ANY /devices/{id}/latest", "$default"])
+    api = local_api(
+        [
+            "GET /devices/{device_id}/latest",
+            "GET /devices/{proxy+}",
+            "GET /devices/special/latest",
+            "ANY /devices/{id}/latest",
+            "$default",
+        ]
+    )
     assert api.match("GET", "/devices/special/latest")[0].key == "GET /devices/special/latest"
     route, params = api.match("GET", "/devices/dev%3A1/latest")
     assert route.key == "GET /devices/{device_id}/latest" and params == {"device_id": "dev:1"}
@@ -59,8 +82,11 @@ def test_most_specific_route_wins_then_default():
 
 def test_request_becomes_a_payload_v2_event():
     api = local_api(["GET /devices/{device_id}/readings"], result=OK)
-    api.handle("GET", "/devices/dev-1/readings?limit=5&limit=6&from=2025-11-22T00%3A00%3A00%2B01%3A00",
-               [("User-Agent", "curl"), ("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "s=1; t=2")])
+    api.handle(
+        "GET",
+        "/devices/dev-1/readings?limit=5&limit=6&from=2025-11-22T00%3A00%3A00%2B01%3A00",
+        [("User-Agent", "curl"), ("X-Multi", "a"), ("X-Multi", "b"), ("Cookie", "s=1; t=2")],
+    )
     (event,) = api.runner.events
     assert event["version"] == "2.0" and event["routeKey"] == "GET /devices/{device_id}/readings"
     assert event["rawPath"] == "/devices/dev-1/readings" and event["pathParameters"] == {"device_id": "dev-1"}
@@ -73,8 +99,15 @@ def test_request_becomes_a_payload_v2_event():
 
 
 def test_function_answers_map_to_http_like_api_gateway():
-    a = _from_payload_v2({"statusCode": 400, "headers": {"Cache-Control": "no-store"}, "body": '{"error":1}', "cookies": ["c=1"]}, "rid")
-    assert a.status == 400 and ("Cache-Control", "no-store") in a.headers and ("Set-Cookie", "c=1") in a.headers and a.body == b'{"error":1}'
+    a = _from_payload_v2(
+        {"statusCode": 400, "headers": {"Cache-Control": "no-store"}, "body": '{"error":1}', "cookies": ["c=1"]}, "rid"
+    )
+    assert (
+        a.status == 400
+        and ("Cache-Control", "no-store") in a.headers
+        and ("Set-Cookie", "c=1") in a.headers
+        and a.body == b'{"error":1}'
+    )
     plain = _from_payload_v2({"hello": "world"}, "rid")  # no statusCode: a 200 with the value as JSON
     assert plain.status == 200 and json.loads(plain.body) == {"hello": "world"}
     assert _from_payload_v2({"statusCode": 201, "body": "aGk=", "isBase64Encoded": True}, "rid").body == b"hi"
@@ -86,7 +119,12 @@ def test_unmatched_route_and_function_error_are_api_gateways_own_answers():
     assert failed.status == 500 and json.loads(failed.body) == {"message": "Internal Server Error"}
 
 
-CORS = {"AllowOrigins": ["http://localhost:8000"], "AllowMethods": ["GET", "OPTIONS"], "AllowHeaders": ["authorization"], "MaxAge": 600}
+CORS = {
+    "AllowOrigins": ["http://localhost:8000"],
+    "AllowMethods": ["GET", "OPTIONS"],
+    "AllowHeaders": ["authorization"],
+    "MaxAge": 600,
+}
 
 
 def test_cors_preflight_and_headers_come_from_the_api_configuration():

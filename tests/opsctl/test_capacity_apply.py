@@ -16,14 +16,25 @@ from opsctl.core import tfvars
 from opsctl.core.aws import AwsTarget
 from opsctl.core.stack import Stack
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 
 
 def _seed(cw, table, per_minute, index=None):
-    dims = [{"Name": "TableName", "Value": table}] + ([{"Name": "GlobalSecondaryIndexName", "Value": index}] if index else [])
-    cw.put_metric_data(Namespace="AWS/DynamoDB", MetricData=[
-        {"MetricName": "ConsumedWriteCapacityUnits", "Dimensions": dims, "Value": float(per_minute), "Timestamp": NOW - dt.timedelta(minutes=i + 1)}
-        for i in range(60)])
+    dims = [{"Name": "TableName", "Value": table}] + (
+        [{"Name": "GlobalSecondaryIndexName", "Value": index}] if index else []
+    )
+    cw.put_metric_data(
+        Namespace="AWS/DynamoDB",
+        MetricData=[
+            {
+                "MetricName": "ConsumedWriteCapacityUnits",
+                "Dimensions": dims,
+                "Value": float(per_minute),
+                "Timestamp": NOW - dt.timedelta(minutes=i + 1),
+            }
+            for i in range(60)
+        ],
+    )
 
 
 @pytest.fixture
@@ -32,20 +43,44 @@ def stack(tmp_path, monkeypatch):
     (tmp_path / "prod").mkdir()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(TableName="readings", BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 80},
-                         KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}, {"AttributeName": "site", "AttributeType": "S"}],
-                         GlobalSecondaryIndexes=[{"IndexName": "by-site", "KeySchema": [{"AttributeName": "site", "KeyType": "HASH"}],
-                                                  "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                                  "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}])
+        ddb.create_table(
+            TableName="readings",
+            BillingMode="PROVISIONED",
+            ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 80},
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "device_id", "AttributeType": "S"},
+                {"AttributeName": "site", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-site",
+                    "KeySchema": [{"AttributeName": "site", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                }
+            ],
+        )
         aas = boto3.client("application-autoscaling", region_name="us-east-1")
         for dim in ("Read", "Write"):
-            aas.register_scalable_target(ServiceNamespace="dynamodb", ResourceId="table/readings",
-                                         ScalableDimension=f"dynamodb:table:{dim}CapacityUnits", MinCapacity=5, MaxCapacity=100)
-            aas.put_scaling_policy(PolicyName=f"readings-{dim}", ServiceNamespace="dynamodb", ResourceId="table/readings",
-                                   ScalableDimension=f"dynamodb:table:{dim}CapacityUnits", PolicyType="TargetTrackingScaling",
-                                   TargetTrackingScalingPolicyConfiguration={"TargetValue": 70.0, "PredefinedMetricSpecification": {
-                                       "PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"}})
+            aas.register_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId="table/readings",
+                ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+                MinCapacity=5,
+                MaxCapacity=100,
+            )
+            aas.put_scaling_policy(
+                PolicyName=f"readings-{dim}",
+                ServiceNamespace="dynamodb",
+                ResourceId="table/readings",
+                ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration={
+                    "TargetValue": 70.0,
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"},
+                },
+            )
         cw = boto3.client("cloudwatch", region_name="us-east-1")
         _seed(cw, "readings", 3000)  # 50 WCU/s → auto scaling 72–108 at 70 %
         _seed(cw, "readings", 600, index="by-site")  # 10 WCU/s on the index → 15 WCU (it has 1)
@@ -53,18 +88,35 @@ def stack(tmp_path, monkeypatch):
 
 
 def test_apply_moves_the_auto_scaling_range_and_records_prods_variables(stack):
-    report = cap.build(stack, cap.scope(stack, None, headroom=0.7, target_pct=None), window=dt.timedelta(hours=1),
-                       prices=cap.load_prices(None), now=NOW)
+    report = cap.build(
+        stack,
+        cap.scope(stack, None, headroom=0.7, target_pct=None),
+        window=dt.timedelta(hours=1),
+        prices=cap.load_prices(None),
+        now=NOW,
+    )
     plan = {c.resource: c for c in cap.plan_changes(stack, report)}
     table, index = plan["readings"], plan["readings/by-site"]
-    assert table.action == "set_autoscaling" and table.changes["write_autoscaling"] == {"min": 72, "max": 108, "target_pct": 70.0}
+    assert table.action == "set_autoscaling" and table.changes["write_autoscaling"] == {
+        "min": 72,
+        "max": 108,
+        "target_pct": 70.0,
+    }
     assert table.untracked is None
-    assert table.tfvars["table_autoscaling_write"] == {"min_capacity": 72, "max_capacity": 108, "target_utilization_percent": 70.0}
+    assert table.tfvars["table_autoscaling_write"] == {
+        "min_capacity": 72,
+        "max_capacity": 108,
+        "target_utilization_percent": 70.0,
+    }
     assert index.changes == {"write_capacity": 15} and "no Terraform variable" in index.untracked
     cap.apply_change(stack, table)
     after = cap.apply_change(stack, index)
-    targets = stack.target.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/readings"])
-    ranges = {t["ScalableDimension"].split(":")[-1]: (t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]}
+    targets = stack.target.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="dynamodb", ResourceIds=["table/readings"]
+    )
+    ranges = {
+        t["ScalableDimension"].split(":")[-1]: (t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]
+    }
     assert ranges == {"WriteCapacityUnits": (72, 108), "ReadCapacityUnits": (1, 2)}
     assert after["write_capacity"] == 15
     for name, value in table.tfvars.items():
@@ -75,7 +127,12 @@ def test_apply_moves_the_auto_scaling_range_and_records_prods_variables(stack):
 
 def test_an_environment_without_the_variable_is_told_to_change_terraform_by_hand(stack):
     local = Stack(env="dev", target=stack.target, outputs=stack.outputs)
-    report = cap.build(local, cap.scope(local, None, headroom=0.7, target_pct=None), window=dt.timedelta(hours=1),
-                       prices=cap.load_prices(None), now=NOW)
+    report = cap.build(
+        local,
+        cap.scope(local, None, headroom=0.7, target_pct=None),
+        window=dt.timedelta(hours=1),
+        prices=cap.load_prices(None),
+        now=NOW,
+    )
     (table,) = [c for c in cap.plan_changes(local, report) if c.resource == "readings"]
     assert "declares no table_autoscaling_read, table_autoscaling_write" in table.untracked

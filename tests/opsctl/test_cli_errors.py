@@ -15,7 +15,9 @@ def opsctl(*args, env_extra=None, tmp_path=None):
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(tmp_path / "sandbox"), **(env_extra or {})}
     env.pop("OPSCTL_ENV", None)
     env = {k: v for k, v in env.items() if v is not None}  # None in env_extra removes a variable
-    return subprocess.run([sys.executable, "-m", "opsctl.cli.app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "opsctl.cli.app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_one_line_error(proc, *fragments):
@@ -66,12 +68,27 @@ def test_bad_flag_is_a_usage_error_not_a_traceback(tmp_path):
     assert "--devices" in proc.stderr
 
 
-@pytest.mark.parametrize("argv, fragments", [
-    (["sandbox", "rollups", "--device", "dev 1/.."], ["--device 'dev 1/..' is not a device id"]),
-    (["sandbox", "rollups", "--device", "dev-1", "--from", "yesterday"], ["--from 'yesterday'", "ISO-8601"]),
-    (["sandbox", "rollups", "--device", "dev-1", "--from", "2025-11-22T10:00:00Z", "--to", "2025-11-22T09:00:00Z"], ["--from is after --to"]),
-    (["sandbox", "rollups", "--device", "dev-1"], ["the sandbox is not up"]),
-])
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["sandbox", "rollups", "--device", "dev 1/.."], ["--device 'dev 1/..' is not a device id"]),
+        (["sandbox", "rollups", "--device", "dev-1", "--from", "yesterday"], ["--from 'yesterday'", "ISO-8601"]),
+        (
+            [
+                "sandbox",
+                "rollups",
+                "--device",
+                "dev-1",
+                "--from",
+                "2025-11-22T10:00:00Z",
+                "--to",
+                "2025-11-22T09:00:00Z",
+            ],
+            ["--from is after --to"],
+        ),
+        (["sandbox", "rollups", "--device", "dev-1"], ["the sandbox is not up"]),
+    ],
+)
 def test_rollups_bad_flags_are_one_line(tmp_path, argv, fragments):
     assert_one_line_error(opsctl(*argv, tmp_path=tmp_path), *fragments)
 
@@ -81,8 +98,17 @@ def test_api_on_a_sandbox_that_is_not_up_says_how_to_start_it(tmp_path):
     assert_one_line_error(proc, "the sandbox is not up", "opsctl sandbox up")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["sandbox", "run", "--help"], ["sandbox", "traffic", "--help"],
-                                  ["sandbox", "rollups", "--help"], ["sandbox", "api", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["sandbox", "--help"],
+        ["sandbox", "run", "--help"],
+        ["sandbox", "traffic", "--help"],
+        ["sandbox", "rollups", "--help"],
+        ["sandbox", "api", "--help"],
+    ],
+)
 def test_help_teaches(argv, tmp_path):
     proc = opsctl(*argv, tmp_path=tmp_path)
     assert proc.returncode == 0
@@ -114,34 +140,76 @@ def test_ops_help_teaches(argv, tmp_path):
     assert proc.returncode == 0 and "Usage" in proc.stdout
 
 
-NO_CREDENTIALS = {"AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
-                  "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None}
+NO_CREDENTIALS = {
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+}
 
 
 def test_an_environment_not_initialised_here_says_how_to_fix_it(tmp_path):
-    proc = opsctl("--env", "prod", "iterator-age", tmp_path=tmp_path, env_extra={"TF_DATA_DIR": str(tmp_path / "nothing")})
-    assert_one_line_error(proc, "terraform/envs/prod is not initialised", "terraform -chdir=terraform/envs/prod init", "--stream")
+    proc = opsctl(
+        "--env", "prod", "iterator-age", tmp_path=tmp_path, env_extra={"TF_DATA_DIR": str(tmp_path / "nothing")}
+    )
+    assert_one_line_error(
+        proc, "terraform/envs/prod is not initialised", "terraform -chdir=terraform/envs/prod init", "--stream"
+    )
 
 
 def test_no_credentials_is_one_line_naming_the_fix(tmp_path):
     env = {**NO_CREDENTIALS, "TF_DATA_DIR": str(tmp_path / "nothing")}
-    proc = opsctl("--env", "dev", "--region", "eu-west-1", "--stream", "telemetry-dev-ingest", "reshard", "--to", "4", "--dry-run",
-                  tmp_path=tmp_path, env_extra=env)
+    proc = opsctl(
+        "--env",
+        "dev",
+        "--region",
+        "eu-west-1",
+        "--stream",
+        "telemetry-dev-ingest",
+        "reshard",
+        "--to",
+        "4",
+        "--dry-run",
+        tmp_path=tmp_path,
+        env_extra=env,
+    )
     assert_one_line_error(proc, "no AWS credentials found", "--profile")
 
 
 def test_a_missing_profile_is_one_line(tmp_path):
     env = {**NO_CREDENTIALS, "TF_DATA_DIR": str(tmp_path / "nothing")}
-    proc = opsctl("--env", "dev", "--profile", "on-call", "--stream", "s", "reshard", "--to", "4", "--dry-run", tmp_path=tmp_path, env_extra=env)
+    proc = opsctl(
+        "--env",
+        "dev",
+        "--profile",
+        "on-call",
+        "--stream",
+        "s",
+        "reshard",
+        "--to",
+        "4",
+        "--dry-run",
+        tmp_path=tmp_path,
+        env_extra=env,
+    )
     assert_one_line_error(proc, "AWS profile 'on-call' is not configured", "--profile")
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (("capacity", "--window", "7x"), ("bad --window",)),
-    (("capacity", "--prepare-event"), ("--prepare-event needs --at TIME and --expect RATE",)),
-    (("capacity", "--at", "in 2h"), ("--at and --expect go with --prepare-event",)),
-    (("capacity", "--prices", "/nonexistent/prices.json"), ("prices file /nonexistent/prices.json does not exist", "--prices")),
-    (("report", "--format", "pdf"), ("bad --format 'pdf'", "md, json, html")),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (("capacity", "--window", "7x"), ("bad --window",)),
+        (("capacity", "--prepare-event"), ("--prepare-event needs --at TIME and --expect RATE",)),
+        (("capacity", "--at", "in 2h"), ("--at and --expect go with --prepare-event",)),
+        (
+            ("capacity", "--prices", "/nonexistent/prices.json"),
+            ("prices file /nonexistent/prices.json does not exist", "--prices"),
+        ),
+        (("report", "--format", "pdf"), ("bad --format 'pdf'", "md, json, html")),
+    ],
+)
 def test_capacity_and_report_flags_are_checked_before_any_aws_call(tmp_path, args, fragments):
     assert_one_line_error(opsctl(*args, tmp_path=tmp_path), *fragments)

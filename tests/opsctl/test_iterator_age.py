@@ -13,10 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from opsctl.stream import iterator_age as ia
 from opsctl.core import metrics
+from opsctl.stream import iterator_age as ia
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 WINDOW = dt.timedelta(minutes=15)
 
 
@@ -31,33 +31,68 @@ def _zip() -> bytes:
 def aws():
     with mock_aws():
         region = "us-east-1"
-        k, lam, cw, iam, sqs = (boto3.client(s, region_name=region) for s in ("kinesis", "lambda", "cloudwatch", "iam", "sqs"))
+        k, lam, cw, iam, sqs = (
+            boto3.client(s, region_name=region) for s in ("kinesis", "lambda", "cloudwatch", "iam", "sqs")
+        )
         k.create_stream(StreamName="readings", ShardCount=2)
         arn = k.describe_stream_summary(StreamName="readings")["StreamDescriptionSummary"]["StreamARN"]
-        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
-        dlq = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="failures")["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        role = iam.create_role(
+            RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
+        dlq = sqs.get_queue_attributes(
+            QueueUrl=sqs.create_queue(QueueName="failures")["QueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         for fn in ("ingest", "careless"):
-            lam.create_function(FunctionName=fn, Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": _zip()})
-        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="ingest", StartingPosition="TRIM_HORIZON", BatchSize=100,
-                                        BisectBatchOnFunctionError=True, MaximumRetryAttempts=3, MaximumRecordAgeInSeconds=3600,
-                                        FunctionResponseTypes=["ReportBatchItemFailures"],
-                                        DestinationConfig={"OnFailure": {"Destination": dlq}})
+            lam.create_function(
+                FunctionName=fn, Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": _zip()}
+            )
+        lam.create_event_source_mapping(
+            EventSourceArn=arn,
+            FunctionName="ingest",
+            StartingPosition="TRIM_HORIZON",
+            BatchSize=100,
+            BisectBatchOnFunctionError=True,
+            MaximumRetryAttempts=3,
+            MaximumRecordAgeInSeconds=3600,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            DestinationConfig={"OnFailure": {"Destination": dlq}},
+        )
         yield {"kinesis": k, "lambda_client": lam, "cloudwatch": cw, "arn": arn}
 
 
 def _seed(cw, namespace, name, dims, values, unit="Milliseconds"):
-    cw.put_metric_data(Namespace=namespace, MetricData=[
-        {"MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()], "Value": v, "Unit": unit,
-         "Timestamp": NOW - dt.timedelta(minutes=len(values) - i)} for i, v in enumerate(values)])
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                "Value": v,
+                "Unit": unit,
+                "Timestamp": NOW - dt.timedelta(minutes=len(values) - i),
+            }
+            for i, v in enumerate(values)
+        ],
+    )
 
 
 def _check(aws, warn=60_000, crit=600_000):
-    return ia.check(kinesis=aws["kinesis"], lambda_client=aws["lambda_client"], cloudwatch=aws["cloudwatch"], stream="readings",
-                    window=WINDOW, warn_ms=warn, crit_ms=crit, now=NOW)
+    return ia.check(
+        kinesis=aws["kinesis"],
+        lambda_client=aws["lambda_client"],
+        cloudwatch=aws["cloudwatch"],
+        stream="readings",
+        window=WINDOW,
+        warn_ms=warn,
+        crit_ms=crit,
+        now=NOW,
+    )
 
 
-@pytest.mark.parametrize("ages,level", [([100, 2_000, 500], ia.Level.OK), ([100, 90_000, 500], ia.Level.WARNING),
-                                        ([700_000, 10], ia.Level.CRITICAL)])
+@pytest.mark.parametrize(
+    "ages,level",
+    [([100, 2_000, 500], ia.Level.OK), ([100, 90_000, 500], ia.Level.WARNING), ([700_000, 10], ia.Level.CRITICAL)],
+)
 def test_level_follows_the_max_iterator_age_in_the_window(aws, ages, level):
     _seed(aws["cloudwatch"], "AWS/Lambda", "IteratorAge", {"FunctionName": "ingest"}, ages)
     report = _check(aws)
@@ -112,26 +147,45 @@ class _Broken:
 
 
 def test_unreadable_metrics_are_unknown_not_a_crash(aws):
-    report = ia.check(kinesis=aws["kinesis"], lambda_client=aws["lambda_client"], cloudwatch=_Broken(aws["cloudwatch"]),
-                      stream="readings", window=WINDOW, warn_ms=1, crit_ms=2, now=NOW)
+    report = ia.check(
+        kinesis=aws["kinesis"],
+        lambda_client=aws["lambda_client"],
+        cloudwatch=_Broken(aws["cloudwatch"]),
+        stream="readings",
+        window=WINDOW,
+        warn_ms=1,
+        crit_ms=2,
+        now=NOW,
+    )
     assert report.level == ia.Level.UNKNOWN and "AccessDenied" in report.consumers[0].reason
 
 
 def test_critical_outranks_unknown_across_consumers(aws):
-    aws["lambda_client"].create_event_source_mapping(EventSourceArn=aws["arn"], FunctionName="careless", StartingPosition="LATEST")
+    aws["lambda_client"].create_event_source_mapping(
+        EventSourceArn=aws["arn"], FunctionName="careless", StartingPosition="LATEST"
+    )
     _seed(aws["cloudwatch"], "AWS/Lambda", "IteratorAge", {"FunctionName": "ingest"}, [900_000])
     _seed(aws["cloudwatch"], "AWS/Kinesis", "IncomingRecords", {"StreamName": "readings"}, [50], unit="Count")
     report = _check(aws)
-    assert {c.consumer.function_name: c.level for c in report.consumers} == {"ingest": ia.Level.CRITICAL, "careless": ia.Level.UNKNOWN}
+    assert {c.consumer.function_name: c.level for c in report.consumers} == {
+        "ingest": ia.Level.CRITICAL,
+        "careless": ia.Level.UNKNOWN,
+    }
     assert report.level == ia.Level.CRITICAL
 
 
 def test_lint_names_what_can_block_or_lose_data(aws):
-    aws["lambda_client"].create_event_source_mapping(EventSourceArn=aws["arn"], FunctionName="careless", StartingPosition="LATEST")
+    aws["lambda_client"].create_event_source_mapping(
+        EventSourceArn=aws["arn"], FunctionName="careless", StartingPosition="LATEST"
+    )
     rows = {c.consumer.function_name: c.lint for c in _check(aws).consumers}
     careless = " | ".join(rows["careless"])
-    for fragment in ("infinite retries and no on-failure destination", "no BisectBatchOnFunctionError", "no ReportBatchItemFailures",
-                     "≥ retention"):
+    for fragment in (
+        "infinite retries and no on-failure destination",
+        "no BisectBatchOnFunctionError",
+        "no ReportBatchItemFailures",
+        "≥ retention",
+    ):
         assert fragment in careless
     assert rows["ingest"] == []
 
@@ -144,16 +198,31 @@ def test_warn_above_crit_is_refused(aws):
 
 
 def test_two_hundred_consumers_take_one_get_metric_data_call(aws):
-    queries = [metrics.MetricQuery(metrics.query_id("age", str(i)), "AWS/Lambda", "IteratorAge", (("FunctionName", f"f{i}"),), "Maximum")
-               for i in range(200)]
-    queries += [metrics.MetricQuery(metrics.query_id("done", str(i)), "TelemetryPipeline", "RecordsIn", (("FunctionName", f"f{i}"),), "Sum")
-                for i in range(200)]
+    queries = [
+        metrics.MetricQuery(
+            metrics.query_id("age", str(i)), "AWS/Lambda", "IteratorAge", (("FunctionName", f"f{i}"),), "Maximum"
+        )
+        for i in range(200)
+    ]
+    queries += [
+        metrics.MetricQuery(
+            metrics.query_id("done", str(i)), "TelemetryPipeline", "RecordsIn", (("FunctionName", f"f{i}"),), "Sum"
+        )
+        for i in range(200)
+    ]
     _seed(aws["cloudwatch"], "AWS/Lambda", "IteratorAge", {"FunctionName": "f7"}, [123])
     res = metrics.fetch(aws["cloudwatch"], queries, NOW - WINDOW, NOW)
     assert res.calls == 1 and res.max("q_age_7") == 123
     more = queries + queries[:150]  # 550 queries need a second call
-    assert metrics.fetch(aws["cloudwatch"], [metrics.MetricQuery(f"x{i}", q.namespace, q.name, q.dimensions, q.stat)
-                                             for i, q in enumerate(more)], NOW - WINDOW, NOW).calls == 2
+    assert (
+        metrics.fetch(
+            aws["cloudwatch"],
+            [metrics.MetricQuery(f"x{i}", q.namespace, q.name, q.dimensions, q.stat) for i, q in enumerate(more)],
+            NOW - WINDOW,
+            NOW,
+        ).calls
+        == 2
+    )
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172_800)])
@@ -169,8 +238,19 @@ def test_bad_window_is_one_clear_error(text):
         metrics.parse_window(text)
 
 
-@pytest.mark.parametrize("ms,text", [(None, "n/a"), (5, "5 ms"), (1984, "1.9 s"), (59_999, "59.9 s"), (60_000, "1 min 00 s"),
-                                     (3_598_000, "59 min 58 s"), (3_600_000, "1 h 00 min"), (604_800_000, "168 h 00 min")])
+@pytest.mark.parametrize(
+    "ms,text",
+    [
+        (None, "n/a"),
+        (5, "5 ms"),
+        (1984, "1.9 s"),
+        (59_999, "59.9 s"),
+        (60_000, "1 min 00 s"),
+        (3_598_000, "59 min 58 s"),
+        (3_600_000, "1 h 00 min"),
+        (604_800_000, "168 h 00 min"),
+    ],
+)
 def test_durations_read_the_way_people_read_them(ms, text):
     from opsctl.cli.stream import _ms
 

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl.replay import kinesis as kr
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.packaging import build_zip
+from opsctl.replay import kinesis as kr
 from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.runtime.mapping import iso_millis
 from opsctl.sandbox.server import free_port
@@ -46,20 +46,32 @@ class World:
         self.sqs = self.client("sqs")
         self.stream_arn = None
         self.queue_url = self.sqs.create_queue(QueueName="ingest-failures")["QueueUrl"]
-        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def client(self, service):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
 
     def stream(self, shards: int = 1) -> str:
         self.kinesis.create_stream(StreamName="readings", ShardCount=shards)
-        self.stream_arn = self.kinesis.describe_stream_summary(StreamName="readings")["StreamDescriptionSummary"]["StreamARN"]
+        self.stream_arn = self.kinesis.describe_stream_summary(StreamName="readings")["StreamDescriptionSummary"][
+            "StreamARN"
+        ]
         return self.stream_arn
 
     def put(self, n: int, prefix: str = "r") -> list[dict]:
         out = []
         for i in range(n):
-            data = json.dumps({"device_id": f"dev-{i % 7}", "ts": 1_763_800_000_000 + i, "metrics": {"n": i}, "tag": prefix})
+            data = json.dumps(
+                {"device_id": f"dev-{i % 7}", "ts": 1_763_800_000_000 + i, "metrics": {"n": i}, "tag": prefix}
+            )
             resp = self.kinesis.put_record(StreamARN=self.stream_arn, Data=data.encode(), PartitionKey=f"dev-{i % 7}")
             out.append({"shard": resp["ShardId"], "seq": resp["SequenceNumber"], "data": data, "key": f"dev-{i % 7}"})
         return out
@@ -67,25 +79,46 @@ class World:
     def fail(self, records: list[dict], *, arrived: float | None = None) -> None:
         """Sends the on-failure message Lambda writes for a batch of `records` (one shard, in order)."""
         first = time.time() if arrived is None else arrived
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({
-            "requestContext": {"requestId": "c0ffee", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ingest",
-                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3},
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0", "timestamp": iso_millis(time.time()),
-            "KinesisBatchInfo": {"shardId": records[0]["shard"], "startSequenceNumber": records[0]["seq"],
-                                 "endSequenceNumber": records[-1]["seq"], "approximateArrivalOfFirstRecord": iso_millis(first),
-                                 "approximateArrivalOfLastRecord": iso_millis(first), "batchSize": len(records),
-                                 "streamArn": self.stream_arn}}))
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps(
+                {
+                    "requestContext": {
+                        "requestId": "c0ffee",
+                        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ingest",
+                        "condition": "RetryAttemptsExhausted",
+                        "approximateInvokeCount": 3,
+                    },
+                    "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                    "version": "1.0",
+                    "timestamp": iso_millis(time.time()),
+                    "KinesisBatchInfo": {
+                        "shardId": records[0]["shard"],
+                        "startSequenceNumber": records[0]["seq"],
+                        "endSequenceNumber": records[-1]["seq"],
+                        "approximateArrivalOfFirstRecord": iso_millis(first),
+                        "approximateArrivalOfLastRecord": iso_millis(first),
+                        "batchSize": len(records),
+                        "streamArn": self.stream_arn,
+                    },
+                }
+            ),
+        )
 
     def queue_depth(self) -> tuple[int, int]:
-        a = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        a = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
 
     def stream_contents(self) -> list[tuple[str, str]]:
         """(partition key, data) of every record of every shard, closed ones included."""
         out = []
         for s in self.kinesis.list_shards(StreamARN=self.stream_arn)["Shards"]:
-            it = self.kinesis.get_shard_iterator(StreamARN=self.stream_arn, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            it = self.kinesis.get_shard_iterator(
+                StreamARN=self.stream_arn, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
             while it:
                 resp = self.kinesis.get_records(StreamARN=self.stream_arn, ShardIterator=it)
                 if not resp["Records"]:
@@ -116,8 +149,15 @@ class Consumer:
         return None, {"batchItemFailures": []}
 
     def delivered(self) -> list[tuple[str, str, str]]:
-        return [(r["eventID"].split(":")[0], r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode())
-                for e in self.events for r in e["Records"]]
+        return [
+            (
+                r["eventID"].split(":")[0],
+                r["kinesis"]["sequenceNumber"],
+                base64.b64decode(r["kinesis"]["data"]).decode(),
+            )
+            for e in self.events
+            for r in e["Records"]
+        ]
 
 
 def _opts(**kw) -> kr.KinesisReplayOptions:
@@ -127,17 +167,35 @@ def _opts(**kw) -> kr.KinesisReplayOptions:
 
 
 def _invoke(consumer, batch_size=100):
-    return kr.InvokeDelivery(consumer, batch_size=batch_size, role="arn:aws:iam::123456789012:role/ingest", region=REGION)
+    return kr.InvokeDelivery(
+        consumer, batch_size=batch_size, role="arn:aws:iam::123456789012:role/ingest", region=REGION
+    )
 
 
 def _fr(shard, start, end, batch=1, arn="arn:s"):
-    return kr.FailureRecord(message_id=f"{start}-{end}", receipt_handle="h", stream_arn=arn, shard_id=shard, start=str(start),
-                            end=str(end), batch_size=batch, first_arrival=None, condition=None, body={})
+    return kr.FailureRecord(
+        message_id=f"{start}-{end}",
+        receipt_handle="h",
+        stream_arn=arn,
+        shard_id=shard,
+        start=str(start),
+        end=str(end),
+        batch_size=batch,
+        first_arrival=None,
+        condition=None,
+        body={},
+    )
 
 
 def test_overlapping_ranges_of_bisected_batches_are_merged_per_shard():
-    merged = kr.merge_ranges([_fr("s0", 10, 20), _fr("s0", 15, 15), _fr("s0", 18, 30), _fr("s0", 31, 35), _fr("s1", 12, 14)])
-    assert [(m.shard_id, m.start, m.end, len(m.messages)) for m in merged] == [("s0", 10, 30, 3), ("s0", 31, 35, 1), ("s1", 12, 14, 1)]
+    merged = kr.merge_ranges(
+        [_fr("s0", 10, 20), _fr("s0", 15, 15), _fr("s0", 18, 30), _fr("s0", 31, 35), _fr("s1", 12, 14)]
+    )
+    assert [(m.shard_id, m.start, m.end, len(m.messages)) for m in merged] == [
+        ("s0", 10, 30, 3),
+        ("s0", 31, 35, 1),
+        ("s1", 12, 14, 1),
+    ]
 
 
 def test_replay_via_stream_puts_back_exactly_the_failed_records_with_their_keys(w):
@@ -171,7 +229,11 @@ def test_after_a_2_to_4_reshard_a_range_of_a_closed_shard_replays_the_right_reco
     assert consumer.delivered() == [("shardId-000000000000", r["seq"], r["data"]) for r in failed]
     assert [len(e["Records"]) for e in consumer.events] == [3, 3, 2]  # the mapping's batch size
     rec = consumer.events[0]["Records"][0]
-    assert rec["eventSource"] == "aws:kinesis" and rec["eventSourceARN"] == w.stream_arn and rec["kinesis"]["partitionKey"] == failed[0]["key"]
+    assert (
+        rec["eventSource"] == "aws:kinesis"
+        and rec["eventSourceARN"] == w.stream_arn
+        and rec["kinesis"]["partitionKey"] == failed[0]["key"]
+    )
     assert report.replayed_messages == 1 and w.queue_depth() == (0, 0)
 
 
@@ -194,7 +256,11 @@ def test_an_expired_range_is_refused_with_one_line_and_nothing_moves(w):
     consumer = Consumer()
     with pytest.raises(OpsError) as exc:
         kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(), _invoke(consumer))
-    assert "1 of 2 failure records" in str(exc.value) and "4 records" in str(exc.value) and "--skip-expired" in exc.value.line()
+    assert (
+        "1 of 2 failure records" in str(exc.value)
+        and "4 records" in str(exc.value)
+        and "--skip-expired" in exc.value.line()
+    )
     assert consumer.events == [] and w.queue_depth() == (2, 0)  # nothing moved, both visible again at once
     report = kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(skip_expired=True), _invoke(consumer))
     assert [d for _, _, d in consumer.delivered()] == [r["data"] for r in sent[6:8]]
@@ -230,7 +296,7 @@ def test_a_crash_between_ranges_loses_nothing_and_a_rerun_finishes(w, tmp_path):
     w.stream(1)
     sent = w.put(20)
     for i in range(0, 20, 5):
-        w.fail(sent[i:i + 3])
+        w.fail(sent[i : i + 3])
     consumer = Consumer()
     backup = tmp_path / "records.jsonl"
     with pytest.raises(RuntimeError, match="injected crash"):
@@ -238,7 +304,7 @@ def test_a_crash_between_ranges_loses_nothing_and_a_rerun_finishes(w, tmp_path):
     assert w.queue_depth() == (2, 0)  # the two not replayed are visible again at once
     kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(backup=backup), _invoke(consumer))
     assert w.queue_depth() == (0, 0)
-    expected = [r["data"] for i in range(0, 20, 5) for r in sent[i:i + 3]]
+    expected = [r["data"] for i in range(0, 20, 5) for r in sent[i : i + 3]]
     assert Counter(d for _, _, d in consumer.delivered()) == Counter(expected)
     assert len(backup.read_text().splitlines()) == 12
 
@@ -255,22 +321,38 @@ def test_dry_run_and_filter_move_nothing_they_should_not(w):
     assert report.failure_messages == 2 and len(report.ranges) == 2 and w.queue_depth() == (2, 0)
     assert 23 * 3600 < report.soonest_expiry_s <= 24 * 3600
     consumer = Consumer()
-    report = kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(filter_expression="KinesisBatchInfo.shardId == 'shardId-000000000001'"),
-                       _invoke(consumer))
+    report = kr.replay(
+        w.sqs,
+        w.kinesis,
+        w.queue_url,
+        _opts(filter_expression="KinesisBatchInfo.shardId == 'shardId-000000000001'"),
+        _invoke(consumer),
+    )
     assert report.replayed_messages == 1 and report.skipped == 1
     assert {s for s, _, _ in consumer.delivered()} == {"shardId-000000000001"}
     assert w.queue_depth() == (1, 0)
 
 
-@pytest.mark.parametrize("seconds,level", [(-1, "expired"), (0, "expired"), (3600, "urgent"), (6 * 3600 - 1, "urgent"),
-                                           (6 * 3600, "soon"), (24 * 3600 - 1, "soon"), (24 * 3600, "ok"), (None, "unknown")])
+@pytest.mark.parametrize(
+    "seconds,level",
+    [
+        (-1, "expired"),
+        (0, "expired"),
+        (3600, "urgent"),
+        (6 * 3600 - 1, "urgent"),
+        (6 * 3600, "soon"),
+        (24 * 3600 - 1, "soon"),
+        (24 * 3600, "ok"),
+        (None, "unknown"),
+    ],
+)
 def test_expiry_levels_in_seconds(seconds, level):
     assert kr.expiry_level(seconds) == level
 
 
 # -- the real local runtime writes the failure records; the replay runs the deployed function in-process --
 
-HANDLER = '''
+HANDLER = """
 import base64, json, os
 
 def handler(event, context):
@@ -280,7 +362,7 @@ def handler(event, context):
         for r in event["Records"]:
             fh.write(json.dumps([r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode()]) + "\\n")
     return {"batchItemFailures": []}
-'''
+"""
 
 
 def test_runtime_failure_records_replay_through_the_sandbox_invoker(w, tmp_path):
@@ -294,22 +376,43 @@ def test_runtime_failure_records_replay_through_the_sandbox_invoker(w, tmp_path)
     w.stream(1)
     role = w.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = w.client("lambda")
-    fn = lam.create_function(FunctionName="consumer", Runtime="python3.11", Role=role, Handler="replayfns.h.handler",
-                             Code={"ZipFile": zip_path.read_bytes()}, Timeout=30,
-                             Environment={"Variables": {"MODE": "broken", "DELIVERIES": str(deliveries)}})["FunctionArn"]
-    lam.create_event_source_mapping(EventSourceArn=w.stream_arn, FunctionName="consumer", StartingPosition="TRIM_HORIZON", BatchSize=4,
-                                    MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": w.queue_arn}})
+    fn = lam.create_function(
+        FunctionName="consumer",
+        Runtime="python3.11",
+        Role=role,
+        Handler="replayfns.h.handler",
+        Code={"ZipFile": zip_path.read_bytes()},
+        Timeout=30,
+        Environment={"Variables": {"MODE": "broken", "DELIVERIES": str(deliveries)}},
+    )["FunctionArn"]
+    lam.create_event_source_mapping(
+        EventSourceArn=w.stream_arn,
+        FunctionName="consumer",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=4,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": w.queue_arn}},
+    )
     sent = w.put(10)
     runtime.run(w.target, state_dir=tmp_path / "state", zip_path=zip_path, max_seconds=60)
     assert not deliveries.exists() and w.queue_depth()[0] == 3  # batches of 4, 4, 2 given up on
 
-    lam.update_function_configuration(FunctionName="consumer", Environment={"Variables": {"MODE": "ok", "DELIVERIES": str(deliveries)}})
+    lam.update_function_configuration(
+        FunctionName="consumer", Environment={"Variables": {"MODE": "ok", "DELIVERIES": str(deliveries)}}
+    )
     mapping = kr.consumer_mapping(lam, w.stream_arn, w.queue_arn)
     assert mapping["BatchSize"] == 4
-    invoke, role_arn, close = kr.sandbox_invoker(w.target, mapping["FunctionArn"], state_dir=tmp_path / "state", zip_path=zip_path)
+    invoke, role_arn, close = kr.sandbox_invoker(
+        w.target, mapping["FunctionArn"], state_dir=tmp_path / "state", zip_path=zip_path
+    )
     try:
-        report = kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(),
-                           kr.InvokeDelivery(invoke, batch_size=mapping["BatchSize"], role=role_arn, region=REGION))
+        report = kr.replay(
+            w.sqs,
+            w.kinesis,
+            w.queue_url,
+            _opts(),
+            kr.InvokeDelivery(invoke, batch_size=mapping["BatchSize"], role=role_arn, region=REGION),
+        )
     finally:
         close()
     got = [tuple(json.loads(line)) for line in deliveries.read_text().splitlines()]

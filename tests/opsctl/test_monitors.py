@@ -17,10 +17,15 @@ from opsctl.monitoring import monitors as mon
 from opsctl.monitoring import thresholds
 
 # Mid-minute, so "the last 5 periods" are the 4 full minutes before and the one now filling.
-NOW = dt.datetime.now(dt.timezone.utc).replace(second=30, microsecond=0) - dt.timedelta(minutes=1)
-OUTPUTS = {"stream_name": "readings", "ingest_function_name": "ingest", "table_name": "readings-table",
-           "ingest_failure_queue_url": "http://localhost/123456789012/ingest-failures",
-           "alert_function_name": "alert", "alert_failure_queue_url": "http://localhost/123456789012/alert-failures"}
+NOW = dt.datetime.now(dt.UTC).replace(second=30, microsecond=0) - dt.timedelta(minutes=1)
+OUTPUTS = {
+    "stream_name": "readings",
+    "ingest_function_name": "ingest",
+    "table_name": "readings-table",
+    "ingest_failure_queue_url": "http://localhost/123456789012/ingest-failures",
+    "alert_function_name": "alert",
+    "alert_failure_queue_url": "http://localhost/123456789012/alert-failures",
+}
 
 
 @pytest.fixture
@@ -30,9 +35,19 @@ def cw():
 
 
 def _seed(cw, namespace, name, dims, values_by_minutes_ago: dict[int, float], unit="Milliseconds"):
-    cw.put_metric_data(Namespace=namespace, MetricData=[
-        {"MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()], "Value": v, "Unit": unit,
-         "Timestamp": NOW - dt.timedelta(minutes=ago)} for ago, v in values_by_minutes_ago.items()])
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                "Value": v,
+                "Unit": unit,
+                "Timestamp": NOW - dt.timedelta(minutes=ago),
+            }
+            for ago, v in values_by_minutes_ago.items()
+        ],
+    )
 
 
 def _by_id(report):
@@ -41,7 +56,13 @@ def _by_id(report):
 
 def test_iterator_age_three_of_five_minutes_over_the_warning_threshold_is_alarm(cw):
     warn_ms, crit_ms = thresholds.iterator_age_ms()
-    _seed(cw, "AWS/Lambda", "IteratorAge", {"FunctionName": "ingest"}, {4: warn_ms + 1, 2: warn_ms + 5_000, 0: warn_ms * 2, 1: 10})
+    _seed(
+        cw,
+        "AWS/Lambda",
+        "IteratorAge",
+        {"FunctionName": "ingest"},
+        {4: warn_ms + 1, 2: warn_ms + 5_000, 0: warn_ms * 2, 1: 10},
+    )
     report = mon.evaluate(cw, OUTPUTS, now=NOW)
     got = _by_id(report)
     warning = got["ingest_iterator_age_warning"]
@@ -73,7 +94,9 @@ def test_one_period_monitor_alarms_on_a_single_datapoint_and_missing_data_is_not
     _seed(cw, "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "ingest-failures"}, {0: 2}, unit="Count")
     got = _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))
     assert got["ingest_failure_queue_not_empty"].state == "ALARM"
-    assert got["ingest_failure_queue_not_empty"].dimensions == {"QueueName": "ingest-failures"}  # name from the queue URL
+    assert got["ingest_failure_queue_not_empty"].dimensions == {
+        "QueueName": "ingest-failures"
+    }  # name from the queue URL
     assert got["alert_failure_queue_not_empty"].state == "OK"  # no data, notBreaching
 
 
@@ -82,7 +105,12 @@ def test_a_poison_burst_over_ten_quarantined_records_a_minute_alarms_and_ten_doe
     minute) as the local runtime and Lambda publish it: 11 in the current minute is a burst, 10 is not."""
     _seed(cw, "TelemetryPipeline", "RecordsQuarantined", {"FunctionName": "ingest"}, {0: 11}, unit="Count")
     burst = _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))["ingest_poison_burst"]
-    assert burst.state == "ALARM" and burst.value == 11 and burst.unit == "count" and burst.runbook == "runbooks/poison-records.md"
+    assert (
+        burst.state == "ALARM"
+        and burst.value == 11
+        and burst.unit == "count"
+        and burst.runbook == "runbooks/poison-records.md"
+    )
     # Another ingest function (another environment) with 10 in the current minute and 4 before: no burst.
     _seed(cw, "TelemetryPipeline", "RecordsQuarantined", {"FunctionName": "ingest-b"}, {0: 10, 1: 4}, unit="Count")
     quiet = _by_id(mon.evaluate(cw, {**OUTPUTS, "ingest_function_name": "ingest-b"}, now=NOW))["ingest_poison_burst"]
@@ -109,14 +137,26 @@ def test_ratio_monitor_under_threshold_is_ok(cw):
 
 
 def test_missing_data_as_breaching_and_as_missing():
-    assert mon.judge([None] * 26, comparison="LessThanThreshold", threshold=1, datapoints_to_alarm=26,
-                     treat_missing_data="breaching") == ("ALARM", 26)
-    assert mon.judge([None] * 25 + [1.0], comparison="LessThanThreshold", threshold=1, datapoints_to_alarm=26,
-                     treat_missing_data="breaching") == ("OK", 25)
-    assert mon.judge([None] * 5, comparison="GreaterThanThreshold", threshold=0, datapoints_to_alarm=3,
-                     treat_missing_data="missing") == ("INSUFFICIENT_DATA", 0)
-    assert mon.judge([None, 1.0, None], comparison="GreaterThanOrEqualToThreshold", threshold=1, datapoints_to_alarm=1,
-                     treat_missing_data="ignore") == ("ALARM", 1)
+    assert mon.judge(
+        [None] * 26, comparison="LessThanThreshold", threshold=1, datapoints_to_alarm=26, treat_missing_data="breaching"
+    ) == ("ALARM", 26)
+    assert mon.judge(
+        [None] * 25 + [1.0],
+        comparison="LessThanThreshold",
+        threshold=1,
+        datapoints_to_alarm=26,
+        treat_missing_data="breaching",
+    ) == ("OK", 25)
+    assert mon.judge(
+        [None] * 5, comparison="GreaterThanThreshold", threshold=0, datapoints_to_alarm=3, treat_missing_data="missing"
+    ) == ("INSUFFICIENT_DATA", 0)
+    assert mon.judge(
+        [None, 1.0, None],
+        comparison="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        datapoints_to_alarm=1,
+        treat_missing_data="ignore",
+    ) == ("ALARM", 1)
 
 
 def test_only_monitors_whose_resources_exist_are_evaluated_in_one_call(cw):
@@ -126,19 +166,41 @@ def test_only_monitors_whose_resources_exist_are_evaluated_in_one_call(cw):
     assert "ingest_iterator_age_warning" in report.not_applicable
     # Every catalog monitor shares a window with others: the whole evaluation takes one call per distinct window.
     windows = {(m["period_seconds"], m["evaluation_periods"]) for m in thresholds.monitors().values()}
-    full = mon.evaluate(cw, {**OUTPUTS, "rollup_function_name": "r", "rollup_queue_url": "http://x/1/q", "rollup_dlq_url": "http://x/1/d",
-                             "capacity_report_function_name": "rep", "api_id": "abc", "api_stage_name": "$default"}, now=NOW)
+    full = mon.evaluate(
+        cw,
+        {
+            **OUTPUTS,
+            "rollup_function_name": "r",
+            "rollup_queue_url": "http://x/1/q",
+            "rollup_dlq_url": "http://x/1/d",
+            "capacity_report_function_name": "rep",
+            "api_id": "abc",
+            "api_stage_name": "$default",
+        },
+        now=NOW,
+    )
     assert not full.not_applicable and full.get_metric_data_calls == len(windows)
 
 
 def test_the_cloudwatch_alarm_state_is_shown_next_to_the_evaluation(cw):
-    cw.put_metric_alarm(AlarmName="tp-local-ingest_iterator_age_warning", Namespace="AWS/Lambda", MetricName="IteratorAge",
-                        Dimensions=[{"Name": "FunctionName", "Value": "ingest"}], Statistic="Maximum", Period=60, EvaluationPeriods=5,
-                        DatapointsToAlarm=3, Threshold=60000, ComparisonOperator="GreaterThanThreshold")
+    cw.put_metric_alarm(
+        AlarmName="tp-local-ingest_iterator_age_warning",
+        Namespace="AWS/Lambda",
+        MetricName="IteratorAge",
+        Dimensions=[{"Name": "FunctionName", "Value": "ingest"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=5,
+        DatapointsToAlarm=3,
+        Threshold=60000,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     cw.set_alarm_state(AlarmName="tp-local-ingest_iterator_age_warning", StateValue="ALARM", StateReason="drill")
     e = _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))["ingest_iterator_age_warning"]
     assert e.cloudwatch_state == "ALARM" and e.state == "OK"  # CloudWatch's word shown beside ours (no data: OK)
-    assert _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))["ingest_iterator_age_critical"].cloudwatch_state is None  # no such alarm
+    assert (
+        _by_id(mon.evaluate(cw, OUTPUTS, now=NOW))["ingest_iterator_age_critical"].cloudwatch_state is None
+    )  # no such alarm
 
 
 def test_unreadable_metrics_exit_3():

@@ -7,17 +7,24 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from opsctl.quarantine import store as quarantine
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.stack import Stack
+from opsctl.quarantine import store as quarantine
 
 BUCKET = "telemetry-test-quarantine"
 
 
 def _put(s3, day, shard, seq, reason, data=b'{"ts": 1}'):
-    body = {"reason_code": reason, "reason": f"because {reason}", "shard_id": shard, "sequence_number": seq,
-            "partition_key": "dev-1", "approximate_arrival_timestamp": f"{day}T00:00:00Z", "data_base64": base64.b64encode(data).decode()}
+    body = {
+        "reason_code": reason,
+        "reason": f"because {reason}",
+        "shard_id": shard,
+        "sequence_number": seq,
+        "partition_key": "dev-1",
+        "approximate_arrival_timestamp": f"{day}T00:00:00Z",
+        "data_base64": base64.b64encode(data).decode(),
+    }
     s3.put_object(Bucket=BUCKET, Key=f"quarantine/dt={day}/{shard}/{seq}.json", Body=json.dumps(body))
 
 
@@ -30,8 +37,11 @@ def stack():
         _put(s3, "2026-11-24", "shardId-000000000000", "201", "ts_out_of_window")
         _put(s3, "2026-11-24", "shardId-000000000001", "202", "ts_out_of_window", data=b"\xff\xfe binary")
         _put(s3, "2026-11-24", "shardId-000000000001", "203", "bad_device_id")
-        yield Stack(env="test", target=AwsTarget(region="us-east-1"),
-                    outputs={"quarantine_bucket": BUCKET, "quarantine_prefix": "quarantine/"})
+        yield Stack(
+            env="test",
+            target=AwsTarget(region="us-east-1"),
+            outputs={"quarantine_bucket": BUCKET, "quarantine_prefix": "quarantine/"},
+        )
 
 
 def test_counts_every_record_by_reason(stack):

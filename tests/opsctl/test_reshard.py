@@ -10,14 +10,23 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from opsctl.stream import reshard
 from opsctl.core import tfvars
 from opsctl.core.errors import OpsError
+from opsctl.stream import reshard
 
 
-@pytest.mark.parametrize("current,target,steps", [
-    (1, 4, [2, 4]), (3, 10, [6, 10]), (8, 3, [4, 3]), (5, 1, [3, 2, 1]), (4, 4, []), (2, 3, [3]), (10_000, 5_000, [5_000]),
-])
+@pytest.mark.parametrize(
+    "current,target,steps",
+    [
+        (1, 4, [2, 4]),
+        (3, 10, [6, 10]),
+        (8, 3, [4, 3]),
+        (5, 1, [3, 2, 1]),
+        (4, 4, []),
+        (2, 3, [3]),
+        (10_000, 5_000, [5_000]),
+    ],
+)
 def test_reshard_steps_for_known_pairs(current, target, steps):
     assert reshard.reshard_steps(current, target) == steps
 
@@ -53,7 +62,9 @@ def test_plan_and_apply_3_to_10_verifies_open_count(kinesis):
 
 
 def test_interrupted_reshard_plans_from_what_is_there(kinesis):
-    kinesis.update_shard_count(StreamName="readings", TargetShardCount=6, ScalingType="UNIFORM_SCALING")  # step 1 done, then interrupted
+    kinesis.update_shard_count(
+        StreamName="readings", TargetShardCount=6, ScalingType="UNIFORM_SCALING"
+    )  # step 1 done, then interrupted
     again = reshard.plan(kinesis, "readings", 10)
     assert again.current == 6 and again.steps == [10]
 
@@ -73,9 +84,20 @@ def test_refuses_on_demand_streams(kinesis):
 def test_refuses_a_stream_that_is_not_active():
     client = boto3.client("kinesis", region_name="us-east-1")
     with Stubber(client) as stub:
-        stub.add_response("describe_stream_summary", {"StreamDescriptionSummary": {
-            "StreamName": "s", "StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s", "StreamStatus": "UPDATING",
-            "RetentionPeriodHours": 24, "StreamCreationTimestamp": 0, "EnhancedMonitoring": [], "OpenShardCount": 2}})
+        stub.add_response(
+            "describe_stream_summary",
+            {
+                "StreamDescriptionSummary": {
+                    "StreamName": "s",
+                    "StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+                    "StreamStatus": "UPDATING",
+                    "RetentionPeriodHours": 24,
+                    "StreamCreationTimestamp": 0,
+                    "EnhancedMonitoring": [],
+                    "OpenShardCount": 2,
+                }
+            },
+        )
         with pytest.raises(OpsError, match="UPDATING, not ACTIVE"):
             reshard.plan(client, "s", 4)
 
@@ -131,11 +153,14 @@ def test_apply_stops_when_list_shards_disagrees(kinesis):
 
 def test_recommend_carries_the_busiest_minute_with_headroom():
     # 1,500 records/s at 70 % of 1,000 rec/s per shard → 3 shards; bytes are small here.
-    target, by_bytes, by_records = reshard.recommend_shards(max_bytes_per_min=60 * 150_000, max_records_per_min=60 * 1500,
-                                                            headroom=0.7, consumer_floor=1)
+    target, by_bytes, by_records = reshard.recommend_shards(
+        max_bytes_per_min=60 * 150_000, max_records_per_min=60 * 1500, headroom=0.7, consumer_floor=1
+    )
     assert (target, by_records, by_bytes) == (3, 3, 1)
     # Bytes can dominate: 3 MiB/s at 50 % → 6 shards; a consumer needing 8 wins.
-    assert reshard.recommend_shards(max_bytes_per_min=60 * 3 * 1024 * 1024, max_records_per_min=60, headroom=0.5)[0] == 6
+    assert (
+        reshard.recommend_shards(max_bytes_per_min=60 * 3 * 1024 * 1024, max_records_per_min=60, headroom=0.5)[0] == 6
+    )
     assert reshard.recommend_shards(max_bytes_per_min=0, max_records_per_min=0, headroom=0.7, consumer_floor=8)[0] == 8
     with pytest.raises(OpsError, match="headroom"):
         reshard.recommend_shards(max_bytes_per_min=1, max_records_per_min=1, headroom=1.5)
@@ -147,7 +172,10 @@ def test_recorded_shard_count_keeps_other_values(tmp_path, monkeypatch):
     (tmp_path / "dev" / tfvars.FILE_NAME).write_text(json.dumps({"table_read_capacity": 20}))
     rec = tfvars.record("dev", "ingest_shard_count", 8)
     assert rec.written
-    assert json.loads((tmp_path / "dev" / tfvars.FILE_NAME).read_text()) == {"table_read_capacity": 20, "ingest_shard_count": 8}
+    assert json.loads((tmp_path / "dev" / tfvars.FILE_NAME).read_text()) == {
+        "table_read_capacity": 20,
+        "ingest_shard_count": 8,
+    }
 
 
 def test_unwritable_variables_file_gives_the_line_to_add(tmp_path, monkeypatch):

@@ -21,8 +21,8 @@ from moto.server import ThreadedMotoServer
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.packaging import build_zip
-from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.runtime import kinesis as runtime_kinesis
+from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
@@ -30,7 +30,7 @@ FUNCTION = "rt-consumer"
 
 # Test handlers, shipped in a zip the way functions/ is. Each invocation appends one JSON line to
 # DELIVERIES (what it received); MODE says how the handler answers.
-HANDLERS = '''
+HANDLERS = """
 import json, os, sys
 
 def _seen_path():
@@ -72,7 +72,7 @@ def handler(event, context):
             return json.loads(os.environ["ANSWER"])
         return None
     return {"batchItemFailures": []}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,13 @@ class Sandbox:
         self.role = None
 
     def client(self, service):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="sandbox",
-                            aws_secret_access_key="sandbox")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
 
     def stream(self, shards: int = 1, name: str = "readings") -> str:
         k = self.client("kinesis")
@@ -127,30 +132,44 @@ class Sandbox:
         k = self.client("kinesis")
         out = []
         for i, data in enumerate(datas):
-            resp = k.put_record(StreamARN=self.stream_arn, Data=data.encode(), PartitionKey=(keys[i] if keys else f"dev-{i % 7}"))
+            resp = k.put_record(
+                StreamARN=self.stream_arn, Data=data.encode(), PartitionKey=(keys[i] if keys else f"dev-{i % 7}")
+            )
             out.append((resp["ShardId"], resp["SequenceNumber"], data))
         return out
 
     def function(self, *, mode: str = "ok", zip_bytes: bytes | None = None, timeout: int = 30, **env) -> str:
         iam = self.client("iam")
-        self.role = iam.create_role(RoleName="rt-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+        self.role = iam.create_role(
+            RoleName="rt-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
         variables = {"DELIVERIES": str(self.deliveries), "MODE": mode, "TABLE_NAME": "telemetry", **env}
-        self.client("lambda").create_function(FunctionName=FUNCTION, Runtime="python3.11", Role=self.role, Handler="rtfns.handlers.handler",
-                                              Code={"ZipFile": zip_bytes or self.zip_path.read_bytes()}, Timeout=timeout, MemorySize=256,
-                                              Environment={"Variables": variables})
+        self.client("lambda").create_function(
+            FunctionName=FUNCTION,
+            Runtime="python3.11",
+            Role=self.role,
+            Handler="rtfns.handlers.handler",
+            Code={"ZipFile": zip_bytes or self.zip_path.read_bytes()},
+            Timeout=timeout,
+            MemorySize=256,
+            Environment={"Variables": variables},
+        )
         return FUNCTION
 
     def failure_queue(self) -> str:
         sqs = self.client("sqs")
         self.queue_url = sqs.create_queue(QueueName="rt-failures")["QueueUrl"]
-        self.queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         return self.queue_arn
 
     def mapping(self, **options) -> str:
         if options.pop("destination", False):
             options["DestinationConfig"] = {"OnFailure": {"Destination": self.failure_queue()}}
-        m = self.client("lambda").create_event_source_mapping(EventSourceArn=self.stream_arn, FunctionName=FUNCTION,
-                                                              StartingPosition="TRIM_HORIZON", **options)
+        m = self.client("lambda").create_event_source_mapping(
+            EventSourceArn=self.stream_arn, FunctionName=FUNCTION, StartingPosition="TRIM_HORIZON", **options
+        )
         return m["UUID"]
 
     def run(self, **kwargs) -> dict:
@@ -173,11 +192,16 @@ class Sandbox:
         sqs = self.client("sqs")
         out = []
         while True:
-            msgs = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            msgs = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not msgs:
                 return out
             out += [json.loads(m["Body"]) for m in msgs]
-            sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+            )
 
 
 @pytest.fixture
@@ -220,19 +244,35 @@ def test_handler_gets_a_real_kinesis_event_context_and_environment(sb):
     sb.stream()
     sb.function(timeout=45)
     sb.mapping(BatchSize=10)
-    (shard, seq, _), = sb.put(['{"device_id": "dev-1"}'], keys=["dev-1"])
+    ((shard, seq, _),) = sb.put(['{"device_id": "dev-1"}'], keys=["dev-1"])
     before = time.time()
     sb.run()
     (inv,) = sb.invocations()
     rec = inv["event_record"]
-    assert set(rec) == {"kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn", "awsRegion", "eventSourceARN"}
-    assert rec["eventSource"] == "aws:kinesis" and rec["eventVersion"] == "1.0" and rec["eventName"] == "aws:kinesis:record"
+    assert set(rec) == {
+        "kinesis",
+        "eventSource",
+        "eventVersion",
+        "eventID",
+        "eventName",
+        "invokeIdentityArn",
+        "awsRegion",
+        "eventSourceARN",
+    }
+    assert (
+        rec["eventSource"] == "aws:kinesis"
+        and rec["eventVersion"] == "1.0"
+        and rec["eventName"] == "aws:kinesis:record"
+    )
     assert rec["eventID"] == f"{shard}:{seq}" and rec["eventSourceARN"] == sb.stream_arn and rec["awsRegion"] == REGION
     assert rec["invokeIdentityArn"] == sb.role
     k = rec["kinesis"]
     assert k["kinesisSchemaVersion"] == "1.0" and k["partitionKey"] == "dev-1" and k["sequenceNumber"] == seq
     assert base64.b64decode(k["data"]) == b'{"device_id": "dev-1"}'
-    assert isinstance(k["approximateArrivalTimestamp"], float) and before - 60 < k["approximateArrivalTimestamp"] <= time.time()
+    assert (
+        isinstance(k["approximateArrivalTimestamp"], float)
+        and before - 60 < k["approximateArrivalTimestamp"] <= time.time()
+    )
     assert inv["function_name"] == FUNCTION and inv["table"] == "telemetry"
     assert 40_000 < inv["remaining_ms"] <= 45_000 and inv["arn"].endswith(f":function:{FUNCTION}")
     assert inv["memory"] == "256" and inv["log_group"] == f"/aws/lambda/{FUNCTION}"
@@ -270,7 +310,9 @@ def test_partial_batch_failure_redelivers_from_the_lowest_failed_record_only(sb)
     first, second = sb.invocations()
     assert [tuple(r) for r in first["records"]] == sent
     assert [tuple(r) for r in second["records"]] == sent[3:]  # from flaky3, not before it
-    assert m["partial_failures"] == 1 and m["retries"] == 1 and m["function_errors"] == 0 and m["on_failure_records"] == 0
+    assert (
+        m["partial_failures"] == 1 and m["retries"] == 1 and m["function_errors"] == 0 and m["on_failure_records"] == 0
+    )
 
 
 @pytest.mark.parametrize("answer", [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}])
@@ -283,10 +325,18 @@ def test_an_empty_answer_is_success(sb, answer):
     assert m["invocations"] == 1 and m["function_errors"] == 0 and m["partial_failures"] == 0
 
 
-@pytest.mark.parametrize("answer", ["ok", [1], {"status": "done"}, {"batchItemFailures": "all"},
-                                    {"batchItemFailures": [{"itemIdentifier": "123456789"}]},
-                                    {"batchItemFailures": [{"itemIdentifier": ""}]},
-                                    {"batchItemFailures": [{"id": "1"}]}])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "ok",
+        [1],
+        {"status": "done"},
+        {"batchItemFailures": "all"},
+        {"batchItemFailures": [{"itemIdentifier": "123456789"}]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"id": "1"}]},
+    ],
+)
 def test_a_malformed_answer_fails_the_whole_batch(sb, answer):
     sb.stream()
     sb.function(mode="answer-once", ANSWER=json.dumps(answer))
@@ -319,20 +369,39 @@ def test_poison_record_is_bisected_out_sent_once_to_the_destination_and_does_not
     assert msg["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
     assert msg["version"] == "1.0" and msg["timestamp"].endswith("Z") and "T" in msg["timestamp"]
     info = msg["KinesisBatchInfo"]
-    assert set(info) == {"shardId", "startSequenceNumber", "endSequenceNumber", "approximateArrivalOfFirstRecord",
-                         "approximateArrivalOfLastRecord", "batchSize", "streamArn"}
-    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (poison[0], poison[1], poison[1], 1)
+    assert set(info) == {
+        "shardId",
+        "startSequenceNumber",
+        "endSequenceNumber",
+        "approximateArrivalOfFirstRecord",
+        "approximateArrivalOfLastRecord",
+        "batchSize",
+        "streamArn",
+    }
+    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        poison[0],
+        poison[1],
+        poison[1],
+        1,
+    )
     assert info["streamArn"] == sb.stream_arn and info["approximateArrivalOfFirstRecord"].endswith("Z")
 
     alone = [inv for inv in sb.invocations() if [tuple(r) for r in inv["records"]] == [poison]]
     assert len(alone) == 3  # bisected down to it, then the first try and 2 retries
     assert msg["requestContext"]["requestId"] == alone[-1]["request_id"]
-    assert msg["requestContext"]["approximateInvokeCount"] == sum(poison in map(tuple, inv["records"]) for inv in sb.invocations())
+    assert msg["requestContext"]["approximateInvokeCount"] == sum(
+        poison in map(tuple, inv["records"]) for inv in sb.invocations()
+    )
     # Every other record reached the function, the ones after the poison included, in order.
     good = [r for r in sent if r != poison]
     assert set(good) <= set(sb.delivered())
     assert sb.invocations()[-1]["records"][-1] == list(sent[-1])
-    assert m["retries"] == 2 and m["bisections"] >= 3 and m["on_failure_records"] == 1 and m["on_failure_batch_records"] == 1
+    assert (
+        m["retries"] == 2
+        and m["bisections"] >= 3
+        and m["on_failure_records"] == 1
+        and m["on_failure_batch_records"] == 1
+    )
     log = (sb.state_dir / "logs" / f"{FUNCTION}.log").read_text()
     assert log.count('"errorType": "ValueError", "errorMessage": "cannot digest poison"') == m["function_errors"]
     assert m["records_discarded_without_destination"] == 0
@@ -467,8 +536,15 @@ def test_lambda_metrics_and_the_handlers_emf_reach_cloudwatch(sb):
 
     def total(namespace, name, stat="Sum"):
         now = time.time()
-        points = cw.get_metric_statistics(Namespace=namespace, MetricName=name, Dimensions=dims, StartTime=now - 3600,
-                                          EndTime=now + 60, Period=60, Statistics=[stat])["Datapoints"]
+        points = cw.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=now - 3600,
+            EndTime=now + 60,
+            Period=60,
+            Statistics=[stat],
+        )["Datapoints"]
         return sum(p[stat] for p in points) if stat == "Sum" else max(p[stat] for p in points)
 
     assert total("AWS/Lambda", "Invocations") == m["invocations"] == 2
@@ -486,7 +562,9 @@ def test_a_handler_override_runs_in_place_of_the_deployed_handler(sb):
     got = []
 
     def naive(event, context):
-        got.extend((r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode()) for r in event["Records"])
+        got.extend(
+            (r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode()) for r in event["Records"]
+        )
         assert context.function_name == FUNCTION
 
     assert _mapping(sb.run(handler_overrides={FUNCTION: naive}))["records_delivered"] == 2
@@ -511,24 +589,49 @@ def test_max_seconds_stops_a_blocked_shard_and_says_so(sb):
     sb.mapping(BatchSize=5)  # infinite retries, no age limit: a bad batch blocks its shard, as on AWS
     sb.put(["a"])
     summary = runtime.run(sb.target, state_dir=sb.state_dir, zip_path=sb.zip_path, max_seconds=1.5).to_dict()
-    assert summary["timed_out"] is True and 1.5 <= summary["seconds"] < 120  # a hang guard, not a speed claim: the run must end on its own
+    assert (
+        summary["timed_out"] is True and 1.5 <= summary["seconds"] < 120
+    )  # a hang guard, not a speed claim: the run must end on its own
     assert _mapping(summary)["retries"] > 0
 
 
 def test_emf_documents_become_metric_data_per_dimension_set():
     from opsctl.sandbox.runtime.function import emf_metric_data
 
-    doc = {"_aws": {"Timestamp": 1_700_000_000_000, "CloudWatchMetrics": [{
-        "Namespace": "TelemetryPipeline", "Dimensions": [["FunctionName"], ["FunctionName", "Environment"], ["Missing"]],
-        "Metrics": [{"Name": "RecordsIn", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"},
-                    {"Name": "Label", "Unit": "None"}, {"Name": "Absent"}]}]},
-        "FunctionName": "ingest", "Environment": "local", "RecordsIn": 7, "Latency": [1.5, 2.5], "Label": "x"}
+    doc = {
+        "_aws": {
+            "Timestamp": 1_700_000_000_000,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "TelemetryPipeline",
+                    "Dimensions": [["FunctionName"], ["FunctionName", "Environment"], ["Missing"]],
+                    "Metrics": [
+                        {"Name": "RecordsIn", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                        {"Name": "Label", "Unit": "None"},
+                        {"Name": "Absent"},
+                    ],
+                }
+            ],
+        },
+        "FunctionName": "ingest",
+        "Environment": "local",
+        "RecordsIn": 7,
+        "Latency": [1.5, 2.5],
+        "Label": "x",
+    }
     data = emf_metric_data(doc)
     assert {ns for ns, _ in data} == {"TelemetryPipeline"}
     by = {(d["MetricName"], tuple(x["Name"] for x in d["Dimensions"])): d for _, d in data}
-    assert set(by) == {("RecordsIn", ("FunctionName",)), ("RecordsIn", ("FunctionName", "Environment")),
-                       ("Latency", ("FunctionName",)), ("Latency", ("FunctionName", "Environment"))}
-    assert by[("RecordsIn", ("FunctionName",))]["Value"] == 7.0 and by[("RecordsIn", ("FunctionName",))]["Unit"] == "Count"
+    assert set(by) == {
+        ("RecordsIn", ("FunctionName",)),
+        ("RecordsIn", ("FunctionName", "Environment")),
+        ("Latency", ("FunctionName",)),
+        ("Latency", ("FunctionName", "Environment")),
+    }
+    assert (
+        by[("RecordsIn", ("FunctionName",))]["Value"] == 7.0 and by[("RecordsIn", ("FunctionName",))]["Unit"] == "Count"
+    )
     assert by[("Latency", ("FunctionName",))]["Values"] == [1.5, 2.5]
     assert by[("RecordsIn", ("FunctionName",))]["Timestamp"] == 1_700_000_000
     assert emf_metric_data({"message": "not emf"}) == [] and emf_metric_data({"_aws": "bad"}) == []
@@ -541,8 +644,13 @@ def test_follow_mode_delivers_what_arrives_later_in_batches_held_open_by_the_win
     sb.function()
     sb.mapping(BatchSize=50, MaximumBatchingWindowInSeconds=2)
     result = {}
-    worker = threading.Thread(target=lambda: result.update(
-        runtime.run(sb.target, state_dir=sb.state_dir, zip_path=sb.zip_path, until_idle=False, max_seconds=5).to_dict()))
+    worker = threading.Thread(
+        target=lambda: result.update(
+            runtime.run(
+                sb.target, state_dir=sb.state_dir, zip_path=sb.zip_path, until_idle=False, max_seconds=5
+            ).to_dict()
+        )
+    )
     worker.start()
     time.sleep(0.5)
     sent = sb.put(["late0"])

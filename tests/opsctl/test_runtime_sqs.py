@@ -17,8 +17,8 @@ from moto.server import ThreadedMotoServer
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.packaging import build_zip
-from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.moto_main import disable_queue_delivery
+from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
@@ -27,7 +27,7 @@ FUNCTION = "rt-sqs-worker"
 # Each invocation appends what it received to DELIVERIES. Bodies say how to answer: "bad..." always fails,
 # "flaky..." fails on its first delivery; MODE=raise-once fails the first invocation, MODE=bogus-id answers
 # with an itemIdentifier that is not in the batch once.
-HANDLERS = '''
+HANDLERS = """
 import json, os
 
 def _first_time(key):
@@ -50,7 +50,7 @@ def handler(event, context):
     failed = [r["messageId"] for r in event["Records"]
               if r["body"].startswith("bad") or (r["body"].startswith("flaky") and _first_time(r["messageId"]))]
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -86,34 +86,59 @@ class QueueSandbox:
         self.queue_url = self.queue_arn = self.dlq_url = None
 
     def client(self, service):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="sandbox",
-                            aws_secret_access_key="sandbox")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
 
     def queues(self, *, visibility_timeout: int = 1, max_receive_count: int | None = 2) -> None:
         attributes = {"VisibilityTimeout": str(visibility_timeout)}
         if max_receive_count is not None:
             self.dlq_url = self.sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
-            dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+            dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+            )
         self.queue_url = self.sqs.create_queue(QueueName="jobs", Attributes=attributes)["QueueUrl"]
-        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def function(self, *, mode: str = "ok") -> None:
         role = self.client("iam").create_role(RoleName="rt-sqs-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        self.client("lambda").create_function(FunctionName=FUNCTION, Runtime="python3.12", Role=role, Handler="sqsfns.handlers.handler",
-                                              Code={"ZipFile": self.zip_path.read_bytes()}, Timeout=30, MemorySize=128,
-                                              Environment={"Variables": {"DELIVERIES": str(self.deliveries), "MODE": mode}})
+        self.client("lambda").create_function(
+            FunctionName=FUNCTION,
+            Runtime="python3.12",
+            Role=role,
+            Handler="sqsfns.handlers.handler",
+            Code={"ZipFile": self.zip_path.read_bytes()},
+            Timeout=30,
+            MemorySize=128,
+            Environment={"Variables": {"DELIVERIES": str(self.deliveries), "MODE": mode}},
+        )
 
     def mapping(self, *, batch_size: int = 10, report: bool = True) -> str:
         return self.client("lambda").create_event_source_mapping(
-            EventSourceArn=self.queue_arn, FunctionName=FUNCTION, BatchSize=batch_size, MaximumBatchingWindowInSeconds=0,
-            FunctionResponseTypes=["ReportBatchItemFailures"] if report else [], ScalingConfig={"MaximumConcurrency": 2})["UUID"]
+            EventSourceArn=self.queue_arn,
+            FunctionName=FUNCTION,
+            BatchSize=batch_size,
+            MaximumBatchingWindowInSeconds=0,
+            FunctionResponseTypes=["ReportBatchItemFailures"] if report else [],
+            ScalingConfig={"MaximumConcurrency": 2},
+        )["UUID"]
 
     def send(self, bodies: list[str]) -> list[str]:
         ids = []
         for start in range(0, len(bodies), 10):
-            resp = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=[{"Id": str(i), "MessageBody": b}
-                                                                                 for i, b in enumerate(bodies[start:start + 10])])
+            resp = self.sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])],
+            )
             assert not resp.get("Failed")
             ids += [s["MessageId"] for s in sorted(resp["Successful"], key=lambda s: int(s["Id"]))]
         return ids
@@ -133,7 +158,9 @@ class QueueSandbox:
         return Counter(r["body"] for inv in self.invocations() for r in inv)
 
     def depth(self, url: str) -> tuple[int, int]:
-        a = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        a = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
 
     def dlq_bodies(self) -> list[str]:
@@ -143,8 +170,10 @@ class QueueSandbox:
             if not msgs:
                 return out
             out += [m["Body"] for m in msgs]
-            self.sqs.delete_message_batch(QueueUrl=self.dlq_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                                          for i, m in enumerate(msgs)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.dlq_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+            )
 
 
 @pytest.fixture
@@ -157,18 +186,48 @@ def test_the_handler_gets_a_real_sqs_event(qs):
     qs.queues()
     qs.function()
     qs.mapping()
-    qs.sqs.send_message(QueueUrl=qs.queue_url, MessageBody='{"device_id": "dev-1"}', MessageAttributes={
-        "origin": {"DataType": "String", "StringValue": "ingest"}, "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+    qs.sqs.send_message(
+        QueueUrl=qs.queue_url,
+        MessageBody='{"device_id": "dev-1"}',
+        MessageAttributes={
+            "origin": {"DataType": "String", "StringValue": "ingest"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
     qs.run()
     ((record,),) = qs.invocations()
-    assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody", "eventSource",
-                           "eventSourceARN", "awsRegion"}
-    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == qs.queue_arn and record["awsRegion"] == REGION
-    assert record["body"] == '{"device_id": "dev-1"}' and record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+    assert set(record) >= {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
+    assert (
+        record["eventSource"] == "aws:sqs"
+        and record["eventSourceARN"] == qs.queue_arn
+        and record["awsRegion"] == REGION
+    )
+    assert (
+        record["body"] == '{"device_id": "dev-1"}'
+        and record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+    )
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
-    assert record["messageAttributes"]["origin"] == {"stringValue": "ingest", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
-    assert record["messageAttributes"]["blob"]["binaryValue"] == "AAE=" and record["messageAttributes"]["blob"]["dataType"] == "Binary"
+    assert record["messageAttributes"]["origin"] == {
+        "stringValue": "ingest",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert (
+        record["messageAttributes"]["blob"]["binaryValue"] == "AAE="
+        and record["messageAttributes"]["blob"]["dataType"] == "Binary"
+    )
 
 
 def test_every_message_is_delivered_once_in_batches_of_at_most_the_batch_size_and_deleted(qs):
@@ -199,9 +258,16 @@ def test_a_failing_message_is_retried_alone_and_reaches_the_dlq_after_max_receiv
     assert all(delivered[b] == 1 for b in bodies if b != "bad-1")  # the others were deleted after their first delivery
     assert qs.dlq_bodies() == ["bad-1"]
     assert qs.depth(qs.queue_url) == (0, 0)
-    receive_counts = [r["attributes"]["ApproximateReceiveCount"] for inv in qs.invocations() for r in inv if r["body"] == "bad-1"]
+    receive_counts = [
+        r["attributes"]["ApproximateReceiveCount"] for inv in qs.invocations() for r in inv if r["body"] == "bad-1"
+    ]
     assert receive_counts == ["1", "2"]
-    assert m["messages_deleted"] == 3 and m["messages_failed"] == 2 and m["partial_failures"] == 2 and m["in_flight_waits"] > 0
+    assert (
+        m["messages_deleted"] == 3
+        and m["messages_failed"] == 2
+        and m["partial_failures"] == 2
+        and m["in_flight_waits"] > 0
+    )
 
 
 def test_a_message_that_fails_once_succeeds_on_redelivery_and_never_reaches_the_dlq(qs):
@@ -263,6 +329,8 @@ def test_the_sandbox_server_leaves_a_mapped_queue_to_the_runtime(qs):
     qs.mapping()
     qs.send([f"job-{i}" for i in range(12)])
     assert qs.depth(qs.queue_url) == (12, 0)
-    msgs = qs.sqs.receive_message(QueueUrl=qs.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])["Messages"]
+    msgs = qs.sqs.receive_message(QueueUrl=qs.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])[
+        "Messages"
+    ]
     assert {m["Attributes"]["ApproximateReceiveCount"] for m in msgs} == {"1"}
     assert qs.depth(qs.dlq_url) == (0, 0)

@@ -4,7 +4,6 @@ replayed to the queue found from the redrive policy, and read back from both que
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections import Counter
 
@@ -12,8 +11,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from opsctl.replay import sqs as sqs_replay
 from opsctl.core.errors import OpsError
+from opsctl.replay import sqs as sqs_replay
 from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
@@ -44,20 +43,31 @@ class Queues:
 
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
-        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t")
+        self.sqs = boto3.client(
+            "sqs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
+        )
         self.source = self.dlq = None
 
-    def create(self, name: str = "work", *, fifo: bool = False, max_receive: int = 1) -> "Queues":
+    def create(self, name: str = "work", *, fifo: bool = False, max_receive: int = 1) -> Queues:
         suffix = ".fifo" if fifo else ""
         fifo_attrs = {"FifoQueue": "true"} if fifo else {}
         self.dlq = self.sqs.create_queue(QueueName=f"{name}-dlq{suffix}", Attributes=fifo_attrs)["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.source = self.sqs.create_queue(QueueName=f"{name}{suffix}", Attributes={
-            **fifo_attrs, "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})})["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.source = self.sqs.create_queue(
+            QueueName=f"{name}{suffix}",
+            Attributes={
+                **fifo_attrs,
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}),
+            },
+        )["QueueUrl"]
         return self
 
-    def dead_letters(self, bodies: list[str], *, attributes: dict | None = None, groups: list[str] | None = None) -> None:
+    def dead_letters(
+        self, bodies: list[str], *, attributes: dict | None = None, groups: list[str] | None = None
+    ) -> None:
         """Sends to the source and receives each message past maxReceiveCount, so SQS moves it to the DLQ."""
         for i, body in enumerate(bodies):
             extra = {"MessageGroupId": groups[i], "MessageDeduplicationId": f"dedup-{i}"} if groups else {}
@@ -72,26 +82,46 @@ class Queues:
         """Sends straight to a FIFO DLQ, so its order within each group is known (moto's redrive of a FIFO
         source reorders groups as it receives them)."""
         for i, body in enumerate(bodies):
-            self.sqs.send_message(QueueUrl=self.dlq, MessageBody=body, MessageAttributes=attributes or {},
-                                  MessageGroupId=groups[i], MessageDeduplicationId=f"dedup-{i}")
+            self.sqs.send_message(
+                QueueUrl=self.dlq,
+                MessageBody=body,
+                MessageAttributes=attributes or {},
+                MessageGroupId=groups[i],
+                MessageDeduplicationId=f"dedup-{i}",
+            )
 
     def depth(self, url: str) -> int:
-        a = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-        return int(a["Attributes"]["ApproximateNumberOfMessages"]) + int(a["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+        a = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )
+        return int(a["Attributes"]["ApproximateNumberOfMessages"]) + int(
+            a["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+        )
 
     def visible(self, url: str) -> int:
-        return int(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+        return int(
+            self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
 
     def drain(self, url: str) -> list[dict]:
         """Every message of `url`, in the order SQS hands them out, deleted as read (FIFO groups unlock)."""
         out = []
         while True:
-            got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"],
-                                           VisibilityTimeout=30).get("Messages", [])
+            got = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=30,
+            ).get("Messages", [])
             if not got:
                 return out
             out += got
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            self.sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+            )
 
 
 @pytest.fixture
@@ -144,8 +174,11 @@ def test_fifo_order_within_each_group_and_group_ids_survive(q):
 
 def test_a_fifo_message_first_sent_long_ago_keeps_its_dedup_id():
     now = 1_800_000_000_000
-    msg = {"MessageId": "m-1", "Body": "x", "Attributes": {"MessageGroupId": "g", "MessageDeduplicationId": "orig-7",
-                                                             "SentTimestamp": str(now - 301_000)}}
+    msg = {
+        "MessageId": "m-1",
+        "Body": "x",
+        "Attributes": {"MessageGroupId": "g", "MessageDeduplicationId": "orig-7", "SentTimestamp": str(now - 301_000)},
+    }
     entry = sqs_replay.send_entry(msg, "0", fifo=True, now_ms=now)
     assert entry["MessageGroupId"] == "g" and entry["MessageDeduplicationId"] == "orig-7"
     msg["Attributes"]["SentTimestamp"] = str(now - 299_000)
@@ -165,9 +198,13 @@ class RejectingSqs:
     def send_message_batch(self, QueueUrl, Entries):
         bad = [e for e in Entries if "reject" in e["MessageBody"]]
         good = [e for e in Entries if "reject" not in e["MessageBody"]]
-        resp = self._sqs.send_message_batch(QueueUrl=QueueUrl, Entries=good) if good else {"Successful": [], "Failed": []}
+        resp = (
+            self._sqs.send_message_batch(QueueUrl=QueueUrl, Entries=good) if good else {"Successful": [], "Failed": []}
+        )
         resp.setdefault("Failed", [])
-        resp["Failed"] += [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in bad]
+        resp["Failed"] += [
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for e in bad
+        ]
         return resp
 
 
@@ -231,7 +268,9 @@ def test_filter_moves_only_what_it_selects_and_the_rest_stays_visible(q):
     q.create()
     bodies = [json.dumps({"device_id": f"dev-{i % 3}", "i": i}) for i in range(18)] + ["not json"]
     q.dead_letters(bodies)
-    report = sqs_replay.move(q.sqs, q.dlq, q.source, _opts(filter_expression="device_id == 'dev-1'", visibility_timeout_s=300))
+    report = sqs_replay.move(
+        q.sqs, q.dlq, q.source, _opts(filter_expression="device_id == 'dev-1'", visibility_timeout_s=300)
+    )
     assert report.moved == 6 and report.skipped == 13
     assert all(json.loads(m["Body"])["device_id"] == "dev-1" for m in q.drain(q.source))
     assert q.visible(q.dlq) == 13
@@ -252,20 +291,27 @@ def test_max_moves_at_most_n_and_backup_holds_each_moved_message(q, tmp_path):
 
 
 def test_batches_stay_under_256_kib_and_ten_entries():
-    entries = [{"Id": str(i), "MessageBody": "x" * (100 * 1024)} for i in range(5)] + \
-              [{"Id": f"s{i}", "MessageBody": "y"} for i in range(12)]
+    entries = [{"Id": str(i), "MessageBody": "x" * (100 * 1024)} for i in range(5)] + [
+        {"Id": f"s{i}", "MessageBody": "y"} for i in range(12)
+    ]
     batches = sqs_replay.split_batches(entries)
     assert [e["Id"] for b in batches for e in b] == [e["Id"] for e in entries]  # order kept
     assert all(len(b) <= 10 and sum(sqs_replay.message_size(e) for e in b) <= 256 * 1024 for b in batches)
     assert [len(b) for b in batches] == [2, 2, 10, 3]
     fifo = [{"Id": str(i), "MessageBody": "z", "MessageGroupId": g} for i, g in enumerate("aabcab")]
-    assert [[e["MessageGroupId"] for e in b] for b in sqs_replay.split_batches(fifo)] == [["a"], ["a", "b", "c"], ["a", "b"]]
+    assert [[e["MessageGroupId"] for e in b] for b in sqs_replay.split_batches(fifo)] == [
+        ["a"],
+        ["a", "b", "c"],
+        ["a", "b"],
+    ]
 
 
 def test_rate_limit_spaces_batches():
     now = [0.0]
     slept = []
-    limiter = sqs_replay.RateLimiter(20, clock=lambda: now[0], sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)))
+    limiter = sqs_replay.RateLimiter(
+        20, clock=lambda: now[0], sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s))
+    )
     for _ in range(5):
         limiter.acquire(10)  # 50 messages at 20 msg/s: the last batch may start at 2.0 s
     assert now[0] == pytest.approx(2.0)

@@ -7,7 +7,9 @@ import pytest
 from opsctl.core import tf
 from opsctl.core.errors import OpsError
 
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is a documented prerequisite; CI has it")
+pytestmark = pytest.mark.skipif(
+    shutil.which("terraform") is None, reason="terraform is a documented prerequisite; CI has it"
+)
 
 
 def _root(tmp_path, body):

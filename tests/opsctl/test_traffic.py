@@ -20,7 +20,9 @@ def kinesis():
 def _all_records(client):
     out = []
     for shard in client.list_shards(StreamName="s")["Shards"]:
-        it = client.get_shard_iterator(StreamName="s", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = client.get_shard_iterator(StreamName="s", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
         out.extend(client.get_records(ShardIterator=it, Limit=10000)["Records"])
     return out
 
@@ -33,7 +35,9 @@ def test_sends_every_reading_and_every_poison_kind(kinesis):
     assert result.calls == 3  # 1222 records at ≤500 per PutRecords call
     assert result.poison == {kind: 2 for kind in traffic.POISON_KINDS}
     valid = [json.loads(r["Data"]) for r in records if r["PartitionKey"].startswith("dev-0")]
-    assert sorted((v["device_id"], v["ts"]) for v in valid) == sorted((r["device_id"], r["ts"]) for r in result.readings)
+    assert sorted((v["device_id"], v["ts"]) for v in valid) == sorted(
+        (r["device_id"], r["ts"]) for r in result.readings
+    )
 
 
 def test_readings_are_unique_per_device_and_in_the_past():
@@ -54,8 +58,14 @@ def test_throttled_entries_are_retried_until_accepted():
             self.calls += 1
             # the first attempt refuses every other record, as a hot shard would
             failed = self.calls == 1
-            return {"Records": [{"ErrorCode": "ProvisionedThroughputExceededException"} if failed and i % 2 else {"SequenceNumber": "1"}
-                                for i, _ in enumerate(Records)]}
+            return {
+                "Records": [
+                    {"ErrorCode": "ProvisionedThroughputExceededException"}
+                    if failed and i % 2
+                    else {"SequenceNumber": "1"}
+                    for i, _ in enumerate(Records)
+                ]
+            }
 
     items = traffic.mix(traffic.readings(1, 10), [])
     result = traffic.send(Flaky(), "s", items)

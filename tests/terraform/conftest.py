@@ -15,5 +15,7 @@ def plugin_dir() -> str | None:
     """$TF_PLUGIN_DIR, else the provider mirror `.ci/find-tf-mirror` finds (offline machines), else None (the registry)."""
     if os.environ.get("TF_PLUGIN_DIR"):
         return os.environ["TF_PLUGIN_DIR"]
-    found = subprocess.run([str(ROOT / ".ci" / "find-tf-mirror")], capture_output=True, text=True, timeout=60).stdout.strip()
+    found = subprocess.run(
+        [str(ROOT / ".ci" / "find-tf-mirror")], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     return found or None

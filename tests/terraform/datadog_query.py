@@ -60,7 +60,7 @@ class _Parser:
 
     # --- characters ------------------------------------------------------------------------------
     def fail(self, expected: str):
-        found = self.text[self.pos:self.pos + 12] or "the end"
+        found = self.text[self.pos : self.pos + 12] or "the end"
         raise QuerySyntaxError(f"at column {self.pos + 1}: expected {expected}, found {found!r} in {self.text!r}")
 
     def skip_ws(self):

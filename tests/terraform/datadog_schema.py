@@ -27,6 +27,7 @@ _ANCHOR = re.compile(r"registry\.terraform\.io/providers/datadog/datadog/([0-9.]
 
 # --- extract -----------------------------------------------------------------------------------------
 
+
 def _assembly(wheel: Path) -> dict:
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith(".jsii.tgz"))
@@ -72,7 +73,11 @@ def _struct(types: dict, fqn: str) -> dict:
             continue  # computed; setting it is never what we mean
         nested, is_list = _struct_of(prop["type"])
         if nested:
-            out["blocks"][name] = {"required": not prop.get("optional", False), "list": is_list, **_struct(types, nested)}
+            out["blocks"][name] = {
+                "required": not prop.get("optional", False),
+                "list": is_list,
+                **_struct(types, nested),
+            }
         else:
             out["arguments"][name] = {"required": not prop.get("optional", False), "type": _kind(prop["type"])}
     return out
@@ -81,11 +86,19 @@ def _struct(types: dict, fqn: str) -> dict:
 def extract(wheel: Path, resources: tuple[str, ...] = DEFAULT_RESOURCES) -> dict:
     asm = _assembly(wheel)
     types = asm["types"]
-    schema = {"source": f"PyPI {asm['name']} {asm['version']} (jsii assembly)", "provider_version": None, "resources": {}}
+    schema = {
+        "source": f"PyPI {asm['name']} {asm['version']} (jsii assembly)",
+        "provider_version": None,
+        "resources": {},
+    }
     for resource in resources:
         short = resource.removeprefix("datadog_")
-        config = next(fqn for fqn in types if fqn.lower() == f"@cdktf/provider-datadog.{short.replace('_', '')}.{short.replace('_', '')}config"
-                      or fqn.endswith(f".{short}.{''.join(w.title() for w in short.split('_'))}Config"))
+        config = next(
+            fqn
+            for fqn in types
+            if fqn.lower() == f"@cdktf/provider-datadog.{short.replace('_', '')}.{short.replace('_', '')}config"
+            or fqn.endswith(f".{short}.{''.join(w.title() for w in short.split('_'))}Config")
+        )
         schema["resources"][resource] = _struct(types, config)
         m = _ANCHOR.search(json.dumps(types[config]))
         schema["provider_version"] = m.group(1) if m else None
@@ -94,6 +107,7 @@ def extract(wheel: Path, resources: tuple[str, ...] = DEFAULT_RESOURCES) -> dict
 
 
 # --- check -------------------------------------------------------------------------------------------
+
 
 def _check_body(body: dict, spec: dict, where: str) -> list[str]:
     problems = []
@@ -107,8 +121,13 @@ def _check_body(body: dict, spec: dict, where: str) -> list[str]:
                     if name not in spec["blocks"]:
                         problems.append(f"{where}: unknown dynamic block {name!r}")
                     else:
-                        problems += _check_body(dyn_body.get("content", {}) if isinstance(dyn_body.get("content"), dict)
-                                                else (dyn_body.get("content") or [{}])[0], spec["blocks"][name], f"{where}.{name}")
+                        problems += _check_body(
+                            dyn_body.get("content", {})
+                            if isinstance(dyn_body.get("content"), dict)
+                            else (dyn_body.get("content") or [{}])[0],
+                            spec["blocks"][name],
+                            f"{where}.{name}",
+                        )
             continue
         if key in spec["blocks"]:
             block = spec["blocks"][key]
@@ -140,7 +159,9 @@ def check(parsed_files: dict[str, dict], schema: dict) -> list[str]:
                     continue
                 spec = schema["resources"].get(rtype)
                 if spec is None:
-                    problems.append(f"{fname}: resource type {rtype!r} is not in the committed schema (add it with `make datadog-schema`)")
+                    problems.append(
+                        f"{fname}: resource type {rtype!r} is not in the committed schema (add it with `make datadog-schema`)"
+                    )
                     continue
                 for rname, body in instances.items():
                     rname = rname.strip('"')
@@ -148,7 +169,11 @@ def check(parsed_files: dict[str, dict], schema: dict) -> list[str]:
         for provider in doc.get("provider", []):
             for pname, body in provider.items():
                 if pname.strip('"') == "datadog":
-                    problems += _check_body({k: v for k, v in body.items() if k != "alias"}, schema["provider"], f"{fname}: provider datadog")
+                    problems += _check_body(
+                        {k: v for k, v in body.items() if k != "alias"},
+                        schema["provider"],
+                        f"{fname}: provider datadog",
+                    )
     return problems
 
 

@@ -16,15 +16,24 @@ ACTIONS = {
     "kinesis:DescribeStreamSummary": "module.ingest_stream.stream_arn",
     "kinesis:ListShards": "module.ingest_stream.stream_arn",
     "lambda:GetFunctionConcurrency": "module.ingest_function.function_arn",
-    "sqs:GetQueueAttributes": ("module.ingest_consumer.failure_queue_arn", "module.rollup_consumer.queue_arn", "module.rollup_consumer.dlq_arn"),
+    "sqs:GetQueueAttributes": (
+        "module.ingest_consumer.failure_queue_arn",
+        "module.rollup_consumer.queue_arn",
+        "module.rollup_consumer.dlq_arn",
+    ),
     "s3:PutObject": "module.reports_bucket.objects_arn",
     "sns:Publish": "module.alerts_topic.topic_arn",
     "kms:GenerateDataKey": "module.kms_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 # AWS has no resource-level permissions for these: "*" is the only resource they accept.
-NO_RESOURCE_LEVEL = {"cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
-                     "application-autoscaling:DescribeScalingPolicies", "lambda:ListEventSourceMappings", "lambda:GetAccountSettings"}
+NO_RESOURCE_LEVEL = {
+    "cloudwatch:GetMetricData",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "lambda:ListEventSourceMappings",
+    "lambda:GetAccountSettings",
+}
 
 
 def _function_call() -> dict:
@@ -48,7 +57,11 @@ def test_report_function_grants_exactly_the_calls_it_makes():
 def test_handler_docstring_and_policy_name_the_same_calls():
     from capacity_report import handler
 
-    named = set(re.findall(r"(dynamodb|application-autoscaling|cloudwatch|kinesis|lambda|sqs|s3|sns):([A-Za-z/]+)", handler.__doc__))
+    named = set(
+        re.findall(
+            r"(dynamodb|application-autoscaling|cloudwatch|kinesis|lambda|sqs|s3|sns):([A-Za-z/]+)", handler.__doc__
+        )
+    )
     listed = set()
     for service, actions in named:
         listed |= {f"{service}:{a}" for a in actions.split("/")}
@@ -58,9 +71,13 @@ def test_handler_docstring_and_policy_name_the_same_calls():
 def test_schedule_role_may_only_invoke_the_report_function():
     text = (MODULES_DIR / "lambda_schedule" / "main.tf").read_text()
     (policy,) = [b for _, _, b in resources("aws_iam_role_policy", MODULES_DIR / "lambda_schedule")]
-    assert re.findall(r'Action\s*=\s*\[([^\]]*)\]', text) == ['"lambda:InvokeFunction"']
+    assert re.findall(r"Action\s*=\s*\[([^\]]*)\]", text) == ['"lambda:InvokeFunction"']
     assert "Resource = [var.function_arn]" in text and "scheduler.amazonaws.com" in text
-    (call,) = [b for n, b in ((n, b) for _, n, b in blocks("module", MODULES_DIR / "pipeline")) if n == "capacity_report_schedule"]
+    (call,) = [
+        b
+        for n, b in ((n, b) for _, n, b in blocks("module", MODULES_DIR / "pipeline"))
+        if n == "capacity_report_schedule"
+    ]
     assert call["function_arn"] == "${module.capacity_report_function.function_arn}"
     assert policy
 
@@ -81,7 +98,10 @@ def test_reports_bucket_is_encrypted_versioned_and_expires():
     (life,) = [b for _, _, b in resources("aws_s3_bucket_lifecycle_configuration", under)]
     assert any("expiration" in r and "noncurrent_version_expiration" in r for r in life["rule"])
     (pab,) = [b for _, _, b in resources("aws_s3_bucket_public_access_block", under)]
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
 
 
 def test_every_env_runs_the_report_on_a_schedule_by_default():

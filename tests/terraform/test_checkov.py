@@ -21,18 +21,32 @@ def _checkov() -> str:
 
 
 def test_checkov_finds_no_failed_check():
-    proc = subprocess.run([_checkov(), "-d", "terraform", "--framework", "terraform", "-o", "json", "--quiet", "--compact"],
-                          cwd=ROOT, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [_checkov(), "-d", "terraform", "--framework", "terraform", "-o", "json", "--quiet", "--compact"],
+        cwd=ROOT,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.stdout.strip(), f"checkov printed nothing (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
     reports = json.loads(proc.stdout)
     reports = reports if isinstance(reports, list) else [reports]
-    assert any(r.get("check_type") == "terraform" for r in reports), f"checkov scanned no Terraform:\n{proc.stdout[:1000]}"
-    failed = [(c["check_id"], c["resource"], c["file_path"], c.get("check_name", ""))
-              for r in reports for c in r.get("results", {}).get("failed_checks", [])]
-    parsing = [e for r in reports for e in r.get("results", {}).get("parsing_errors", [])] + \
-              [e for r in reports if r.get("summary", {}).get("parsing_errors")]
+    assert any(r.get("check_type") == "terraform" for r in reports), (
+        f"checkov scanned no Terraform:\n{proc.stdout[:1000]}"
+    )
+    failed = [
+        (c["check_id"], c["resource"], c["file_path"], c.get("check_name", ""))
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
+    parsing = [e for r in reports for e in r.get("results", {}).get("parsing_errors", [])] + [
+        e for r in reports if r.get("summary", {}).get("parsing_errors")
+    ]
     assert not parsing, f"checkov could not parse: {parsing}"
-    assert not failed, "checkov failed checks:\n" + "\n".join(f"  {cid} {res} ({path}): {name}" for cid, res, path, name in failed)
+    assert not failed, "checkov failed checks:\n" + "\n".join(
+        f"  {cid} {res} ({path}): {name}" for cid, res, path, name in failed
+    )
 
 
 def test_every_checkov_skip_is_inline_with_a_reason():
@@ -45,4 +59,6 @@ def test_every_checkov_skip_is_inline_with_a_reason():
             if m:
                 skips.append((tf_file.relative_to(ROOT), lineno, m.group(1), (m.group(2) or "").strip()))
     unreasoned = [s for s in skips if len(s[3]) < 20]
-    assert not unreasoned, "checkov skips need a real reason after the colon:\n" + "\n".join(f"  {p}:{n} {cid}" for p, n, cid, _ in unreasoned)
+    assert not unreasoned, "checkov skips need a real reason after the colon:\n" + "\n".join(
+        f"  {p}:{n} {cid}" for p, n, cid, _ in unreasoned
+    )

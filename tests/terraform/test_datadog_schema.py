@@ -13,7 +13,7 @@ from tests.terraform.datadog_schema import check
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "terraform" / "datadog" / "provider-schema.json").read_text())
 
-GOOD = '''
+GOOD = """
 provider "datadog" {
   api_url = var.api_url
 }
@@ -28,7 +28,7 @@ resource "datadog_monitor" "lag" {
     warning  = 60000
   }
 }
-'''
+"""
 
 
 def _problems(text: str) -> list[str]:
@@ -46,13 +46,16 @@ def test_a_correct_monitor_has_no_findings():
     assert _problems(GOOD) == []
 
 
-@pytest.mark.parametrize("edit,finding", [
-    (("  tags ", "  tagz "), "unknown argument 'tagz'"),
-    (('  message = "see runbook"\n', ""), "missing required argument 'message'"),
-    (("    warning  = 60000", "    warn     = 60000"), "monitor_thresholds: unknown argument 'warn'"),
-    (("monitor_thresholds {", "thresholds {"), "unknown argument 'thresholds'"),
-    (("  api_url = var.api_url", "  api_uri = var.api_url"), "provider datadog: unknown argument 'api_uri'"),
-])
+@pytest.mark.parametrize(
+    "edit,finding",
+    [
+        (("  tags ", "  tagz "), "unknown argument 'tagz'"),
+        (('  message = "see runbook"\n', ""), "missing required argument 'message'"),
+        (("    warning  = 60000", "    warn     = 60000"), "monitor_thresholds: unknown argument 'warn'"),
+        (("monitor_thresholds {", "thresholds {"), "unknown argument 'thresholds'"),
+        (("  api_url = var.api_url", "  api_uri = var.api_url"), "provider datadog: unknown argument 'api_uri'"),
+    ],
+)
 def test_each_mistake_is_named(edit, finding):
     problems = _problems(GOOD.replace(*edit))
     assert any(finding in p for p in problems), problems
@@ -64,7 +67,10 @@ def test_a_resource_type_outside_the_schema_is_a_finding():
 
 
 def test_dynamic_blocks_are_checked_like_static_ones():
-    text = GOOD.replace("  monitor_thresholds {", '  dynamic "monitor_thresholds" {\n    for_each = [1]\n    content {\n      critcal = 1\n    }\n  }\n  scheduling_optionz {')
+    text = GOOD.replace(
+        "  monitor_thresholds {",
+        '  dynamic "monitor_thresholds" {\n    for_each = [1]\n    content {\n      critcal = 1\n    }\n  }\n  scheduling_optionz {',
+    )
     problems = _problems(text)
     assert any("monitor_thresholds: unknown argument 'critcal'" in p for p in problems), problems
     assert any("unknown argument 'scheduling_optionz'" in p for p in problems), problems

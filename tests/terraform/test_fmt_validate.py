@@ -14,12 +14,18 @@ ENVS = ("local", "dev", "prod")
 
 
 def _terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([tf.terraform_binary(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [tf.terraform_binary(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_every_terraform_file_is_formatted():
-    proc = _terraform(["fmt", "-check", "-recursive", "-no-color", str(TERRAFORM_DIR)], TERRAFORM_DIR, tf.cli_environment())
-    assert proc.returncode == 0, f"terraform fmt would change these files (run `terraform fmt -recursive terraform/`):\n{proc.stdout}{proc.stderr}"
+    proc = _terraform(
+        ["fmt", "-check", "-recursive", "-no-color", str(TERRAFORM_DIR)], TERRAFORM_DIR, tf.cli_environment()
+    )
+    assert proc.returncode == 0, (
+        f"terraform fmt would change these files (run `terraform fmt -recursive terraform/`):\n{proc.stdout}{proc.stderr}"
+    )
 
 
 @pytest.mark.parametrize("env_name", ENVS)

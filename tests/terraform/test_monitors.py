@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from opsctl.core import tf
-from opsctl.monitoring import thresholds
 from opsctl.core.project import ROOT, TERRAFORM_DIR
+from opsctl.monitoring import thresholds
 
 MODULE = TERRAFORM_DIR / "modules" / "monitors"
 CATALOG = thresholds.monitors()
@@ -40,10 +40,18 @@ METRIC_UNITS = {
     ("AWS/ApiGateway", "5xx"): "count",
     ("AWS/ApiGateway", "Count"): "count",
     ("AWS/ApiGateway", "Latency"): "ms",
-    ("TelemetryPipeline", "RecordsQuarantined"): "count",  # the ingest function's EMF metric (functions/ingest/handler.py)
+    (
+        "TelemetryPipeline",
+        "RecordsQuarantined",
+    ): "count",  # the ingest function's EMF metric (functions/ingest/handler.py)
 }
 STATISTICS = {"Maximum", "Minimum", "Sum", "Average", "SampleCount"}
-COMPARISONS = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"}
+COMPARISONS = {
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+}
 REQUIRED_RESOURCES = {"stream_name", "ingest_function_name", "ingest_failure_queue_name", "table_name"}
 
 # What the issue asks to be covered: (namespace, metric) pairs and, where it matters, the resource.
@@ -51,8 +59,11 @@ COVERAGE = [
     ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "$stream_name"),
     ("AWS/Kinesis", "WriteProvisionedThroughputExceeded", "$stream_name"),
     ("AWS/Kinesis", "ReadProvisionedThroughputExceeded", "$stream_name"),
-    *[(ns, metric, fn) for fn in ("$ingest_function_name", "$alert_function_name", "$rollup_function_name")
-      for ns, metric in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"))],
+    *[
+        (ns, metric, fn)
+        for fn in ("$ingest_function_name", "$alert_function_name", "$rollup_function_name")
+        for ns, metric in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"))
+    ],
     ("AWS/Lambda", "IteratorAge", "$ingest_function_name"),
     ("AWS/Lambda", "IteratorAge", "$alert_function_name"),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "$ingest_failure_queue_name"),
@@ -71,12 +82,13 @@ COVERAGE = [
 
 def module_resource_inputs() -> set[str]:
     text = (MODULE / "main.tf").read_text()
-    block = text[text.index("resources = {"):]
-    block = block[:block.index("}")]
+    block = text[text.index("resources = {") :]
+    block = block[: block.index("}")]
     return set(re.findall(r"^\s*(\w+)\s*=", block, re.M))
 
 
 # --- the catalog ------------------------------------------------------------------------------------------
+
 
 def test_catalog_covers_everything_the_issue_lists():
     present = {(m["namespace"], m["metric_name"], ref) for m in CATALOG.values() for ref in m["dimensions"].values()}
@@ -85,9 +97,15 @@ def test_catalog_covers_everything_the_issue_lists():
     report = CATALOG["report_not_run"]
     # "not having run in 26 h": every hour of 26 without an invocation, and no data counts as not run.
     assert report["period_seconds"] * report["evaluation_periods"] == 26 * 3600 and report["datapoints_to_alarm"] == 26
-    assert report["comparison"] == "LessThanThreshold" and report["threshold_count"] == 1 and report["treat_missing_data"] == "breaching"
+    assert (
+        report["comparison"] == "LessThanThreshold"
+        and report["threshold_count"] == 1
+        and report["treat_missing_data"] == "breaching"
+    )
     assert CATALOG["api_p99_latency"]["statistic"] == "p99"
-    assert CATALOG["api_5xx_rate"]["denominator_metric_name"] == "Count" and "threshold_percent" in CATALOG["api_5xx_rate"]
+    assert (
+        CATALOG["api_5xx_rate"]["denominator_metric_name"] == "Count" and "threshold_percent" in CATALOG["api_5xx_rate"]
+    )
 
 
 @pytest.mark.parametrize("mid", sorted(CATALOG))
@@ -95,7 +113,9 @@ def test_catalog_entry_is_a_valid_alarm_with_its_threshold_in_the_metrics_unit(m
     m = CATALOG[mid]
     assert re.fullmatch(r"[a-z0-9_]{1,50}", mid)
     value, unit = thresholds.threshold(m)  # exactly one threshold_<unit> key
-    assert unit in thresholds.THRESHOLD_UNITS, f"{mid}: threshold_{unit}: the unit must be one of {sorted(thresholds.THRESHOLD_UNITS)}"
+    assert unit in thresholds.THRESHOLD_UNITS, (
+        f"{mid}: threshold_{unit}: the unit must be one of {sorted(thresholds.THRESHOLD_UNITS)}"
+    )
     assert isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
     expected = "percent" if m.get("denominator_metric_name") else METRIC_UNITS[(m["namespace"], m["metric_name"])]
     assert unit == expected, f"{mid}: {m['namespace']} {m['metric_name']} is in {expected}, the threshold says {unit}"
@@ -107,11 +127,15 @@ def test_catalog_entry_is_a_valid_alarm_with_its_threshold_in_the_metrics_unit(m
     # PutMetricAlarm: period 10, 20, 30 or a multiple of 60; period x periods at most 1 day below 1-hour periods, 7 days above.
     period, periods = m["period_seconds"], m["evaluation_periods"]
     assert period in (10, 20, 30) or (period % 60 == 0 and period > 0)
-    assert period * periods <= (86400 if period < 3600 else 604800), f"{mid}: {period} s x {periods} exceeds what CloudWatch evaluates"
+    assert period * periods <= (86400 if period < 3600 else 604800), (
+        f"{mid}: {period} s x {periods} exceeds what CloudWatch evaluates"
+    )
     assert 1 <= m["datapoints_to_alarm"] <= periods
     assert m["treat_missing_data"] in {"breaching", "notBreaching", "ignore", "missing"}
     assert m["severity"] in {"warning", "critical"}
-    assert (ROOT / m["runbook"]).is_file() and m["runbook"].startswith("runbooks/"), f"{mid}: runbook {m['runbook']} missing"
+    assert (ROOT / m["runbook"]).is_file() and m["runbook"].startswith("runbooks/"), (
+        f"{mid}: runbook {m['runbook']} missing"
+    )
     refs = {v[1:] for v in m["dimensions"].values() if v.startswith("$")}
     assert refs and refs <= module_resource_inputs(), f"{mid}: unknown resources {refs - module_resource_inputs()}"
     if m["namespace"].startswith("AWS/"):
@@ -124,7 +148,10 @@ def test_catalog_entry_is_a_valid_alarm_with_its_threshold_in_the_metrics_unit(m
 
 def test_opsctl_iterator_age_defaults_are_the_alarms_thresholds():
     warn, crit = thresholds.iterator_age_ms()
-    assert (warn, crit) == (CATALOG["ingest_iterator_age_warning"]["threshold_ms"], CATALOG["ingest_iterator_age_critical"]["threshold_ms"])
+    assert (warn, crit) == (
+        CATALOG["ingest_iterator_age_warning"]["threshold_ms"],
+        CATALOG["ingest_iterator_age_critical"]["threshold_ms"],
+    )
     assert warn < crit
 
 
@@ -148,28 +175,44 @@ module "monitors" {{
 {inputs}
 }}
 """
-ALL_INPUTS = {"stream_name": "s", "ingest_function_name": "tp-ingest", "ingest_failure_queue_name": "tp-ingest-failures",
-              "table_name": "tp-readings", "alert_function_name": "tp-alert", "alert_failure_queue_name": "tp-alert-failures",
-              "api_id": "a1b2c3", "api_stage_name": "$default", "rollup_function_name": "tp-rollup", "rollup_queue_name": "tp-rollups",
-              "rollup_dlq_name": "tp-rollups-dlq", "report_function_name": "tp-report"}
+ALL_INPUTS = {
+    "stream_name": "s",
+    "ingest_function_name": "tp-ingest",
+    "ingest_failure_queue_name": "tp-ingest-failures",
+    "table_name": "tp-readings",
+    "alert_function_name": "tp-alert",
+    "alert_failure_queue_name": "tp-alert-failures",
+    "api_id": "a1b2c3",
+    "api_stage_name": "$default",
+    "rollup_function_name": "tp-rollup",
+    "rollup_queue_name": "tp-rollups",
+    "rollup_dlq_name": "tp-rollups-dlq",
+    "report_function_name": "tp-report",
+}
 
 
 def plan_alarms(tmp_path: Path, plugin_dir: str | None, inputs: dict[str, str]) -> dict[str, dict]:
     """The planned aws_cloudwatch_metric_alarm values by catalog id, from `terraform plan` of a root calling the module."""
     body = "\n".join(f'  {k} = "{v}"' for k, v in inputs.items())
     # A relative source: Terraform copies a module given by absolute path, away from the catalog it reads.
-    (tmp_path / "main.tf").write_text(ROOT_TF.format(module=os.path.relpath(MODULE, tmp_path), base=BASE_URL, inputs=body))
+    (tmp_path / "main.tf").write_text(
+        ROOT_TF.format(module=os.path.relpath(MODULE, tmp_path), base=BASE_URL, inputs=body)
+    )
     env = {**tf.cli_environment(), "TF_DATA_DIR": str(tmp_path / ".tfdata")}
 
     def terraform(*args: str) -> str:
-        proc = subprocess.run([tf.terraform_binary(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [tf.terraform_binary(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, f"terraform {args[0]} failed:\n{proc.stderr}{proc.stdout[-3000:]}"
         return proc.stdout
 
     terraform("init", "-input=false", "-no-color", *([f"-plugin-dir={plugin_dir}"] if plugin_dir else []))
     terraform("plan", "-input=false", "-no-color", "-refresh=false", "-out=plan.bin")
     plan = json.loads(terraform("show", "-json", "plan.bin"))
-    return {r["index"]: r["change"]["after"] for r in plan["resource_changes"] if r["type"] == "aws_cloudwatch_metric_alarm"}
+    return {
+        r["index"]: r["change"]["after"] for r in plan["resource_changes"] if r["type"] == "aws_cloudwatch_metric_alarm"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -199,10 +242,20 @@ def test_alarm_has_the_catalog_threshold_window_runbook_and_actions(all_alarms, 
         assert queries["e1"]["return_data"] is True and "100 * m1 / m2" in queries["e1"]["expression"]
         for qid, name in (("m1", m["metric_name"]), ("m2", m["denominator_metric_name"])):
             (metric,) = queries[qid]["metric"]
-            assert (metric["metric_name"], metric["namespace"], metric["dimensions"], metric["period"], metric["stat"]) == \
-                (name, m["namespace"], dims, m["period_seconds"], m["statistic"])
+            assert (
+                metric["metric_name"],
+                metric["namespace"],
+                metric["dimensions"],
+                metric["period"],
+                metric["stat"],
+            ) == (name, m["namespace"], dims, m["period_seconds"], m["statistic"])
     else:
-        assert (a["metric_name"], a["namespace"], a["dimensions"], a["period"]) == (m["metric_name"], m["namespace"], dims, m["period_seconds"])
+        assert (a["metric_name"], a["namespace"], a["dimensions"], a["period"]) == (
+            m["metric_name"],
+            m["namespace"],
+            dims,
+            m["period_seconds"],
+        )
         if m["statistic"].startswith("p"):
             assert a["extended_statistic"] == m["statistic"] and a["statistic"] is None
         else:
@@ -212,19 +265,24 @@ def test_alarm_has_the_catalog_threshold_window_runbook_and_actions(all_alarms, 
 def test_monitors_of_absent_resources_are_left_out(tmp_path, plugin_dir):
     inputs = {k: v for k, v in ALL_INPUTS.items() if k in REQUIRED_RESOURCES}
     alarms = plan_alarms(tmp_path, plugin_dir, inputs)
-    expected = {mid for mid, m in CATALOG.items() if {v[1:] for v in m["dimensions"].values() if v.startswith("$")} <= REQUIRED_RESOURCES}
+    expected = {
+        mid
+        for mid, m in CATALOG.items()
+        if {v[1:] for v in m["dimensions"].values() if v.startswith("$")} <= REQUIRED_RESOURCES
+    }
     assert set(alarms) == expected and "ingest_iterator_age_critical" in expected and "api_5xx_rate" not in expected
 
 
 def test_pipeline_wires_the_monitors_to_the_alerts_topic_in_every_environment():
     text = (TERRAFORM_DIR / "modules" / "pipeline" / "main.tf").read_text()
-    block = text[text.index('module "monitors"'):]
+    block = text[text.index('module "monitors"') :]
     assert 'source = "../monitors"' in block and "alerts_topic_arn = module.alerts_topic.topic_arn" in block
     for env in ("local", "dev", "prod"):
         assert "runbook_base_url = var.runbook_base_url" in (TERRAFORM_DIR / "envs" / env / "main.tf").read_text()
 
 
 # --- runbooks ---------------------------------------------------------------------------------------------
+
 
 def test_every_runbook_page_is_linked_from_an_alarm_or_the_procedure_index():
     linked = {Path(m["runbook"]).name for m in CATALOG.values()}

@@ -22,9 +22,9 @@ import time
 import traceback
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
@@ -41,6 +41,7 @@ MAX_LOG_EVENTS_PER_CALL = 10_000  # CloudWatch Logs PutLogEvents limit
 MAX_LOG_BATCH_BYTES = 1_048_576  # PutLogEvents limit: sum of messages (UTF-8) + 26 bytes per event
 LOG_EVENT_OVERHEAD_BYTES = 26
 MAX_LOG_EVENT_BYTES = 256 * 1024 - LOG_EVENT_OVERHEAD_BYTES  # PutLogEvents limit per event
+
 
 def code_sha256(zip_path: Path) -> tuple[str, str]:
     """(base64 digest as Lambda reports CodeSha256, hex digest) of the zip at `zip_path`."""
@@ -76,8 +77,11 @@ class CodeImage:
                 tmp.replace(self.code_dir)
             except OSError:  # another process extracted it first: the same bytes
                 shutil.rmtree(tmp, ignore_errors=True)
-        self.tops = {p.stem if p.suffix == ".py" else p.name for p in self.code_dir.iterdir()
-                     if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith(".")}
+        self.tops = {
+            p.stem if p.suffix == ".py" else p.name
+            for p in self.code_dir.iterdir()
+            if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith(".")
+        }
         self._set_aside: dict | None = None
 
     def _mine(self, name: str) -> bool:
@@ -111,19 +115,24 @@ class CodeImage:
         """The callable named by `handler` ("pkg.module.function"), imported from this image."""
         module_name, _, attr = handler.rpartition(".")
         if not module_name or not attr:
-            raise OpsError(f"handler {handler!r} is not of the form module.function", hint="fix the function's handler in Terraform")
+            raise OpsError(
+                f"handler {handler!r} is not of the form module.function",
+                hint="fix the function's handler in Terraform",
+            )
         self.activate()
         try:
             return getattr(importlib.import_module(module_name), attr)
         except Exception as exc:  # noqa: BLE001 - Lambda reports any init error as Runtime.ImportModuleError
-            raise OpsError(f"cannot load handler {handler!r} from {self.zip_path.name}: {type(exc).__name__}: {exc}",
-                           hint="fix the function's handler setting or its code, then `opsctl sandbox up`") from None
+            raise OpsError(
+                f"cannot load handler {handler!r} from {self.zip_path.name}: {type(exc).__name__}: {exc}",
+                hint="fix the function's handler setting or its code, then `opsctl sandbox up`",
+            ) from None
 
 
 class LambdaContext:
     """The context object of one invocation, with the attributes Lambda's Python runtime gives."""
 
-    def __init__(self, fn: "DeployedFunction", request_id: str, deadline: float):
+    def __init__(self, fn: DeployedFunction, request_id: str, deadline: float):
         self.aws_request_id = request_id
         self.function_name = fn.name
         self.function_version = "$LATEST"
@@ -177,8 +186,15 @@ class DeployedFunction:
 class FunctionRunner:
     """Loads the functions event source mappings point at and invokes them like Lambda would."""
 
-    def __init__(self, target: AwsTarget, *, state_dir: Path, zip_path: Path, metrics: "MetricSink",
-                 handler_overrides: dict[str, Handler] | None = None):
+    def __init__(
+        self,
+        target: AwsTarget,
+        *,
+        state_dir: Path,
+        zip_path: Path,
+        metrics: MetricSink,
+        handler_overrides: dict[str, Handler] | None = None,
+    ):
         self.target = target
         self.state_dir = state_dir
         self.zip_path = zip_path
@@ -204,16 +220,25 @@ class FunctionRunner:
             self._zip_sha = code_sha256(self.zip_path)
         b64_sha, hex_sha = self._zip_sha
         if cfg.get("CodeSha256") != b64_sha:
-            raise OpsError(f"the deployed code of {name} is not {self._zip_label()}", hint="run `opsctl sandbox up` to deploy it")
+            raise OpsError(
+                f"the deployed code of {name} is not {self._zip_label()}", hint="run `opsctl sandbox up` to deploy it"
+            )
         if override is None and self._image is None:
             self._image = CodeImage(self.zip_path, hex_sha, self.state_dir / "code")
         handler = override or self._image.handler(cfg["Handler"])
         logs_dir = self.state_dir / "logs"
         logs_dir.mkdir(parents=True, exist_ok=True)
-        fn = DeployedFunction(name=name, arn=cfg["FunctionArn"], role=cfg.get("Role", ""), handler_name=cfg["Handler"],
-                              timeout_s=float(cfg.get("Timeout") or 3), memory_mb=int(cfg.get("MemorySize") or 128),
-                              environment=dict((cfg.get("Environment") or {}).get("Variables") or {}),
-                              handler=handler, log_path=logs_dir / f"{name}.log")
+        fn = DeployedFunction(
+            name=name,
+            arn=cfg["FunctionArn"],
+            role=cfg.get("Role", ""),
+            handler_name=cfg["Handler"],
+            timeout_s=float(cfg.get("Timeout") or 3),
+            memory_mb=int(cfg.get("MemorySize") or 128),
+            environment=dict((cfg.get("Environment") or {}).get("Variables") or {}),
+            handler=handler,
+            log_path=logs_dir / f"{name}.log",
+        )
         self._functions[function_arn] = fn
         return fn
 
@@ -256,8 +281,18 @@ class FunctionRunner:
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raises is a function error, as on Lambda
             inv.error_type = "Runtime.ExitError" if isinstance(exc, SystemExit) else type(exc).__name__
             inv.error_message = str(exc)
-            captured.write(json.dumps({"level": "ERROR", "errorType": inv.error_type, "errorMessage": inv.error_message,
-                                       "requestId": request_id, "stackTrace": traceback.format_tb(exc.__traceback__)}) + "\n")
+            captured.write(
+                json.dumps(
+                    {
+                        "level": "ERROR",
+                        "errorType": inv.error_type,
+                        "errorMessage": inv.error_message,
+                        "requestId": request_id,
+                        "stackTrace": traceback.format_tb(exc.__traceback__),
+                    }
+                )
+                + "\n"
+            )
         finally:
             inv.duration_ms = (time.monotonic() - started) * 1000
             for k, v in saved.items():
@@ -268,15 +303,33 @@ class FunctionRunner:
         if not inv.function_error and inv.duration_ms > fn.timeout_s * 1000:
             # In-process we cannot stop a handler at its deadline, but Lambda would have: its work counts as failed.
             inv.error_type, inv.error_message = "Sandbox.Timedout", f"Task timed out after {fn.timeout_s:.2f} seconds"
-            captured.write(json.dumps({"level": "ERROR", "errorType": inv.error_type, "errorMessage": inv.error_message,
-                                       "requestId": request_id}) + "\n")
+            captured.write(
+                json.dumps(
+                    {
+                        "level": "ERROR",
+                        "errorType": inv.error_type,
+                        "errorMessage": inv.error_message,
+                        "requestId": request_id,
+                    }
+                )
+                + "\n"
+            )
         if not inv.function_error:
             try:
                 json.dumps(inv.result)
             except (TypeError, ValueError) as exc:
                 inv.error_type, inv.error_message = "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-                captured.write(json.dumps({"level": "ERROR", "errorType": inv.error_type, "errorMessage": inv.error_message,
-                                           "requestId": request_id}) + "\n")
+                captured.write(
+                    json.dumps(
+                        {
+                            "level": "ERROR",
+                            "errorType": inv.error_type,
+                            "errorMessage": inv.error_message,
+                            "requestId": request_id,
+                        }
+                    )
+                    + "\n"
+                )
         output = captured.getvalue()
         self._write_log(fn, inv, output)
         self.metrics.add_emf(output)
@@ -290,12 +343,19 @@ class FunctionRunner:
         log.write(f"START RequestId: {inv.request_id} Version: $LATEST\n")
         log.write(output if output.endswith("\n") or not output else output + "\n")
         log.write(f"END RequestId: {inv.request_id}\n")
-        report = (f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-                  f"Memory Size: {fn.memory_mb} MB")
+        report = (
+            f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {fn.memory_mb} MB"
+        )
         log.write(report + "\n")
         if fn.name not in self.log_groups_missing:
             now_ms = int(time.time() * 1000)
-            lines = [f"START RequestId: {inv.request_id} Version: $LATEST", *output.splitlines(), f"END RequestId: {inv.request_id}", report]
+            lines = [
+                f"START RequestId: {inv.request_id} Version: $LATEST",
+                *output.splitlines(),
+                f"END RequestId: {inv.request_id}",
+                report,
+            ]
             events = self._log_events.setdefault(fn.name, (fn, []))[1]
             events += [{"timestamp": now_ms, "message": _fit_log_event(line)} for line in lines if line]
 
@@ -318,7 +378,9 @@ class FunctionRunner:
                             raise
                     self._log_streams.add(name)
                 for chunk in _log_batches(events):
-                    logs.put_log_events(logGroupName=fn.log_group_name, logStreamName=fn.log_stream_name, logEvents=chunk)
+                    logs.put_log_events(
+                        logGroupName=fn.log_group_name, logStreamName=fn.log_stream_name, logEvents=chunk
+                    )
                     sent += len(chunk)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
@@ -366,16 +428,31 @@ class MetricSink:
     def add(self, namespace: str, datum: dict) -> None:
         self._pending.setdefault(namespace, []).append(datum)
 
-    def lambda_invocation(self, function_name: str, *, duration_ms: float, error: bool, iterator_age_ms: float | None) -> None:
+    def lambda_invocation(
+        self, function_name: str, *, duration_ms: float, error: bool, iterator_age_ms: float | None
+    ) -> None:
         """The AWS/Lambda metrics Lambda publishes for one invocation of a stream event source mapping."""
         dims = [{"Name": "FunctionName", "Value": function_name}]
         now = time.time()
-        for name, value, unit in (("Invocations", 1, "Count"), ("Errors", int(error), "Count"),
-                                  ("Duration", round(duration_ms, 3), "Milliseconds")):
-            self.add("AWS/Lambda", {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": unit, "Timestamp": now})
+        for name, value, unit in (
+            ("Invocations", 1, "Count"),
+            ("Errors", int(error), "Count"),
+            ("Duration", round(duration_ms, 3), "Milliseconds"),
+        ):
+            self.add(
+                "AWS/Lambda", {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": unit, "Timestamp": now}
+            )
         if iterator_age_ms is not None:
-            self.add("AWS/Lambda", {"MetricName": "IteratorAge", "Dimensions": dims, "Value": max(0.0, round(iterator_age_ms, 3)),
-                                    "Unit": "Milliseconds", "Timestamp": now})
+            self.add(
+                "AWS/Lambda",
+                {
+                    "MetricName": "IteratorAge",
+                    "Dimensions": dims,
+                    "Value": max(0.0, round(iterator_age_ms, 3)),
+                    "Unit": "Milliseconds",
+                    "Timestamp": now,
+                },
+            )
 
     def add_emf(self, output: str) -> None:
         """Turns every EMF line in a handler's output into metric data, as CloudWatch Logs does on AWS."""
@@ -400,7 +477,7 @@ class MetricSink:
         pending, self._pending = self._pending, {}
         for namespace, data in pending.items():
             for i in range(0, len(data), MAX_METRIC_DATA_PER_CALL):
-                self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[i:i + MAX_METRIC_DATA_PER_CALL])
+                self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[i : i + MAX_METRIC_DATA_PER_CALL])
 
 
 def emf_metric_data(doc: dict) -> list[tuple[str, dict]]:
@@ -428,13 +505,22 @@ def emf_metric_data(doc: dict) -> list[tuple[str, dict]]:
             for dim_keys in dimension_sets:
                 if not all(k in doc for k in dim_keys):
                     continue
-                datum = {"MetricName": name, "Timestamp": timestamp, "Unit": metric.get("Unit") or "None",
-                         "Dimensions": [{"Name": k, "Value": str(doc[k])} for k in dim_keys]}
+                datum = {
+                    "MetricName": name,
+                    "Timestamp": timestamp,
+                    "Unit": metric.get("Unit") or "None",
+                    "Dimensions": [{"Name": k, "Value": str(doc[k])} for k in dim_keys],
+                }
                 if metric.get("StorageResolution") == 1:
                     datum["StorageResolution"] = 1
                 if isinstance(value, list):
                     for i in range(0, len(values), MAX_VALUES_PER_DATUM):
-                        out.append((directive["Namespace"], {**datum, "Values": [float(v) for v in values[i:i + MAX_VALUES_PER_DATUM]]}))
+                        out.append(
+                            (
+                                directive["Namespace"],
+                                {**datum, "Values": [float(v) for v in values[i : i + MAX_VALUES_PER_DATUM]]},
+                            )
+                        )
                 else:
                     out.append((directive["Namespace"], {**datum, "Value": float(value)}))
     return out

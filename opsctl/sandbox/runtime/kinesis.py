@@ -28,8 +28,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
-from opsctl.sandbox.runtime.mapping import (CheckpointStore, EventSink, MappingConfig, MappingStats, OnFailureSender,
-                                            ShardStats, iso_millis)
+from opsctl.sandbox.runtime.mapping import (
+    CheckpointStore,
+    EventSink,
+    MappingConfig,
+    MappingStats,
+    OnFailureSender,
+    ShardStats,
+    iso_millis,
+)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 RECORD_OVERHEAD_BYTES = 400  # the JSON around one record's data in the event, roughly
@@ -51,12 +58,27 @@ class KinesisRecord(NamedTuple):
 
 def kinesis_event(records: list[KinesisRecord], *, shard_id: str, source_arn: str, role: str, region: str) -> dict:
     """The event Lambda hands a function for `records` of one shard (also what `opsctl replay-dlq --via invoke` sends)."""
-    return {"Records": [{
-        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": rec.partition_key, "sequenceNumber": rec.sequence_number,
-                    "data": rec.data_b64, "approximateArrivalTimestamp": rec.arrival},
-        "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id}:{rec.sequence_number}",
-        "eventName": "aws:kinesis:record", "invokeIdentityArn": role, "awsRegion": region, "eventSourceARN": source_arn,
-    } for rec in records]}
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": rec.partition_key,
+                    "sequenceNumber": rec.sequence_number,
+                    "data": rec.data_b64,
+                    "approximateArrivalTimestamp": rec.arrival,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{rec.sequence_number}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": role,
+                "awsRegion": region,
+                "eventSourceARN": source_arn,
+            }
+            for rec in records
+        ]
+    }
 
 
 @dataclass
@@ -91,9 +113,19 @@ class ShardReader:
 class KinesisPoller:
     """Drives one Kinesis event source mapping: `poll()` makes one pass over its shards."""
 
-    def __init__(self, mapping: MappingConfig, *, target, runner: FunctionRunner, function: DeployedFunction,
-                 checkpoints: CheckpointStore, on_failure: OnFailureSender, metrics: MetricSink, on_event: EventSink,
-                 until_idle: bool):
+    def __init__(
+        self,
+        mapping: MappingConfig,
+        *,
+        target,
+        runner: FunctionRunner,
+        function: DeployedFunction,
+        checkpoints: CheckpointStore,
+        on_failure: OnFailureSender,
+        metrics: MetricSink,
+        on_event: EventSink,
+        until_idle: bool,
+    ):
         self.mapping = mapping
         self.kinesis = target.client("kinesis")
         self.region = target.region
@@ -115,7 +147,11 @@ class KinesisPoller:
         self._listed_at = time.monotonic()
         listed, token = [], None
         while True:
-            resp = self.kinesis.list_shards(NextToken=token) if token else self.kinesis.list_shards(StreamARN=self.mapping.source_arn)
+            resp = (
+                self.kinesis.list_shards(NextToken=token)
+                if token
+                else self.kinesis.list_shards(StreamARN=self.mapping.source_arn)
+            )
             listed += resp.get("Shards", [])
             token = resp.get("NextToken")
             if not token:
@@ -128,10 +164,15 @@ class KinesisPoller:
                 saved = self.checkpoints.get(self.mapping.uuid, sid)
                 parents = [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]
                 stats = self.stats.shards.setdefault(sid, ShardStats(shard_id=sid, parents=parents))
-                reader = self.shards[sid] = ShardReader(shard_id=sid, parents=parents, ending_seq=None,
-                                                        checkpoint=saved.get("sequence_number"),
-                                                        finished=bool(saved.get("finished")), stats=stats,
-                                                        finished_at_ending=saved.get("ending_sequence_number"))
+                reader = self.shards[sid] = ShardReader(
+                    shard_id=sid,
+                    parents=parents,
+                    ending_seq=None,
+                    checkpoint=saved.get("sequence_number"),
+                    finished=bool(saved.get("finished")),
+                    stats=stats,
+                    finished_at_ending=saved.get("ending_sequence_number"),
+                )
                 stats.checkpoint, stats.finished = reader.checkpoint, reader.finished
             if ending is not None:
                 reader.ending_seq = int(ending)
@@ -149,7 +190,11 @@ class KinesisPoller:
 
     def poll(self, *, force_refresh: bool = False) -> bool:
         """One pass over the shards (each: one read or one invocation at most); True if anything happened."""
-        if force_refresh or self._listed_at is None or (not self.until_idle and time.monotonic() - self._listed_at > SHARD_LIST_REFRESH_S):
+        if (
+            force_refresh
+            or self._listed_at is None
+            or (not self.until_idle and time.monotonic() - self._listed_at > SHARD_LIST_REFRESH_S)
+        ):
             self.refresh_shards()
         busy = False
         finished_one = False
@@ -187,8 +232,13 @@ class KinesisPoller:
     def _finish(self, r: ShardReader) -> None:
         r.finished = r.stats.finished = True
         r.finished_at_ending = r.ending_seq
-        self.checkpoints.put(self.mapping.uuid, r.shard_id, sequence_number=r.checkpoint, finished=True,
-                             ending_sequence_number=r.ending_seq)
+        self.checkpoints.put(
+            self.mapping.uuid,
+            r.shard_id,
+            sequence_number=r.checkpoint,
+            finished=True,
+            ending_sequence_number=r.ending_seq,
+        )
         self.on_event("shard_finished", {"uuid": self.mapping.uuid, "shard_id": r.shard_id})
 
     # -- reading -----------------------------------------------------------------------------------
@@ -219,7 +269,11 @@ class KinesisPoller:
                 r.iterator = self._iterator(r)
             try:
                 # StreamARN too: moto's iterators made from an ARN alone do not name their stream.
-                resp = self.kinesis.get_records(StreamARN=self.mapping.source_arn, ShardIterator=r.iterator, Limit=min(10_000, max(1, want - len(r.buffer))))
+                resp = self.kinesis.get_records(
+                    StreamARN=self.mapping.source_arn,
+                    ShardIterator=r.iterator,
+                    Limit=min(10_000, max(1, want - len(r.buffer))),
+                )
             except self.kinesis.exceptions.ExpiredIteratorException:
                 r.iterator = None
                 continue
@@ -227,15 +281,23 @@ class KinesisPoller:
             r.iterator = resp.get("NextShardIterator")
             for rec in records:
                 arrival = rec.get("ApproximateArrivalTimestamp")
-                r.buffer.append(KinesisRecord(rec["SequenceNumber"], rec["PartitionKey"], base64.b64encode(rec["Data"]).decode("ascii"),
-                                              arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival or clock())))
+                r.buffer.append(
+                    KinesisRecord(
+                        rec["SequenceNumber"],
+                        rec["PartitionKey"],
+                        base64.b64encode(rec["Data"]).decode("ascii"),
+                        arrival.timestamp() if hasattr(arrival, "timestamp") else float(arrival or clock()),
+                    )
+                )
             if records:
                 r.last_fetched = records[-1]["SequenceNumber"]
                 got += len(records)
             r.caught_up = not records or resp.get("MillisBehindLatest", 0) == 0
             if r.iterator is None:
                 r.caught_up = True
-            if r.caught_up or (r.ending_seq is not None and r.last_fetched is not None and int(r.last_fetched) >= r.ending_seq):
+            if r.caught_up or (
+                r.ending_seq is not None and r.last_fetched is not None and int(r.last_fetched) >= r.ending_seq
+            ):
                 break
         if got and r.buffered_since is None:
             r.buffered_since = time.monotonic()
@@ -264,7 +326,13 @@ class KinesisPoller:
     # -- delivering --------------------------------------------------------------------------------
 
     def _event(self, r: ShardReader, records: list[KinesisRecord]) -> dict:
-        return kinesis_event(records, shard_id=r.shard_id, source_arn=self.mapping.source_arn, role=self.function.role, region=self.region)
+        return kinesis_event(
+            records,
+            shard_id=r.shard_id,
+            source_arn=self.mapping.source_arn,
+            role=self.function.role,
+            region=self.region,
+        )
 
     def _checkpoint(self, r: ShardReader, sequence_number: str) -> None:
         r.checkpoint = r.stats.checkpoint = sequence_number
@@ -297,13 +365,28 @@ class KinesisPoller:
         st.records_delivered += len(records)
         r.stats.invocations += 1
         r.stats.records_delivered += len(records)
-        self.metrics.lambda_invocation(self.function.name, duration_ms=inv.duration_ms, error=inv.function_error,
-                                       iterator_age_ms=(clock() - records[-1].arrival) * 1000)
+        self.metrics.lambda_invocation(
+            self.function.name,
+            duration_ms=inv.duration_ms,
+            error=inv.function_error,
+            iterator_age_ms=(clock() - records[-1].arrival) * 1000,
+        )
         failed_from, problem = self._failed_from(inv, records)
-        self.on_event("invoke", {"function_name": self.function.name, "uuid": m.uuid, "shard_id": r.shard_id, "records": len(records),
-                                 "first_sequence_number": records[0].sequence_number, "last_sequence_number": records[-1].sequence_number,
-                                 "request_id": inv.request_id, "duration_ms": round(inv.duration_ms, 3),
-                                 "error": problem, "failed_from": None if failed_from is None else records[failed_from].sequence_number})
+        self.on_event(
+            "invoke",
+            {
+                "function_name": self.function.name,
+                "uuid": m.uuid,
+                "shard_id": r.shard_id,
+                "records": len(records),
+                "first_sequence_number": records[0].sequence_number,
+                "last_sequence_number": records[-1].sequence_number,
+                "request_id": inv.request_id,
+                "duration_ms": round(inv.duration_ms, 3),
+                "error": problem,
+                "failed_from": None if failed_from is None else records[failed_from].sequence_number,
+            },
+        )
 
         if failed_from is None:  # success
             r.pending.popleft()
@@ -321,8 +404,15 @@ class KinesisPoller:
                 st.bisections += 1
                 r.pending.popleft()
                 for part in (records[half:], records[:half]):
-                    r.pending.appendleft(Batch(part, retries=batch.retries, invokes=batch.invokes,
-                                               last_request_id=batch.last_request_id, last_function_error=batch.last_function_error))
+                    r.pending.appendleft(
+                        Batch(
+                            part,
+                            retries=batch.retries,
+                            invokes=batch.invokes,
+                            last_request_id=batch.last_request_id,
+                            last_function_error=batch.last_function_error,
+                        )
+                    )
             else:
                 self._retry_or_give_up(r, batch)
 
@@ -344,7 +434,7 @@ class KinesisPoller:
         if result is None or result == {}:
             return None, None
         if not isinstance(result, dict) or "batchItemFailures" not in result:
-            return 0, "malformed response: not a {\"batchItemFailures\": [...]} object"
+            return 0, 'malformed response: not a {"batchItemFailures": [...]} object'
         failures = result["batchItemFailures"]
         if failures is None or failures == []:
             return None, None
@@ -366,23 +456,44 @@ class KinesisPoller:
             response = {"statusCode": 200, "executedVersion": "$LATEST"}
             if batch.last_function_error:
                 response["functionError"] = "Unhandled"
-            self.on_failure.send(m.on_failure_destination, {
-                "requestContext": {"requestId": batch.last_request_id or str(uuid.uuid4()), "functionArn": self.function.arn,
-                                   "condition": condition, "approximateInvokeCount": batch.invokes},
-                "responseContext": response,
-                "version": "1.0",
-                "timestamp": iso_millis(clock()),
-                "KinesisBatchInfo": {"shardId": r.shard_id, "startSequenceNumber": records[0].sequence_number,
-                                     "endSequenceNumber": records[-1].sequence_number,
-                                     "approximateArrivalOfFirstRecord": iso_millis(records[0].arrival),
-                                     "approximateArrivalOfLastRecord": iso_millis(records[-1].arrival),
-                                     "batchSize": len(records), "streamArn": m.source_arn},
-            })
+            self.on_failure.send(
+                m.on_failure_destination,
+                {
+                    "requestContext": {
+                        "requestId": batch.last_request_id or str(uuid.uuid4()),
+                        "functionArn": self.function.arn,
+                        "condition": condition,
+                        "approximateInvokeCount": batch.invokes,
+                    },
+                    "responseContext": response,
+                    "version": "1.0",
+                    "timestamp": iso_millis(clock()),
+                    "KinesisBatchInfo": {
+                        "shardId": r.shard_id,
+                        "startSequenceNumber": records[0].sequence_number,
+                        "endSequenceNumber": records[-1].sequence_number,
+                        "approximateArrivalOfFirstRecord": iso_millis(records[0].arrival),
+                        "approximateArrivalOfLastRecord": iso_millis(records[-1].arrival),
+                        "batchSize": len(records),
+                        "streamArn": m.source_arn,
+                    },
+                },
+            )
             st.on_failure_records += 1
             st.on_failure_batch_records += len(records)
         else:
             st.records_discarded_without_destination += len(records)
-        self.on_event("on_failure", {"function_name": self.function.name, "uuid": m.uuid, "shard_id": r.shard_id, "condition": condition,
-                                     "records": len(records), "destination": m.on_failure_destination,
-                                     "start_sequence_number": records[0].sequence_number, "end_sequence_number": records[-1].sequence_number})
+        self.on_event(
+            "on_failure",
+            {
+                "function_name": self.function.name,
+                "uuid": m.uuid,
+                "shard_id": r.shard_id,
+                "condition": condition,
+                "records": len(records),
+                "destination": m.on_failure_destination,
+                "start_sequence_number": records[0].sequence_number,
+                "end_sequence_number": records[-1].sequence_number,
+            },
+        )
         self._checkpoint(r, records[-1].sequence_number)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 EventSink = Callable[[str, dict], None]
 
@@ -38,7 +38,7 @@ class MappingConfig:
 
     @property
     def source_service(self) -> str:
-        """"kinesis", "sqs", "dynamodb", ... from the event source ARN."""
+        """ "kinesis", "sqs", "dynamodb", ... from the event source ARN."""
         return self.source_arn.split(":")[2] if self.source_arn.count(":") >= 2 else ""
 
     @property
@@ -46,21 +46,26 @@ class MappingConfig:
         return self.function_arn.split(":function:", 1)[-1].split(":", 1)[0]
 
     @classmethod
-    def from_api(cls, m: dict) -> "MappingConfig":
+    def from_api(cls, m: dict) -> MappingConfig:
         """From one item of ListEventSourceMappings."""
         ts = m.get("StartingPositionTimestamp")
         created = m.get("LastModified")
         return cls(
-            uuid=m["UUID"], function_arn=m["FunctionArn"], source_arn=m.get("EventSourceArn", ""),
+            uuid=m["UUID"],
+            function_arn=m["FunctionArn"],
+            source_arn=m.get("EventSourceArn", ""),
             batch_size=int(m.get("BatchSize") or 100),
             batching_window_s=float(m.get("MaximumBatchingWindowInSeconds") or 0),
             starting_position=m.get("StartingPosition") or "TRIM_HORIZON",
             starting_position_timestamp=_epoch(ts),
             bisect_on_error=bool(m.get("BisectBatchOnFunctionError")),
             max_retry_attempts=int(m["MaximumRetryAttempts"]) if m.get("MaximumRetryAttempts") is not None else -1,
-            max_record_age_s=int(m["MaximumRecordAgeInSeconds"]) if m.get("MaximumRecordAgeInSeconds") is not None else -1,
+            max_record_age_s=int(m["MaximumRecordAgeInSeconds"])
+            if m.get("MaximumRecordAgeInSeconds") is not None
+            else -1,
             report_batch_item_failures="ReportBatchItemFailures" in (m.get("FunctionResponseTypes") or []),
-            on_failure_destination=((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or None,
+            on_failure_destination=((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            or None,
             parallelization_factor=int(m.get("ParallelizationFactor") or 1),
             created_at=_epoch(created),
         )
@@ -156,7 +161,9 @@ class OnFailureSender:
         if service == "sqs":
             url = self._queue_urls.get(destination_arn)
             if url is None:
-                url = self.target.client("sqs").get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+                url = self.target.client("sqs").get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
+                    "QueueUrl"
+                ]
                 self._queue_urls[destination_arn] = url
             self.target.client("sqs").send_message(QueueUrl=url, MessageBody=body)
         elif service == "sns":
@@ -164,8 +171,10 @@ class OnFailureSender:
         else:
             from opsctl.core.errors import OpsError
 
-            raise OpsError(f"the local runtime cannot send on-failure records to {destination_arn}",
-                           hint="use an SQS queue or SNS topic as the mapping's on-failure destination")
+            raise OpsError(
+                f"the local runtime cannot send on-failure records to {destination_arn}",
+                hint="use an SQS queue or SNS topic as the mapping's on-failure destination",
+            )
 
 
 def iso_millis(epoch_s: float) -> str:

@@ -12,16 +12,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.project import FUNCTIONS_ZIP, SANDBOX_DIR
 from opsctl.sandbox.runtime.function import FunctionRunner, Handler, MetricSink
 from opsctl.sandbox.runtime.kinesis import KinesisPoller
-from opsctl.sandbox.runtime.mapping import CheckpointStore, EventSink, MappingConfig, MappingStats, OnFailureSender, noop
+from opsctl.sandbox.runtime.mapping import (
+    CheckpointStore,
+    EventSink,
+    MappingConfig,
+    MappingStats,
+    OnFailureSender,
+    noop,
+)
 from opsctl.sandbox.runtime.sqs import SqsPoller
 
 FOLLOW_SLEEP_S = 0.25  # pause between passes in --follow mode when nothing arrived
@@ -47,8 +55,12 @@ class RunSummary:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"mappings": [m.to_dict() for m in self.mappings], "timed_out": self.timed_out,
-                "interrupted": self.interrupted, "seconds": round(self.seconds, 3)}
+        return {
+            "mappings": [m.to_dict() for m in self.mappings],
+            "timed_out": self.timed_out,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def list_mappings(target: AwsTarget) -> list[MappingConfig]:
@@ -57,15 +69,28 @@ def list_mappings(target: AwsTarget) -> list[MappingConfig]:
     found, marker = [], None
     while True:
         resp = lam.list_event_source_mappings(**({"Marker": marker} if marker else {}))
-        found += [MappingConfig.from_api(m) for m in resp.get("EventSourceMappings", []) if m.get("State", "Enabled") in ACTIVE_STATES]
+        found += [
+            MappingConfig.from_api(m)
+            for m in resp.get("EventSourceMappings", [])
+            if m.get("State", "Enabled") in ACTIVE_STATES
+        ]
         marker = resp.get("NextMarker")
         if not marker:
             return found
 
 
-def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = True, from_start: bool = False,
-        max_seconds: float | None = None, on_event: EventSink = noop, handler_overrides: dict[str, Handler] | None = None,
-        zip_path: Path = FUNCTIONS_ZIP, max_passes: int | None = None) -> RunSummary:
+def run(
+    target: AwsTarget,
+    *,
+    state_dir: Path = SANDBOX_DIR,
+    until_idle: bool = True,
+    from_start: bool = False,
+    max_seconds: float | None = None,
+    on_event: EventSink = noop,
+    handler_overrides: dict[str, Handler] | None = None,
+    zip_path: Path = FUNCTIONS_ZIP,
+    max_passes: int | None = None,
+) -> RunSummary:
     """Drives every enabled event source mapping until idle (or, with until_idle=False, until max_seconds or
     Ctrl-C) and returns what happened per mapping. `handler_overrides` maps a function name to a callable run
     in place of its deployed handler (the bench runs a naive handler under the same runtime)."""
@@ -82,33 +107,71 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
         if from_start:
             checkpoints.forget()
         metrics = MetricSink(target.client("cloudwatch"))
-        runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides)
+        runner = FunctionRunner(
+            target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides
+        )
         on_failure = OnFailureSender(target)
         pollers: list[SourcePoller] = []
         for m in mappings:
             adapter = SOURCE_ADAPTERS.get(m.source_service)
             if adapter is None:
-                on_event("skip", {"uuid": m.uuid, "function_name": m.function_name, "source": m.source_arn,
-                                  "reason": f"the local runtime does not drive {m.source_service or 'this'} event sources yet"})
+                on_event(
+                    "skip",
+                    {
+                        "uuid": m.uuid,
+                        "function_name": m.function_name,
+                        "source": m.source_arn,
+                        "reason": f"the local runtime does not drive {m.source_service or 'this'} event sources yet",
+                    },
+                )
                 continue
-            pollers.append(adapter(m, target=target, runner=runner, function=runner.function(m.function_arn), checkpoints=checkpoints,
-                                   on_failure=on_failure, metrics=metrics, on_event=on_event, until_idle=until_idle))
+            pollers.append(
+                adapter(
+                    m,
+                    target=target,
+                    runner=runner,
+                    function=runner.function(m.function_arn),
+                    checkpoints=checkpoints,
+                    on_failure=on_failure,
+                    metrics=metrics,
+                    on_event=on_event,
+                    until_idle=until_idle,
+                )
+            )
         summary.mappings = [p.stats for p in pollers]
-        _drive(pollers, summary, started, until_idle=until_idle, max_seconds=max_seconds, metrics=metrics, runner=runner,
-               max_passes=max_passes)
+        _drive(
+            pollers,
+            summary,
+            started,
+            until_idle=until_idle,
+            max_seconds=max_seconds,
+            metrics=metrics,
+            runner=runner,
+            max_passes=max_passes,
+        )
         runner.flush_logs()
         metrics.flush()
         for name in sorted(runner.log_groups_missing):
-            on_event("logs", {"function_name": name, "reason": f"log group /aws/lambda/{name} does not exist: its lines stay in the state dir only"})
+            on_event(
+                "logs",
+                {
+                    "function_name": name,
+                    "reason": f"log group /aws/lambda/{name} does not exist: its lines stay in the state dir only",
+                },
+            )
     except (BotoConnectionError, BotoCoreError) as exc:
         if isinstance(exc, BotoConnectionError) or "Connect" in type(exc).__name__:
-            raise OpsError(f"the sandbox at {target.endpoint_url or 'AWS'} does not answer ({type(exc).__name__})",
-                           hint="run `opsctl sandbox up`") from None
+            raise OpsError(
+                f"the sandbox at {target.endpoint_url or 'AWS'} does not answer ({type(exc).__name__})",
+                hint="run `opsctl sandbox up`",
+            ) from None
         raise
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise OpsError(f"{exc.operation_name} failed: {err.get('Code')}: {err.get('Message')}",
-                       hint="is the sandbox up to date? run `opsctl sandbox up`") from None
+        raise OpsError(
+            f"{exc.operation_name} failed: {err.get('Code')}: {err.get('Message')}",
+            hint="is the sandbox up to date? run `opsctl sandbox up`",
+        ) from None
     finally:
         if runner is not None:
             runner.close()
@@ -116,15 +179,26 @@ def run(target: AwsTarget, *, state_dir: Path = SANDBOX_DIR, until_idle: bool = 
     return summary
 
 
-def _drive(pollers: list[SourcePoller], summary: RunSummary, started: float, *, until_idle: bool, max_seconds: float | None,
-           metrics: MetricSink, runner: FunctionRunner, max_passes: int | None = None) -> None:
+def _drive(
+    pollers: list[SourcePoller],
+    summary: RunSummary,
+    started: float,
+    *,
+    until_idle: bool,
+    max_seconds: float | None,
+    metrics: MetricSink,
+    runner: FunctionRunner,
+    max_passes: int | None = None,
+) -> None:
     """Passes over every mapping until idle, max_seconds, max_passes (a pass = at most one batch per shard or
     queue: a consumer that falls behind, as in `opsctl sandbox drill`) or Ctrl-C."""
     quiet_passes = 0
     passes = 0
     try:
         while True:
-            if (max_seconds is not None and time.monotonic() - started >= max_seconds) or (max_passes is not None and passes >= max_passes):
+            if (max_seconds is not None and time.monotonic() - started >= max_seconds) or (
+                max_passes is not None and passes >= max_passes
+            ):
                 summary.timed_out = True
                 return
             passes += 1

@@ -47,9 +47,19 @@ class SqsMappingStats(MappingStats):
 class SqsPoller:
     """Drives one SQS event source mapping: `poll()` receives and delivers at most one batch."""
 
-    def __init__(self, mapping: MappingConfig, *, target, runner: FunctionRunner, function: DeployedFunction,
-                 checkpoints: CheckpointStore, on_failure: OnFailureSender, metrics: MetricSink, on_event: EventSink,
-                 until_idle: bool):
+    def __init__(
+        self,
+        mapping: MappingConfig,
+        *,
+        target,
+        runner: FunctionRunner,
+        function: DeployedFunction,
+        checkpoints: CheckpointStore,
+        on_failure: OnFailureSender,
+        metrics: MetricSink,
+        on_event: EventSink,
+        until_idle: bool,
+    ):
         self.mapping = mapping
         self.sqs = target.client("sqs")
         self.region = target.region
@@ -61,7 +71,9 @@ class SqsPoller:
         self.stats = SqsMappingStats(uuid=mapping.uuid, function_name=function.name, source=mapping.source_arn)
         parts = mapping.source_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]).get(
+            "Attributes", {}
+        )
         self.has_redrive_policy = bool(attrs.get("RedrivePolicy"))
         self.buffer: list[dict] = []
         self.buffered_since: float | None = None
@@ -83,8 +95,13 @@ class SqsPoller:
         """Receives until a batch's worth is buffered or the queue returns nothing; True if it returned nothing."""
         size = sum(len(m.get("Body", "")) + RECORD_OVERHEAD_BYTES for m in self.buffer)
         while len(self.buffer) < self.mapping.batch_size:
-            resp = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=min(RECEIVE_MAX, self.mapping.batch_size - len(self.buffer)),
-                                            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
+            resp = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(RECEIVE_MAX, self.mapping.batch_size - len(self.buffer)),
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
             messages = resp.get("Messages", [])
             if not messages:
                 return True
@@ -102,13 +119,23 @@ class SqsPoller:
             return True
         if self.until_idle and drained:
             return True  # nothing more will come: waiting out the window would only slow the run down
-        return self.buffered_since is not None and time.monotonic() - self.buffered_since >= self.mapping.batching_window_s
+        return (
+            self.buffered_since is not None and time.monotonic() - self.buffered_since >= self.mapping.batching_window_s
+        )
 
     def _waiting_for_in_flight(self) -> bool:
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]).get("Attributes", {})
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        ).get("Attributes", {})
         visible = int(attrs.get("ApproximateNumberOfMessages", 0))
-        pending = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
+        pending = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesDelayed", 0)
+        )
         if visible:
             time.sleep(0.05)  # counted as visible but not received yet (moto redrives on the next receive)
             return True
@@ -130,7 +157,9 @@ class SqsPoller:
             "receiptHandle": m["ReceiptHandle"],
             "body": m.get("Body", ""),
             "attributes": dict(m.get("Attributes") or {}),
-            "messageAttributes": {name: _lambda_attribute(value) for name, value in (m.get("MessageAttributes") or {}).items()},
+            "messageAttributes": {
+                name: _lambda_attribute(value) for name, value in (m.get("MessageAttributes") or {}).items()
+            },
             "md5OfBody": m.get("MD5OfBody"),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.mapping.source_arn,
@@ -142,12 +171,16 @@ class SqsPoller:
 
     def _deliver(self, messages: list[dict]) -> None:
         st = self.stats
-        redelivered = sum(1 for m in messages if int((m.get("Attributes") or {}).get("ApproximateReceiveCount", "1")) > 1)
+        redelivered = sum(
+            1 for m in messages if int((m.get("Attributes") or {}).get("ApproximateReceiveCount", "1")) > 1
+        )
         st.retries += redelivered
         inv = self.runner.invoke(self.function, {"Records": [self._record(m) for m in messages]})
         st.invocations += 1
         st.records_delivered += len(messages)
-        self.metrics.lambda_invocation(self.function.name, duration_ms=inv.duration_ms, error=inv.function_error, iterator_age_ms=None)
+        self.metrics.lambda_invocation(
+            self.function.name, duration_ms=inv.duration_ms, error=inv.function_error, iterator_age_ms=None
+        )
         failed_ids, problem = self._failed(inv, messages)
         if problem is not None:
             st.function_errors += 1
@@ -156,10 +189,21 @@ class SqsPoller:
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         self._delete(done)
         st.messages_failed += len(messages) - len(done)
-        self.on_event("invoke", {"function_name": self.function.name, "uuid": self.mapping.uuid, "queue_url": self.queue_url,
-                                 "records": len(messages), "redelivered": redelivered, "request_id": inv.request_id,
-                                 "duration_ms": round(inv.duration_ms, 3), "error": problem,
-                                 "failed_message_ids": sorted(failed_ids), "deleted": len(done)})
+        self.on_event(
+            "invoke",
+            {
+                "function_name": self.function.name,
+                "uuid": self.mapping.uuid,
+                "queue_url": self.queue_url,
+                "records": len(messages),
+                "redelivered": redelivered,
+                "request_id": inv.request_id,
+                "duration_ms": round(inv.duration_ms, 3),
+                "error": problem,
+                "failed_message_ids": sorted(failed_ids),
+                "deleted": len(done),
+            },
+        )
 
     def _failed(self, inv: Invocation, messages: list[dict]) -> tuple[set[str], str | None]:
         """(messageIds to leave on the queue, why the whole batch failed or None)."""
@@ -172,7 +216,7 @@ class SqsPoller:
         if result is None or result == {} or result == "":
             return set(), None
         if not isinstance(result, dict) or "batchItemFailures" not in result:
-            return every, "malformed response: not a {\"batchItemFailures\": [...]} object"
+            return every, 'malformed response: not a {"batchItemFailures": [...]} object'
         failures = result["batchItemFailures"]
         if failures is None or failures == []:
             return set(), None
@@ -188,23 +232,35 @@ class SqsPoller:
 
     def _delete(self, messages: list[dict]) -> None:
         for start in range(0, len(messages), DELETE_BATCH_MAX):
-            chunk = messages[start:start + DELETE_BATCH_MAX]
-            resp = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            chunk = messages[start : start + DELETE_BATCH_MAX]
+            resp = self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
             self.stats.messages_deleted += len(resp.get("Successful", []))
             for f in resp.get("Failed", []):
                 # The receipt handle expired (the batch outlived the visibility timeout): the message comes back and
                 # is processed again, which the function's idempotence absorbs; say so rather than hide it.
-                self.on_event("delete_failed", {"function_name": self.function.name, "queue_url": self.queue_url,
-                                                "message_id": chunk[int(f["Id"])]["MessageId"], "code": f.get("Code")})
+                self.on_event(
+                    "delete_failed",
+                    {
+                        "function_name": self.function.name,
+                        "queue_url": self.queue_url,
+                        "message_id": chunk[int(f["Id"])]["MessageId"],
+                        "code": f.get("Code"),
+                    },
+                )
 
 
 def _lambda_attribute(value: dict) -> dict:
     """A MessageAttributes value as Lambda's SQS event shows it (camelCase, binary values base64)."""
-    out = {"stringValue": value.get("StringValue"), "binaryValue": None, "stringListValues": list(value.get("StringListValues") or []),
-           "binaryListValues": [base64.b64encode(b).decode() for b in value.get("BinaryListValues") or []],
-           "dataType": value.get("DataType")}
+    out = {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": None,
+        "stringListValues": list(value.get("StringListValues") or []),
+        "binaryListValues": [base64.b64encode(b).decode() for b in value.get("BinaryListValues") or []],
+        "dataType": value.get("DataType"),
+    }
     if value.get("BinaryValue") is not None:
         out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
     return {k: v for k, v in out.items() if v is not None}
-
