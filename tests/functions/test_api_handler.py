@@ -1,9 +1,11 @@
 """The read API handler with real-shaped API Gateway HTTP API (payload 2.0) events, against moto's
-DynamoDB and KMS (an HMAC_256 key, GenerateMac/VerifyMac): every route, every error, cursors."""
+DynamoDB and KMS (an HMAC_256 key; GenerateMac derives the cursor subkeys): every route, every error, cursors."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import urllib.parse
@@ -12,8 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from api import cursor as cursor_mod
 from api import handler as api_handler
 from api import params
+from api.http import ApiError
 from common import clients
 
 from .conftest import REGION, TABLE, FakeContext
@@ -376,10 +380,15 @@ def test_tampered_cursor_is_a_400(api):
 
 
 def test_cursor_signed_with_another_key_is_a_400(api):
+    """Another deployment's cursor: same format and period, subkey derived from another KMS key."""
     cursor = _first_cursor(api)
     payload, _ = cursor.split(".")
+    fields = json.loads(_unb64(payload))
     other = api.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
-    mac = api.kms.generate_mac(KeyId=other, Message=_unb64(payload), MacAlgorithm="HMAC_SHA_256")["Mac"]
+    other_subkey = api.kms.generate_mac(
+        KeyId=other, Message=cursor_mod.subkey_label(fields["p"]), MacAlgorithm="HMAC_SHA_256"
+    )["Mac"]
+    mac = hmac.new(other_subkey, _unb64(payload), hashlib.sha256).digest()
     assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{payload}.{_b64(mac)}")) == (
         400,
         "bad_cursor",
@@ -399,8 +408,6 @@ def test_cursor_of_another_query_is_a_400(api, changed):
 
 def test_expired_cursor_is_a_400(api, monkeypatch):
     cursor = _first_cursor(api)
-    from api import cursor as cursor_mod
-
     real = time.time
     monkeypatch.setattr(cursor_mod.time, "time", lambda: real() + 3601)
     assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)) == (400, "expired_cursor")
@@ -411,7 +418,100 @@ def test_cursor_holds_no_secret_and_binds_device_query_and_expiry(api):
     fields = json.loads(_unb64(cursor.split(".")[0]))
     assert fields["d"] == DEVICE and fields["o"] == "desc" and fields["r"] == READINGS
     assert time.time() + 3590 < fields["x"] <= time.time() + 3600  # epoch seconds, CURSOR_TTL_SECONDS ahead
+    assert fields["p"] == int(time.time()) // cursor_mod.KEY_PERIOD_SECONDS  # the key period it was signed in
     assert len(_unb64(cursor.split(".")[1])) == 32  # HMAC-SHA-256
+
+
+def _at(monkeypatch, epoch_s: float) -> None:
+    monkeypatch.setattr(cursor_mod.time, "time", lambda: epoch_s)
+
+
+def _kms_requests(capsys) -> list[int]:
+    """KMS requests per API request, from the handler's log lines."""
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"aws_requests"' in x]
+    return [sum(n for call, n in line["aws_requests"].items() if call.startswith("kms:")) for line in lines]
+
+
+def _walk(api, cursor=None, pages=1, limit=2) -> str | None:
+    for _ in range(pages):
+        status, _, body = api.get(f"/devices/{DEVICE}/readings", limit=limit, **({"cursor": cursor} if cursor else {}))
+        assert status == 200, body
+        cursor = body["next_cursor"]
+    return cursor
+
+
+def test_warm_function_signs_and_checks_cursors_without_kms(api, capsys):
+    api.history(DEVICE, 12)
+    cursor_mod.reset_subkeys()  # a cold container
+    capsys.readouterr()
+    _walk(api, pages=6)
+    # The first page derives the period's subkey (one GenerateMac); every later page issues and opens locally.
+    assert _kms_requests(capsys) == [1, 0, 0, 0, 0, 0]
+
+
+def test_cursor_issued_before_a_period_rollover_still_opens_after_it(api, monkeypatch, capsys):
+    api.history(DEVICE, 12)
+    boundary = (int(time.time()) // cursor_mod.KEY_PERIOD_SECONDS + 1) * cursor_mod.KEY_PERIOD_SECONDS
+    _at(monkeypatch, boundary - 5)
+    cursor = _walk(api)
+    assert json.loads(_unb64(cursor.split(".")[0]))["p"] == boundary // cursor_mod.KEY_PERIOD_SECONDS - 1
+    _at(monkeypatch, boundary + 5)
+    capsys.readouterr()
+    status, _, body = api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)
+    assert status == 200 and [r["ts"] for r in body["items"]] == [T0 + 2000, T0 + 3000]
+    new_fields = json.loads(_unb64(body["next_cursor"].split(".")[0]))
+    assert new_fields["p"] == boundary // cursor_mod.KEY_PERIOD_SECONDS  # the next cursor is signed with the new key
+    _walk(api, body["next_cursor"], pages=2)
+    assert _kms_requests(capsys) == [1, 0, 0]  # the new period's subkey, once
+
+
+def test_cold_container_opens_a_cursor_of_the_previous_period(api, monkeypatch):
+    api.history(DEVICE, 12)
+    boundary = (int(time.time()) // cursor_mod.KEY_PERIOD_SECONDS + 1) * cursor_mod.KEY_PERIOD_SECONDS
+    _at(monkeypatch, boundary - 5)
+    cursor = _walk(api)
+    cursor_mod.reset_subkeys()  # another container, started after the boundary, serves the next page
+    _at(monkeypatch, boundary + 5)
+    status, _, body = api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)
+    assert status == 200 and [r["ts"] for r in body["items"]] == [T0 + 2000, T0 + 3000]
+
+
+def test_cursor_moved_to_another_period_is_a_400(api):
+    """A genuine payload relabelled with another period is checked with that period's subkey, and fails."""
+    cursor = _first_cursor(api)
+    payload, mac = cursor.split(".")
+    fields = json.loads(_unb64(payload))
+    for period in (fields["p"] - 1, fields["p"] + 1):
+        moved = _b64(json.dumps({**fields, "p": period}, separators=(",", ":"), sort_keys=True).encode())
+        assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{moved}.{mac}")) == (400, "bad_cursor")
+
+
+def test_cursor_of_a_period_long_past_is_expired_without_asking_kms(api, monkeypatch, capsys):
+    cursor = _first_cursor(api)
+    _at(monkeypatch, time.time() + 2 * cursor_mod.KEY_PERIOD_SECONDS)
+    capsys.readouterr()
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)) == (400, "expired_cursor")
+    assert _kms_requests(capsys) == [0]
+
+
+def test_cursor_of_a_far_future_period_is_a_400_without_asking_kms(api, capsys):
+    cursor = _first_cursor(api)
+    payload, mac = cursor.split(".")
+    fields = json.loads(_unb64(payload))
+    future = _b64(json.dumps({**fields, "p": fields["p"] + 5}, separators=(",", ":"), sort_keys=True).encode())
+    capsys.readouterr()
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=f"{future}.{mac}")) == (400, "bad_cursor")
+    assert _kms_requests(capsys) == [0]
+
+
+def test_cursor_replayed_on_another_route_is_a_400(api):
+    """Only the readings route pages today; the route is bound, so a future paged route cannot take its cursors."""
+    cursor = _first_cursor(api)
+    fields = json.loads(_unb64(cursor.split(".")[0]))
+    other_route = {"r": "GET /devices/{device_id}/events", "d": fields["d"], "f": fields["f"], "t": fields["t"]}
+    with pytest.raises(ApiError) as refused:
+        cursor_mod.CursorSigner(api.kms, api.key_arn, 3600).open(cursor, {**other_route, "o": fields["o"]})
+    assert (refused.value.status, refused.value.code) == (400, "cursor_mismatch")
 
 
 # --- failures that are not the caller's -----------------------------------------------------------------

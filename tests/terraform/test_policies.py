@@ -107,11 +107,11 @@ CONTRACT_OUTPUTS = {
 }
 API_HANDLER = "api.handler.handler"
 # The api function reads readings (Query only: its code makes no GetItem call, so it gets none) and signs/verifies
-# cursors with its own HMAC key; Lambda decrypts its environment with the data key. No Scan, no write, no other key.
+# cursor subkeys with its own HMAC key (GenerateMac once per container and key period; cursors are then signed and
+# checked locally, so no VerifyMac); Lambda decrypts its environment with the data key. No Scan, no write, no other key.
 API_ACTIONS = {
     "dynamodb:Query": ("module.telemetry_table.table_arn", "module.rollup_table.table_arn"),
     "kms:GenerateMac": "module.api_signing_key.key_arn",
-    "kms:VerifyMac": "module.api_signing_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 API_ENV_VARS = {

@@ -408,8 +408,10 @@ module "api_function" {
       resources = [module.telemetry_table.table_arn, module.rollup_table.table_arn]
     },
     {
-      sid       = "SignCursors"
-      actions   = ["kms:GenerateMac", "kms:VerifyMac"]
+      # GenerateMac derives the cursor-signing subkey once per container and key period; cursors are signed and
+      # checked locally with it (functions/api/cursor.py), so VerifyMac is never called and not granted.
+      sid       = "DeriveCursorSubkeys"
+      actions   = ["kms:GenerateMac"]
       resources = [module.api_signing_key.key_arn]
     },
     {
