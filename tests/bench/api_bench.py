@@ -3,8 +3,9 @@ behind the same routes, on the same data, in the same run.
 
 - handler latency p50/p99 per page of 100 and of 1000 readings (the function's duration as the local Lambda
   runtime measures it, events built by `opsctl sandbox api` from the routes Terraform created);
-- DynamoDB requests per page (goal: 1) and KMS requests per page (ours signs and verifies cursors, the
-  naive one does not: an honest cost of tamper-proof cursors), counted on botocore's API calls."""
+- DynamoDB requests per page (goal: 1) and KMS requests per page on a warm function (goal ≤ 0.01: ours derives
+  its cursor subkey through KMS once per container and day, then signs and checks locally; the naive one signs
+  nothing), counted on botocore's API calls. The p50 goal: within 5 % of the naive handler's (ratio ≥ 0.95)."""
 
 from __future__ import annotations
 
@@ -151,7 +152,8 @@ def run_api_bench(stack, state_dir: Path) -> list[dict]:
         for stat in ("p50", "p99"):
             rows.append(
                 {
-                    "metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)",
+                    "metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)"
+                    + (" (goal: ratio ≥ 0.95)" if stat == "p50" else ""),
                     "unit": "ms",
                     "ours": ours[stat],
                     "naive": naive[stat],
@@ -169,7 +171,7 @@ def run_api_bench(stack, state_dir: Path) -> list[dict]:
         )
         rows.append(
             {
-                "metric": f"read API KMS requests per page of {limit} (signed cursors; naive has none)",
+                "metric": f"read API KMS requests per page of {limit}, warm (goal ≤ 0.01; naive signs nothing)",
                 "unit": "requests",
                 "ours": ours["kms"],
                 "naive": naive["kms"],
