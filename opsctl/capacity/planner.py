@@ -64,9 +64,7 @@ def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: 
             stack.target.client("dynamodb").describe_table(TableName=name)
         except stack.target.client("dynamodb").exceptions.ResourceNotFoundException:
             raise OpsError(f"table {name!r} does not exist", hint="check --table or --env") from None
-    return reports.build(
-        stack.target.client, sc, window=window, now=now or dt.datetime.now(dt.UTC), prices=prices
-    )
+    return reports.build(stack.target.client, sc, window=window, now=now or dt.datetime.now(dt.UTC), prices=prices)
 
 
 # --- applying ------------------------------------------------------------------------------------------
@@ -237,7 +235,14 @@ def parse_at(text: str, now: dt.datetime) -> dt.datetime:
 
 
 def prepare_event(
-    stack, report: dict, *, at: dt.datetime, expect_records_per_s: float, headroom: float, now: dt.datetime
+    stack,
+    report: dict,
+    *,
+    at: dt.datetime,
+    expect_records_per_s: float,
+    headroom: float,
+    now: dt.datetime,
+    prices: dict | None = None,
 ) -> dict:
     """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as commands and Terraform values."""
     if expect_records_per_s <= 0:
@@ -333,4 +338,19 @@ def prepare_event(
         plan["warnings"].append(
             "less than 30 minutes to the event: a reshard and capacity changes take minutes each; apply now"
         )
+    if prices is not None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from opsctl.capacity import event_bill
+
+        try:
+            plan["cost"] = event_bill.bill(
+                stack,
+                report,
+                rate_per_s=expect_records_per_s,
+                shards=max(shards, (s or {}).get("open_shards") or 1),
+                prices=prices,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            plan["warnings"].append(f"no cost estimate: {exc}")
     return plan

@@ -96,7 +96,7 @@ def capacity(
         data = {
             "report": report,
             "prepare_event": cap.prepare_event(
-                stack, report, at=when, expect_records_per_s=expect, headroom=headroom, now=now
+                stack, report, at=when, expect_records_per_s=expect, headroom=headroom, now=now, prices=the_prices
             ),
         }
         emit(data, output, lambda d: _show_event(d["prepare_event"]))
@@ -239,8 +239,26 @@ def _show_event(p: dict) -> None:
         out.print("Terraform values (opsctl.auto.tfvars.json):")
         for k, v in p["terraform"].items():
             out.print(f"  {k} = {v}")
+    if p.get("cost"):
+        _show_event_cost(p["cost"])
     for w in p["warnings"]:
         note(f"warning: {w}")
+
+
+def _show_event_cost(cost: dict) -> None:
+    from capacity_report.event_cost import summary_line
+
+    for bill in (cost["ours"], cost["design"]):
+        out.print(summary_line(bill), markup=False, highlight=False)
+    out.print(f"  one put per record costs {cost['design_over_ours']:.1f}× ours; our items:", highlight=False)
+    for i in cost["ours"]["items"]:
+        out.print(
+            f"  {i['service']} {i['item']}: ${i['cost']:.5f} = {i['quantity']:,.4g} {i['unit']} × "
+            f"${i['unit_price']:g}/{i['per']:,g}  ({i['inputs']})",
+            markup=False,
+            highlight=False,
+        )
+    out.print("  assumed: " + "; ".join(cost["assumed"]), markup=False, highlight=False)
 
 
 def report(

@@ -193,3 +193,10 @@ def test_prepare_event_plans_shards_capacity_and_concurrency(sandbox):
     assert p["terraform"]["ingest_shard_count"] == 8
     assert any("opsctl --env local reshard --to 8" in (s["command"] or "") for s in p["steps"])
     assert any("needs 8 concurrent executions" in s["what"] for s in p["steps"])
+    # The bill of a million readings at the event's rate: ours beside one put per record, each item with its inputs.
+    cost = p["cost"]
+    ours = {i["item"]: i for i in cost["ours"]["items"]}
+    assert cost["ours"]["readings"] == 1_000_000 and cost["ours"]["rate_per_s"] == 5000
+    assert ours["ingest requests"]["quantity"] == 10_000  # envs/local: batches of 100
+    assert ours["shard-hours"]["inputs"].startswith("8 shards × 200 s")
+    assert cost["design_over_ours"] > 1 and cost["design"]["total"] > cost["ours"]["total"] > 0
