@@ -3,6 +3,9 @@
 Absolute times on shared machines are noise; read the ratio column. Rows:
 - handler rows (tests/bench/handler_bench.py): CPU µs per record with DynamoDB stubbed, DynamoDB
   requests per 100 records, handler import time over `import boto3`;
+- cost row (tests/bench/cost_bench.py): the AWS bill of 1,000,000 readings at 1,000/s, ours vs one put per
+  record, from the handler rows' measurements and prices.json (the same arithmetic as `opsctl capacity
+  --prepare-event`);
 - DLQ replay rows (tests/bench/replay_bench.py): the SQS mover against a fake SQS at 20 ms per call,
   messages/s serial and concurrent and API calls per message, against one-message-at-a-time replay;
 - end to end through a sandbox of the bench's own: records/s from Kinesis to DynamoDB, the local
@@ -87,11 +90,12 @@ def e2e_rows() -> list[dict]:
 
 
 def main() -> int:
+    from cost_bench import run_cost_bench
     from handler_bench import run_handler_bench
     from opsctl_bench import run_opsctl_bench
     from replay_bench import run_replay_bench
 
-    rows = run_handler_bench() + run_opsctl_bench() + run_replay_bench()
+    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench()
     if os.environ.get("BENCH_SKIP_E2E") != "1":
         rows += e2e_rows()
     print(_table(rows))

@@ -26,6 +26,7 @@ for p in (FUNCTIONS, ROOT, Path(__file__).resolve().parent):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+MEASURED: dict = {}  # what run_handler_bench measured, for the cost row (tests/bench/cost_bench.py)
 CPU_RECORDS = 2_000
 BATCH_SIZE = 100  # the Kinesis event source mapping's default
 CPU_REPEATS = 5
@@ -196,6 +197,7 @@ def run_handler_bench() -> list[dict]:
         jobs = {"ours": counter.sqs.entries - before_entries, "naive": 100}  # naive: one job per record
         sqs_requests = {"ours": counter.sqs.calls - before_calls, "naive": 100}  # naive: one SendMessage per record
     imp = {"ours": _import_ms("import ingest.handler"), "naive": _import_ms("import naive_ingest")}
+    MEASURED.update(cpu_us_per_record=cpu, requests_per_100=req, jobs_per_100=jobs, sqs_requests_per_100=sqs_requests)
     return [
         {
             "metric": f"ingest CPU per record, DynamoDB stubbed ({CPU_RECORDS} records, batches of {BATCH_SIZE})",
