@@ -7,90 +7,141 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 
+def _unreadable(d: dict) -> list[str]:
+    """`part: error` for every part of the status screen that could not be read."""
+    parts = [("stream", d["stream"]), ("mappings", d["mappings"]), ("table", d["table"]), ("alarms", d["alarms"])]
+    parts += [(f"queue {q.get('queue') or q.get('output')}", q) for q in d["queues"]]
+    return [f"{name}: {p['error']}" for name, p in parts if isinstance(p, dict) and "error" in p]
+
+
+def show_status(d: dict) -> None:
+    unreadable = "[red]unreadable[/red]"
+    s = d["stream"]
+    if "error" in s:
+        out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
+    else:
+        out.print(
+            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, {fmt.count(s['open_shards'], 'open shard')}, "
+            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {s['encryption']}"
+        )
+    mappings = d["mappings"] if isinstance(d["mappings"], list) else []
+    if isinstance(d["mappings"], dict):
+        out.print(f"[bold]mappings[/bold]: {unreadable} ({safe(d['mappings']['error'])})")
+    if mappings:
+        print_table(
+            [
+                Col("function", key=True),
+                Col("state"),
+                Col("batch"),
+                Col("window", drop=3),
+                Col("parallel", drop=2),
+                Col("retries", drop=4),
+                Col("max age", drop=5),
+                Col("bisect", drop=6),
+                Col("on failure", drop=1),
+                Col("mapping", drop=7),
+            ],
+            [
+                [
+                    safe(m["function"]),
+                    str(m["state"]),
+                    fmt.number(m["batch_size"]),
+                    fmt.duration(m["batching_window_s"]),
+                    fmt.number(m["parallelization_factor"]),
+                    "forever" if m["maximum_retry_attempts"] in (None, -1) else fmt.number(m["maximum_retry_attempts"]),
+                    "forever" if m["maximum_record_age_s"] in (None, -1) else fmt.duration(m["maximum_record_age_s"]),
+                    fmt.yes_no(m["bisect"]),
+                    safe(m["on_failure"].rsplit(":", 1)[-1]) if m["on_failure"] else "[red]none[/red]",
+                    m["uuid"],
+                ]
+                for m in mappings
+            ],
+        )
+    rows = []
+    for x in d["queues"]:
+        if "error" in x:
+            rows.append([safe(x.get("queue") or x.get("output") or "?"), unreadable, "", "", "", "", safe(x["error"])])
+            continue
+        rows.append(
+            [
+                safe(x["queue"]),
+                fmt.number(x["visible"]),
+                fmt.number(x["in_flight"]),
+                "n/a" if x["oldest_age_s"] is None else fmt.duration(x["oldest_age_s"]),
+                fmt.duration(x["retention_s"]),
+                "DLQ" if x.get("is_dlq") else ("yes" if x["has_dlq"] else "no"),
+                "",
+            ]
+        )
+    if rows:
+        print_table(
+            [
+                Col("queue", key=True),
+                Col("visible", justify="right"),
+                Col("in flight", justify="right"),
+                Col("oldest"),
+                Col("retention", drop=2),
+                Col("has DLQ", drop=1),
+                Col("error", drop=3),
+            ],
+            rows,
+        )
+    tb = d["table"]
+    if "error" in tb:
+        out.print(f"[bold]table[/bold]: {unreadable} ({safe(tb['error'])})")
+    else:
+        cap = (
+            ""
+            if tb["billing_mode"] != "PROVISIONED"
+            else f", {fmt.number(tb['read_capacity'])} RCU / {fmt.number(tb['write_capacity'])} WCU"
+        )
+        out.print(
+            f"[bold]table[/bold] {safe(tb['name'])}: {tb['status']}, {tb['billing_mode']}{cap}, "
+            f"~{fmt.count(tb['item_count'], 'item')}"
+        )
+    alarms = d["alarms"]
+    if isinstance(alarms, dict):
+        out.print(f"[bold]alarms[/bold]: {unreadable} ({safe(alarms['error'])})")
+    elif alarms:
+        out.print(f"[bold red]{fmt.count(len(alarms), 'alarm')} in ALARM[/bold red]")
+        for a in alarms:
+            out.print(f"  {safe(a['name'])} (since {fmt.utc(a.get('since'))}): {safe(a['reason'])}")
+    else:
+        out.print("[bold]alarms[/bold]: none in ALARM")
+
+
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """One screen: the stream, its event source mappings, the queues, the table, and alarms in ALARM."""
+    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms in ALARM.
+
+    A part that cannot be read is marked unreadable and the command exits 1 with one `error:` line; when nothing
+    can be read (no credentials, an unreachable endpoint) only the error line is printed.
+
+    Examples:
+      opsctl status
+      opsctl --env prod status --output json | jq '.queues[] | {queue, visible, oldest_age_s}'"""
     from opsctl.monitoring import status as st
 
     data = st.collect(ctx.obj.stack())
-
-    def table(d):
-        s = d["stream"]
-        if "error" in s:
-            out.print(f"[bold]stream[/bold]: [red]{s['error']}[/red]")
-        else:
-            out.print(
-                f"[bold]stream[/bold] {s['name']}: {s['status']}, {s['mode']}, {s['open_shards']} open shards, "
-                f"retention {s['retention_hours']} h, encryption {s['encryption']}"
-            )
-        t = Table(
-            "mapping",
-            "function",
-            "state",
-            "batch",
-            "window s",
-            "parallel",
-            "retries",
-            "max age s",
-            "bisect",
-            "on failure",
-            box=None,
+    unreadable = _unreadable(data)
+    readable = (
+        "error" not in data["stream"]
+        or "error" not in data["table"]
+        or not isinstance(data["alarms"], dict)
+        or any("error" not in q for q in data["queues"])
+    )
+    if unreadable and not readable:
+        raise OpsError(unreadable[0].split(": ", 1)[1])
+    emit(data, output, show_status)
+    if unreadable:
+        raise OpsError(
+            f"status is partial: {len(unreadable)} of its parts could not be read ({unreadable[0]})", exit_code=1
         )
-        for m in d["mappings"] if isinstance(d["mappings"], list) else []:
-            t.add_row(
-                m["uuid"][:8],
-                m["function"],
-                str(m["state"]),
-                str(m["batch_size"]),
-                str(m["batching_window_s"]),
-                str(m["parallelization_factor"]),
-                str(m["maximum_retry_attempts"]),
-                str(m["maximum_record_age_s"]),
-                str(m["bisect"]),
-                (m["on_failure"] or "[red]none[/red]").rsplit(":", 1)[-1],
-            )
-        out.print(t)
-        q = Table("queue", "visible", "in flight", "oldest s", "retention d", "DLQ", box=None)
-        for x in d["queues"]:
-            if "error" in x:
-                q.add_row("?", f"[red]{x['error']}[/red]", "", "", "", "")
-                continue
-            q.add_row(
-                x["queue"],
-                str(x["visible"]),
-                str(x["in_flight"]),
-                "n/a" if x["oldest_age_s"] is None else f"{x['oldest_age_s']:.0f}",
-                f"{x['retention_s'] / 86400:.0f}",
-                "yes" if x["has_dlq"] else "no",
-            )
-        out.print(q)
-        tb = d["table"]
-        if "error" in tb:
-            out.print(f"[bold]table[/bold]: [red]{tb['error']}[/red]")
-        else:
-            cap = (
-                ""
-                if tb["billing_mode"] != "PROVISIONED"
-                else f", {tb['read_capacity']} RCU / {tb['write_capacity']} WCU"
-            )
-            out.print(
-                f"[bold]table[/bold] {tb['name']}: {tb['status']}, {tb['billing_mode']}{cap}, ~{tb['item_count']} items"
-            )
-        alarms = d["alarms"]
-        if isinstance(alarms, dict):
-            out.print(f"[bold]alarms[/bold]: [red]{alarms['error']}[/red]")
-        elif alarms:
-            out.print(f"[bold red]{len(alarms)} alarms in ALARM[/bold red]")
-            for a in alarms:
-                out.print(f"  {a['name']}: {a['reason']}")
-        else:
-            out.print("[bold]alarms[/bold]: none in ALARM")
-
-    emit(data, output, table)
 
 
 def iterator_age(
