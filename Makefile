@@ -59,7 +59,7 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox inspect
 	$(OPSCTL) sandbox rollups --device dev-0001
 	$(OPSCTL) sandbox scheduled-report --out-dir build/reports
-	$(OPSCTL) report --window 1h --format html --out build/reports/capacity-local.html
+	$(OPSCTL) report --window 1h --format html --file build/reports/capacity-local.html
 	@echo
 	@echo "The read API over HTTP (the API Gateway routes Terraform created, served once on a free localhost port):"
 	$(OPSCTL) sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'

@@ -1,6 +1,6 @@
 """One written form per quantity, for every table and line opsctl prints (JSON keeps the raw numbers).
 
-durations and ages `850 ms`, `8.8 s`, `42 s`, `59 min 51 s`, `3 h 05 min`, `2 d 04 h`; sizes `512 B`, `1.5 KiB`;
+durations and ages `850 ms`, `8.8 s`, `42.5 s`, `59 min 51 s`, `3 h 05 min`, `168 h 00 min`; sizes `512 B`, `1.5 KiB`;
 counts and rates with thousands separators (`12,345 rec/s`); times as UTC ISO-8601 without microseconds
 (`2026-12-01T21:18:18Z`); plurals right (`1 shard`, `2 shards`). Nothing here prints a Python repr."""
 
@@ -8,32 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-NONE = "-"
+NONE = "-"  # no value (a column that does not apply)
+UNKNOWN = "n/a"  # a value that exists but could not be known
 
 
 def duration(seconds) -> str:
-    """`seconds` (a number or None) the way a person says it."""
+    """`seconds` (a number or None) the way a person says it; truncated, never rounded up past a threshold."""
     if seconds is None:
-        return NONE
+        return UNKNOWN
     s = float(seconds)
     if s < 0:
         return "-" + duration(-s)
     if s < 1:
         return f"{s * 1000:.0f} ms"
-    if s < 10:
-        return f"{int(s * 10) / 10:.1f} s"
     if s < 60:
-        return f"{int(s)} s"
+        return f"{int(s * 10) / 10:.1f} s"
     whole = int(s)
     if whole < 3600:
         return f"{whole // 60} min {whole % 60:02d} s"
-    if whole < 86_400:
-        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-    return f"{whole // 86_400} d {whole % 86_400 // 3600:02d} h"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def duration_ms(ms) -> str:
-    return NONE if ms is None else duration(float(ms) / 1000)
+    return UNKNOWN if ms is None else duration(float(ms) / 1000)
 
 
 def number(value, digits: int = 1) -> str:

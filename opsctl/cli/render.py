@@ -159,3 +159,10 @@ def print_table(
             f"{', '.join(dropped)}; widen the terminal, pipe the output, or use --output json)[/dim]"
         )
     return dropped
+
+
+def interrupted(done: str, next_step: str):
+    """The one answer to Ctrl-C on long work: what was done so far, what to do next, exit 130 (128 + SIGINT)."""
+    from opsctl.core.errors import OpsError
+
+    return OpsError(f"interrupted: {done}", hint=next_step, exit_code=130)

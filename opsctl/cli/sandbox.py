@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 sandbox_app = typer.Typer(
@@ -62,10 +62,7 @@ def up(
         out.print(
             f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)"
         )
-        t = Table("output", "value", box=None)
-        for k, v in sorted(d["outputs"].items()):
-            t.add_row(k, str(v))
-        out.print(t)
+        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
         note(
             "next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`"
         )
@@ -74,11 +71,44 @@ def up(
 
 
 @sandbox_app.command()
-def down(ctx: typer.Context) -> None:
-    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file)."""
-    from opsctl.sandbox import deploy
+def down(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what would be stopped and forgotten; stop nothing")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="stop it without asking")] = False,
+) -> None:
+    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file).
+
+    Like every command that changes something: it says what it will do, --dry-run stops nothing, and it asks
+    unless --yes.
+
+    Examples:
+      opsctl sandbox down --dry-run
+      opsctl sandbox down --yes"""
+    from opsctl.core.project import SANDBOX_DIR
+    from opsctl.sandbox import deploy, server
 
     _local(ctx)
+    state = server.running()
+    plan = (
+        f"stop the sandbox at {state.endpoint} (pid {state.pid}) and delete its state under {SANDBOX_DIR}: every "
+        "resource, message and record in it is gone"
+        if state
+        else f"no sandbox is running; clean leftovers under {SANDBOX_DIR}"
+    )
+    note(f"plan: {plan}")
+    if dry_run:
+        note("dry run: nothing stopped")
+        return
+    if state and not yes:
+        if not err.is_terminal:
+            raise OpsError(
+                "refusing to stop the sandbox without confirmation on a non-interactive terminal",
+                hint="add --yes (or --dry-run to only look)",
+            )
+        if not typer.confirm("stop it and forget its state?", err=True):
+            raise OpsError("not stopped: nothing changed")
     stopped = deploy.down()
     note(
         f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})"
@@ -156,22 +186,31 @@ def traffic(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
     ) as bar:
         task = bar.add_task("send", total=len(items))
-        result = gen.send(
-            stack.target.client("kinesis"),
-            stack.get("stream_name"),
-            items,
-            rate=rate,
-            progress=lambda n: bar.advance(task, n),
-        )
+        sent = [0]
+
+        def progress(n):
+            sent[0] += n
+            bar.advance(task, n)
+
+        try:
+            result = gen.send(
+                stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=progress
+            )
+        except KeyboardInterrupt:
+            raise interrupted(
+                f"{fmt.number(sent[0])} of {fmt.count(len(items), 'record')} sent to {stack.get('stream_name')}",
+                "what was sent stays on the stream; `opsctl sandbox run --until-idle` delivers it",
+            ) from None
     data = result.to_dict()
 
     def table(d):
         out.print(
-            f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
-            f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s"
+            f"sent {fmt.count(d['sent'], 'record')} to {stack.get('stream_name')} in "
+            f"{fmt.count(d['put_records_calls'], 'PutRecords call')} ({fmt.number(d['valid'])} valid, "
+            f"{fmt.number(d['poison_total'])} poison) at {fmt.rate(d['records_per_second'])}"
         )
         if d["poison"]:
-            out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
+            out.print("poison: " + fmt.pairs(d["poison"]))
         note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
 
     emit(data, output, table)
@@ -221,14 +260,20 @@ def run(
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
-        summary = runtime.run(
-            stack.target,
-            until_idle=until_idle,
-            from_start=from_start,
-            max_seconds=max_seconds,
-            on_event=on_event,
-            max_passes=max_passes,
-        )
+        try:
+            summary = runtime.run(
+                stack.target,
+                until_idle=until_idle,
+                from_start=from_start,
+                max_seconds=max_seconds,
+                on_event=on_event,
+                max_passes=max_passes,
+            )
+        except KeyboardInterrupt:
+            raise interrupted(
+                f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} delivered",
+                "checkpoints are kept per shard: run `opsctl sandbox run` again to continue from there",
+            ) from None
     data = summary.to_dict()
     emit(data, output, _run_table)
     for d in skipped:
@@ -240,31 +285,34 @@ def run(
 
 def _run_table(d: dict) -> None:
     mappings = d.get("mappings", [])
-    t = Table(
-        "function",
-        "source",
-        "invocations",
-        "records",
-        "errors",
-        "partial",
-        "bisections",
-        "to on-failure",
-        "lost",
+    print_table(
+        [
+            Col("function", key=True),
+            Col("source", key=True),
+            Col("invocations"),
+            Col("records"),
+            Col("errors", drop=2),
+            Col("partial", drop=4),
+            Col("bisections", drop=5),
+            Col("to on-failure", drop=3),
+            Col("lost", drop=1),
+        ],
+        [
+            [
+                safe(m.get("function_name")),
+                safe(str(m.get("source", "")).rsplit(":", 1)[-1]),
+                fmt.number(m.get("invocations", 0)),
+                fmt.number(m.get("records_delivered", 0)),
+                fmt.number(m.get("function_errors", 0)),
+                fmt.number(m.get("partial_failures", 0)),
+                fmt.number(m.get("bisections", 0)),
+                fmt.number(m.get("on_failure_records", 0)),
+                fmt.number(m.get("records_discarded_without_destination", 0)),
+            ]
+            for m in mappings
+        ],
         title="local runtime",
     )
-    for m in mappings:
-        t.add_row(
-            str(m.get("function_name")),
-            str(m.get("source", "")).rsplit(":", 1)[-1],
-            str(m.get("invocations", 0)),
-            str(m.get("records_delivered", 0)),
-            str(m.get("function_errors", 0)),
-            str(m.get("partial_failures", 0)),
-            str(m.get("bisections", 0)),
-            str(m.get("on_failure_records", 0)),
-            str(m.get("records_discarded_without_destination", 0)),
-        )
-    out.print(t)
     for m in mappings:
         if "messages_deleted" in m:  # an SQS mapping
             line = (
@@ -335,10 +383,11 @@ def drill(
     )
 
     def table(d):
-        t = Table("t (s)", "step", "command", "outcome", title="drill timeline", box=None)
-        for s in d["timeline"]:
-            t.add_row(f"{s['at_s']:.0f}", s["step"], s["command"], s["outcome"])
-        out.print(t)
+        print_table(
+            [Col("step", key=True), Col("at"), Col("command", drop=1), Col("outcome")],
+            [[safe(x["step"]), fmt.duration(x["at_s"]), safe(x["command"]), safe(x["outcome"])] for x in d["timeline"]],
+            title="drill timeline",
+        )
         a = d["accounting"]
         out.print(
             f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
@@ -414,13 +463,13 @@ def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         tb = d["table"]
         out.print(f"[bold]table[/bold] {tb['name']}: {tb['items']} readings from {tb['devices']} devices")
         for r in tb["sample"]:
-            out.print(f"  {r['device_id']}  ts={r['ts']}  {r.get('metrics')}")
+            out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
         q = d["quarantine"]
         out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {q['records']} poison records")
         for reason, n in q["by_reason"].items():
-            out.print(f"  {reason:20} {n}")
+            out.print(f"  {safe(reason):20} {fmt.number(n)}")
         for p in q["sample"]:
-            out.print(f"  e.g. {p['shard_id']} seq …{str(p['sequence_number'])[-8:]}: {p['reason']}")
+            out.print(f"  e.g. {safe(p['shard_id'])} {safe(p['sequence_number'])}: {safe(p['reason'])}")
         f = d["ingest_failure_queue"]
         out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
         if "rollups" in d:
@@ -491,18 +540,23 @@ def rollups(
     def table(d):
         if not d["rollups"]:
             out.print(
-                f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)"
+                f"no rollups for {safe(device)} between {fmt.utc(from_ms)} and {fmt.utc(to_ms)} "
+                "(run `opsctl sandbox run --until-idle` after traffic)"
             )
             return
         names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
-        t = Table("hour (UTC)", "readings", *[f"{n} min/avg/max" for n in names], title=f"hourly rollups of {device}")
+        rows = []
         for r in d["rollups"]:
             cells = []
             for n in names:
-                s = r.get("metrics", {}).get(n)
-                cells.append(f"{s['min']:g} / {s['avg']:.4g} / {s['max']:g}" if s else "-")
-            t.add_row(time.strftime("%Y-%m-%d %H:00", time.gmtime(r["hour_start"] / 1000)), str(r["count"]), *cells)
-        out.print(t)
+                m = r.get("metrics", {}).get(n)
+                cells.append(f"{m['min']:g} / {m['avg']:.4g} / {m['max']:g}" if m else "-")
+            rows.append([fmt.utc(r["hour_start"]), fmt.number(r["count"]), *cells])
+        print_table(
+            [Col("hour (UTC)", key=True), Col("readings"), *[Col(f"{safe(n)} min/avg/max", drop=1) for n in names]],
+            rows,
+            title=f"hourly rollups of {safe(device)}",
+        )
 
     emit(data, output, table)
 

@@ -252,6 +252,6 @@ def test_bad_window_is_one_clear_error(text):
     ],
 )
 def test_durations_read_the_way_people_read_them(ms, text):
-    from opsctl.cli.stream import _ms
+    from opsctl.cli.fmt import duration_ms as _ms
 
     assert _ms(ms) == text
