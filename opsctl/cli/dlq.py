@@ -433,7 +433,7 @@ def show_sqs_replay(d: dict, *, source: str, destination: str) -> None:
                 fmt.number(r["receive_count"]),
                 fmt.size(r["size_bytes"]),
                 safe(r["group"] or ""),
-                safe(r["preview"]),
+                safe(r["preview"][:40]) + ("…" if len(r["preview"]) > 40 else ""),
             ]
             for r in d["would_move"][:100]
         ]

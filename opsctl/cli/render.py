@@ -103,8 +103,8 @@ def safe(value) -> str:
 
 @dataclass(frozen=True)
 class Col:
-    """A table column. `key`: the identifying column, never cut or wrapped. `drop`: 0 = always shown; columns
-    with a higher number are dropped first when the terminal is too narrow even with wrapping."""
+    """A table column. `key`: the identifying column, never cut, wrapped or dropped. `drop`: when the terminal is
+    too narrow even with wrapping, columns with a higher number go first; 0 = only when nothing else is left."""
 
     header: str
     key: bool = False
@@ -112,13 +112,23 @@ class Col:
     justify: str = "left"
 
 
-# Narrowest a wrapping column is allowed to become before a column is dropped instead.
-_MIN_WRAP = 8
+_SHORT = 16  # cells up to this wide (times, counts, durations) are never wrapped
+_MAX_LINES = 3  # a wrapped cell takes at most this many lines; narrower than that, a column is dropped instead
 _PAD = 2  # rich's default (0, 1) padding, box=None
 
 
 def _cell_width(cell: str) -> int:
     return max((Text.from_markup(line).cell_len for line in cell.split("\n")), default=0)
+
+
+def _min_width(col: Col, cells: Sequence[str]) -> int:
+    """The narrowest `col` may become: the key's full width; else whole short values, or a width at which
+    every cell wraps into at most _MAX_LINES lines without splitting a word of up to 20 characters."""
+    longest = max([_cell_width(c) for c in cells] + [len(col.header)])
+    if col.key or longest <= _SHORT:
+        return longest
+    word = max((len(w) for c in cells for w in Text.from_markup(c).plain.split()), default=0)
+    return max(len(col.header), -(-longest // _MAX_LINES), min(word, 20))
 
 
 def print_table(
@@ -128,17 +138,17 @@ def print_table(
     console = console or out
     width = console.width
     cols = list(columns)
-    widths = []
-    for i, c in enumerate(cols):
-        longest = max([_cell_width(r[i]) for r in rows] + [len(c.header)])
-        widths.append(longest if c.key else min(longest, max(_MIN_WRAP, len(c.header))))
+    widths = [_min_width(c, [r[i] for r in rows]) for i, c in enumerate(cols)]
     shown = list(range(len(cols)))
 
     def needed() -> int:
         return sum(widths[i] + _PAD for i in shown)
 
     dropped: list[str] = []
-    for i in sorted((i for i, c in enumerate(cols) if c.drop), key=lambda i: (-cols[i].drop, -i)):
+    # declared order first (highest `drop` first), then the other non-key columns from the right
+    order = sorted((i for i, c in enumerate(cols) if c.drop), key=lambda i: (-cols[i].drop, -i))
+    order += [i for i in reversed(range(len(cols))) if not cols[i].drop and not cols[i].key]
+    for i in order:
         if needed() <= width:
             break
         shown.remove(i)

@@ -58,14 +58,7 @@ def up(
         "outputs": result.outputs,
     }
 
-    def table(d):
-        out.print(
-            f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)"
-        )
-        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
-        note(
-            "next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`"
-        )
+    table = show_up
 
     emit(data, output, table)
 
@@ -143,18 +136,7 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
             data["outputs"] = {}
             data["terraform"] = exc.line()
 
-    def table(d):
-        if not d["running"]:
-            out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
-            return
-        out.print(
-            f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})"
-        )
-        if d.get("terraform"):
-            out.print(f"terraform: {d['terraform']}")
-        for k, v in sorted(d.get("outputs", {}).items()):
-            out.print(f"  {k:28} {v}")
-        out.print("plan against it: terraform -chdir=terraform/envs/local plan")
+    table = show_sandbox_status
 
     emit(data, output, table)
     if not state:
@@ -288,7 +270,7 @@ def _run_table(d: dict) -> None:
     print_table(
         [
             Col("function", key=True),
-            Col("source", key=True),
+            Col("source", drop=6),
             Col("invocations"),
             Col("records"),
             Col("errors", drop=2),
@@ -382,22 +364,7 @@ def drill(
         progress=lambda m: err.print(m, markup=False, highlight=False),
     )
 
-    def table(d):
-        print_table(
-            [Col("step", key=True), Col("at"), Col("command", drop=1), Col("outcome")],
-            [[safe(x["step"]), fmt.duration(x["at_s"]), safe(x["command"]), safe(x["outcome"])] for x in d["timeline"]],
-            title="drill timeline",
-        )
-        a = d["accounting"]
-        out.print(
-            f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
-            f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
-            + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
-        )
-        out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
-        for k, why in d["not_exercised"].items():
-            out.print(f"  not exercised: {k}: {why}")
-        out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+    table = show_drill
 
     emit(result, output, table)
     if not result["ok"]:
@@ -459,29 +426,7 @@ def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     stack = _local(ctx).stack()
     data = landed.summary(stack)
 
-    def table(d):
-        tb = d["table"]
-        out.print(f"[bold]table[/bold] {tb['name']}: {tb['items']} readings from {tb['devices']} devices")
-        for r in tb["sample"]:
-            out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
-        q = d["quarantine"]
-        out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {q['records']} poison records")
-        for reason, n in q["by_reason"].items():
-            out.print(f"  {safe(reason):20} {fmt.number(n)}")
-        for p in q["sample"]:
-            out.print(f"  e.g. {safe(p['shard_id'])} {safe(p['sequence_number'])}: {safe(p['reason'])}")
-        f = d["ingest_failure_queue"]
-        out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
-        if "rollups" in d:
-            r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
-            out.print(
-                f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
-                + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else "")
-            )
-            out.print(
-                f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
-                f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs"
-            )
+    table = show_inspect
 
     emit(data, output, table)
 
@@ -537,26 +482,7 @@ def rollups(
     found = landed.rollups(stack, device, from_ms, to_ms)
     data = {"device_id": device, "from": from_ms, "to": to_ms, "rollups": found}
 
-    def table(d):
-        if not d["rollups"]:
-            out.print(
-                f"no rollups for {safe(device)} between {fmt.utc(from_ms)} and {fmt.utc(to_ms)} "
-                "(run `opsctl sandbox run --until-idle` after traffic)"
-            )
-            return
-        names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
-        rows = []
-        for r in d["rollups"]:
-            cells = []
-            for n in names:
-                m = r.get("metrics", {}).get(n)
-                cells.append(f"{m['min']:g} / {m['avg']:.4g} / {m['max']:g}" if m else "-")
-            rows.append([fmt.utc(r["hour_start"]), fmt.number(r["count"]), *cells])
-        print_table(
-            [Col("hour (UTC)", key=True), Col("readings"), *[Col(f"{safe(n)} min/avg/max", drop=1) for n in names]],
-            rows,
-            title=f"hourly rollups of {safe(device)}",
-        )
+    table = show_rollups
 
     emit(data, output, table)
 
@@ -668,3 +594,102 @@ def _api_answers_table(d: dict) -> None:
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
             body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
         out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)
+
+
+def show_up(d: dict) -> None:
+    out.print(
+        f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; "
+        f"apply took {fmt.duration(d['apply_seconds'])})"
+    )
+    print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
+
+
+def show_sandbox_status(d: dict) -> None:
+    if not d["running"]:
+        out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
+        return
+    out.print(
+        f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] "
+        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {d['log']})"
+    )
+    if d.get("terraform"):
+        out.print(f"terraform: {d['terraform']}")
+    if d.get("outputs"):
+        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    out.print("plan against it: terraform -chdir=terraform/envs/local plan")
+
+
+def show_drill(d: dict) -> None:
+    print_table(
+        [Col("step", key=True), Col("at"), Col("command", drop=1), Col("outcome")],
+        [[safe(x["step"]), fmt.duration(x["at_s"]), safe(x["command"]), safe(x["outcome"])] for x in d["timeline"]],
+        title="drill timeline",
+    )
+    a = d["accounting"]
+    out.print(
+        f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
+        f"{fmt.number(a['quarantined'])} quarantined ({fmt.pairs(a['quarantined_by_reason']) if a['quarantined_by_reason'] else 'none'})"
+        + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
+    )
+    out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+    for k, why in d["not_exercised"].items():
+        out.print(f"  not exercised: {k}: {why}")
+    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+
+
+def show_inspect(d: dict) -> None:
+    tb = d["table"]
+    out.print(
+        f"[bold]table[/bold] {tb['name']}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+    )
+    for r in tb["sample"]:
+        out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
+    q = d["quarantine"]
+    out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {fmt.count(q['records'], 'poison record')}")
+    for reason, n in q["by_reason"].items():
+        out.print(f"  {safe(reason):20} {fmt.number(n)}")
+    for p in q["sample"]:
+        out.print(f"  e.g. {safe(p['shard_id'])} {safe(p['sequence_number'])}: {safe(p['reason'])}")
+    f = d["ingest_failure_queue"]
+    out.print(
+        f"[bold]ingest on-failure queue[/bold]: {fmt.count(f['visible'], 'batch', 'batches')} waiting, "
+        f"{fmt.number(f['in_flight'])} in flight"
+    )
+    if "rollups" in d:
+        r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
+        out.print(
+            f"[bold]rollups[/bold] {r['name']}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            + (
+                f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
+                if r["sample_device"]
+                else ""
+            )
+        )
+        out.print(
+            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in flight; "
+            f"[bold]rollup DLQ[/bold]: {fmt.count(dlq['visible'], 'job')}"
+        )
+
+
+def show_rollups(d: dict) -> None:
+    device, from_ms, to_ms = d["device_id"], d["from"], d["to"]
+    if not d["rollups"]:
+        out.print(
+            f"no rollups for {safe(device)} between {fmt.utc(from_ms)} and {fmt.utc(to_ms)} "
+            "(run `opsctl sandbox run --until-idle` after traffic)"
+        )
+        return
+    names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
+    rows = []
+    for r in d["rollups"]:
+        cells = []
+        for n in names:
+            m = r.get("metrics", {}).get(n)
+            cells.append(f"{m['min']:g} / {m['avg']:.4g} / {m['max']:g}" if m else "-")
+        rows.append([fmt.utc(r["hour_start"]), fmt.number(r["count"]), *cells])
+    print_table(
+        [Col("hour (UTC)", key=True), Col("readings"), *[Col(f"{safe(n)} min/avg/max", drop=1) for n in names]],
+        rows,
+        title=f"hourly rollups of {safe(device)}",
+    )
