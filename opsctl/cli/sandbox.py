@@ -44,7 +44,11 @@ def up(
 ) -> None:
     """Start the sandbox (or bring it up to date): moto server, Lambda zip, terraform init + apply of envs/local.
 
-    Safe to run again: a running sandbox is reused and Terraform only applies what changed."""
+    Safe to run again: a running sandbox is reused and Terraform only applies what changed.
+
+    Examples:
+      opsctl sandbox up
+      opsctl sandbox up --port 4566 --output json"""
     from opsctl.sandbox import deploy
 
     _local(ctx)
@@ -114,7 +118,11 @@ def down(
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     """Tell whether the sandbox is up, where its endpoint is, and what Terraform deployed into it.
 
-    Exits 1 when the sandbox is not running."""
+    Exits 1 when the sandbox is not running.
+
+    Examples:
+      opsctl sandbox status
+      opsctl sandbox status --output json | jq .endpoint"""
     from opsctl.core.project import SANDBOX_DIR
     from opsctl.sandbox import server
     from opsctl.sandbox.deploy import Workspace
@@ -159,7 +167,11 @@ def traffic(
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id).
+
+    Examples:
+      opsctl sandbox traffic --devices 5 --records 500 --poison 10
+      opsctl sandbox traffic --records 10000 --rate 200        # 200 records per second, about 50 s"""
     from opsctl.sandbox import traffic as gen
 
     stack = _local(ctx).stack()
@@ -226,7 +238,11 @@ def run(
 
     Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
     age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
-    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline)."""
+    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
+
+    Examples:
+      opsctl sandbox run --until-idle
+      opsctl sandbox run --follow --max-seconds 300            # poll for at most 5 minutes"""
     from opsctl.sandbox.runtime import runner as runtime
 
     stack = _local(ctx).stack()
@@ -382,7 +398,11 @@ def scheduled_report(
     """Run the scheduled capacity report now, as EventBridge Scheduler would (moto never fires schedules).
 
     Invokes the deployed capacity_report function through the local runtime with its schedule's input, then says
-    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir."""
+    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir.
+
+    Examples:
+      opsctl sandbox scheduled-report
+      opsctl sandbox scheduled-report --out-dir build/reports --output json"""
     import datetime as dt
     from pathlib import Path
 
@@ -420,7 +440,11 @@ def scheduled_report(
 
 @sandbox_app.command()
 def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches."""
+    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches.
+
+    Examples:
+      opsctl sandbox inspect
+      opsctl sandbox inspect --output json | jq .quarantine.by_reason"""
     from opsctl.sandbox import landed
 
     stack = _local(ctx).stack()

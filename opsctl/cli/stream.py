@@ -159,7 +159,12 @@ def iterator_age(
     """How far behind each consumer of the stream is, how long until data is lost, and whether it catches up.
 
     Exit status as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (metrics unreadable or no consumer).
-    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json: ingest_iterator_age_warning/_critical)."""
+    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json:
+    ingest_iterator_age_warning/_critical).
+
+    Examples:
+      opsctl iterator-age --window 15m
+      opsctl iterator-age --window 1h --warn-ms 30000 --crit-ms 600000 --output json"""
     from opsctl.core import metrics
     from opsctl.monitoring import thresholds
     from opsctl.stream import iterator_age as ia
