@@ -210,7 +210,7 @@ def show_iterator_age(d: dict) -> None:
             [
                 safe(c["function_name"]),
                 c["level"],
-                fmt.duration_ms(c["iterator_age_ms"]),
+                fmt.duration_ms(c["iterator_age_ms"]) + _reading_age(c),
                 fmt.rate(c["processed_records_per_s"] or 0),
                 loss,
                 catch,
@@ -234,6 +234,14 @@ def show_iterator_age(d: dict) -> None:
             out.print(f"  [yellow]lint[/yellow]: {safe(item)}")
     if not d["consumers"]:
         out.print("no event source mapping reads this stream (UNKNOWN)")
+
+
+def _reading_age(c: dict) -> str:
+    """How old the newest datapoint is: a CloudWatch reading is never shown as if it were current."""
+    age = c.get("reading_age_s")
+    if age is None:
+        return ""
+    return f" ([yellow]{fmt.duration(age)} old, stale[/yellow])" if c.get("stale") else f" ({fmt.duration(age)} old)"
 
 
 _SIGN = {
