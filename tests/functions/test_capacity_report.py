@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 import math
 from html.parser import HTMLParser
+from pathlib import Path
 
 import boto3
 import pytest
@@ -469,7 +469,9 @@ def test_html_report_reads_as_a_planner_needs(aws):
     assert "shard write limit 4,000 rec/s: off the scale (the data peaks below 1% of it)" in text
     # cost per resource, the stream included, and the saving of each recommendation
     costs = page.split("<h2>Cost per resource</h2>")[1].split("</table>")[0]
-    assert "ingest" in costs and "steady" in costs and "$" not in costs or "." in costs
+    # 4 shards x 730 h x $0.015 = $43.80 a month, the stream's cost next to the tables'
+    assert '<td class="t">provisioned, 4 shards</td><td>43.80</td>' in costs and "<td>steady</td>" not in costs
+    assert '<td class="t">steady</td>' in costs
     recs = page.split("<h2>Recommendations</h2>")[1].split("</table>")[0]
     assert "idle" in recs and "saving $/month" in recs
     assert "reshard 4 → 1 shards" in recs
