@@ -254,7 +254,16 @@ def run(
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
-                status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+                status.update(
+                    f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
+                    "delivered; polling every shard and queue until two passes find nothing"
+                )
+            elif kind == "wait":
+                status.update(
+                    f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
+                    f"delivered; waiting for {fmt.count(details['in_flight'], 'in-flight message')} of "
+                    f"{details['queue']} to come back after its visibility timeout (a failed batch, retried as on AWS)"
+                )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
