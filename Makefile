@@ -71,7 +71,7 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
 	@echo "  $(OPSCTL) capacity --window 1h                 # DynamoDB, stream and Lambda capacity, cost, recommendations"
 	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
-	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down)"
+	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down --yes)"
 
 bench: venv zip ## speed, side by side with a naive baseline, in one run
 	$(PY) tests/bench/bench.py
@@ -87,7 +87,7 @@ drill: venv zip ## incident rehearsal on the sandbox (~7 min): spike + poison, a
 	$(OPSCTL) sandbox drill
 
 sandbox-down: ## stop the local sandbox
-	-$(OPSCTL) sandbox down
+	-$(OPSCTL) sandbox down --yes
 
 clean: sandbox-down ## remove build output and virtualenvs
 	rm -rf build $(VENV) $(CHECKOV_VENV) .pytest_cache

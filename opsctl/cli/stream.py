@@ -362,7 +362,9 @@ def reshard(
     if (to is None) == (not recommend):
         raise OpsError("give exactly one of --to N or --recommend", hint="e.g. `opsctl reshard --to 4 --dry-run`")
     if to is not None and not 1 <= to <= 10_000:
-        raise OpsError(f"--to {to} is not a shard count AWS allows", hint="1 to 10,000 open shards per stream")
+        raise OpsError(
+            f"--to {to} is not a shard count AWS allows: a stream has at least 1 and at most 10,000 open shards"
+        )
     if apply_ and not recommend:
         raise OpsError("--apply goes with --recommend only, and is no longer needed", hint="drop it")
     if not 0 < headroom <= 1:
