@@ -59,7 +59,7 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox inspect
 	$(OPSCTL) sandbox rollups --device dev-0001
 	$(OPSCTL) sandbox scheduled-report --out-dir build/reports
-	$(OPSCTL) report --window 1h --format html --out build/reports/capacity-local.html
+	$(OPSCTL) report --window 1h --format html --file build/reports/capacity-local.html
 	@echo
 	@echo "The read API over HTTP (the API Gateway routes Terraform created, served once on a free localhost port):"
 	$(OPSCTL) sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
@@ -71,7 +71,7 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
 	@echo "  $(OPSCTL) capacity --window 1h                 # DynamoDB, stream and Lambda capacity, cost, recommendations"
 	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
-	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down)"
+	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down --yes)"
 
 bench: venv zip ## speed, side by side with a naive baseline, in one run
 	$(PY) tests/bench/bench.py
@@ -87,7 +87,7 @@ drill: venv zip ## incident rehearsal on the sandbox (~7 min): spike + poison, a
 	$(OPSCTL) sandbox drill
 
 sandbox-down: ## stop the local sandbox
-	-$(OPSCTL) sandbox down
+	-$(OPSCTL) sandbox down --yes
 
 clean: sandbox-down ## remove build output and virtualenvs
 	rm -rf build $(VENV) $(CHECKOV_VENV) .pytest_cache

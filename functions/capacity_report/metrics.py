@@ -84,6 +84,12 @@ def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.da
     return results
 
 
+def whole_minute(t: dt.datetime) -> dt.datetime:
+    """`t` rounded down to its minute: CloudWatch's one-minute periods start there, so a window ending at a whole
+    minute gives the same datapoints to two runs a few seconds apart (an unaligned end adds a partial minute)."""
+    return t.replace(second=0, microsecond=0)
+
+
 _WINDOW = re.compile(r"^(\d+)\s*([smhd])$")
 MAX_WINDOW = dt.timedelta(days=15)  # CloudWatch keeps 1-minute datapoints for 15 days
 

@@ -176,9 +176,11 @@ def build(
         q = _safe(notes, "queues", lambda: queue_depths(client("sqs"), cw, scope.queues, start, end))
         report["queues"] = q or []
         for x in report["queues"]:
-            if x["visible"]:
+            # only dead-letter and on-failure queues hold failed work; a live work queue with messages is working
+            if x["visible"] and ("dlq" in x["label"] or "failure" in x["label"]):
                 report["warnings"].append(
-                    f"queue {x['resource']} holds {x['visible']} messages (failed batches to replay)"
+                    f"queue {x['resource']} holds {x['visible']} messages of failed work to replay "
+                    "(`opsctl dlq list`, then `opsctl replay-dlq`)"
                 )
     return report
 

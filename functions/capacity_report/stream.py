@@ -13,6 +13,10 @@ from capacity_report import metrics
 MAX_SHARDS_PER_STREAM = 10_000  # AWS: shards per stream (UpdateShardCount)
 SHARD_WRITE_BYTES_PER_S = 1024 * 1024  # AWS: bytes/s a shard accepts
 SHARD_WRITE_RECORDS_PER_S = 1000  # AWS: records/s a shard accepts
+# A consumer whose latest IteratorAge is at least this many milliseconds is behind: fewer shards would mean
+# fewer concurrent batches while it catches up, so a recommendation never goes below the open count then.
+# One minute, the ingest_iterator_age_warning threshold of terraform/catalog/monitors.json.
+BEHIND_ITERATOR_AGE_MS = 60_000
 
 
 def recommend_shards(
@@ -143,6 +147,9 @@ class StreamRecommendation:
     consumer_floor: int
     parallelization: dict[str, int]
     implied_concurrency: dict[str, int]
+    # consumers behind at the end of the window, latest IteratorAge in ms, and why the target was held
+    behind_ms: dict[str, float] = field(default_factory=dict)
+    held_because: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -163,6 +170,19 @@ def recommend(obs: StreamObservation, headroom: float) -> StreamRecommendation:
         headroom=headroom,
         consumer_floor=floor,
     )
+    behind = {}
+    for c in obs.consumers:
+        points = obs.series.get(f"iterator_age_ms:{c.function_name}") or []
+        if points and max(points)[1] >= BEHIND_ITERATOR_AGE_MS:  # the latest datapoint, by timestamp
+            behind[c.function_name] = max(points)[1]
+    held = []
+    if behind and target < obs.open_shards:
+        held = [
+            f"{fn} is {age / 1000:,.0f} s behind (IteratorAge ≥ {BEHIND_ITERATOR_AGE_MS / 1000:,.0f} s): "
+            f"keeping {obs.open_shards} shards instead of {target} until it has caught up"
+            for fn, age in sorted(behind.items())
+        ]
+        target = obs.open_shards
     return StreamRecommendation(
         current=obs.open_shards,
         target=target,
@@ -174,6 +194,8 @@ def recommend(obs: StreamObservation, headroom: float) -> StreamRecommendation:
         consumer_floor=floor,
         parallelization={c.function_name: c.parallelization_factor for c in obs.consumers},
         implied_concurrency={c.function_name: target * c.parallelization_factor for c in obs.consumers},
+        behind_ms=behind,
+        held_because=held,
     )
 
 

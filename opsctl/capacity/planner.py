@@ -64,7 +64,13 @@ def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: 
             stack.target.client("dynamodb").describe_table(TableName=name)
         except stack.target.client("dynamodb").exceptions.ResourceNotFoundException:
             raise OpsError(f"table {name!r} does not exist", hint="check --table or --env") from None
-    return reports.build(stack.target.client, sc, window=window, now=now or dt.datetime.now(dt.UTC), prices=prices)
+    return reports.build(
+        stack.target.client,
+        sc,
+        window=window,
+        now=reports.metrics.whole_minute(now or dt.datetime.now(dt.UTC)),
+        prices=prices,
+    )
 
 
 # --- applying ------------------------------------------------------------------------------------------

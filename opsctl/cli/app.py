@@ -8,11 +8,26 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from opsctl.cli.options import Settings
-from opsctl.cli.render import err
+from opsctl.cli.options import Settings, check_target
+from opsctl.cli.render import err, safe
 from opsctl.core.errors import OpsError
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("telemetry-pipeline-opsctl")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"opsctl {_version()}")
+        raise typer.Exit(0)
+
 
 app = typer.Typer(
     name="opsctl",
@@ -25,16 +40,14 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@app.callback(invoke_without_command=False)
 def root(
     ctx: typer.Context,
     env: Annotated[
         str,
         typer.Option("--env", "-e", envvar="OPSCTL_ENV", help="environment under terraform/envs (local = the sandbox)"),
     ] = "local",
-    region: Annotated[
-        str | None, typer.Option(help="AWS region (default: the environment's `region` output)")
-    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: the environment's `region` output)")] = None,
     profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS named profile")] = None,
     endpoint_url: Annotated[
         str | None, typer.Option("--endpoint-url", help="send every AWS call to this endpoint")
@@ -48,7 +61,12 @@ def root(
     table: Annotated[
         str | None, typer.Option(help="use this DynamoDB table instead of the environment's `table_name`")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="print opsctl's version and exit"),
+    ] = False,
 ) -> None:
+    check_target(region=region, endpoint_url=endpoint_url)
     ctx.obj = Settings(
         env=env,
         region=region,
@@ -75,38 +93,104 @@ def _register() -> None:
 _register()
 
 
-def _aws_error_line(exc: Exception) -> str | None:
-    """One line for AWS errors a user causes (no credentials, unreachable endpoint, missing resource)."""
-    from botocore import exceptions as bx
+def _as_written(doc: str | None) -> str | None:
+    """A docstring as help that renders as written at any width: prose paragraphs become one line each (rich
+    wraps them to the terminal), while example blocks keep one command a line, indented."""
+    import inspect
 
-    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
-        return "no AWS credentials found (set AWS_PROFILE or use --profile; the sandbox needs none: --env local)"
-    if isinstance(exc, bx.ProfileNotFound):
-        return f"AWS profile {exc.kwargs.get('profile', '?')!r} is not configured (check --profile / AWS_PROFILE and `aws configure list-profiles`)"
-    if isinstance(exc, bx.EndpointConnectionError):
-        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (is the sandbox up? `opsctl sandbox status`)"
-    if isinstance(exc, bx.ClientError):
-        e = exc.response.get("Error", {})
-        return f"AWS refused {exc.operation_name}: {e.get('Code', '?')}: {e.get('Message', '')}".rstrip(": ")
-    return None
+    if not doc:
+        return doc
+    paragraphs = []
+    for para in inspect.cleandoc(doc).split("\n\n"):
+        lines = para.splitlines()
+        head = lines[0].strip()
+        if head.lower().startswith("examples:"):
+            rest = head[len("examples:") :].strip()
+            body = ([rest] if rest else []) + [ln.strip() for ln in lines[1:] if ln.strip()]
+            paragraphs.append("\n".join(["Examples:"] + [_example(ln) for ln in body]))
+        elif head.startswith("opsctl "):
+            paragraphs.append("\n".join(_example(ln.strip()) for ln in lines if ln.strip()))
+        else:
+            paragraphs.append(" ".join(ln.strip() for ln in lines))
+    return "\n\n".join(paragraphs)
+
+
+def _example(line: str) -> str:
+    # typer dedents help text, so an indent would vanish; a prompt marks an example line at any width
+    return line if line.startswith("$ ") else f"$ {line}"
+
+
+def _flag_without_metavar(display_type_rich):
+    def display(self, ctx):
+        return None if self.is_flag else display_type_rich(self, ctx)
+
+    return display
+
+
+# typer shows `<bool>` after every flag (`--yes <bool>`), which reads as if the flag took a value
+typer.core.TyperOption.display_type_rich = _flag_without_metavar(typer.core.TyperOption.display_type_rich)
+
+
+def _help_as_written(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.callback is not None and info.help is None:
+            info.callback.__doc__ = _as_written(info.callback.__doc__)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            if sub.info.help:
+                sub.info.help = _as_written(sub.info.help)
+            _help_as_written(sub)
+
+
+_help_as_written(app)
+
+
+def _usage_line(exc) -> str:
+    """Click's usage error as one line, in the same `error:` style as opsctl's own errors."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    # pydantic (typer's coercion) prefixes "Value error, "; the rest is the message a user needs
+    return exc.format_message().replace("Value error, ", "").replace("\n", " ") + where
+
+
+def _print_error(line: str) -> None:
+    err.print(f"[red]error:[/red] {safe(line)}", markup=True, soft_wrap=True)
 
 
 def main() -> None:
     """Console-script entry point: runs the app and turns user errors into one line + exit code."""
+    from typer._click import exceptions as click_exc  # typer ≥0.29 vendors click
+
+    from opsctl.core.errors import aws_error_line
+
     try:
-        app(prog_name="opsctl")
+        code = app(prog_name="opsctl", standalone_mode=False)
     except OpsError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.line())}", markup=True, soft_wrap=True)
+        _print_error(exc.line())
+        sys.exit(exc.exit_code)
+    except click_exc.NoArgsIsHelpError as exc:
+        exc.show()  # prints the help, as `opsctl` alone should
+        sys.exit(exc.exit_code)
+    except click_exc.UsageError as exc:
+        _print_error(_usage_line(exc))
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C or EOF at a prompt: nothing was done yet
+        _print_error("interrupted before anything changed")
+        sys.exit(130)
+    except click_exc.ClickException as exc:
+        _print_error(exc.format_message())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted: nothing half-done was committed; run the command again to continue")
+        _print_error("interrupted: nothing half-done was committed; run the command again to continue")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for AWS errors; bugs still show a traceback
-        line = _aws_error_line(exc)
+    except Exception as exc:
+        line = aws_error_line(exc)
         if line is None:
             raise
-        err.print(f"[red]error:[/red] {escape(line)}", markup=True, soft_wrap=True)
+        _print_error(line)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 PricesOpt = Annotated[
@@ -22,6 +22,32 @@ PricesOpt = Annotated[
         help="prices JSON (region, date, source, prices); default functions/capacity_report/prices.json",
     ),
 ]
+
+
+def _window(text: str) -> dt.timedelta:
+    """--window as a span, refused in the user's own terms when CloudWatch cannot answer it at one-minute resolution."""
+    from capacity_report.metrics import MAX_WINDOW
+    from opsctl.core import metrics
+
+    span = metrics.parse_window(text)
+    if span > MAX_WINDOW:
+        raise OpsError(
+            f"--window {text} is longer than {MAX_WINDOW.days} days",
+            hint=f"CloudWatch keeps one-minute datapoints for {MAX_WINDOW.days} days",
+        )
+    if span.total_seconds() < 60:
+        raise OpsError(
+            f"--window {text} is shorter than one minute", hint="CloudWatch's datapoints here are one minute"
+        )
+    return span
+
+
+def _check_headroom(headroom: float) -> None:
+    if not 0 < headroom <= 1:
+        raise OpsError(
+            f"--headroom {headroom:g} is not a share of the write limits",
+            hint="between 0 and 1, e.g. 0.7 = fill to 70%",
+        )
 
 
 def capacity(
@@ -43,9 +69,13 @@ def capacity(
     ] = None,
     prices: PricesOpt = None,
     apply_: Annotated[
-        bool, typer.Option("--apply", help="make the recommended table changes live (plans first, asks unless --yes)")
+        bool,
+        typer.Option("--apply", help="make the recommended table changes live (shows the plan, asks unless --yes)"),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before applying")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="with --apply: show the plan of changes and change nothing")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="apply the plan without asking")] = False,
     prepare_event: Annotated[
         bool, typer.Option("--prepare-event", help="plan for a known peak (with --at and --expect); changes nothing")
     ] = False,
@@ -68,13 +98,13 @@ def capacity(
 
     Examples:
 
-      opsctl capacity                             # the last 7 days, every table of the environment
+      opsctl capacity                             # the last 7 days, every table
       opsctl capacity --window 1d --table readings --output json
-      opsctl capacity --apply                     # show the plan, ask, apply, record in Terraform variables
+      opsctl capacity --apply --dry-run           # the changes it would make
+      opsctl capacity --apply --yes               # apply them, record them in Terraform variables
       opsctl capacity --prepare-event --at 2026-12-24T18:00Z --expect 5000
     """
     from opsctl.capacity import planner as cap
-    from opsctl.core import metrics
 
     if prepare_event and (at is None or expect is None):
         raise OpsError(
@@ -84,7 +114,14 @@ def capacity(
         raise OpsError("--at and --expect go with --prepare-event")
     if prepare_event and apply_:
         raise OpsError("--prepare-event only plans; apply its steps, or drop it to --apply the recommendation")
-    span = metrics.parse_window(window)
+    if yes and not apply_:
+        raise OpsError("--yes goes with --apply (without --apply, capacity changes nothing)")
+    if target_pct is not None and not 20 <= target_pct <= 90:
+        raise OpsError(f"--target-pct {target_pct:g} is outside 20–90 %", hint="Application Auto Scaling accepts 20–90")
+    if expect is not None and expect <= 0:
+        raise OpsError(f"--expect {expect:g} records/s is not a rate", hint="e.g. --expect 2000")
+    _check_headroom(headroom)
+    span = _window(window)
     the_prices = cap.load_prices(prices)
     stack = ctx.obj.stack()
     sc = cap.scope(stack, table, headroom=headroom, target_pct=target_pct)
@@ -109,6 +146,11 @@ def capacity(
     if output == OutputFormat.table:
         _show_capacity(report)
         _show_plan(data["plan"])
+    if dry_run and plan:
+        if output == OutputFormat.json:
+            emit(data, output, lambda _: None)
+        note(f"dry run: nothing changed; {fmt.count(len(plan), 'change')} planned (drop --dry-run to apply)")
+        return
     if not plan:
         note("nothing to apply: every table fits its load")
         if output == OutputFormat.json:
@@ -120,7 +162,7 @@ def capacity(
                 "refusing to change capacity without confirmation on a non-interactive terminal",
                 hint="add --yes (or drop --apply to only plan)",
             )
-        if not typer.confirm(f"apply {len(plan)} change(s)?", err=True):
+        if not typer.confirm(f"apply {fmt.count(len(plan), 'change')}?", err=True):
             raise OpsError("not applied: nothing changed", exit_code=1)
     from opsctl.core import tfvars
 
@@ -146,51 +188,56 @@ def capacity(
 
 def _show_capacity(r: dict) -> None:
     if r["tables"]:
-        t = Table(
-            "table / index",
-            "dim",
-            "billing",
-            "prov.",
-            "peak/s",
-            "avg/s",
-            "throttled",
-            "auto scaling",
-            "decr. left",
-            "$/mo on-demand",
-            "$/mo prov.",
-            "needed",
-            box=None,
-            title=f"DynamoDB over {r['window']['seconds'] // 3600} h",
-        )
+        rows = []
         for x in r["tables"]:
             for d, v in x["dimensions"].items():
                 a = v["autoscaling"]
-                t.add_row(
-                    x["resource"],
-                    d,
-                    x["billing_mode"].replace("PAY_PER_REQUEST", "on-demand").lower(),
-                    _n(v["provisioned"]),
-                    _n(v["peak_per_s"]),
-                    _n(v["avg_per_s"]),
-                    _n(v["throttled"]),
-                    f"{a['min']}–{a['max']}@{a['target_pct']:g}%" if a else "-",
-                    str(x["decrease_quota"]["left_today"]),
-                    f"{v['monthly_on_demand']:.2f}",
-                    f"{v['monthly_provisioned_needed']:.2f}",
-                    str(v["needed"]),
+                rows.append(
+                    [
+                        safe(x["resource"]),
+                        d,
+                        x["billing_mode"].replace("PAY_PER_REQUEST", "on-demand").lower(),
+                        fmt.number(v["provisioned"]),
+                        fmt.number(v["peak_per_s"]),
+                        fmt.number(v["avg_per_s"]),
+                        fmt.number(v["throttled"]),
+                        f"{a['min']}–{a['max']} at {a['target_pct']:g}%" if a else "-",
+                        fmt.number(x["decrease_quota"]["left_today"]),
+                        fmt.money(v["monthly_on_demand"]),
+                        fmt.money(v["monthly_provisioned_needed"]),
+                        fmt.number(v["needed"]),
+                    ]
                 )
-        out.print(t)
+        print_table(
+            [
+                Col("table / index", key=True),
+                Col("dim"),
+                Col("billing", drop=4),
+                Col("prov."),
+                Col("peak/s"),
+                Col("avg/s", drop=5),
+                Col("throttled", drop=3),
+                Col("auto scaling", drop=6),
+                Col("decr. left", drop=7),
+                Col("on-demand /mo", drop=2),
+                Col("prov. /mo", drop=1),
+                Col("needed"),
+            ],
+            rows,
+            title=f"DynamoDB over {fmt.duration(r['window']['seconds'])}",
+        )
         be = r["tables"][0]["dimensions"]["write"]["break_even_utilization_pct"]
         out.print(f"break-even: provisioned is cheaper above {be}% average utilisation")
         for x in r["tables"]:
             for reason in x["reasons"]:
-                out.print(f"{x['resource']}: {reason}")
+                out.print(f"{safe(x['resource'])}: {safe(reason)}")
     s = r["stream"]
     if s:
         rec = s["recommendation"]
         out.print(
-            f"[bold]stream[/bold] {s['resource']}: {s['open_shards']} shards, busiest minute {rec['max_records_per_s']} rec/s "
-            f"({s['peak_utilization_pct']}% of write capacity) → recommended {rec['target']} at {rec['headroom']:.0%} headroom"
+            f"[bold]stream[/bold] {safe(s['resource'])}: {fmt.count(s['open_shards'], 'shard')}, busiest minute "
+            f"{fmt.rate(rec['max_records_per_s'])} ({s['peak_utilization_pct']}% of write capacity) → recommended "
+            f"{fmt.number(rec['target'])}, filling shards to at most {fmt.percent(rec['headroom'] * 100)} of their write limits"
         )
         for f in (r["lambda"] or {}).get("functions", []):
             out.print(
@@ -200,7 +247,7 @@ def _show_capacity(r: dict) -> None:
             )
     out.print("[bold]recommendations[/bold]: " + ("none" if not r["recommendations"] else ""))
     for x in r["recommendations"]:
-        out.print(f"  {x}")
+        out.print(f"  {safe(x)}")
     for w in r["warnings"]:
         note(f"warning: {w}")
     for n in r["notes"]:
@@ -215,16 +262,20 @@ def _n(v) -> str:
 def _show_plan(plan: list[dict]) -> None:
     if not plan:
         return
-    t = Table("resource", "action", "changes", "decreases", "terraform", box=None, title="plan")
-    for c in plan:
-        t.add_row(
-            c["resource"],
-            c["action"],
-            ", ".join(f"{k}={v}" for k, v in c["changes"].items()),
-            str(c["decreases"]),
-            c["untracked"] or ", ".join(c["tfvars"]),
-        )
-    out.print(t)
+    print_table(
+        [Col("resource", key=True), Col("action"), Col("changes"), Col("decreases", drop=2), Col("terraform", drop=1)],
+        [
+            [
+                safe(c["resource"]),
+                c["action"].replace("_", " "),
+                safe(fmt.pairs(c["changes"])),
+                fmt.number(c["decreases"]),
+                safe(c["untracked"] or ", ".join(c["tfvars"])),
+            ]
+            for c in plan
+        ],
+        title="plan",
+    )
 
 
 def _show_event(p: dict) -> None:
@@ -263,46 +314,58 @@ def _show_event_cost(cost: dict) -> None:
 
 def report(
     ctx: typer.Context,
-    window: Annotated[str, typer.Option(help="how far back to look: 6h, 1d, 7d")] = "1d",
-    fmt: Annotated[
+    window: Annotated[str, typer.Option(help="how far back to look: 6h, 1d, 7d (at most 15d)")] = "1d",
+    fmt_: Annotated[
         str, typer.Option("--format", "-f", help="md, json or html (one self-contained file with charts)")
     ] = "md",
-    out_path: Annotated[Path | None, typer.Option("--out", help="write the report here instead of stdout")] = None,
-    headroom: Annotated[float, typer.Option(help="shard headroom for the stream recommendation (0–1]")] = 0.7,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="write the report to this file instead of stdout", dir_okay=False)
+    ] = None,
+    old_out: Annotated[Path | None, typer.Option("--out", hidden=True)] = None,
+    headroom: Annotated[
+        float, typer.Option(help="fill shards to at most this share of their write limits, for the stream (0–1]")
+    ] = 0.7,
     prices: PricesOpt = None,
+    output: OutputOpt = OutputFormat.table,
 ) -> None:
     """The capacity report: per resource utilisation, throttles, lag, queue depth, cost and recommendations.
 
-    The same report the scheduled `capacity_report` function stores in the reports bucket every day.
+    The same report the scheduled `capacity_report` function stores in the reports bucket every day. --output json
+    is the report as one JSON document (the same as --format json); --file writes any format to a file.
 
     Examples:
-
       opsctl report                                    # Markdown on stdout, the last day
-      opsctl report --format html --out build/reports/capacity.html
-      opsctl --env prod report --window 7d --format json | jq .recommendations
+      opsctl report --format html --file build/reports/capacity.html
+      opsctl --env prod report --window 7d --output json | jq .recommendations
     """
     from capacity_report import render
     from opsctl.capacity import planner as cap
-    from opsctl.core import metrics
 
-    if fmt not in render.FORMATS:
-        raise OpsError(f"bad --format {fmt!r}", hint=f"use one of {', '.join(render.FORMATS)}")
-    span = metrics.parse_window(window)
+    if old_out is not None:
+        raise OpsError("--out is now --file (so it is not one letter from --output)", hint=f"use --file {old_out}")
+    if fmt_ not in render.FORMATS:
+        raise OpsError(f"bad --format {fmt_!r}", hint=f"use one of {', '.join(render.FORMATS)}")
+    if output == OutputFormat.json:
+        if fmt_ not in ("md", "json"):
+            raise OpsError(f"--output json and --format {fmt_} disagree", hint="give one of them")
+        fmt_ = "json"
+    _check_headroom(headroom)
+    span = _window(window)
     the_prices = cap.load_prices(prices)
     stack = ctx.obj.stack()
     sc = cap.scope(stack, None, headroom=headroom, target_pct=None)
     with err.status(f"building the capacity report over {window}"):
         doc = cap.build(stack, sc, window=span, prices=the_prices)
-    text = render.render(doc, fmt)
-    if out_path is None:
-        print(text, end="")
+    text = render.render(doc, fmt_)
+    if file is None:
+        print(text, end="" if text.endswith("\n") else "\n")
         return
     try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(text)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text)
     except OSError as exc:
-        raise OpsError(f"cannot write {out_path}: {exc.strerror}") from None
-    note(f"wrote {out_path} ({len(text.encode()):,} bytes, {len(doc['recommendations'])} recommendation(s))")
+        raise OpsError(f"cannot write {file}: {exc.strerror}") from None
+    note(f"wrote {file} ({fmt.size(len(text.encode()))}, {fmt.count(len(doc['recommendations']), 'recommendation')})")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import enum
+import functools
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 dlq_app = typer.Typer(
@@ -28,16 +29,7 @@ class Via(str, enum.Enum):
 
 
 def _age(seconds) -> str:
-    if seconds is None:
-        return "n/a"
-    s = int(seconds)
-    if s < 0:
-        return f"{_age(-s)} ago"
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return fmt.duration(seconds)
 
 
 _LEVEL_STYLE = {"expired": "bold red", "urgent": "red", "soon": "yellow", "ok": "green"}
@@ -65,46 +57,74 @@ def list_(
 
     settings: Settings = ctx.obj
     data = dlq.list_queues(settings.stack(), peek=peek)
+    errors = [q for q in data["queues"] if "error" in q]
+    if errors and len(errors) == len(data["queues"]):
+        raise OpsError(errors[0]["error"])
+    emit(data, output, show_dlq_list)
+    if errors:
+        raise OpsError(
+            f"{fmt.count(len(errors), 'queue')} could not be read: {errors[0]['queue']}: {errors[0]['error']}"
+        )
 
-    def table(d):
-        for q in d["queues"]:
-            if q.get("kind") == dlq.KINESIS_ON_FAILURE and q.get("failure_records"):
-                style = _LEVEL_STYLE.get(q["expiry_level"], "")
-                left = q["soonest_expiry_s"]
-                what = "already expired" if left is not None and left <= 0 else f"expire in {_age(left)}"
-                out.print(
-                    f"[{style}]{q['queue']}: the records of {q['failure_records']} failed batches ({q['records_referenced']} records) "
-                    f"{what}[/{style}]"
-                    + (f" — {q['expired_records']} records already gone" if q.get("expired_records") else "")
-                    + f"; replay: opsctl replay-dlq --source {escape(str(q['replay_source']))}"
-                )
-        t = Table("expires in", "queue", "kind", "visible", "in flight", "oldest", "replays to", box=None)
-        for q in d["queues"]:
-            if "error" in q:
-                t.add_row("", q["queue"], "?", f"[red]{escape(q['error'])}[/red]", "", "", "")
-                continue
-            level = q.get("expiry_level")
-            expiry = (
-                ""
-                if q["kind"] != dlq.KINESIS_ON_FAILURE
-                else ("-" if level == "none" else _age(q.get("soonest_expiry_s")))
+
+def show_dlq_list(d: dict) -> None:
+    from opsctl.replay import sources as dlq
+
+    for q in d["queues"]:
+        if q.get("kind") == dlq.KINESIS_ON_FAILURE and q.get("failure_records"):
+            style = _LEVEL_STYLE.get(q["expiry_level"], "")
+            left = q["soonest_expiry_s"]
+            what = "already expired" if left is not None and left <= 0 else f"expire in {_age(left)}"
+            out.print(
+                f"[{style}]{safe(q['queue'])}: the records of {fmt.count(q['failure_records'], 'failed batch', 'failed batches')} "
+                f"({fmt.count(q['records_referenced'], 'record')}) {what}[/{style}]"
+                + (f" — {fmt.count(q['expired_records'], 'record')} already gone" if q.get("expired_records") else "")
+                + f"; replay: opsctl replay-dlq --source {safe(q['replay_source'])}"
             )
-            style = _LEVEL_STYLE.get(level or "", "")
-            kind = "on-failure" if q["kind"] == dlq.KINESIS_ON_FAILURE else "DLQ"
-            t.add_row(
+    rows = []
+    for q in d["queues"]:
+        if "error" in q:
+            rows.append([safe(q["queue"]), "?", "[red]unreadable[/red]", "", "", "", "", safe(q["error"])])
+            continue
+        level = q.get("expiry_level")
+        if q["kind"] == dlq.KINESIS_ON_FAILURE:
+            # the failure record only points at the stream: what expires is the records, at the stream's retention
+            expiry = "-" if level == "none" else _age(q.get("soonest_expiry_s"))
+        elif q.get("visible") or q.get("in_flight"):
+            # a dead letter keeps its first enqueue time: it is deleted at the DLQ's retention after that
+            oldest = q.get("oldest_age_s")
+            expiry = "age unknown" if oldest is None else _age(max(0, q["retention_s"] - oldest))
+        else:
+            expiry = "-"
+        style = _LEVEL_STYLE.get(level or "", "")
+        oldest = q.get("oldest_age_s")
+        rows.append(
+            [
+                safe(q["queue"]),
+                "on-failure" if q["kind"] == dlq.KINESIS_ON_FAILURE else "DLQ",
                 f"[{style}]{expiry}[/{style}]" if style else expiry,
-                q["queue"],
-                kind,
-                str(q["visible"]),
-                str(q["in_flight"]),
-                _age(q.get("oldest_age_s")),
-                escape(q.get("replays_to") or "none found"),
-            )
-        out.print(t)
-        for o in d["missing"]:
-            note(f"no {o} output in environment {d['environment']!r}: that queue is not deployed there")
-
-    emit(data, output, table)
+                fmt.number(q["visible"]),
+                fmt.number(q["in_flight"]),
+                ("unknown" if q["visible"] or q["in_flight"] else "n/a") if oldest is None else _age(oldest),
+                safe(q.get("replays_to") or "none found"),
+                "",
+            ]
+        )
+    print_table(
+        [
+            Col("queue", key=True),
+            Col("kind"),
+            Col("expires in"),
+            Col("visible", justify="right"),
+            Col("in flight", justify="right", drop=3),
+            Col("oldest", drop=2),
+            Col("replays to", drop=1),
+            Col("error", drop=4),
+        ],
+        rows,
+    )
+    for o in d["missing"]:
+        note(f"no {o} output in environment {d['environment']!r}: that queue is not deployed there")
 
 
 def replay_dlq(
@@ -124,8 +144,20 @@ def replay_dlq(
     ] = None,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="list what would move (id, age, receive count, size, preview); move nothing"),
+        typer.Option(
+            "--dry-run",
+            help="list what would move (id, age, receive count, size, preview) and move nothing; SQS has no peek, so "
+            "listing receives each message once (+1 receive count); --no-peek shows the depth only",
+        ),
     ] = False,
+    peek: Annotated[
+        bool,
+        typer.Option(
+            "--peek/--no-peek",
+            help="with --dry-run: receive the messages to list them (default), or read only the queue's depth and leave "
+            "every receive count as it was",
+        ),
+    ] = True,
     max_: Annotated[
         int | None,
         typer.Option("--max", help="move at most this many messages (failure records for Kinesis)", min=1),
@@ -195,10 +227,19 @@ def replay_dlq(
             f"--native cannot {'--backup' if backup else '--max'}: StartMessageMoveTask moves messages server-side, all of them",
             hint="drop --native to use the client-side mover",
         )
+    if not peek and not dry_run:
+        raise OpsError(
+            "--no-peek goes with --dry-run", hint="e.g. opsctl replay-dlq --source rollup --dry-run --no-peek"
+        )
+    from opsctl.replay import sqs as sqs_replay
+
+    sqs_replay.compile_filter(filter_)  # a bad expression is one line before the first AWS call
     settings: Settings = ctx.obj
     custom = {} if source in dlq.NAMED_SOURCES else {"replay_source": source}
     stack = settings.stack(**custom)
     src = dlq.resolve(stack, source, to=to)
+    if dry_run and _dry_run_without_receiving(stack, src, peek=peek, filter_=filter_, output=output):
+        return
     if src.kind == dlq.SQS_DLQ:
         if via is not None or skip_expired:
             raise OpsError(
@@ -243,6 +284,47 @@ def replay_dlq(
         )
 
 
+def _dry_run_without_receiving(stack, src, *, peek: bool, filter_, output) -> bool:
+    """True when the dry run was answered from the queue's attributes alone. SQS cannot show a message without
+    receiving it (ReceiveMessage raises ApproximateReceiveCount; VisibilityTimeout 0 only hides that it happened),
+    so a listing costs one receive per message: refused where that walks messages towards a redrive."""
+    from opsctl.replay import sources as dlq
+    from opsctl.replay import sqs as sqs_replay
+
+    attrs = sqs_replay.queue_attributes(
+        stack.target.client("sqs"),
+        src.url,
+        ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"],
+    )
+    if peek:
+        redrive = attrs.get("RedrivePolicy")
+        if redrive:
+            limit = json.loads(redrive).get("maxReceiveCount")
+            raise OpsError(
+                f"--dry-run lists messages by receiving each once, and {src.name} has its own redrive policy "
+                f"(maxReceiveCount {limit}): every look would walk its messages towards that dead-letter queue",
+                hint="use --dry-run --no-peek for the depth without receiving anything",
+            )
+        return False
+    action = (
+        f"move to {src.destination_url.rstrip('/').rsplit('/', 1)[-1]}"
+        if src.kind == dlq.SQS_DLQ
+        else "be replayed to their consumer"
+    )
+    data = {
+        "dry_run": True,
+        "peeked": False,
+        "source": src.name,
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "action": action,
+        "filter": filter_,
+        "moved": 0,
+    }
+    emit(data, output, show_depth_plan)
+    return True
+
+
 def _confirm(yes: bool, question: str) -> None:
     if yes:
         return
@@ -273,7 +355,6 @@ def _replay_sqs(
     from opsctl.replay import sqs as sqs_replay
 
     sqs = stack.target.client("sqs")
-    sqs_replay.compile_filter(filter_)  # a bad expression is one line before anything is touched
     depth = sqs_replay.queue_attributes(sqs, src.url, ["ApproximateNumberOfMessages"])
     waiting = int(depth.get("ApproximateNumberOfMessages", 0))
     dest_name = src.destination_url.rstrip("/").rsplit("/", 1)[-1]
@@ -282,7 +363,7 @@ def _replay_sqs(
         if output == OutputFormat.table:
             out.print(
                 f"plan: move {'up to ' + str(max_) if max_ else 'all'} of ~{waiting} messages from {src.name} to {dest_name} with {how}"
-                + (f", only those matching {escape(repr(filter_))}" if filter_ else "")
+                + (f", only those matching {safe(repr(filter_))}" if filter_ else "")
                 + (f", at most {rate:g}/s" if rate else ""),
                 soft_wrap=True,
             )
@@ -313,48 +394,27 @@ def _replay_sqs(
         concurrency=concurrency,
         visibility_timeout_s=visibility_timeout,
     )
+    done = {"moved": 0, "listed": 0, "failed": 0}
+
+    def progress(kind, n):
+        if kind in done:
+            done[kind] += n
+            bar.advance(task, n)
+
     with _bar() as bar:
         task = bar.add_task("listing" if dry_run else "moving", total=min(waiting, max_) if max_ else waiting)
-        report = sqs_replay.move(
-            sqs,
-            src.url,
-            src.destination_url,
-            options,
-            progress=lambda kind, n: bar.advance(task, n) if kind in ("moved", "listed", "failed") else None,
-        )
+        try:
+            report = sqs_replay.move(sqs, src.url, src.destination_url, options, progress=progress)
+        except KeyboardInterrupt:
+            raise interrupted(
+                f"{fmt.number(done['moved'])} moved to {dest_name}, {fmt.number(done['failed'])} failed, "
+                f"the rest still in {src.name}"
+                if not dry_run
+                else f"{fmt.number(done['listed'])} listed, nothing moved",
+                "messages in hand are visible again after --visibility-timeout; run the same command again to finish",
+            ) from None
     data = report.to_dict()
-
-    def table(d):
-        if d["dry_run"]:
-            t = Table(
-                "message id", "age", "receives", "bytes", "group", "body", box=None, title=f"would move to {dest_name}"
-            )
-            for r in d["would_move"][:100]:
-                t.add_row(
-                    r["message_id"],
-                    _age(r["age_s"]),
-                    str(r["receive_count"]),
-                    str(r["size_bytes"]),
-                    r["group"] or "",
-                    escape(r["preview"]),
-                )
-            out.print(t)
-            if len(d["would_move"]) > 100:
-                note(f"{len(d['would_move']) - 100} more: use --output json to see all")
-            out.print(
-                f"dry run: {len(d['would_move'])} would move, {d['skipped']} not selected; nothing moved, every message visible again"
-            )
-            return
-        _summary(d, f"{src.name} → {dest_name}")
-        for f in d["failures"][:20]:
-            out.print(
-                f"  [red]failed[/red] {f['message_id']}: {f['code']}: {escape(str(f['message']))} (stays in {src.name})"
-            )
-        for f in d["delete_failed"][:20]:
-            out.print(
-                f"  [yellow]sent but not deleted[/yellow] {f['message_id']}: {f['code']} (a rerun sends it again)"
-            )
-
+    table = functools.partial(show_sqs_replay, source=src.name, destination=dest_name)
     emit(data, output, table)
     if not dry_run:
         note(
@@ -362,6 +422,59 @@ def _replay_sqs(
         )
     if report.failed or report.delete_failed:
         raise typer.Exit(1)
+
+
+def show_sqs_replay(d: dict, *, source: str, destination: str) -> None:
+    if d["dry_run"]:
+        rows = [
+            [
+                safe(r["message_id"]),
+                _age(r["age_s"]),
+                fmt.number(r["receive_count"]),
+                fmt.size(r["size_bytes"]),
+                safe(r["group"] or ""),
+                safe(r["preview"][:40]) + ("…" if len(r["preview"]) > 40 else ""),
+            ]
+            for r in d["would_move"][:100]
+        ]
+        if rows:
+            print_table(
+                [
+                    Col("message id", key=True),
+                    Col("age"),
+                    Col("receives", drop=3),
+                    Col("size", drop=2),
+                    Col("group", drop=4),
+                    Col("body", drop=1),
+                ],
+                rows,
+                title=f"would move to {safe(destination)}",
+            )
+        if len(d["would_move"]) > 100:
+            note(f"{len(d['would_move']) - 100} more: use --output json to see all")
+        out.print(
+            f"dry run: {fmt.number(len(d['would_move']))} would move, {fmt.number(d['skipped'])} not selected; "
+            "nothing moved, every message visible again (each received once to look at it)"
+        )
+        return
+    _summary(d, f"{safe(source)} → {safe(destination)}")
+    for f in d["failures"][:20]:
+        out.print(
+            f"  [red]failed[/red] {safe(f['message_id'])}: {safe(f['code'])}: {safe(f['message'])} (stays in {safe(source)})"
+        )
+    for f in d["delete_failed"][:20]:
+        out.print(
+            f"  [yellow]sent but not deleted[/yellow] {safe(f['message_id'])}: {safe(f['code'])} (a rerun sends it again)"
+        )
+
+
+def show_depth_plan(d: dict) -> None:
+    out.print(
+        f"dry run (no peek): {fmt.count(d['visible'], 'message')} visible and {fmt.number(d['in_flight'])} in flight in "
+        f"{safe(d['source'])} would {d['action']}"
+        + (f", only those matching {safe(repr(d['filter']))}" if d.get("filter") else "")
+        + "; nothing received, so no receive count changed (drop --no-peek to list them)"
+    )
 
 
 def _summary(d: dict, route: str) -> None:
@@ -414,40 +527,23 @@ def _replay_kinesis(
     try:
         with _bar() as bar:
             task = bar.add_task("dry run" if dry_run else f"replaying via {via.value}", total=None)
-            report = kr.replay(sqs, kinesis, src.url, options, delivery, progress=lambda kind, n: bar.advance(task, n))
+            done: dict[str, int] = {}
+
+            def progress(kind, n):
+                done[kind] = done.get(kind, 0) + n
+                bar.advance(task, n)
+
+            try:
+                report = kr.replay(sqs, kinesis, src.url, options, delivery, progress=progress)
+            except KeyboardInterrupt:
+                raise interrupted(
+                    ", ".join(f"{k} {fmt.number(v)}" for k, v in done.items()) or "nothing replayed yet",
+                    "failure records are deleted only after their range was delivered; run the same command again",
+                ) from None
     finally:
         close()
     data = report.to_dict()
-
-    def table(d):
-        if d["soonest_expiry_s"] is not None:
-            level = kr.expiry_level(d["soonest_expiry_s"])
-            style = _LEVEL_STYLE.get(level, "")
-            out.print(f"[{style}]the soonest records expire from the stream in {_age(d['soonest_expiry_s'])}[/{style}]")
-        tb = Table("shard", "start", "end", "failure records", box=None, title="ranges (overlaps merged)")
-        for r in d["ranges"][:50]:
-            tb.add_row(r["shard_id"], r["start"], r["end"], str(r["failure_messages"]))
-        if d["ranges"]:
-            out.print(tb)
-        if d["dry_run"]:
-            out.print(
-                f"dry run: {d['failure_messages']} failure records in {len(d['ranges'])} ranges, {len(d['expired'])} expired "
-                f"({d['expired_records']} records gone); nothing replayed, every message visible again"
-            )
-            return
-        out.print(
-            f"[bold]{src.name} → {d['via']}[/bold]: replayed {d['replayed_messages']} failure records ({d['records_delivered']} records), "
-            f"failed {d['failed']}, skipped {d['skipped']}, expired {len(d['expired'])} ({d['expired_records']} records, left in the queue)"
-        )
-        for f in d["failed_ranges"][:20]:
-            out.print(
-                f"  [red]failed[/red] {f['shard_id']} {f['start']}..{f['end']}: {escape(f['reason'])} (its failure records stay)"
-            )
-        for x in d["not_failure_records"][:20]:
-            out.print(
-                f"  [yellow]not a failure record[/yellow] {x['message_id']}: {escape(x['reason'])} (left in the queue)"
-            )
-
+    table = functools.partial(show_kinesis_replay, source=src.name)
     emit(data, output, table)
     if not dry_run:
         note(
@@ -455,6 +551,44 @@ def _replay_kinesis(
         )
     if report.failed_ranges:
         raise typer.Exit(1)
+
+
+def show_kinesis_replay(d: dict, *, source: str) -> None:
+    from opsctl.replay import kinesis as kr
+
+    if d["soonest_expiry_s"] is not None:
+        style = _LEVEL_STYLE.get(kr.expiry_level(d["soonest_expiry_s"]), "")
+        out.print(f"[{style}]the soonest records expire from the stream in {_age(d['soonest_expiry_s'])}[/{style}]")
+    if d["ranges"]:
+        print_table(
+            [Col("shard", key=True), Col("start", drop=2), Col("end", drop=1), Col("failure records")],
+            [
+                [safe(r["shard_id"]), safe(r["start"]), safe(r["end"]), fmt.number(r["failure_messages"])]
+                for r in d["ranges"][:50]
+            ],
+            title="ranges (overlaps merged)",
+        )
+    if d["dry_run"]:
+        out.print(
+            f"dry run: {fmt.count(d['failure_messages'], 'failure record')} in {fmt.count(len(d['ranges']), 'range')}, "
+            f"{fmt.number(len(d['expired']))} expired ({fmt.count(d['expired_records'], 'record')} gone); nothing replayed, "
+            "every message visible again (each received once to look at it)"
+        )
+        return
+    out.print(
+        f"[bold]{safe(source)} → {d['via']}[/bold]: replayed {fmt.count(d['replayed_messages'], 'failure record')} "
+        f"({fmt.count(d['records_delivered'], 'record')}), failed {fmt.number(d['failed'])}, skipped {fmt.number(d['skipped'])}, "
+        f"expired {fmt.number(len(d['expired']))} ({fmt.count(d['expired_records'], 'record')}, left in the queue)"
+    )
+    for f in d["failed_ranges"][:20]:
+        out.print(
+            f"  [red]failed[/red] {safe(f['shard_id'])} {safe(f['start'])}..{safe(f['end'])}: {safe(f['reason'])} "
+            "(its failure records stay)"
+        )
+    for x in d["not_failure_records"][:20]:
+        out.print(
+            f"  [yellow]not a failure record[/yellow] {safe(x['message_id'])}: {safe(x['reason'])} (left in the queue)"
+        )
 
 
 def _delivery(target, src, via: Via):

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 sandbox_app = typer.Typer(
@@ -44,7 +44,11 @@ def up(
 ) -> None:
     """Start the sandbox (or bring it up to date): moto server, Lambda zip, terraform init + apply of envs/local.
 
-    Safe to run again: a running sandbox is reused and Terraform only applies what changed."""
+    Safe to run again: a running sandbox is reused and Terraform only applies what changed.
+
+    Examples:
+      opsctl sandbox up
+      opsctl sandbox up --port 4566 --output json"""
     from opsctl.sandbox import deploy
 
     _local(ctx)
@@ -58,27 +62,50 @@ def up(
         "outputs": result.outputs,
     }
 
-    def table(d):
-        out.print(
-            f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; apply took {d['apply_seconds']} s)"
-        )
-        t = Table("output", "value", box=None)
-        for k, v in sorted(d["outputs"].items()):
-            t.add_row(k, str(v))
-        out.print(t)
-        note(
-            "next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`"
-        )
+    table = show_up
 
     emit(data, output, table)
 
 
 @sandbox_app.command()
-def down(ctx: typer.Context) -> None:
-    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file)."""
-    from opsctl.sandbox import deploy
+def down(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what would be stopped and forgotten; stop nothing")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="stop it without asking")] = False,
+) -> None:
+    """Stop the moto server and forget its state (Terraform state, runtime checkpoints, endpoint file).
+
+    Like every command that changes something: it says what it will do, --dry-run stops nothing, and it asks
+    unless --yes.
+
+    Examples:
+      opsctl sandbox down --dry-run
+      opsctl sandbox down --yes"""
+    from opsctl.core.project import SANDBOX_DIR
+    from opsctl.sandbox import deploy, server
 
     _local(ctx)
+    state = server.running()
+    plan = (
+        f"stop the sandbox at {state.endpoint} (pid {state.pid}) and delete its state under {SANDBOX_DIR}: every "
+        "resource, message and record in it is gone"
+        if state
+        else f"no sandbox is running; clean leftovers under {SANDBOX_DIR}"
+    )
+    note(f"plan: {plan}")
+    if dry_run:
+        note("dry run: nothing stopped")
+        return
+    if state and not yes:
+        if not err.is_terminal:
+            raise OpsError(
+                "refusing to stop the sandbox without confirmation on a non-interactive terminal",
+                hint="add --yes (or --dry-run to only look)",
+            )
+        if not typer.confirm("stop it and forget its state?", err=True):
+            raise OpsError("not stopped: nothing changed")
     stopped = deploy.down()
     note(
         f"sandbox stopped (was {stopped.endpoint}, pid {stopped.pid})"
@@ -91,7 +118,11 @@ def down(ctx: typer.Context) -> None:
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
     """Tell whether the sandbox is up, where its endpoint is, and what Terraform deployed into it.
 
-    Exits 1 when the sandbox is not running."""
+    Exits 1 when the sandbox is not running.
+
+    Examples:
+      opsctl sandbox status
+      opsctl sandbox status --output json | jq .endpoint"""
     from opsctl.core.project import SANDBOX_DIR
     from opsctl.sandbox import server
     from opsctl.sandbox.deploy import Workspace
@@ -113,18 +144,7 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
             data["outputs"] = {}
             data["terraform"] = exc.line()
 
-    def table(d):
-        if not d["running"]:
-            out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
-            return
-        out.print(
-            f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] (pid {d['pid']}, up {d['uptime_s']} s, log {d['log']})"
-        )
-        if d.get("terraform"):
-            out.print(f"terraform: {d['terraform']}")
-        for k, v in sorted(d.get("outputs", {}).items()):
-            out.print(f"  {k:28} {v}")
-        out.print("plan against it: terraform -chdir=terraform/envs/local plan")
+    table = show_sandbox_status
 
     emit(data, output, table)
     if not state:
@@ -147,7 +167,11 @@ def traffic(
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id).
+
+    Examples:
+      opsctl sandbox traffic --devices 5 --records 500 --poison 10
+      opsctl sandbox traffic --records 10000 --rate 200        # 200 records per second, about 50 s"""
     from opsctl.sandbox import traffic as gen
 
     stack = _local(ctx).stack()
@@ -156,22 +180,31 @@ def traffic(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
     ) as bar:
         task = bar.add_task("send", total=len(items))
-        result = gen.send(
-            stack.target.client("kinesis"),
-            stack.get("stream_name"),
-            items,
-            rate=rate,
-            progress=lambda n: bar.advance(task, n),
-        )
+        sent = [0]
+
+        def progress(n):
+            sent[0] += n
+            bar.advance(task, n)
+
+        try:
+            result = gen.send(
+                stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=progress
+            )
+        except KeyboardInterrupt:
+            raise interrupted(
+                f"{fmt.number(sent[0])} of {fmt.count(len(items), 'record')} sent to {stack.get('stream_name')}",
+                "what was sent stays on the stream; `opsctl sandbox run --until-idle` delivers it",
+            ) from None
     data = result.to_dict()
 
     def table(d):
         out.print(
-            f"sent {d['sent']} records to {stack.get('stream_name')} in {d['put_records_calls']} PutRecords calls "
-            f"({d['valid']} valid, {d['poison_total']} poison) at {d['records_per_second']} rec/s"
+            f"sent {fmt.count(d['sent'], 'record')} to {stack.get('stream_name')} in "
+            f"{fmt.count(d['put_records_calls'], 'PutRecords call')} ({fmt.number(d['valid'])} valid, "
+            f"{fmt.number(d['poison_total'])} poison) at {fmt.rate(d['records_per_second'])}"
         )
         if d["poison"]:
-            out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
+            out.print("poison: " + fmt.pairs(d["poison"]))
         note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
 
     emit(data, output, table)
@@ -205,7 +238,11 @@ def run(
 
     Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
     age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
-    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline)."""
+    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
+
+    Examples:
+      opsctl sandbox run --until-idle
+      opsctl sandbox run --follow --max-seconds 300            # poll for at most 5 minutes"""
     from opsctl.sandbox.runtime import runner as runtime
 
     stack = _local(ctx).stack()
@@ -217,18 +254,33 @@ def run(
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
-                status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+                status.update(
+                    f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
+                    "delivered; polling every shard and queue until two passes find nothing"
+                )
+            elif kind == "wait":
+                status.update(
+                    f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
+                    f"delivered; waiting for {fmt.count(details['in_flight'], 'in-flight message')} of "
+                    f"{details['queue']} to come back after its visibility timeout (a failed batch, retried as on AWS)"
+                )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
-        summary = runtime.run(
-            stack.target,
-            until_idle=until_idle,
-            from_start=from_start,
-            max_seconds=max_seconds,
-            on_event=on_event,
-            max_passes=max_passes,
-        )
+        try:
+            summary = runtime.run(
+                stack.target,
+                until_idle=until_idle,
+                from_start=from_start,
+                max_seconds=max_seconds,
+                on_event=on_event,
+                max_passes=max_passes,
+            )
+        except KeyboardInterrupt:
+            raise interrupted(
+                f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} delivered",
+                "checkpoints are kept per shard: run `opsctl sandbox run` again to continue from there",
+            ) from None
     data = summary.to_dict()
     emit(data, output, _run_table)
     for d in skipped:
@@ -240,31 +292,34 @@ def run(
 
 def _run_table(d: dict) -> None:
     mappings = d.get("mappings", [])
-    t = Table(
-        "function",
-        "source",
-        "invocations",
-        "records",
-        "errors",
-        "partial",
-        "bisections",
-        "to on-failure",
-        "lost",
+    print_table(
+        [
+            Col("function", key=True),
+            Col("source", drop=6),
+            Col("invocations"),
+            Col("records"),
+            Col("errors", drop=2),
+            Col("partial", drop=4),
+            Col("bisections", drop=5),
+            Col("to on-failure", drop=3),
+            Col("lost", drop=1),
+        ],
+        [
+            [
+                safe(m.get("function_name")),
+                safe(str(m.get("source", "")).rsplit(":", 1)[-1]),
+                fmt.number(m.get("invocations", 0)),
+                fmt.number(m.get("records_delivered", 0)),
+                fmt.number(m.get("function_errors", 0)),
+                fmt.number(m.get("partial_failures", 0)),
+                fmt.number(m.get("bisections", 0)),
+                fmt.number(m.get("on_failure_records", 0)),
+                fmt.number(m.get("records_discarded_without_destination", 0)),
+            ]
+            for m in mappings
+        ],
         title="local runtime",
     )
-    for m in mappings:
-        t.add_row(
-            str(m.get("function_name")),
-            str(m.get("source", "")).rsplit(":", 1)[-1],
-            str(m.get("invocations", 0)),
-            str(m.get("records_delivered", 0)),
-            str(m.get("function_errors", 0)),
-            str(m.get("partial_failures", 0)),
-            str(m.get("bisections", 0)),
-            str(m.get("on_failure_records", 0)),
-            str(m.get("records_discarded_without_destination", 0)),
-        )
-    out.print(t)
     for m in mappings:
         if "messages_deleted" in m:  # an SQS mapping
             line = (
@@ -334,21 +389,7 @@ def drill(
         progress=lambda m: err.print(m, markup=False, highlight=False),
     )
 
-    def table(d):
-        t = Table("t (s)", "step", "command", "outcome", title="drill timeline", box=None)
-        for s in d["timeline"]:
-            t.add_row(f"{s['at_s']:.0f}", s["step"], s["command"], s["outcome"])
-        out.print(t)
-        a = d["accounting"]
-        out.print(
-            f"[bold]accounted[/bold]: sent {a['sent']} = {a['in_table']} in the table + {a['quarantined']} quarantined "
-            f"({', '.join(f'{k}={v}' for k, v in a['quarantined_by_reason'].items()) or 'none'})"
-            + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
-        )
-        out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
-        for k, why in d["not_exercised"].items():
-            out.print(f"  not exercised: {k}: {why}")
-        out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+    table = show_drill
 
     emit(result, output, table)
     if not result["ok"]:
@@ -366,7 +407,11 @@ def scheduled_report(
     """Run the scheduled capacity report now, as EventBridge Scheduler would (moto never fires schedules).
 
     Invokes the deployed capacity_report function through the local runtime with its schedule's input, then says
-    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir."""
+    where the report is: the S3 key in the reports bucket and a local copy of the HTML under --out-dir.
+
+    Examples:
+      opsctl sandbox scheduled-report
+      opsctl sandbox scheduled-report --out-dir build/reports --output json"""
     import datetime as dt
     from pathlib import Path
 
@@ -404,35 +449,17 @@ def scheduled_report(
 
 @sandbox_app.command()
 def inspect(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches."""
+    """Show what landed: readings in the table, poison records in the quarantine (with reasons), failed batches.
+
+    Examples:
+      opsctl sandbox inspect
+      opsctl sandbox inspect --output json | jq .quarantine.by_reason"""
     from opsctl.sandbox import landed
 
     stack = _local(ctx).stack()
     data = landed.summary(stack)
 
-    def table(d):
-        tb = d["table"]
-        out.print(f"[bold]table[/bold] {tb['name']}: {tb['items']} readings from {tb['devices']} devices")
-        for r in tb["sample"]:
-            out.print(f"  {r['device_id']}  ts={r['ts']}  {r.get('metrics')}")
-        q = d["quarantine"]
-        out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {q['records']} poison records")
-        for reason, n in q["by_reason"].items():
-            out.print(f"  {reason:20} {n}")
-        for p in q["sample"]:
-            out.print(f"  e.g. {p['shard_id']} seq …{str(p['sequence_number'])[-8:]}: {p['reason']}")
-        f = d["ingest_failure_queue"]
-        out.print(f"[bold]ingest on-failure queue[/bold]: {f['visible']} batches waiting, {f['in_flight']} in flight")
-        if "rollups" in d:
-            r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
-            out.print(
-                f"[bold]rollups[/bold] {r['name']}: {r['items']} device-hours from {r['devices']} devices"
-                + (f" (see one: `opsctl sandbox rollups --device {r['sample_device']}`)" if r["sample_device"] else "")
-            )
-            out.print(
-                f"[bold]rollup queue[/bold]: {q['visible']} jobs waiting, {q['in_flight']} in flight; "
-                f"[bold]rollup DLQ[/bold]: {dlq['visible']} jobs"
-            )
+    table = show_inspect
 
     emit(data, output, table)
 
@@ -488,21 +515,7 @@ def rollups(
     found = landed.rollups(stack, device, from_ms, to_ms)
     data = {"device_id": device, "from": from_ms, "to": to_ms, "rollups": found}
 
-    def table(d):
-        if not d["rollups"]:
-            out.print(
-                f"no rollups for {device} between {from_ms} and {to_ms} (run `opsctl sandbox run --until-idle` after traffic)"
-            )
-            return
-        names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
-        t = Table("hour (UTC)", "readings", *[f"{n} min/avg/max" for n in names], title=f"hourly rollups of {device}")
-        for r in d["rollups"]:
-            cells = []
-            for n in names:
-                s = r.get("metrics", {}).get(n)
-                cells.append(f"{s['min']:g} / {s['avg']:.4g} / {s['max']:g}" if s else "-")
-            t.add_row(time.strftime("%Y-%m-%d %H:00", time.gmtime(r["hour_start"] / 1000)), str(r["count"]), *cells)
-        out.print(t)
+    table = show_rollups
 
     emit(data, output, table)
 
@@ -614,3 +627,102 @@ def _api_answers_table(d: dict) -> None:
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
             body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
         out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)
+
+
+def show_up(d: dict) -> None:
+    out.print(
+        f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; "
+        f"apply took {fmt.duration(d['apply_seconds'])})"
+    )
+    print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
+
+
+def show_sandbox_status(d: dict) -> None:
+    if not d["running"]:
+        out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
+        return
+    out.print(
+        f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] "
+        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {d['log']})"
+    )
+    if d.get("terraform"):
+        out.print(f"terraform: {d['terraform']}")
+    if d.get("outputs"):
+        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    out.print("plan against it: terraform -chdir=terraform/envs/local plan")
+
+
+def show_drill(d: dict) -> None:
+    print_table(
+        [Col("step", key=True), Col("at"), Col("command", drop=1), Col("outcome")],
+        [[safe(x["step"]), fmt.duration(x["at_s"]), safe(x["command"]), safe(x["outcome"])] for x in d["timeline"]],
+        title="drill timeline",
+    )
+    a = d["accounting"]
+    out.print(
+        f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
+        f"{fmt.number(a['quarantined'])} quarantined ({fmt.pairs(a['quarantined_by_reason']) if a['quarantined_by_reason'] else 'none'})"
+        + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
+    )
+    out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+    for k, why in d["not_exercised"].items():
+        out.print(f"  not exercised: {k}: {why}")
+    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+
+
+def show_inspect(d: dict) -> None:
+    tb = d["table"]
+    out.print(
+        f"[bold]table[/bold] {tb['name']}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+    )
+    for r in tb["sample"]:
+        out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
+    q = d["quarantine"]
+    out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {fmt.count(q['records'], 'poison record')}")
+    for reason, n in q["by_reason"].items():
+        out.print(f"  {safe(reason):20} {fmt.number(n)}")
+    for p in q["sample"]:
+        out.print(f"  e.g. {safe(p['shard_id'])} {safe(p['sequence_number'])}: {safe(p['reason'])}")
+    f = d["ingest_failure_queue"]
+    out.print(
+        f"[bold]ingest on-failure queue[/bold]: {fmt.count(f['visible'], 'batch', 'batches')} waiting, "
+        f"{fmt.number(f['in_flight'])} in flight"
+    )
+    if "rollups" in d:
+        r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
+        out.print(
+            f"[bold]rollups[/bold] {r['name']}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            + (
+                f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
+                if r["sample_device"]
+                else ""
+            )
+        )
+        out.print(
+            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in flight; "
+            f"[bold]rollup DLQ[/bold]: {fmt.count(dlq['visible'], 'job')}"
+        )
+
+
+def show_rollups(d: dict) -> None:
+    device, from_ms, to_ms = d["device_id"], d["from"], d["to"]
+    if not d["rollups"]:
+        out.print(
+            f"no rollups for {safe(device)} between {fmt.utc(from_ms)} and {fmt.utc(to_ms)} "
+            "(run `opsctl sandbox run --until-idle` after traffic)"
+        )
+        return
+    names = sorted({n for r in d["rollups"] for n in r.get("metrics", {})})
+    rows = []
+    for r in d["rollups"]:
+        cells = []
+        for n in names:
+            m = r.get("metrics", {}).get(n)
+            cells.append(f"{m['min']:g} / {m['avg']:.4g} / {m['max']:g}" if m else "-")
+        rows.append([fmt.utc(r["hour_start"]), fmt.number(r["count"]), *cells])
+    print_table(
+        [Col("hour (UTC)", key=True), Col("readings"), *[Col(f"{safe(n)} min/avg/max", drop=1) for n in names]],
+        rows,
+        title=f"hourly rollups of {safe(device)}",
+    )

@@ -5,92 +5,142 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt
-from opsctl.cli.render import OutputFormat, emit, err, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
 
 
+def _unreadable(d: dict) -> list[str]:
+    """`part: error` for every part of the status screen that could not be read."""
+    parts = [("stream", d["stream"]), ("mappings", d["mappings"]), ("table", d["table"]), ("alarms", d["alarms"])]
+    parts += [(f"queue {q.get('queue') or q.get('output')}", q) for q in d["queues"]]
+    return [f"{name}: {p['error']}" for name, p in parts if isinstance(p, dict) and "error" in p]
+
+
+def show_status(d: dict) -> None:
+    unreadable = "[red]unreadable[/red]"
+    s = d["stream"]
+    if "error" in s:
+        out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
+    else:
+        out.print(
+            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, {fmt.count(s['open_shards'], 'open shard')}, "
+            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {s['encryption']}"
+        )
+    mappings = d["mappings"] if isinstance(d["mappings"], list) else []
+    if isinstance(d["mappings"], dict):
+        out.print(f"[bold]mappings[/bold]: {unreadable} ({safe(d['mappings']['error'])})")
+    if mappings:
+        print_table(
+            [
+                Col("function", key=True),
+                Col("state"),
+                Col("batch"),
+                Col("window", drop=3),
+                Col("parallel", drop=2),
+                Col("retries", drop=4),
+                Col("max age", drop=5),
+                Col("bisect", drop=6),
+                Col("on failure", drop=1),
+                Col("mapping", drop=7),
+            ],
+            [
+                [
+                    safe(m["function"]),
+                    str(m["state"]),
+                    fmt.number(m["batch_size"]),
+                    fmt.duration(m["batching_window_s"]),
+                    fmt.number(m["parallelization_factor"]),
+                    "forever" if m["maximum_retry_attempts"] in (None, -1) else fmt.number(m["maximum_retry_attempts"]),
+                    "forever" if m["maximum_record_age_s"] in (None, -1) else fmt.duration(m["maximum_record_age_s"]),
+                    fmt.yes_no(m["bisect"]),
+                    safe(m["on_failure"].rsplit(":", 1)[-1]) if m["on_failure"] else "[red]none[/red]",
+                    m["uuid"],
+                ]
+                for m in mappings
+            ],
+        )
+    rows = []
+    for x in d["queues"]:
+        if "error" in x:
+            rows.append([safe(x.get("queue") or x.get("output") or "?"), unreadable, "", "", "", "", safe(x["error"])])
+            continue
+        rows.append(
+            [
+                safe(x["queue"]),
+                fmt.number(x["visible"]),
+                fmt.number(x["in_flight"]),
+                "n/a" if x["oldest_age_s"] is None else fmt.duration(x["oldest_age_s"]),
+                fmt.duration(x["retention_s"]),
+                "DLQ" if x.get("is_dlq") else ("yes" if x["has_dlq"] else "no"),
+                "",
+            ]
+        )
+    if rows:
+        print_table(
+            [
+                Col("queue", key=True),
+                Col("visible", justify="right"),
+                Col("in flight", justify="right"),
+                Col("oldest"),
+                Col("retention", drop=2),
+                Col("has DLQ", drop=1),
+                Col("error", drop=3),
+            ],
+            rows,
+        )
+    tb = d["table"]
+    if "error" in tb:
+        out.print(f"[bold]table[/bold]: {unreadable} ({safe(tb['error'])})")
+    else:
+        cap = (
+            ""
+            if tb["billing_mode"] != "PROVISIONED"
+            else f", {fmt.number(tb['read_capacity'])} RCU / {fmt.number(tb['write_capacity'])} WCU"
+        )
+        out.print(
+            f"[bold]table[/bold] {safe(tb['name'])}: {tb['status']}, {tb['billing_mode']}{cap}, "
+            f"~{fmt.count(tb['item_count'], 'item')}"
+        )
+    alarms = d["alarms"]
+    if isinstance(alarms, dict):
+        out.print(f"[bold]alarms[/bold]: {unreadable} ({safe(alarms['error'])})")
+    elif alarms:
+        out.print(f"[bold red]{fmt.count(len(alarms), 'alarm')} in ALARM[/bold red]")
+        for a in alarms:
+            out.print(f"  {safe(a['name'])} (since {fmt.utc(a.get('since'))}): {safe(a['reason'])}")
+    else:
+        out.print("[bold]alarms[/bold]: none in ALARM")
+
+
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """One screen: the stream, its event source mappings, the queues, the table, and alarms in ALARM."""
+    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms in ALARM.
+
+    A part that cannot be read is marked unreadable and the command exits 1 with one `error:` line; when nothing
+    can be read (no credentials, an unreachable endpoint) only the error line is printed.
+
+    Examples:
+      opsctl status
+      opsctl --env prod status --output json | jq '.queues[] | {queue, visible, oldest_age_s}'"""
     from opsctl.monitoring import status as st
 
     data = st.collect(ctx.obj.stack())
-
-    def table(d):
-        s = d["stream"]
-        if "error" in s:
-            out.print(f"[bold]stream[/bold]: [red]{s['error']}[/red]")
-        else:
-            out.print(
-                f"[bold]stream[/bold] {s['name']}: {s['status']}, {s['mode']}, {s['open_shards']} open shards, "
-                f"retention {s['retention_hours']} h, encryption {s['encryption']}"
-            )
-        t = Table(
-            "mapping",
-            "function",
-            "state",
-            "batch",
-            "window s",
-            "parallel",
-            "retries",
-            "max age s",
-            "bisect",
-            "on failure",
-            box=None,
+    unreadable = _unreadable(data)
+    readable = (
+        "error" not in data["stream"]
+        or "error" not in data["table"]
+        or not isinstance(data["alarms"], dict)
+        or any("error" not in q for q in data["queues"])
+    )
+    if unreadable and not readable:
+        raise OpsError(unreadable[0].split(": ", 1)[1])
+    emit(data, output, show_status)
+    if unreadable:
+        raise OpsError(
+            f"status is partial: {len(unreadable)} of its parts could not be read ({unreadable[0]})", exit_code=1
         )
-        for m in d["mappings"] if isinstance(d["mappings"], list) else []:
-            t.add_row(
-                m["uuid"][:8],
-                m["function"],
-                str(m["state"]),
-                str(m["batch_size"]),
-                str(m["batching_window_s"]),
-                str(m["parallelization_factor"]),
-                str(m["maximum_retry_attempts"]),
-                str(m["maximum_record_age_s"]),
-                str(m["bisect"]),
-                (m["on_failure"] or "[red]none[/red]").rsplit(":", 1)[-1],
-            )
-        out.print(t)
-        q = Table("queue", "visible", "in flight", "oldest s", "retention d", "DLQ", box=None)
-        for x in d["queues"]:
-            if "error" in x:
-                q.add_row("?", f"[red]{x['error']}[/red]", "", "", "", "")
-                continue
-            q.add_row(
-                x["queue"],
-                str(x["visible"]),
-                str(x["in_flight"]),
-                "n/a" if x["oldest_age_s"] is None else f"{x['oldest_age_s']:.0f}",
-                f"{x['retention_s'] / 86400:.0f}",
-                "yes" if x["has_dlq"] else "no",
-            )
-        out.print(q)
-        tb = d["table"]
-        if "error" in tb:
-            out.print(f"[bold]table[/bold]: [red]{tb['error']}[/red]")
-        else:
-            cap = (
-                ""
-                if tb["billing_mode"] != "PROVISIONED"
-                else f", {tb['read_capacity']} RCU / {tb['write_capacity']} WCU"
-            )
-            out.print(
-                f"[bold]table[/bold] {tb['name']}: {tb['status']}, {tb['billing_mode']}{cap}, ~{tb['item_count']} items"
-            )
-        alarms = d["alarms"]
-        if isinstance(alarms, dict):
-            out.print(f"[bold]alarms[/bold]: [red]{alarms['error']}[/red]")
-        elif alarms:
-            out.print(f"[bold red]{len(alarms)} alarms in ALARM[/bold red]")
-            for a in alarms:
-                out.print(f"  {a['name']}: {a['reason']}")
-        else:
-            out.print("[bold]alarms[/bold]: none in ALARM")
-
-    emit(data, output, table)
 
 
 def iterator_age(
@@ -109,7 +159,12 @@ def iterator_age(
     """How far behind each consumer of the stream is, how long until data is lost, and whether it catches up.
 
     Exit status as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (metrics unreadable or no consumer).
-    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json: ingest_iterator_age_warning/_critical)."""
+    Thresholds default to the ones the iterator-age alarm uses (terraform/catalog/monitors.json:
+    ingest_iterator_age_warning/_critical).
+
+    Examples:
+      opsctl iterator-age --window 15m
+      opsctl iterator-age --window 1h --warn-ms 30000 --crit-ms 600000 --output json"""
     from opsctl.core import metrics
     from opsctl.monitoring import thresholds
     from opsctl.stream import iterator_age as ia
@@ -128,44 +183,117 @@ def iterator_age(
         crit_ms=default_crit if crit_ms is None else crit_ms,
     )
     data = report.to_dict()
+    emit(data, output, show_iterator_age)
+    raise typer.Exit(int(report.level))
 
-    def table(d):
-        out.print(
-            f"[bold]{d['level']}[/bold] stream {d['stream']}: GetRecords.IteratorAgeMilliseconds max "
-            f"{_ms(d['stream_get_records_iterator_age_ms'])}, incoming {d['incoming_records_per_s'] or 0} rec/s, "
-            f"retention {d['retention_hours']} h (window {d['window_s']} s; warn {d['thresholds_ms']['warning']:,} ms, "
-            f"crit {d['thresholds_ms']['critical']:,} ms)"
+
+def show_iterator_age(d: dict) -> None:
+    out.print(
+        f"[bold]{d['level']}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
+        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming {fmt.rate(d['incoming_records_per_s'] or 0)}, "
+        f"retention {fmt.count(d['retention_hours'], 'hour')} (window {fmt.duration(d['window_s'])}; "
+        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit {fmt.duration_ms(d['thresholds_ms']['critical'])})"
+    )
+    rows = []
+    for c in d["consumers"]:
+        loss = (
+            "n/a"
+            if c["time_to_data_loss_ms"] is None
+            else f"{fmt.duration_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
         )
-        tb = Table("consumer", "level", "iterator age", "processed rec/s", "to data loss", "catch-up", box=None)
-        for c in d["consumers"]:
-            loss = (
-                "n/a"
-                if c["time_to_data_loss_ms"] is None
-                else f"{_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
-            )
-            catch = (
-                "falling behind"
-                if c["falling_behind"]
-                else ("n/a" if c["catch_up_s"] is None else f"{c['catch_up_s']:.0f} s")
-            )
-            tb.add_row(
-                c["function_name"],
+        catch = (
+            "falling behind"
+            if c["falling_behind"]
+            else ("n/a" if c["catch_up_s"] is None else fmt.duration(c["catch_up_s"]))
+        )
+        rows.append(
+            [
+                safe(c["function_name"]),
                 c["level"],
-                _ms(c["iterator_age_ms"]),
-                str(c["processed_records_per_s"] or 0),
+                fmt.duration_ms(c["iterator_age_ms"]) + _reading_age(c),
+                fmt.rate(c["processed_records_per_s"] or 0),
                 loss,
                 catch,
-            )
-        out.print(tb)
-        for c in d["consumers"]:
-            out.print(f"{c['function_name']}: {c['reason']}")
-            for item in c["lint"]:
-                out.print(f"  [yellow]lint[/yellow]: {item}")
-        if not d["consumers"]:
-            out.print("no event source mapping reads this stream (UNKNOWN)")
+            ]
+        )
+    if rows:
+        print_table(
+            [
+                Col("consumer", key=True),
+                Col("level"),
+                Col("iterator age"),
+                Col("processed", drop=2),
+                Col("to data loss", drop=1),
+                Col("catch-up", drop=3),
+            ],
+            rows,
+        )
+    for c in d["consumers"]:
+        out.print(f"{safe(c['function_name'])}: {safe(c['reason'])}")
+        for item in c["lint"]:
+            out.print(f"  [yellow]lint[/yellow]: {safe(item)}")
+    if not d["consumers"]:
+        out.print("no event source mapping reads this stream (UNKNOWN)")
 
-    emit(data, output, table)
-    raise typer.Exit(int(report.level))
+
+def _reading_age(c: dict) -> str:
+    """How old the newest datapoint is: a CloudWatch reading is never shown as if it were current."""
+    age = c.get("reading_age_s")
+    if age is None:
+        return ""
+    return f" ([yellow]{fmt.duration(age)} old, stale[/yellow])" if c.get("stale") else f" ({fmt.duration(age)} old)"
+
+
+_SIGN = {
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": "≥",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "≤",
+}
+
+
+def show_monitors(d: dict) -> None:
+    from opsctl.monitoring import monitors as mon
+
+    if d["error"]:
+        out.print(f"[bold red]UNKNOWN[/bold red]: {safe(d['error'])}")
+        return
+    rows = []
+    for m in d["monitors"]:
+        colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
+        rows.append(
+            [
+                m["id"],
+                f"[{colour}]{m['state']}[/{colour}]",
+                mon.format_value(m["value"], m["unit"]),
+                f"{_SIGN[m['comparison']]} {mon.format_value(m['threshold'], m['unit'])}",
+                f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
+                m["severity"],
+                m["cloudwatch_alarm_state"] or "-",
+                m["runbook"],
+            ]
+        )
+    print_table(
+        [
+            Col("monitor", key=True),
+            Col("state"),
+            Col("value"),
+            Col("threshold"),
+            Col("breaching", drop=3),
+            Col("severity", drop=2),
+            Col("alarm", drop=4),
+            Col("runbook", drop=1),
+        ],
+        rows,
+    )
+    for m in d["monitors"]:
+        if m["state"] == "ALARM":
+            out.print(f"[bold red]ALARM[/bold red] {m['id']} ({m['severity']}): {safe(m['reason'])} → {m['runbook']}")
+    if d["not_applicable"]:
+        note(f"not in this environment: {', '.join(d['not_applicable'])}")
+    note(
+        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in {fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
+    )
 
 
 def monitors(
@@ -194,56 +322,8 @@ def monitors(
     stack = ctx.obj.stack()
     report = mon.evaluate(stack.target.client("cloudwatch"), stack.outputs, only=monitor)
     data = report.to_dict()
-
-    def table(d):
-        if d["error"]:
-            out.print(f"[bold red]UNKNOWN[/bold red]: {d['error']}")
-            return
-        t = Table("monitor", "state", "value", "threshold", "breaching", "severity", "alarm", "runbook", box=None)
-        for m in d["monitors"]:
-            colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
-            sign = {
-                "GreaterThanThreshold": ">",
-                "GreaterThanOrEqualToThreshold": "≥",
-                "LessThanThreshold": "<",
-                "LessThanOrEqualToThreshold": "≤",
-            }[m["comparison"]]
-            t.add_row(
-                m["id"],
-                f"[{colour}]{m['state']}[/{colour}]",
-                mon.format_value(m["value"], m["unit"]),
-                f"{sign} {mon.format_value(m['threshold'], m['unit'])}",
-                f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
-                m["severity"],
-                m["cloudwatch_alarm_state"] or "-",
-                m["runbook"],
-            )
-        out.print(t)
-        for m in d["monitors"]:
-            if m["state"] == "ALARM":
-                out.print(f"[bold red]ALARM[/bold red] {m['id']} ({m['severity']}): {m['reason']} → {m['runbook']}")
-        if d["not_applicable"]:
-            note(f"not in this environment: {', '.join(d['not_applicable'])}")
-        note(f"{len(d['monitors'])} monitors evaluated in {d['get_metric_data_calls']} GetMetricData call(s)")
-
-    emit(data, output, table)
+    emit(data, output, show_monitors)
     raise typer.Exit(report.exit_code)
-
-
-def _ms(v) -> str:
-    if v is None:
-        return "n/a"
-    v = float(v)
-    if v < 1000:
-        return f"{v:.0f} ms"
-    if v < 60_000:
-        return f"{int(v / 100) / 10:.1f} s"
-    minutes = int(v // 60_000)
-    return (
-        f"{minutes // 60} h {minutes % 60:02d} min"
-        if minutes >= 60
-        else f"{minutes} min {int(v % 60_000 // 1000):02d} s"
-    )
 
 
 def reshard(
@@ -257,10 +337,10 @@ def reshard(
         float, typer.Option(help="with --recommend: fill shards to at most this share of their write limits (0–1]")
     ] = 0.7,
     apply_: Annotated[
-        bool, typer.Option("--apply", help="with --recommend: apply the recommended count (otherwise only show it)")
+        bool, typer.Option("--apply", hidden=True, help="no longer needed: applying is the default")
     ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and stop")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before applying")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan and change nothing")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="apply the plan without asking")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Change the stream's open shard count in steps AWS accepts, verify each, and record the count for Terraform.
@@ -268,11 +348,34 @@ def reshard(
     Plans first: each UpdateShardCount step stays within ≤2× and ≥½ of the open count, within 10,000 shards per
     stream and the account quota; AWS allows 10 calls per stream per rolling 24 h. Interrupted, run it again: it
     plans from the open count that is there. Afterwards `ingest_shard_count` is written to the environment's
-    opsctl.auto.tfvars.json so `terraform plan` shows no change to the stream."""
+    opsctl.auto.tfvars.json so `terraform plan` shows no change to the stream.
+
+    Like every command that changes something: it shows the plan, --dry-run changes nothing, and it asks before
+    applying unless --yes (with --to N and with --recommend alike).
+
+    Examples:
+      opsctl reshard --recommend --window 1h --dry-run      # the count for the busiest minute, at 70% of the write limits
+      opsctl reshard --to 4 --dry-run                       # the UpdateShardCount steps to 4 shards
+      opsctl reshard --to 4 --yes"""
     from opsctl.stream import reshard as rs
 
     if (to is None) == (not recommend):
         raise OpsError("give exactly one of --to N or --recommend", hint="e.g. `opsctl reshard --to 4 --dry-run`")
+    if to is not None and not 1 <= to <= 10_000:
+        raise OpsError(
+            f"--to {to} is not a shard count AWS allows: a stream has at least 1 and at most 10,000 open shards"
+        )
+    if apply_ and not recommend:
+        raise OpsError("--apply goes with --recommend only, and is no longer needed", hint="drop it")
+    if not 0 < headroom <= 1:
+        raise OpsError(
+            f"--headroom {headroom:g} is not a share of the write limits",
+            hint="between 0 and 1, e.g. 0.7 = fill to 70%",
+        )
+    if recommend:
+        from opsctl.core import metrics
+
+        metrics.parse_window(window)  # a bad --window is one line before the first AWS call
     settings = ctx.obj
     stack = settings.stack()
     kinesis = stack.target.client("kinesis")
@@ -283,8 +386,6 @@ def reshard(
 
         rec = recmod.recommend(stack, window=window, headroom=headroom)
         to = rec.target
-        if not apply_:
-            dry_run = True
     the_plan = rs.plan(kinesis, stream, to)
     data = {
         "plan": the_plan.to_dict(),
@@ -293,39 +394,14 @@ def reshard(
         "terraform": None,
     }
 
-    def show_plan(d):
-        p = d["plan"]
-        if d["recommendation"]:
-            r = d["recommendation"]
-            out.print(
-                f"recommend {r['target']} shards: busiest minute {r['max_records_per_s']} rec/s and {r['max_bytes_per_s']:,.0f} B/s "
-                f"→ {r['by_records']} by records, {r['by_bytes']} by bytes at {r['headroom']:.0%} headroom; consumers need ≥{r['consumer_floor']}"
-            )
-            for fn, c in r["implied_concurrency"].items():
-                out.print(
-                    f"  {fn}: Lambda concurrency {c} at {r['target']} shards × parallelization {r['parallelization'][fn]}"
-                )
-        out.print(
-            f"stream {p['stream']}: {p['current_open_shards']} open shards → {p['target']} in {p['calls']} UpdateShardCount "
-            f"call(s) (minimum possible: {p['minimum_calls']})"
-        )
-        t = Table("step", "from", "to", "×", box=None)
-        for s in p["steps"]:
-            t.add_row(str(s["step"]), str(s["from"]), str(s["to"]), f"{s['factor']}")
-        if p["steps"]:
-            out.print(t)
-        for w in p["warnings"]:
-            note(f"warning: {w}")
+    show_plan = show_reshard
 
     if dry_run or not the_plan.steps:
         emit(data, output, show_plan)
         if not the_plan.steps:
             note(f"nothing to do: {stream} already has {the_plan.current} open shards")
         elif dry_run:
-            note(
-                "dry run: nothing changed"
-                + ("; add --apply to reshard to the recommendation" if recommend else "; drop --dry-run to apply")
-            )
+            note("dry run: nothing changed; drop --dry-run to apply")
         if not the_plan.steps and not dry_run:
             _record(settings, the_plan.current, data)
         return
@@ -337,20 +413,59 @@ def reshard(
                 "refusing to reshard without confirmation on a non-interactive terminal",
                 hint="add --yes (or --dry-run to only plan)",
             )
-        if not typer.confirm(f"apply {len(the_plan.steps)} step(s) to {stream}?", err=True):
+        if not typer.confirm(f"apply {fmt.count(len(the_plan.steps), 'step')} to {stream}?", err=True):
             raise OpsError("not applied: nothing changed", exit_code=1)
     with err.status("resharding") as status_line:
 
         def progress(r):
             data["applied"].append(r.__dict__)
             note(
-                f"step {r.step}/{len(the_plan.steps)}: {r.open_after} open shards (verified with list_shards, {r.seconds:.1f} s)"
+                f"step {r.step}/{len(the_plan.steps)}: {fmt.count(r.open_after, 'open shard')} "
+                f"(verified with list_shards, {fmt.duration(r.seconds)})"
             )
 
-        rs.apply(kinesis, the_plan, progress=progress, waiting=status_line.update)
+        try:
+            rs.apply(kinesis, the_plan, progress=progress, waiting=status_line.update)
+        except KeyboardInterrupt:
+            done = len(data["applied"])
+            raise interrupted(
+                f"{done} of {fmt.count(len(the_plan.steps), 'step')} applied and verified"
+                + (f" ({fmt.count(data['applied'][-1]['open_after'], 'open shard')} now)" if done else ""),
+                "a step already sent to AWS still completes there; run the same command again: it plans from the open count",
+            ) from None
     _record(settings, the_plan.target, data)
     if output == OutputFormat.json:
         emit(data, output, lambda _: None)
+
+
+def show_reshard(d: dict) -> None:
+    p = d["plan"]
+    if d["recommendation"]:
+        r = d["recommendation"]
+        out.print(
+            f"recommend {fmt.count(r['target'], 'shard')}: busiest minute {fmt.rate(r['max_records_per_s'])} and "
+            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, {fmt.number(r['by_bytes'])} "
+            f"by bytes, filling shards to at most {fmt.percent(r['headroom'] * 100)} of their write limits; "
+            f"consumers need ≥{fmt.number(r['consumer_floor'])}"
+        )
+        for reason in r.get("held_because") or []:
+            out.print(f"  [yellow]held[/yellow]: {safe(reason)}")
+        for fn, c in r["implied_concurrency"].items():
+            out.print(
+                f"  {safe(fn)}: Lambda concurrency {fmt.number(c)} at {fmt.count(r['target'], 'shard')} "
+                f"× parallelization {r['parallelization'][fn]}"
+            )
+    out.print(
+        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → {fmt.number(p['target'])} in "
+        f"{fmt.count(p['calls'], 'UpdateShardCount call')} (minimum possible: {fmt.number(p['minimum_calls'])})"
+    )
+    if p["steps"]:
+        print_table(
+            [Col("step", key=True), Col("from"), Col("to"), Col("×")],
+            [[str(s["step"]), fmt.number(s["from"]), fmt.number(s["to"]), f"{s['factor']}"] for s in p["steps"]],
+        )
+    for w in p["warnings"]:
+        note(f"warning: {w}")
 
 
 def _record(settings, count: int, data: dict) -> None:

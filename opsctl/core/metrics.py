@@ -10,7 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 from capacity_report import metrics as _shared
-from capacity_report.metrics import MAX_QUERIES_PER_CALL, MetricQuery, MetricResults, fetch, query_id  # noqa: F401 - re-exported
+from capacity_report.metrics import (  # noqa: F401 - re-exported
+    MAX_QUERIES_PER_CALL,
+    MetricQuery,
+    MetricResults,
+    fetch,
+    query_id,
+    whole_minute,
+)
 
 
 def parse_window(text: str) -> dt.timedelta:

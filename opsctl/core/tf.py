@@ -6,6 +6,7 @@ every call the sandbox makes needs a time limit, which python-terraform cannot g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -109,7 +110,65 @@ _NOT_INITIALISED = (
 
 
 def outputs(workdir: Path, *, state: Path | None = None, extra_env: dict[str, str] | None = None) -> dict[str, object]:
-    """`terraform output -json` of `workdir` as {name: value}; no state or a failure is one clear error."""
+    """`terraform output -json` of `workdir` as {name: value}; no state or a failure is one clear error.
+
+    Outputs live in the state and change only with it: when the state is a local file, the answer is cached
+    under build/tf-outputs keyed on the state's sha256, so a command pays `terraform output` (about a second)
+    once per apply, not once per run. A remote backend's state changes elsewhere: never cached."""
+    env = {**os.environ, **(extra_env or {})}
+    local_state = _local_state_file(workdir, state, env)
+    digest = hashlib.sha256(local_state.read_bytes()).hexdigest() if local_state else None
+    cache = BUILD_DIR / "tf-outputs" / (hashlib.sha256(str(local_state).encode()).hexdigest()[:24] + ".json")
+    if digest:
+        try:
+            cached = json.loads(cache.read_text())
+            if cached.get("state_sha256") == digest:
+                return cached["outputs"]
+        except (OSError, ValueError, KeyError):
+            pass
+    found = _terraform_outputs(workdir, state=state, extra_env=extra_env)
+    if digest:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            # the state holds the same values in plain text; the cache gets the state's own protection
+            fd = os.open(cache.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"state": str(local_state), "state_sha256": digest, "outputs": found}, f)
+            cache.with_suffix(".tmp").replace(cache)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+    return found
+
+
+def _local_state_file(workdir: Path, state: Path | None, env: dict[str, str]) -> Path | None:
+    """The local file Terraform reads the outputs from, or None (remote backend, workspaces, no state yet)."""
+    if state is not None:
+        return state if state.is_file() else None
+    if env.get("TF_WORKSPACE") not in (None, "", "default"):
+        return None
+    data_dir = Path(env["TF_DATA_DIR"]) if env.get("TF_DATA_DIR") else Path(".terraform")
+    data_dir = data_dir if data_dir.is_absolute() else workdir / data_dir
+    environment = data_dir / "environment"
+    if environment.is_file() and environment.read_text().strip() not in ("", "default"):
+        return None
+    path = workdir / "terraform.tfstate"
+    backend_file = data_dir / "terraform.tfstate"
+    if backend_file.is_file():
+        try:
+            backend = json.loads(backend_file.read_text()).get("backend") or {}
+        except ValueError:
+            return None
+        if backend.get("type") not in (None, "local"):
+            return None
+        configured = (backend.get("config") or {}).get("path")
+        if configured:
+            path = Path(configured) if Path(configured).is_absolute() else workdir / configured
+    return path if path.is_file() else None
+
+
+def _terraform_outputs(
+    workdir: Path, *, state: Path | None = None, extra_env: dict[str, str] | None = None
+) -> dict[str, object]:
     binary = terraform_binary()  # a missing binary must be one clear line, not python-terraform's FileNotFoundError
     from python_terraform import IsFlagged, Terraform
 

@@ -13,11 +13,12 @@ from opsctl.stream.reshard import open_shards
 def _safe(fn):
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - one unreadable part must not hide the others
-        from botocore.exceptions import BotoCoreError, ClientError
+    except Exception as exc:
+        from opsctl.core.errors import aws_error_line
 
-        if isinstance(exc, (BotoCoreError, ClientError)):
-            return {"error": str(exc)}
+        line = aws_error_line(exc)
+        if line is not None:
+            return {"error": line}
         raise
 
 
@@ -62,6 +63,19 @@ def mappings_status(lambda_client, stream_arn: str) -> list[dict]:
 
 
 def queue_status(sqs, cloudwatch, name: str, url: str, now: dt.datetime) -> dict:
+    qname = url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        return _queue_status(sqs, cloudwatch, name, url, now)
+    except Exception as exc:
+        from opsctl.core.errors import aws_error_line
+
+        line = aws_error_line(exc)
+        if line is None:
+            raise
+        return {"output": name, "queue": qname, "error": line}
+
+
+def _queue_status(sqs, cloudwatch, name: str, url: str, now: dt.datetime) -> dict:
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     qname = url.rstrip("/").rsplit("/", 1)[-1]
     # SQS has no attribute for the oldest message's age and peeking would bump receive counts (and
@@ -85,6 +99,7 @@ def queue_status(sqs, cloudwatch, name: str, url: str, now: dt.datetime) -> dict
         "oldest_age_s": oldest,
         "retention_s": int(attrs.get("MessageRetentionPeriod", 0)),
         "has_dlq": bool(redrive),
+        "is_dlq": name.endswith("_dlq_url"),
         "encrypted": bool(attrs.get("KmsMasterKeyId") or attrs.get("SqsManagedSseEnabled") == "true"),
     }
 
@@ -128,7 +143,8 @@ def collect(stack) -> dict:
     queues = [
         _safe(lambda k=k, v=v: queue_status(t.client("sqs"), t.client("cloudwatch"), k, v, now))
         for k, v in sorted(stack.outputs.items())
-        if k.endswith("_queue_url") and v
+        # the rollup DLQ is named *_dlq_url: on the one screen too, its depth is what on-call needs first
+        if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v
     ]
     table = _safe(lambda: table_status(t.client("dynamodb"), stack.get("table_name")))
     alarms = _safe(lambda: alarms_firing(t.client("cloudwatch")))

@@ -43,6 +43,11 @@ class Consumer:
     metrics_namespace: str = DEFAULT_NAMESPACE
 
 
+# Lambda publishes IteratorAge every minute a mapping invokes its function: a newest datapoint older than three
+# one-minute periods means the consumer has not been invoked since (stopped, or stuck on one batch).
+STALE_AFTER_S = 180
+
+
 @dataclass
 class ConsumerAge:
     consumer: Consumer
@@ -55,10 +60,19 @@ class ConsumerAge:
     falling_behind: bool
     lint: list[str] = field(default_factory=list)
     reason: str = ""
+    latest_at: dt.datetime | None = None  # the newest IteratorAge datapoint of the window
+    reading_age_s: float | None = None  # how old that datapoint is at the window's end
+
+    @property
+    def stale(self) -> bool:
+        return self.reading_age_s is not None and self.reading_age_s > STALE_AFTER_S
 
     def to_dict(self) -> dict:
         c = self.consumer
         return {
+            "latest_datapoint_at": self.latest_at.isoformat() if self.latest_at else None,
+            "reading_age_s": None if self.reading_age_s is None else round(self.reading_age_s),
+            "stale": self.stale,
             "function_name": c.function_name,
             "uuid": c.uuid,
             "state": c.state,
@@ -196,7 +210,7 @@ def check(
             )
         except lambda_client.exceptions.ResourceNotFoundException:
             pass
-    end = now or dt.datetime.now(dt.UTC)
+    end = metrics.whole_minute(now or dt.datetime.now(dt.UTC))
     start = end - window
     sdim = (("StreamName", stream),)
     queries = [
@@ -264,6 +278,13 @@ def check(
             level, reason = Level.OK, f"iterator age {age:,.0f} ms < warning {warn_ms:,} ms"
         if age is not None and time_to_loss <= 0:
             level, reason = Level.CRITICAL, f"records are past the {loss_by}: data is being lost"
+        points = res.points(f"age_{i}")
+        latest_at = points[-1][0] if points else None
+        if isinstance(latest_at, dt.datetime) and latest_at.tzinfo is None:
+            latest_at = latest_at.replace(tzinfo=dt.UTC)
+        reading_age = (end - latest_at).total_seconds() if isinstance(latest_at, dt.datetime) else None
+        if reading_age is not None and reading_age > STALE_AFTER_S:
+            reason += f"; the newest datapoint is {reading_age / 60:.0f} min old (stale: no invocation since?)"
         rows.append(
             ConsumerAge(
                 c,
@@ -276,6 +297,8 @@ def check(
                 falling,
                 lint(c, retention_h, falling_behind=falling),
                 reason,
+                latest_at=latest_at if isinstance(latest_at, dt.datetime) else None,
+                reading_age_s=reading_age,
             )
         )
     # No consumer at all is UNKNOWN; otherwise the worst level, where a known CRITICAL/WARNING outranks UNKNOWN.

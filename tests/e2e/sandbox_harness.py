@@ -54,7 +54,7 @@ def start(state_dir: Path) -> Sandbox:
 def stop_dir(state_dir: Path) -> None:
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
     env.pop("OPSCTL_ENV", None)
-    _run(env, "sandbox", "down", check=False)
+    _run(env, "sandbox", "down", "--yes", check=False)
 
 
 def terraform_plan_exit_code(sandbox: Sandbox) -> int:

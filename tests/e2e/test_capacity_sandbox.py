@@ -138,7 +138,7 @@ def test_report_html_is_one_file_with_a_chart_per_resource(sandbox, tmp_path):
     from html.parser import HTMLParser
 
     out = tmp_path / "capacity.html"
-    proc = opsctl(sandbox, "report", "--window", "1h", "--format", "html", "--out", str(out))
+    proc = opsctl(sandbox, "report", "--window", "1h", "--format", "html", "--file", str(out))
     assert f"wrote {out}" in proc.stderr.replace("\n", "")
     figures = []
 

@@ -252,6 +252,61 @@ def test_bad_window_is_one_clear_error(text):
     ],
 )
 def test_durations_read_the_way_people_read_them(ms, text):
-    from opsctl.cli.stream import _ms
+    from opsctl.cli.fmt import duration_ms as _ms
 
     assert _ms(ms) == text
+
+
+def test_a_reading_says_how_old_it_is_and_an_old_one_is_marked_stale(aws):
+    cw = aws["cloudwatch"]
+    _seed(cw, "AWS/Lambda", "IteratorAge", {"FunctionName": "ingest"}, [90_000])
+    (fresh,) = _check(aws).consumers
+    assert not fresh.stale and fresh.reading_age_s is not None and fresh.reading_age_s <= 120
+    assert fresh.to_dict()["latest_datapoint_at"] is not None
+
+
+def test_a_consumer_that_stopped_ten_minutes_ago_is_not_shown_as_current(aws):
+    cw = aws["cloudwatch"]
+    # one datapoint, ten minutes before the end of the window, and nothing since: the consumer is not invoked
+    cw.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "IteratorAge",
+                "Dimensions": [{"Name": "FunctionName", "Value": "ingest"}],
+                "Value": 90_000,
+                "Unit": "Milliseconds",
+                "Timestamp": NOW - dt.timedelta(minutes=10),
+            }
+        ],
+    )
+    (row,) = _check(aws).consumers
+    assert row.stale and row.reading_age_s >= 9 * 60
+    assert "stale" in row.reason and row.to_dict()["stale"] is True
+
+
+def _observation(open_shards: int, latest_age_ms: float):
+    from capacity_report import stream as streams
+
+    return streams.StreamObservation(
+        stream="readings",
+        arn="arn:aws:kinesis:us-east-1:123456789012:stream/readings",
+        mode="PROVISIONED",
+        open_shards=open_shards,
+        consumers=[streams.StreamConsumer("ingest", batch_size=100, parallelization_factor=1)],
+        max_bytes_per_min=60 * 10_000,  # 10 KB/s: one shard is plenty by the write limits
+        max_records_per_min=60 * 50,
+        total_records=60 * 50 * 60,
+        total_bytes=60 * 10_000 * 60,
+        durations_ms={"ingest": 40.0},
+        series={"iterator_age_ms:ingest": [(NOW - dt.timedelta(minutes=2), 0.0), (NOW, latest_age_ms)]},
+    )
+
+
+def test_a_consumer_that_is_behind_is_never_advised_fewer_shards():
+    from capacity_report import stream as streams
+
+    behind = streams.recommend(_observation(open_shards=4, latest_age_ms=600_000), headroom=0.7)
+    assert behind.target == 4 and behind.held_because and "ingest is 600 s behind" in behind.held_because[0]
+    caught_up = streams.recommend(_observation(open_shards=4, latest_age_ms=500), headroom=0.7)
+    assert caught_up.target == 1 and not caught_up.held_because

@@ -51,3 +51,24 @@ def test_unknown_environment_lists_known_ones():
     with pytest.raises(OpsError) as exc:
         tf.env_dir("staging")
     assert "known environments" in exc.value.line() and "local" in exc.value.line()
+
+
+def test_outputs_are_read_again_only_when_the_state_changes(tmp_path, monkeypatch):
+    root = _root(tmp_path, 'variable "n" {\n  default = 1\n}\noutput "shards" {\n  value = var.n\n}\n')
+    tf.run(root, ["apply", "-auto-approve", "-input=false", "-no-color"], timeout=60)
+    monkeypatch.setattr(tf, "BUILD_DIR", tmp_path / "build")
+    assert tf.outputs(root) == {"shards": 1}
+    calls = []
+    real = tf._terraform_outputs
+    monkeypatch.setattr(tf, "_terraform_outputs", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert tf.outputs(root) == {"shards": 1} and calls == []  # same state: the cache answers
+    tf.run(root, ["apply", "-auto-approve", "-input=false", "-no-color", "-var", "n=4"], timeout=60)
+    assert tf.outputs(root) == {"shards": "4"} and len(calls) == 1  # a new state: terraform is asked again
+
+
+def test_a_remote_backend_is_never_cached(tmp_path):
+    data = tmp_path / ".terraform"
+    data.mkdir()
+    (data / "terraform.tfstate").write_text('{"backend": {"type": "s3", "config": {"bucket": "b"}}}')
+    (tmp_path / "terraform.tfstate").write_text("{}")  # a stray local file must not be taken for the state
+    assert tf._local_state_file(tmp_path, None, {}) is None

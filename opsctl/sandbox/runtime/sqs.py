@@ -146,6 +146,11 @@ class SqsPoller:
             self.stats.left_in_flight = pending
             return False
         self.stats.in_flight_waits += 1
+        # say what the run waits for: a failed batch's messages come back at the end of their visibility timeout
+        self.on_event(
+            "wait",
+            {"function_name": self.function.name, "queue": self.queue_url.rsplit("/", 1)[-1], "in_flight": pending},
+        )
         time.sleep(IN_FLIGHT_WAIT_S)
         return True
 
