@@ -6,6 +6,10 @@ import json
 
 JSON_TYPE = "application/json"
 NO_STORE = "no-store"
+# Lambda refuses a synchronous response over 6 MB (6,291,456 bytes) and API Gateway then answers 502. Every page
+# is cut to this many bytes of serialized response (the body is escaped once more inside it), leaving ~2 MB spare.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+CURSOR_ALLOWANCE_BYTES = 1_024  # room kept for a next_cursor (api.cursor.MAX_CURSOR_CHARS) not yet issued
 
 
 class ApiError(Exception):
@@ -36,6 +40,23 @@ def json_response(status: int, body, *, cache_control: str, headers: dict | None
         "body": json.dumps(body, separators=(",", ":"), allow_nan=False),
         "isBase64Encoded": False,
     }
+
+
+def _encoded_len(value) -> int:
+    """Bytes `value` takes inside the Lambda response: JSON, then escaped as the body string."""
+    return len(json.dumps(json.dumps(value, separators=(",", ":"), allow_nan=False))) - 2
+
+
+def items_that_fit(items: list, envelope: dict, *, budget: int | None = None) -> int:
+    """How many of `items` (at least one) fit in a response whose body is `envelope` plus those items, so the
+    serialized Lambda response stays within `budget` bytes; the caller pages on from the last item that fits."""
+    budget = MAX_RESPONSE_BYTES if budget is None else budget
+    used = _encoded_len(envelope) + CURSOR_ALLOWANCE_BYTES + 512  # + headers and the response's own keys
+    for n, item in enumerate(items):
+        used += _encoded_len(item) + 1  # + its comma
+        if used > budget and n > 0:
+            return n
+    return len(items)
 
 
 def preflight(req) -> dict:

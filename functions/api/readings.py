@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from api import params
-from api.http import ApiError, json_response
+from api.http import ApiError, items_that_fit, json_response
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _NAMES = {"#ts": "ts", "#m": "metrics"}
@@ -47,7 +47,11 @@ def list_readings(req) -> dict:
         req.count("dynamodb:Query")
         raw = resp.get("Items", [])
         items = [reading(i) for i in raw[: page.limit]]
-        if len(raw) > page.limit or (resp.get("LastEvaluatedKey") and items):  # the 1 MB response cap also ends a page
+        more = len(raw) > page.limit or bool(resp.get("LastEvaluatedKey") and items)  # so does DynamoDB's 1 MB cap
+        fit = items_that_fit(items, {"device_id": page.device_id, "items": []})  # and Lambda's 6 MB response cap
+        if fit < len(items):
+            items, more = items[:fit], True
+        if more:
             next_after = items[-1]["ts"]
     body = {
         "device_id": page.device_id,

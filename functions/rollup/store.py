@@ -51,23 +51,26 @@ def _n(value) -> dict:
     return {"N": str(value)}
 
 
+def _stats(s) -> dict:
+    """One metric's stats; `sum` is left out when DynamoDB cannot store it (rollup.aggregate.storable)."""
+    stats = {"count": _n(s.count), "min": _n(s.min), "max": _n(s.max), "avg": _n(s.avg)}
+    if s.stored_sum is not None:
+        stats["sum"] = _n(s.stored_sum)
+    return stats
+
+
 def to_item(job: RollupJob, agg: Aggregate, *, computed_at: int, ttl_days: int) -> dict:
     """The rollup item in DynamoDB's wire format; expires_at is epoch seconds after the hour's end."""
     item = {
         "device_id": {"S": job.device_id},
         "hour_start": _n(job.hour_start),
         "count": _n(agg.count),
-        "metrics": {
-            "M": {
-                name: {
-                    "M": {"count": _n(s.count), "min": _n(s.min), "max": _n(s.max), "sum": _n(s.sum), "avg": _n(s.avg)}
-                }
-                for name, s in agg.metrics.items()
-            }
-        },
+        "metrics": {"M": {name: {"M": _stats(s)} for name, s in agg.metrics.items()}},
         "computed_at": _n(computed_at),
         "expires_at": _n((job.hour_start + HOUR_MS) // 1000 + ttl_days * 86_400),
     }
+    if agg.dropped_metrics:
+        item["dropped_metrics"] = _n(agg.dropped_metrics)
     if agg.first_ts is not None:
         item["first_ts"], item["last_ts"] = _n(agg.first_ts), _n(agg.last_ts)
     return item
@@ -105,21 +108,17 @@ def from_item(item: dict) -> dict:
         if key in item:
             out[key] = _number(item[key]["N"])
     out["metrics"] = {
-        name: {k: _number(v["N"]) for k, v in stats["M"].items()}
+        name: {"sum": None, **{k: _number(v["N"]) for k, v in stats["M"].items()}}  # no sum: beyond DynamoDB's range
         for name, stats in sorted(item.get("metrics", {}).get("M", {}).items())
     }
+    if "dropped_metrics" in item:
+        out["dropped_metrics"] = _number(item["dropped_metrics"]["N"])
     out["computed_at"] = _number(item["computed_at"]["N"])
     return out
 
 
-def query_rollups(
-    table_name: str, device_id: str, from_ms: int, to_ms: int, *, ddb=None, descending: bool = False
-) -> list[dict]:
-    """The device's hourly rollups for every hour that overlaps [from_ms, to_ms] (epoch ms, inclusive), oldest
-    first (newest first with `descending`), as JSON-ready dicts (see `from_item`). One Query (plus its pages).
-
-    Raises ValueError when from_ms > to_ms or the range spans more than MAX_RANGE_HOURS hours: the caller
-    (the read API) validates its parameters first and answers 400; this is the last line of defence."""
+def _check_range(from_ms, to_ms) -> int:
+    """The first hour of [from_ms, to_ms], or ValueError for a range the read API should have refused."""
     if (
         isinstance(from_ms, bool)
         or isinstance(to_ms, bool)
@@ -132,6 +131,58 @@ def query_rollups(
     first_hour = hour_start(from_ms)
     if (to_ms - first_hour) // HOUR_MS + 1 > MAX_RANGE_HOURS:
         raise ValueError(f"the range spans more than {MAX_RANGE_HOURS} hours")
+    return first_hour
+
+
+def query_rollups_page(
+    table_name: str,
+    device_id: str,
+    from_ms: int,
+    to_ms: int,
+    *,
+    limit: int,
+    after_hour: int | None = None,
+    descending: bool = False,
+    ddb=None,
+) -> tuple[list[dict], bool]:
+    """At most `limit` of the device's rollups for the hours overlapping [from_ms, to_ms], strictly after
+    `after_hour` in the order asked (the last hour_start of the previous page), and whether more may follow.
+
+    One Query of `limit + 1` items: the extra item says whether another page exists; DynamoDB's 1 MB page cap
+    (a LastEvaluatedKey) also ends a page. Raises ValueError as `query_rollups` does."""
+    first_hour = _check_range(from_ms, to_ms)
+    lo, hi = first_hour, to_ms
+    if after_hour is not None:
+        lo, hi = (max(lo, after_hour + 1), hi) if not descending else (lo, min(hi, after_hour - 1))
+    if lo > hi:
+        return [], False
+    if ddb is None:
+        from common import clients
+
+        ddb = clients.client("dynamodb")
+    page = ddb.query(
+        TableName=table_name,
+        KeyConditionExpression="#d = :d AND #h BETWEEN :from AND :to",
+        ExpressionAttributeNames={"#d": "device_id", "#h": "hour_start"},
+        ExpressionAttributeValues={":d": {"S": device_id}, ":from": _n(lo), ":to": _n(hi)},
+        ScanIndexForward=not descending,
+        Limit=limit + 1,
+    )
+    raw = page.get("Items", [])
+    items = [from_item(item) for item in raw[:limit]]
+    return items, bool(items) and (len(raw) > limit or bool(page.get("LastEvaluatedKey")))
+
+
+def query_rollups(
+    table_name: str, device_id: str, from_ms: int, to_ms: int, *, ddb=None, descending: bool = False
+) -> list[dict]:
+    """The device's hourly rollups for every hour that overlaps [from_ms, to_ms] (epoch ms, inclusive), oldest
+    first (newest first with `descending`), as JSON-ready dicts (see `from_item`). One Query (plus its pages).
+    For operators' tools; the read API pages with `query_rollups_page`.
+
+    Raises ValueError when from_ms > to_ms or the range spans more than MAX_RANGE_HOURS hours: the caller
+    (the read API) validates its parameters first and answers 400; this is the last line of defence."""
+    first_hour = _check_range(from_ms, to_ms)
     if ddb is None:
         from common import clients
 

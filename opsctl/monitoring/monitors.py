@@ -33,6 +33,7 @@ RESOURCE_OUTPUTS: dict[str, tuple[str, object]] = {
     "rollup_queue_name": ("rollup_queue_url", _URL_NAME),
     "rollup_dlq_name": ("rollup_dlq_url", _URL_NAME),
     "report_function_name": ("capacity_report_function_name", str),
+    "report_dlq_name": ("capacity_report_dlq_url", _URL_NAME),
 }
 
 UNIT_LABEL = {"ms": "ms", "seconds": "s", "count": "", "percent": "%"}

@@ -122,8 +122,8 @@ def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inb
     (msg,) = alert_inbox()
     ingest = sandbox.outputs["ingest_function_name"]
     assert msg["Subject"] == f"[local] 3 ERROR lines in {ingest}"
-    assert f"{ingest}: poison record quarantined x3" in msg["Message"]
-    assert "bad_ts x2" in msg["Message"] and "not_json x1" in msg["Message"]
+    assert f'{ingest}: "poison record quarantined" x3' in msg["Message"]
+    assert '"bad_ts" x2' in msg["Message"] and '"not_json" x1' in msg["Message"]
     # The pipeline settles: nothing more to alert about, and the alert consumer failed nothing.
     again = json.loads(opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json").stdout)
     assert {m["function_name"]: m["invocations"] for m in again["mappings"]}.get(ingest, 0) == 0

@@ -96,8 +96,8 @@ def test_error_lines_become_one_grouped_message(topic, capsys):
     (msg,) = topic()
     assert msg["Subject"] == f"[test] 3 ERROR lines in {INGEST}"
     body = msg["Message"]
-    assert f"{INGEST}: poison record quarantined x2" in body and "bad_ts x1" in body and "not_json x1" in body
-    assert f"{INGEST}: KeyError x1" in body
+    assert f'{INGEST}: "poison record quarantined" x2' in body and '"bad_ts" x1' in body and '"not_json" x1' in body
+    assert f'{INGEST}: "KeyError" x1' in body
     assert "batch done" not in body  # INFO lines never page anyone
     assert "runbooks/function-errors.md" in body
 
@@ -117,7 +117,7 @@ def test_the_same_error_from_two_functions_is_two_groups_in_one_message(topic, c
     handler(event, FakeContext())
     (msg,) = topic()
     assert "in telemetry-test-ingest, telemetry-test-rollup" in msg["Subject"]
-    assert len(re.findall(r"^\S+: poison record quarantined x2$", msg["Message"], re.M)) == 2
+    assert len(re.findall(r'^\S+: "poison record quarantined" x2$', msg["Message"], re.M)) == 2
 
 
 def test_a_log_event_delivered_twice_counts_once(topic, capsys):
@@ -125,7 +125,7 @@ def test_a_log_event_delivered_twice_counts_once(topic, capsys):
     event = {"Records": [logs_record(lines, 1, first_id=7), logs_record(lines, 2, first_id=7)]}
     handler(event, FakeContext())
     (msg,) = topic()
-    assert "poison record quarantined x1" in msg["Message"] and msg["Subject"].startswith("[test] 1 ERROR line in")
+    assert '"poison record quarantined" x1' in msg["Message"] and msg["Subject"].startswith("[test] 1 ERROR line in")
 
 
 def test_no_error_lines_and_control_messages_publish_nothing(topic, capsys):
@@ -141,7 +141,7 @@ def test_a_record_cloudwatch_logs_did_not_write_goes_back_to_lambda_and_the_rest
     result = handler({"Records": [not_gzip, good]}, FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}]}  # retried, then kept in the on-failure queue
     (msg,) = topic()
-    assert "poison record quarantined x1" in msg["Message"]
+    assert '"poison record quarantined" x1' in msg["Message"]
 
 
 def test_a_failed_publish_fails_the_batch_so_it_is_retried(topic, capsys, monkeypatch):
@@ -154,3 +154,22 @@ def test_terraform_subscribes_with_the_pattern_the_handler_applies():
     text = (ROOT / "terraform" / "modules" / "log_alerts" / "main.tf").read_text()
     m = re.search(r'filter_pattern\s*=\s*"((?:[^"\\]|\\.)*)"', text)
     assert m and m.group(1).replace('\\"', '"') == FILTER_PATTERN
+
+
+def test_device_text_reaches_on_call_quoted_escaped_and_never_as_a_link(topic, capsys):
+    # What a hostile device controls: its device_id and payload fragments, echoed into an ERROR line.
+    hostile = (
+        "URGENT: rotate keys at https://evil.example/rotate \x1b[2J\x1b]8;;https://x.example\x07 \u202egnp.exe\x7f"
+    )
+    capsys.readouterr()
+    log = Logger(FakeContext(function_name=INGEST, aws_request_id="req-9"))
+    log.error(f"poison record quarantined from {hostile}", reason_code=hostile, device_id=hostile)
+    lines = capsys.readouterr().out.splitlines()
+    handler({"Records": [logs_record(lines, 1)]}, FakeContext(function_name="telemetry-test-alert"))
+    (msg,) = topic()
+    body = msg["Message"]
+    assert "https://" not in body and "https[:]//" in body  # no live link
+    assert all(ch not in body for ch in ("\x1b", "\x07", "\x7f", "\u202e"))  # no escape sequence, no bidi override
+    assert body.isascii() and "\\u001b[2J" in body and "\\u202e" in body
+    assert '"poison record quarantined from URGENT: rotate keys at https[:]//evil.example/rotate' in body  # quoted
+    assert "may hold device data" in body

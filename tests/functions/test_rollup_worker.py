@@ -343,3 +343,68 @@ def test_query_rollups_returns_json_ready_hours_overlapping_the_range(aws, conte
 def test_query_rollups_refuses_a_bad_range(aws, from_ms, to_ms, why):
     with pytest.raises(ValueError, match=why):
         store.query_rollups(ROLLUP_TABLE, "dev-a", from_ms, to_ms, ddb=aws.ddb)
+
+
+# --- aggregates DynamoDB can always store ------------------------------------------------------------------
+
+
+def test_a_sum_beyond_dynamodbs_number_range_is_left_out_and_the_rest_stays_exact(aws, context):
+    # Each reading is valid (9e125 < 1e126), their sum 1.8e126 is not storable: before, the job failed forever.
+    write_readings(aws, context, [reading("dev-big", HOUR + i, v=9e125, w=-9e125, small=1e-130) for i in range(2)])
+    assert handler(sqs_event([job("dev-big")]), context) == {"batchItemFailures": []}
+    stats = aws.rollups()[("dev-big", HOUR)]["metrics"]["M"]
+    assert "sum" not in stats["v"]["M"] and "sum" not in stats["w"]["M"]
+    assert {k: Decimal(v["N"]) for k, v in stats["v"]["M"].items()} == {
+        "count": 2,
+        "min": Decimal("9e125"),
+        "max": Decimal("9e125"),
+        "avg": Decimal("9e125"),
+    }
+    assert Decimal(stats["w"]["M"]["avg"]["N"]) == Decimal("-9e125")
+    assert Decimal(stats["small"]["M"]["sum"]["N"]) == Decimal("2e-130")
+    (api_view,) = store.query_rollups(ROLLUP_TABLE, "dev-big", HOUR, HOUR, ddb=aws.ddb)
+    assert api_view["metrics"]["v"]["sum"] is None and api_view["metrics"]["v"]["avg"] == 9e125
+
+
+def test_a_vanishing_average_is_stored_as_zero_not_refused(aws, context):
+    # 1e-130 (DynamoDB's smallest magnitude) and 0 average to 5e-131, which DynamoDB refuses (underflow).
+    write_readings(aws, context, [reading("dev-tiny", HOUR, v=1e-130), reading("dev-tiny", HOUR + 1, v=0)])
+    assert handler(sqs_event([job("dev-tiny")]), context) == {"batchItemFailures": []}
+    stats = aws.rollups()[("dev-tiny", HOUR)]["metrics"]["M"]["v"]["M"]
+    assert Decimal(stats["avg"]["N"]) == 0 and Decimal(stats["sum"]["N"]) == Decimal("1e-130")
+
+
+def test_a_device_adding_metric_names_every_reading_keeps_its_hour_under_400_kb(aws, context):
+    # 200 readings of 64 new names each: 12,800 names, a 2.3 MiB item before (DynamoDB refuses > 400 KB).
+    from rollup.aggregate import MAX_METRICS_PER_HOUR
+
+    docs = [
+        reading("dev-names", HOUR + i, **{f"m{i:03d}_{n:02d}_{'x' * 56}": 1.0 / 3 + i + n for n in range(64)})
+        for i in range(200)
+    ]
+    for at in range(0, len(docs), 50):
+        write_readings(aws, context, docs[at : at + 50])
+    assert handler(sqs_event([job("dev-names")]), context) == {"batchItemFailures": []}
+    item = aws.rollups()[("dev-names", HOUR)]
+    kept = item["metrics"]["M"]
+    assert len(kept) == MAX_METRICS_PER_HOUR and int(item["dropped_metrics"]["N"]) == 200 * 64 - MAX_METRICS_PER_HOUR
+    assert sorted(kept) == sorted(n for d in docs[:4] for n in d["metrics"])  # the first names seen, in time order
+    assert int(item["count"]["N"]) == 200  # every reading is still counted
+    assert dynamodb_item_bytes(item) < 100 * 1024  # measured: see the report
+
+
+def dynamodb_item_bytes(item: dict) -> int:
+    """An item's size as DynamoDB counts it: names in UTF-8, numbers ~1 byte per 2 digits + 1, +3 per M/L."""
+
+    def value(v: dict) -> int:
+        ((kind, x),) = v.items()
+        if kind == "S":
+            return len(x.encode())
+        if kind == "N":
+            digits = len(x.lstrip("-").replace(".", "").split("E")[0].split("e")[0].strip("0")) or 1
+            return (digits + 1) // 2 + 1
+        if kind == "M":
+            return 3 + sum(len(k.encode()) + value(w) for k, w in x.items())
+        return 1
+
+    return sum(len(k.encode()) + value(v) for k, v in item.items())

@@ -165,7 +165,9 @@ def test_only_monitors_whose_resources_exist_are_evaluated_in_one_call(cw):
     assert ids == {k for k, m in thresholds.monitors().items() if set(m["dimensions"].values()) == {"$stream_name"}}
     assert "ingest_iterator_age_warning" in report.not_applicable
     # Every catalog monitor shares a window with others: the whole evaluation takes one call per distinct window.
-    windows = {(m["period_seconds"], m["evaluation_periods"]) for m in thresholds.monitors().values()}
+    windows = {
+        mon._periods(NOW, m["period_seconds"], m["evaluation_periods"]) for m in thresholds.monitors().values()
+    }  # (start, end): 5 minutes of 1-minute periods and one 5-minute period are the same window
     full = mon.evaluate(
         cw,
         {
@@ -174,6 +176,7 @@ def test_only_monitors_whose_resources_exist_are_evaluated_in_one_call(cw):
             "rollup_queue_url": "http://x/1/q",
             "rollup_dlq_url": "http://x/1/d",
             "capacity_report_function_name": "rep",
+            "capacity_report_dlq_url": "http://x/1/rep-dlq",
             "api_id": "abc",
             "api_stage_name": "$default",
         },

@@ -36,6 +36,7 @@ RESOURCES = {
     "rollup_queue_name": "tp-rollups",
     "rollup_dlq_name": "tp-rollups-dlq",
     "report_function_name": "tp-report",
+    "report_dlq_name": "tp-report-schedule-dlq",
 }
 COMPARATOR = {
     "GreaterThanThreshold": ">",

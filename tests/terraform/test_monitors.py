@@ -43,7 +43,8 @@ METRIC_UNITS = {
     (
         "TelemetryPipeline",
         "RecordsQuarantined",
-    ): "count",  # the ingest function's EMF metric (functions/ingest/handler.py)
+    ): "count",
+    ("TelemetryPipeline", "ReportsGenerated"): "count",  # functions/capacity_report/handler.py, 1 per stored report  # the ingest function's EMF metric (functions/ingest/handler.py)
 }
 STATISTICS = {"Maximum", "Minimum", "Sum", "Average", "SampleCount"}
 COMPARISONS = {
@@ -76,7 +77,10 @@ COVERAGE = [
     ("AWS/DynamoDB", "SystemErrors", "$table_name"),
     ("AWS/ApiGateway", "5xx", "$api_id"),
     ("AWS/ApiGateway", "Latency", "$api_id"),
-    ("AWS/Lambda", "Invocations", "$report_function_name"),
+    # The report's own metric (Invocations counts failed and retried runs too), its errors, its schedule's DLQ.
+    ("TelemetryPipeline", "ReportsGenerated", "$report_function_name"),
+    ("AWS/Lambda", "Errors", "$report_function_name"),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "$report_dlq_name"),
 ]
 
 
@@ -95,13 +99,17 @@ def test_catalog_covers_everything_the_issue_lists():
     missing = [c for c in COVERAGE if c not in present]
     assert not missing, f"no monitor for {missing}"
     report = CATALOG["report_not_run"]
-    # "not having run in 26 h": every hour of 26 without an invocation, and no data counts as not run.
+    # "no report in 26 h": every hour of 26 without a stored report. No data at all notifies through
+    # INSUFFICIENT_DATA, where a new alarm starts silently: a fresh stack is not paged before its first run.
     assert report["period_seconds"] * report["evaluation_periods"] == 26 * 3600 and report["datapoints_to_alarm"] == 26
+    assert (report["namespace"], report["metric_name"]) == ("TelemetryPipeline", "ReportsGenerated")
     assert (
         report["comparison"] == "LessThanThreshold"
         and report["threshold_count"] == 1
-        and report["treat_missing_data"] == "breaching"
+        and report["treat_missing_data"] == "missing"
+        and report["notify_on_insufficient_data"] is True
     )
+    assert not any(m.get("notify_on_insufficient_data") for mid, m in CATALOG.items() if mid != "report_not_run")
     assert CATALOG["api_p99_latency"]["statistic"] == "p99"
     assert (
         CATALOG["api_5xx_rate"]["denominator_metric_name"] == "Count" and "threshold_percent" in CATALOG["api_5xx_rate"]
@@ -188,6 +196,7 @@ ALL_INPUTS = {
     "rollup_queue_name": "tp-rollups",
     "rollup_dlq_name": "tp-rollups-dlq",
     "report_function_name": "tp-report",
+    "report_dlq_name": "tp-report-schedule-dlq",
 }
 
 
@@ -236,6 +245,7 @@ def test_alarm_has_the_catalog_threshold_window_runbook_and_actions(all_alarms, 
     assert a["alarm_description"].startswith(m["severity"].upper())
     topic = "arn:aws:sns:eu-west-1:123456789012:tp-test-alerts"
     assert a["alarm_actions"] == [topic] and a["ok_actions"] == [topic]
+    assert (a["insufficient_data_actions"] or []) == ([topic] if m.get("notify_on_insufficient_data") else [])
     dims = {k: ALL_INPUTS[v[1:]] if v.startswith("$") else v for k, v in m["dimensions"].items()}
     if m.get("denominator_metric_name"):
         queries = {q["id"]: q for q in a["metric_query"]}

@@ -150,6 +150,11 @@ output "capacity_report_function_name" {
   value       = module.pipeline.capacity_report_function_name
 }
 
+output "capacity_report_dlq_url" {
+  description = "URL of the capacity report schedule's dead-letter queue (empty where the schedule is off)."
+  value       = module.pipeline.capacity_report_dlq_url
+}
+
 output "capacity_report_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
   value       = module.pipeline.capacity_report_schedule_name

@@ -68,4 +68,5 @@ module "pipeline" {
   api_cors_allow_origins     = var.api_cors_allow_origins
   api_throttling_burst_limit = var.api_throttling_burst_limit
   api_throttling_rate_limit  = var.api_throttling_rate_limit
+  api_reserved_concurrency   = var.api_reserved_concurrency
 }

@@ -132,3 +132,14 @@ variable "api_throttling_rate_limit" {
     error_message = "api_throttling_rate_limit must be more than 0 and at most 10000 requests per second."
   }
 }
+
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the public api function (concurrent executions). Bounded in prod so that slow requests at the stage's rate cannot take the account's unreserved concurrency from the ingest function: at the default 50 requests/s and up to the 10 s timeout, an unbounded api could hold 500. 20 serves 50 requests/s at up to 400 ms each; raise it with the stage's rate (rate x p99 seconds)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_reserved_concurrency >= 1 && var.api_reserved_concurrency <= 10000 && floor(var.api_reserved_concurrency) == var.api_reserved_concurrency
+    error_message = "api_reserved_concurrency must be a whole number from 1 to 10000 in prod (a public function needs a bound)."
+  }
+}

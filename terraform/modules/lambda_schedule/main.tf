@@ -1,7 +1,9 @@
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 # EventBridge Scheduler invokes the function with a role of its own that may do exactly one thing:
-# lambda:InvokeFunction on that function.
+# lambda:InvokeFunction on that function. Only schedules of this account may assume it (aws:SourceAccount):
+# without the condition, Scheduler acting for another account could be handed this role (confused deputy).
 resource "aws_iam_role" "this" {
   name = "${var.name}-scheduler"
   tags = var.tags
@@ -13,6 +15,7 @@ resource "aws_iam_role" "this" {
       Effect    = "Allow"
       Principal = { Service = "scheduler.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
     }]
   })
 }
@@ -23,13 +26,36 @@ resource "aws_iam_role_policy" "this" {
 
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid      = "InvokeTheFunction"
-      Effect   = "Allow"
-      Action   = ["lambda:InvokeFunction"]
-      Resource = [var.function_arn]
-    }]
+    Statement = [
+      {
+        Sid      = "InvokeTheFunction"
+        Effect   = "Allow"
+        Action   = ["lambda:InvokeFunction"]
+        Resource = [var.function_arn]
+      },
+      {
+        Sid      = "DeadLetterWhatCannotBeDelivered"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.dead_letter.arn]
+      },
+      {
+        Sid      = "EncryptTheDeadLetter"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
   })
+}
+
+# What Scheduler could not deliver after its retries (the function missing, throttled for an hour, a role
+# refused) lands here instead of vanishing; the catalog's report_dlq_not_empty alarm watches it.
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name}-schedule-dlq"
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
 }
 
 resource "aws_scheduler_schedule" "this" {
@@ -52,6 +78,10 @@ resource "aws_scheduler_schedule" "this" {
     input = <<-JSON
       {"source": "aws.scheduler", "schedule_arn": "<aws.scheduler.schedule-arn>", "scheduled_time": "<aws.scheduler.scheduled-time>", "execution_id": "<aws.scheduler.execution-id>"}
     JSON
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dead_letter.arn
+    }
 
     retry_policy {
       maximum_event_age_in_seconds = var.maximum_event_age_seconds

@@ -18,6 +18,7 @@ locals {
     rollup_queue_name         = var.rollup_queue_name
     rollup_dlq_name           = var.rollup_dlq_name
     report_function_name      = var.report_function_name
+    report_dlq_name           = var.report_dlq_name
   }
 
   monitors = {
@@ -53,7 +54,10 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   treat_missing_data  = each.value.treat_missing_data
   alarm_actions       = [var.alerts_topic_arn]
   ok_actions          = [var.alerts_topic_arn]
-  tags                = merge(var.tags, { Severity = each.value.severity })
+  # For a monitor whose metric is a heartbeat (report_not_run): no data at all is the failure. A new alarm
+  # starts in INSUFFICIENT_DATA without notifying, so only the change OK -> INSUFFICIENT_DATA pages.
+  insufficient_data_actions = lookup(each.value, "notify_on_insufficient_data", false) ? [var.alerts_topic_arn] : null
+  tags                      = merge(var.tags, { Severity = each.value.severity })
 
   lifecycle {
     precondition {

@@ -156,6 +156,17 @@ variable "report_function_name" {
   }
 }
 
+variable "report_dlq_name" {
+  description = "Name of the capacity report schedule's dead-letter queue; null (the default) leaves its alarm out."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.report_dlq_name == null ? true : can(regex("^[a-zA-Z0-9_-]{1,80}$", var.report_dlq_name))
+    error_message = "report_dlq_name must be null or an SQS queue name."
+  }
+}
+
 variable "tags" {
   description = "Tags for every alarm (a Severity tag is added from the catalog)."
   type        = map(string)

@@ -262,6 +262,7 @@ module "monitors" {
   rollup_queue_name         = module.rollup_consumer.queue_name
   rollup_dlq_name           = module.rollup_consumer.dlq_name
   report_function_name      = module.capacity_report_function.function_name
+  report_dlq_name           = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].dead_letter_queue_name : null
   api_id                    = module.http_api.api_id
   api_stage_name            = module.http_api.stage_name
 }
@@ -362,6 +363,7 @@ module "capacity_report_schedule" {
   description         = "Runs the capacity report (opsctl report) on a schedule"
   schedule_expression = var.capacity_report_schedule
   function_arn        = module.capacity_report_function.function_arn
+  kms_key_arn         = module.kms_key.key_arn
   tags                = local.tags
 }
 

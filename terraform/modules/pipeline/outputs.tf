@@ -153,6 +153,11 @@ output "capacity_report_schedule_name" {
   value       = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].schedule_name : ""
 }
 
+output "capacity_report_dlq_url" {
+  description = "URL of the capacity report schedule's dead-letter queue (empty where the schedule is off)."
+  value       = var.capacity_report_schedule_enabled ? module.capacity_report_schedule[0].dead_letter_queue_url : ""
+}
+
 output "api_endpoint" {
   description = "Base URL of the read API."
   value       = module.http_api.api_endpoint

@@ -59,10 +59,10 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Invoked only synchronously (event source mappings, whose own on-failure destination keeps failed batches; API Gateway, whose caller gets the error); a DLQ serves asynchronous invokes only.
+  #checkov:skip=CKV_AWS_116:Most functions are invoked synchronously (event source mappings keep failed batches in their own on-failure destination; API Gateway's caller gets the error); the one invoked asynchronously, the capacity report, is invoked by EventBridge Scheduler, whose schedule has its own dead-letter queue (lambda_schedule), and its failures alarm (report_errors).
   #checkov:skip=CKV_AWS_117:Talks only to AWS regional APIs (Kinesis, DynamoDB, S3, SQS, KMS); a VPC would add NAT or endpoint cost and no isolation for this function.
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly in CI and pinned by source_code_hash; there is no AWS Signer profile in this project (nor in the sandbox).
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is a variable (reserved_concurrent_executions); unreserved is the right default for a Kinesis consumer, whose concurrency is already bounded by shards x parallelization factor.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is the reserved_concurrent_executions variable, set per function by the pipeline: prod bounds the public api function (api_reserved_concurrency); Kinesis consumers are bounded by shards x parallelization factor and the rollup worker by its mapping's maximum_concurrency.
   function_name                  = var.name
   description                    = var.description
   role                           = aws_iam_role.this.arn

@@ -1,6 +1,6 @@
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Access logging would need a second bucket per environment; writes come only from the ingest function's role and are traced in CloudTrail data events where an account enables them.
-  #checkov:skip=CKV_AWS_144:Quarantined records are evidence with a weeks-long lifetime that can be re-read from the failure queue's pointers; cross-region replication doubles cost for no recovery need.
+  #checkov:skip=CKV_AWS_144:Quarantined records are the only copy of poison data once the stream's retention passes, kept for diagnosis and replay until they expire (quarantine_expiry_days); the bucket is versioned against overwrite and deletion. A second region would hold device data there too, for a loss (the whole region) that also stops the pipeline that produced it.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to a quarantined record as it lands; operators list them by date and shard with `opsctl quarantine list`.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy

@@ -1,0 +1,98 @@
+"""What a first real deployment needs from the Terraform, beyond what moto can show: a provider range that was
+tested, a Scheduler role no other account's schedule can use, a dead-letter queue for the asynchronously invoked
+report, and a bound on the public api function's concurrency in prod."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from opsctl.core.project import TERRAFORM_DIR
+
+from .test_policies import ENVS_DIR, MODULES_DIR, blocks, first, parse, resources, tf_files
+
+TESTED_AWS_PROVIDER = (5, 100)  # the provider mirror this project is tested with (.ci/find-tf-mirror)
+
+
+def _aws_constraints() -> list[tuple[Path, str]]:
+    found = []
+    for path in tf_files():
+        if "datadog" in path.parts or path.name != "versions.tf":
+            continue
+        for tf in parse(path).get("terraform", []):
+            for req in tf.get("required_providers", []):
+                aws = req.get("aws")
+                if aws:
+                    found.append((path, aws["version"]))
+    return found
+
+
+def _allows(constraint: str, version: tuple[int, int, int]) -> bool:
+    """A Terraform version constraint of >=, <, <=, >, = parts (what this project uses) against a version."""
+    for part in constraint.split(","):
+        op, ver = re.fullmatch(r"\s*(>=|<=|>|<|=|)\s*([0-9.]+)\s*", part).groups()
+        want = tuple(int(x) for x in [*ver.split("."), "0", "0"][:3])
+        ok = {
+            ">=": version >= want,
+            "<=": version <= want,
+            ">": version > want,
+            "<": version < want,
+            "=": version == want,
+            "": version == want,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_every_root_and_module_pins_the_aws_provider_to_the_tested_major():
+    constraints = _aws_constraints()
+    assert len(constraints) >= 19  # every module and every env
+    for path, constraint in constraints:
+        where = path.relative_to(TERRAFORM_DIR)
+        assert _allows(constraint, (*TESTED_AWS_PROVIDER, 0)), f"{where}: {constraint} refuses the tested 5.100.0"
+        assert not _allows(constraint, (6, 0, 0)), f"{where}: {constraint} lets a fresh init pick the untested 6.x"
+        assert not _allows(constraint, (5, 0, 0)), f"{where}: {constraint} allows providers older than tested"
+
+
+def test_the_scheduler_role_trusts_scheduler_only_for_this_account():
+    (role,) = [b for p, _, b in resources("aws_iam_role", MODULES_DIR / "lambda_schedule")]
+    policy = str(role["assume_role_policy"])
+    assert "scheduler.amazonaws.com" in policy
+    assert re.search(r"\"aws:SourceAccount\" = data\.aws_caller_identity\.current\.account_id", policy), (
+        "without aws:SourceAccount any account's schedule could be handed this role (confused deputy)"
+    )
+
+
+def test_the_report_schedule_dead_letters_what_it_cannot_deliver_to_an_encrypted_queue():
+    (schedule,) = [b for _, _, b in resources("aws_scheduler_schedule", MODULES_DIR / "lambda_schedule")]
+    target = first(schedule["target"])
+    assert "aws_sqs_queue.dead_letter.arn" in str(first(target["dead_letter_config"])["arn"])
+    (queue,) = [b for _, _, b in resources("aws_sqs_queue", MODULES_DIR / "lambda_schedule")]
+    assert "var.kms_key_arn" in str(queue["kms_master_key_id"]) and queue["message_retention_seconds"] == 1209600
+    (policy,) = [b for _, _, b in resources("aws_iam_role_policy", MODULES_DIR / "lambda_schedule")]
+    text = str(policy["policy"])
+    assert "sqs:SendMessage" in text and "aws_sqs_queue.dead_letter.arn" in text and "kms:GenerateDataKey" in text
+
+
+@pytest.mark.parametrize("env", ["prod"])
+def test_prod_bounds_the_public_api_functions_concurrency(env: str):
+    (pipeline,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+    assert pipeline.get("api_reserved_concurrency") == "${var.api_reserved_concurrency}"
+    (var,) = [b for _, n, b in blocks("variable", ENVS_DIR / env) if n == "api_reserved_concurrency"]
+    assert isinstance(var["default"], int) and 1 <= var["default"] <= 100
+    assert "ingest" in var["description"] and "concurrent" in var["description"]
+
+
+def test_checkov_skips_say_what_is_true_of_the_functions_they_cover():
+    text = (MODULES_DIR / "python_function" / "main.tf").read_text()
+    reason_116 = re.search(r"CKV_AWS_116:(.*)", text).group(1)
+    assert "asynchronously" in reason_116 and "dead-letter" in reason_116  # the report is invoked asynchronously
+    assert "Invoked only synchronously" not in reason_116
+    reason_115 = re.search(r"CKV_AWS_115:(.*)", text).group(1)
+    assert "api" in reason_115  # the public function is the one that needs a bound
+    quarantine = (MODULES_DIR / "quarantine_bucket" / "main.tf").read_text()
+    reason_144 = re.search(r"CKV_AWS_144:(.*)", quarantine).group(1)
+    assert "failure queue" not in reason_144  # poison records are not on the failure queue: they succeeded
