@@ -6,7 +6,10 @@ again, or, with Docker-less Lambda, deletes it as if processed. Either way every
 receive count of messages already waiting (pushing healthy jobs to the dead-letter queue after
 maxReceiveCount sends) or lose them. In the sandbox the local runtime (`opsctl sandbox run`) is Lambda's
 poller, so queues keep their mappings stored (Terraform and ListEventSourceMappings see them as on AWS)
-but never act on them. Kinesis and everything else are moto as released."""
+but never act on them.
+
+Two more patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is
+enforced for the credentials the local runtime gives it). Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -37,7 +40,10 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from opsctl.sandbox import iam
+
     disable_queue_delivery()
+    iam.install()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])
