@@ -9,7 +9,8 @@ poller, so queues keep their mappings stored (Terraform and ListEventSourceMappi
 but never act on them.
 
 Two more patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is
-enforced for the credentials the local runtime gives it). Everything else is moto as released."""
+enforced for the credentials the local runtime gives it) and `opsctl.sandbox.log_filters` (a subscription
+filter forwards only what its pattern matches). Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import iam
+    from opsctl.sandbox import iam, log_filters
 
     disable_queue_delivery()
     iam.install()
+    log_filters.install()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -46,7 +46,8 @@ def _ingest_policy(sandbox) -> tuple[str, str, dict]:
         FunctionName=sandbox.outputs["ingest_function_name"]
     )["Role"]
     role = role_arn.rsplit("/", 1)[1]
-    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    name = f"{sandbox.outputs['ingest_function_name']}-least-privilege"  # terraform/modules/python_function
+    assert name in iam.list_role_policies(RoleName=role)["PolicyNames"]
     return role, name, iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
 
 
