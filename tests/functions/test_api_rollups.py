@@ -123,3 +123,28 @@ def test_every_invalid_parameter_is_a_400_with_the_error_shape(rapi, device, que
         assert status == 200
     else:
         assert status == 400 and body["error"]["code"] == code and body["error"]["message"]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_range_larger_than_lambdas_response_limit_comes_in_parts_with_where_to_continue(rapi, monkeypatch, order):
+    import json
+
+    from api import rollups as route
+
+    hours = [H0 + n * HOUR_MS for n in range(12)]
+    for h in hours:
+        rapi.history(DEVICE, 2, start=h, step_ms=60_000)
+    roll_up(rapi, DEVICE, hours)
+    _, _, whole = get(rapi, DEVICE, **{"from": str(H0), "to": str(hours[-1] + HOUR_MS - 1), "order": order})
+    assert whole["count"] == 12 and whole["next"] is None
+    one_item = len(json.dumps(whole["items"][0], separators=(",", ":"))) + 1
+    monkeypatch.setattr(route, "BODY_BUDGET_BYTES", 5 * one_item)  # as if each hour were a megabyte
+    seen, query = [], {"from": str(H0), "to": str(hours[-1] + HOUR_MS - 1), "order": order}
+    for _ in range(10):
+        status, _, part = get(rapi, DEVICE, **query)
+        assert status == 200 and 0 < part["count"] <= 5
+        seen += part["items"]
+        if part["next"] is None:
+            break
+        query = {"from": str(part["next"]["from"]), "to": str(part["next"]["to"]), "order": order}
+    assert seen == whole["items"]  # every hour once, in order, across the parts
