@@ -172,6 +172,11 @@ def traffic(
         )
         if d["poison"]:
             out.print("poison: " + ", ".join(f"{k}={v}" for k, v in d["poison"].items()))
+        if d["throttled_retries"]:
+            out.print(
+                f"refused {d['throttled_retries']} times by a shard's write limit (1 MiB/s, 1,000 records/s); "
+                "each sent again with backoff until accepted"
+            )
         note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
 
     emit(data, output, table)

@@ -155,7 +155,7 @@ def _hangs(event, context):
 def failing_functions(sandbox):
     """Two test-only functions (the deployed zip, so the runtime accepts them; handlers that really raise and
     really hang in its place), each with its log group subscribed to the alert stream as Terraform does, and
-    an SQS queue with one message mapped to each. Removed afterwards."""
+    an SQS queue mapped to each: {kind: (function name, queue url)}. Removed afterwards."""
     o, suffix = sandbox.outputs, uuid.uuid4().hex[:6]
     lam, logs, iam, sqs = (_client(sandbox, s) for s in ("lambda", "logs", "iam", "sqs"))
     role = iam.create_role(RoleName=f"e2e-failing-{suffix}", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
@@ -183,10 +183,9 @@ def failing_functions(sandbox):
         url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)["UUID"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"job": kind}))
         made.append((name, url, mapping))
     try:
-        yield {"crash": made[0][0], "hang": made[1][0]}
+        yield {"crash": made[0][:2], "hang": made[1][:2]}
     finally:
         for name, url, mapping in made:
             lam.delete_event_source_mapping(UUID=mapping)
@@ -202,7 +201,9 @@ def test_a_handler_that_raises_and_one_that_times_out_are_alerted(sandbox, alert
 
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     alert_inbox()
-    crash, hang = failing_functions["crash"], failing_functions["hang"]
+    (crash, crash_queue), (hang, hang_queue) = failing_functions["crash"], failing_functions["hang"]
+    for url in (crash_queue, hang_queue):  # one job each, sent now that only the overrides will run them
+        _client(sandbox, "sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"job": "e2e"}))
     target = AwsTarget(region=sandbox.outputs["region"], endpoint_url=sandbox.endpoint, sandbox=True)
     summary = runner.run(
         target,
