@@ -8,6 +8,7 @@ Gateway invoke synchronously; EventBridge Scheduler invokes asynchronously. Size
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # bytes (6 MB = 6,291,456): a synchronous request, and every response
 ASYNC_EVENT_MAX_BYTES = 256 * 1024  # bytes (256 KB = 262,144): an asynchronous invocation's event
@@ -159,6 +160,158 @@ def install_kinesis_limits(limits: KinesisWriteLimits = KINESIS_WRITES) -> None:
     KinesisBackend._sandbox_shard_limits = True
 
 
+# DynamoDB (developer guide, "Quotas" and "Data types"): BatchWriteItem takes at most 25 put or delete requests;
+# a number has at most 38 significant digits and a magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125
+# (moto refuses the underflow and an item over 400 KB itself; not the batch count, the overflow or the precision).
+BATCH_WRITE_MAX_REQUESTS = 25  # requests per BatchWriteItem call
+NUMBER_MAX_DIGITS = 38  # significant digits of a DynamoDB number
+NUMBER_MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
+
+
+def dynamodb_number_error(text: str) -> str | None:
+    """DynamoDB's ValidationException message for a number it cannot store, else None."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError):
+        return None  # not a number at all: DynamoDB's own (and moto's) parser says so
+    if not value.is_finite():
+        return None
+    # Exact arithmetic only: abs() and normalize() would round to the context's 28 digits.
+    digits = "".join(map(str, value.as_tuple().digits)).strip("0")
+    if len(digits) > NUMBER_MAX_DIGITS:
+        return "Attempting to store more than 38 significant digits in a Number"
+    if value.copy_abs() > NUMBER_MAX_MAGNITUDE:
+        return "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    return None
+
+
+def _numbers(value):
+    """Every N (and NS member) inside one attribute value, nested maps and lists included."""
+    if not isinstance(value, dict):
+        return
+    for kind, inner in value.items():
+        if kind == "N":
+            yield inner
+        elif kind == "NS" and isinstance(inner, list):
+            yield from inner
+        elif kind == "M" and isinstance(inner, dict):
+            for v in inner.values():
+                yield from _numbers(v)
+        elif kind == "L" and isinstance(inner, list):
+            for v in inner:
+                yield from _numbers(v)
+
+
+def _attribute_values(body: dict):
+    for v in (body.get("Item") or {}).values():
+        yield v
+    for v in (body.get("ExpressionAttributeValues") or {}).values():
+        yield v
+    for requests in (body.get("RequestItems") or {}).values():
+        for request in requests if isinstance(requests, list) else []:
+            for v in ((request.get("PutRequest") or {}).get("Item") or {}).values():
+                yield v
+
+
+def install_dynamodb_limits() -> None:
+    """Patches moto's DynamoDB handler: BatchWriteItem over 25 requests and numbers DynamoDB cannot hold are
+    refused with DynamoDB's ValidationException."""
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler, "_sandbox_limits", False):
+        return
+
+    def checked(original, count_batch: bool):
+        def method(self):
+            body = self.body
+            if count_batch:
+                count = sum(len(r) for r in (body.get("RequestItems") or {}).values())
+                if count > BATCH_WRITE_MAX_REQUESTS:
+                    raise MockValidationException(
+                        "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: "
+                        "Map value must satisfy constraint: [Member must have length less than or equal to 25, "
+                        "Member must have length greater than or equal to 1]"
+                    )
+            for value in _attribute_values(body):
+                for number in _numbers(value):
+                    error = dynamodb_number_error(number)
+                    if error:
+                        raise MockValidationException(error)
+            return original(self)
+
+        return method
+
+    DynamoHandler.batch_write_item = checked(DynamoHandler.batch_write_item, True)
+    DynamoHandler.put_item = checked(DynamoHandler.put_item, False)
+    DynamoHandler.update_item = checked(DynamoHandler.update_item, False)
+    DynamoHandler._sandbox_limits = True
+
+
+# SQS (developer guide, "Amazon SQS message quotas"): a message (body plus attribute names, types and values,
+# UTF-8 bytes) may be at most the queue's MaximumMessageSize; a SendMessageBatch at most 10 entries (moto
+# refuses more) and, here, at most 262,144 bytes in all (256 KiB: AWS raised its quotas to 1 MiB in 2025; the
+# sandbox keeps the stricter 256 KiB this project was designed for). moto compares characters, not bytes,
+# leaves the attributes out and allows a batch 1 MiB.
+SEND_BATCH_MAX_BYTES = 256 * 1024  # bytes, all entries of one SendMessageBatch together
+
+
+def sqs_message_bytes(body: str, attributes: dict | None) -> int:
+    """A message's size as SQS counts it: body and each attribute's name, data type and value, in bytes."""
+    size = len((body or "").encode())
+    for name, attr in (attributes or {}).items():
+        size += len(name.encode()) + len(str(attr.get("DataType", "")).encode())
+        value = attr.get("StringValue")
+        if value is None:
+            value = attr.get("BinaryValue") or b""
+        size += len(value.encode() if isinstance(value, str) else value)
+    return size
+
+
+def install_sqs_limits() -> None:
+    """Patches moto's SQS handler: message sizes in bytes (attributes included) and the batch's total."""
+    from moto.sqs.exceptions import InvalidParameterValue, SQSException
+    from moto.sqs.responses import SQSResponse
+
+    if getattr(SQSResponse, "_sandbox_limits", False):
+        return
+    original_send, original_batch = SQSResponse.send_message, SQSResponse.send_message_batch
+
+    def limit_of(self) -> int:
+        return int(self.sqs_backend.get_queue(self._get_queue_name()).maximum_message_size)
+
+    def too_long(limit: int) -> Exception:
+        return InvalidParameterValue(
+            f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
+        )
+
+    def send_message(self):
+        limit = limit_of(self)
+        if sqs_message_bytes(self._get_param("MessageBody"), self._get_param("MessageAttributes", {})) > limit:
+            raise too_long(limit)
+        return original_send(self)
+
+    def send_message_batch(self):
+        limit = limit_of(self)
+        sizes = [
+            sqs_message_bytes(e.get("MessageBody"), e.get("MessageAttributes")) for e in self._get_param("Entries", [])
+        ]
+        if sum(sizes) > SEND_BATCH_MAX_BYTES:
+            raise SQSException(
+                "BatchRequestTooLong",
+                f"Batch requests cannot be longer than {SEND_BATCH_MAX_BYTES} bytes. You have sent {sum(sizes)} bytes.",
+            )
+        if any(n > limit for n in sizes):
+            raise too_long(limit)
+        return original_batch(self)
+
+    SQSResponse.send_message = send_message
+    SQSResponse.send_message_batch = send_message_batch
+    SQSResponse._sandbox_limits = True
+
+
 def install() -> None:
     """Every limit of this module that the moto server enforces (called by opsctl.sandbox.moto_main)."""
     install_kinesis_limits()
+    install_dynamodb_limits()
+    install_sqs_limits()
