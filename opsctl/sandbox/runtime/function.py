@@ -1,10 +1,13 @@
 """One deployed Lambda function, run in this process: its code from build/functions.zip, its
 configuration from the Lambda API, and an invocation that looks to the handler like Lambda's.
 
-What Lambda does around a call and the sandbox needs too: environment variables, a context object,
-the handler's stdout kept as the function's log (a file in the state dir, and the function's CloudWatch
+What Lambda does around a call and the sandbox needs too: the execution role's temporary credentials and
+the rest of Lambda's environment variables, a context object, the configured timeout (the handler is
+stopped at its deadline), the handler's stdout kept as the function's log with the runtime's own lines
+around it as the real Python runtime writes them (a file in the state dir, and the function's CloudWatch
 Logs group, where subscription filters forward it: the log-alert pipeline), errors turned into a
-function error, and the AWS/Lambda metrics plus the handler's EMF lines published to CloudWatch."""
+function error, Lambda's payload limits, and the AWS/Lambda metrics plus the handler's EMF lines
+published to CloudWatch."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ Handler = Callable[[dict, object], object]
 
 PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 # Variables a Lambda execution environment never has: a profile or session token of the operator's
-# shell must not leak into a handler that should reach the sandbox with the sandbox's credentials.
+# shell must not leak into a handler that should reach the sandbox with its role's credentials.
 HOST_ONLY_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 MAX_METRIC_DATA_PER_CALL = 1000  # CloudWatch PutMetricData limit
 MAX_VALUES_PER_DATUM = 150  # CloudWatch PutMetricData limit on Values of one datum
