@@ -1,12 +1,12 @@
 """ERROR lines of the pipeline's functions → one readable, grouped message on the alerts topic.
 
-Each function's log group has a subscription filter `{ $.level = "ERROR" }` to the alert stream. A record of
-that stream is what CloudWatch Logs writes there: base64 (added by Kinesis) of a gzip'd JSON document
+Each function's log group has a subscription filter (FILTER_PATTERN) to the alert stream. A record of that
+stream is what CloudWatch Logs writes there: base64 (added by Kinesis) of a gzip'd JSON document
 `{messageType, owner, logGroup, logStream, subscriptionFilters, logEvents: [{id, timestamp, message}]}`.
-The handler decodes the batch, keeps the ERROR lines of our log format (the filter's own test, again: a
-filter that let more through must not page anyone), drops events it has already seen in this batch (same
-event id), groups them by function and error, and publishes one message per batch. Handler string:
-`alert.handler.handler`."""
+The handler decodes the batch, keeps the lines that are errors (`error_line`: the filter's terms match more,
+such as an INFO line quoting the word ERROR, and a filter that let more through must not page anyone), drops
+events it has already seen in this batch (same event id), groups them by function and error, and publishes
+one message per batch. Handler string: `alert.handler.handler`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,17 @@ from common import clients
 from common.batch import item_failures
 from common.log import Logger
 
-FILTER_PATTERN = '{ $.level = "ERROR" }'  # Terraform's subscription filter (tests keep the two equal)
+# Terraform's subscription filter (tests keep the two equal). Unstructured terms, OR'd, case-sensitive, each
+# matching anywhere in an event, so one filter catches every format the Lambda runtime and our code write:
+# ERROR: our JSON lines ("level":"ERROR"), the runtime's unhandled exception and init failure in Text
+# ("[ERROR] Type: message") and JSON ("level": "ERROR"), logging's "[ERROR]\t..." lines; "Task timed out":
+# the Text log format's timeout line; "Sandbox.Timedout": the JSON format's platform.report of a timeout;
+# "Runtime exited": a runtime killed (out of memory, exit) mid-invocation.
+FILTER_PATTERN = '?ERROR ?"Task timed out" ?"Sandbox.Timedout" ?"Runtime exited"'
+TIMED_OUT = re.compile(r"^(?:\S+ )?(?P<rid>[0-9a-f-]{36}) (?P<msg>Task timed out after [0-9.]+ seconds)")
+RUNTIME_EXITED = re.compile(r"RequestId: (?P<rid>[0-9a-f-]{36}) Error: (?P<msg>Runtime exited[^\n]*)")
+TEXT_LOGGING_ERROR = re.compile(r"^\[ERROR\]\t(?P<ts>\S+)\t(?P<rid>[^\t]*)\t(?P<msg>.*)", re.S)
+TEXT_UNHANDLED = re.compile(r"^\[ERROR\](?: (?P<type>[A-Za-z_][\w.]*):)? ?(?P<msg>[^\n]*)")
 MAX_GROUPS_SHOWN = 20
 MAX_EXAMPLE_CHARS = 600
 MAX_MESSAGE_BYTES = 200_000  # SNS takes 256 KiB; room for the envelope
@@ -71,14 +81,57 @@ def decode(data_b64: str) -> dict:
 
 
 def error_line(message: str) -> dict | None:
-    """The log line as a dict when it is one of our ERROR lines (what FILTER_PATTERN matches), else None."""
-    if not isinstance(message, str) or not message.lstrip().startswith("{"):
+    """The log event as a dict when it is an error line, else None. Understood: our JSON lines with level
+    ERROR, the Lambda Python runtime's unhandled exception and init failure in both log formats (awslambdaric
+    `bootstrap.log_error`), Python logging's Text `[ERROR]\\t<time>\\t<request id>\\t<message>`, the timeout
+    line (Text) or platform.report with status timeout (JSON), and "Runtime exited" (the runtime died)."""
+    if not isinstance(message, str):
         return None
-    try:
-        line = json.loads(message)
-    except ValueError:
+    text = message.lstrip()
+    if text.startswith("{"):
+        try:
+            line = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(line, dict):
+            return None
+        if line.get("level") == "ERROR":
+            return line
+        record = line.get("record")
+        if line.get("type") == "platform.report" and isinstance(record, dict) and record.get("status") == "timeout":
+            return {
+                "level": "ERROR",
+                "errorType": str(record.get("errorType") or "Sandbox.Timedout"),
+                "errorMessage": "Task timed out",
+                "requestId": record.get("requestId"),
+            }
         return None
-    return line if isinstance(line, dict) and line.get("level") == "ERROR" else None
+    found = TIMED_OUT.match(text)
+    if found:
+        return {
+            "level": "ERROR",
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": found["msg"],
+            "requestId": found["rid"],
+        }
+    found = RUNTIME_EXITED.search(text)
+    if found:
+        return {
+            "level": "ERROR",
+            "errorType": "Runtime.ExitError",
+            "errorMessage": found["msg"],
+            "requestId": found["rid"],
+        }
+    found = TEXT_LOGGING_ERROR.match(text)
+    if found:
+        return {"level": "ERROR", "message": found["msg"].strip(), "requestId": found["rid"] or None}
+    found = TEXT_UNHANDLED.match(text)
+    if found:
+        line = {"level": "ERROR", "errorMessage": found["msg"].strip()}
+        if found["type"]:
+            line["errorType"] = found["type"]
+        return line
+    return None
 
 
 @dataclass
@@ -130,7 +183,8 @@ def group(records: list[dict], log: Logger) -> tuple[dict[tuple[str, str], Error
             doc = decode(record["kinesis"]["data"])
         except NotLogsPayload as exc:
             log.error(
-                "alert stream record is not a CloudWatch Logs payload; handed back to Lambda (it ends in the failure queue)",
+                "alert stream record is not a CloudWatch Logs payload; "
+                "handed back to Lambda (it ends in the failure queue)",
                 sequence_number=seq,
                 error=str(exc),
             )
@@ -192,7 +246,8 @@ def render(groups: dict[tuple[str, str], ErrorGroup], environment: str) -> tuple
         lines.append("")
     if len(ordered) > MAX_GROUPS_SHOWN:
         lines.append(
-            f"... and {len(ordered) - MAX_GROUPS_SHOWN} more groups ({sum(g.count for g in ordered[MAX_GROUPS_SHOWN:])} lines)."
+            f"... and {len(ordered) - MAX_GROUPS_SHOWN} more groups "
+            f"({sum(g.count for g in ordered[MAX_GROUPS_SHOWN:])} lines)."
         )
     lines.append(
         "Each function's runbook: runbooks/function-errors.md; the lines themselves are in /aws/lambda/<function>."

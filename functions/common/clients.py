@@ -1,7 +1,9 @@
 """boto3 clients made on first use and then reused, so importing a handler does no I/O.
 
-The cache key includes the endpoint and region read from the environment at first use, so a process
-that points AWS_ENDPOINT_URL at another sandbox (the local runtime, tests) gets a fresh client."""
+The cache key includes the endpoint, region and access key id read from the environment at first use, so a
+process that points AWS_ENDPOINT_URL at another sandbox, or runs several functions each with its own role's
+keys (the local runtime, tests), gets a fresh client; on Lambda all three are fixed for the environment, or
+change only when Lambda renews the role's keys, and then a client with the new keys is what is wanted."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def client(service: str):
     """The cached boto3 client for `service`, honouring AWS_ENDPOINT_URL and AWS_REGION."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    key = (service, endpoint, region)
+    key = (service, endpoint, region, os.environ.get("AWS_ACCESS_KEY_ID"))
     found = _cache.get(key)
     if found is None:
         with _lock:  # boto3's default session is not thread-safe; a session of our own per client is

@@ -205,6 +205,11 @@ def traffic(
         )
         if d["poison"]:
             out.print("poison: " + fmt.pairs(d["poison"]))
+        if d["throttled_retries"]:
+            out.print(
+                f"refused {d['throttled_retries']} times by a shard's write limit (1 MiB/s, 1,000 records/s); "
+                "each sent again with backoff until accepted"
+            )
         note("next: `opsctl sandbox run --until-idle` delivers them to the ingest function")
 
     emit(data, output, table)

@@ -100,8 +100,8 @@ class Sent:
 def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
     """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later."""
     for i in range(0, len(items), gen.PUT_RECORDS_MAX):
-        pending = items[i : i + gen.PUT_RECORDS_MAX]
-        for _ in range(gen.MAX_PUT_ATTEMPTS):
+        pending, stalled = items[i : i + gen.PUT_RECORDS_MAX], 0
+        while pending and stalled < gen.MAX_PUT_ATTEMPTS:  # a shard takes 1,000 records/s: retry what it refused
             resp = kinesis.put_records(
                 StreamName=stream, Records=[{"Data": x.data, "PartitionKey": x.partition_key} for x in pending]
             )
@@ -113,10 +113,10 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
                     sent.readings.append(item.reading)
                 else:
                     sent.poison[(rec["ShardId"], rec["SequenceNumber"])] = item.kind
+            stalled = stalled + 1 if len(failed) == len(pending) else 0
             pending = failed
-            if not pending:
-                break
-            time.sleep(0.2)
+            if pending:
+                time.sleep(0.2)
         if pending:
             from opsctl.core.errors import OpsError
 

@@ -6,7 +6,12 @@ again, or, with Docker-less Lambda, deletes it as if processed. Either way every
 receive count of messages already waiting (pushing healthy jobs to the dead-letter queue after
 maxReceiveCount sends) or lose them. In the sandbox the local runtime (`opsctl sandbox run`) is Lambda's
 poller, so queues keep their mappings stored (Terraform and ListEventSourceMappings see them as on AWS)
-but never act on them. Kinesis and everything else are moto as released."""
+but never act on them.
+
+More patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is enforced
+for the credentials the local runtime gives it), `opsctl.sandbox.log_filters` (a subscription filter
+forwards only what its pattern matches) and `opsctl.sandbox.limits` (service limits moto does not enforce:
+a Kinesis shard's write throughput). Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -37,7 +42,12 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from opsctl.sandbox import iam, limits, log_filters
+
     disable_queue_delivery()
+    iam.install()
+    log_filters.install()
+    limits.install()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

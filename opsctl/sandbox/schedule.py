@@ -36,7 +36,7 @@ def scheduler_event(template: str | None, *, schedule_arn: str, scheduled_time: 
 
 
 def run(target: AwsTarget, outputs: dict, *, state_dir: Path, zip_path: Path, scheduled_time: dt.datetime) -> dict:
-    """Invokes the capacity report function once, as its schedule would at `scheduled_time`; returns what it returned."""
+    """Invokes the capacity report function once, as its schedule would at `scheduled_time`; returns its answer."""
     function_name = outputs.get("capacity_report_function_name")
     if not function_name:
         raise OpsError(
@@ -54,7 +54,7 @@ def run(target: AwsTarget, outputs: dict, *, state_dir: Path, zip_path: Path, sc
     runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=sink)
     try:
         fn = runner.function(function_name)
-        inv = runner.invoke(fn, event)
+        inv = runner.invoke(fn, event, asynchronous=True)  # EventBridge Scheduler invokes asynchronously
         sink.lambda_invocation(fn.name, duration_ms=inv.duration_ms, error=inv.function_error, iterator_age_ms=None)
         sink.flush()
     finally:

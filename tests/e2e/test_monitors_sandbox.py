@@ -5,15 +5,17 @@ function → alerts topic, arriving as exactly one grouped message on a subscrib
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import boto3
 import pytest
 
+from alert.handler import FILTER_PATTERN
 from opsctl.monitoring import thresholds
 from opsctl.sandbox import traffic
 
-from .sandbox_harness import opsctl, terraform_plan_exit_code
+from .sandbox_harness import ROOT, opsctl, terraform_plan_exit_code
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +78,7 @@ def test_subscription_filter_forwards_only_our_error_lines(sandbox):
     logs = _client(sandbox, "logs")
     group = f"/aws/lambda/{sandbox.outputs['ingest_function_name']}"
     (f,) = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
-    assert f["filterPattern"] == '{ $.level = "ERROR" }'
+    assert f["filterPattern"] == FILTER_PATTERN
     assert f["destinationArn"].endswith(f":stream/{sandbox.outputs['alert_stream_name']}")
 
 
@@ -132,6 +134,95 @@ def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inb
         QueueUrl=sandbox.outputs["alert_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert queue["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _crashes(event, context):
+    return event["Records"][0]["messageAttributes"]["missing"]  # a KeyError, really raised, not caught
+
+
+def _hangs(event, context):
+    while True:  # past any timeout; the runtime stops it at its deadline
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def failing_functions(sandbox):
+    """Two test-only functions (the deployed zip, so the runtime accepts them; handlers that really raise and
+    really hang in its place), each with its log group subscribed to the alert stream as Terraform does, and
+    an SQS queue mapped to each: {kind: (function name, queue url)}. Removed afterwards."""
+    o, suffix = sandbox.outputs, uuid.uuid4().hex[:6]
+    lam, logs, iam, sqs = (_client(sandbox, s) for s in ("lambda", "logs", "iam", "sqs"))
+    role = iam.create_role(RoleName=f"e2e-failing-{suffix}", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    alert_stream = _client(sandbox, "kinesis").describe_stream_summary(StreamName=o["alert_stream_name"])
+    logs_role = iam.get_role(RoleName=o["alert_stream_name"].removesuffix("-log-alerts") + "-logs-to-alerts")
+    made = []
+    for kind, timeout in (("crash", 3), ("hang", 1)):
+        name = f"telemetry-local-e2e-{kind}-{suffix}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="ingest.handler.handler",
+            Code={"ZipFile": (ROOT / "build" / "functions.zip").read_bytes()},
+            Timeout=timeout,
+        )
+        logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
+        logs.put_subscription_filter(
+            logGroupName=f"/aws/lambda/{name}",
+            filterName="errors-to-alerts",
+            filterPattern=FILTER_PATTERN,
+            destinationArn=alert_stream["StreamDescriptionSummary"]["StreamARN"],
+            roleArn=logs_role["Role"]["Arn"],
+        )
+        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)["UUID"]
+        made.append((name, url, mapping))
+    try:
+        yield {"crash": made[0][:2], "hang": made[1][:2]}
+    finally:
+        for name, url, mapping in made:
+            lam.delete_event_source_mapping(UUID=mapping)
+            lam.delete_function(FunctionName=name)
+            logs.delete_log_group(logGroupName=f"/aws/lambda/{name}")
+            sqs.delete_queue(QueueUrl=url)
+        iam.delete_role(RoleName=role["Role"]["RoleName"])
+
+
+def test_a_handler_that_raises_and_one_that_times_out_are_alerted(sandbox, alert_inbox, failing_functions):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox.runtime import runner
+
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
+    alert_inbox()
+    (crash, crash_queue), (hang, hang_queue) = failing_functions["crash"], failing_functions["hang"]
+    for url in (crash_queue, hang_queue):  # one job each, sent now that only the overrides will run them
+        _client(sandbox, "sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"job": "e2e"}))
+    target = AwsTarget(region=sandbox.outputs["region"], endpoint_url=sandbox.endpoint, sandbox=True)
+    summary = runner.run(
+        target,
+        state_dir=sandbox.state_dir,
+        zip_path=ROOT / "build" / "functions.zip",
+        handler_overrides={crash: _crashes, hang: _hangs},
+        max_seconds=300,
+    ).to_dict()
+    by_fn = {m["function_name"]: m for m in summary["mappings"]}
+    assert by_fn[crash]["function_errors"] == 1 and by_fn[hang]["function_errors"] == 1
+
+    # The lines as Lambda's runtime writes them reached the log groups ...
+    logs = (sandbox.state_dir / "logs" / f"{crash}.log").read_text()
+    assert "[ERROR] KeyError: 'missing'\nTraceback (most recent call last):" in logs
+    assert "Task timed out after 1.00 seconds" in (sandbox.state_dir / "logs" / f"{hang}.log").read_text()
+    # ... and through the subscription filter, the alert stream and the alert function, to on-call.
+    bodies = "\n".join(m["Message"] for m in alert_inbox())
+    assert f"{crash}: KeyError x1" in bodies
+    assert f"{hang}: Sandbox.Timedout x1" in bodies and "Task timed out after 1.00 seconds x1" in bodies
 
 
 def test_terraform_plan_stays_clean_with_alarms_and_log_alerts(sandbox):

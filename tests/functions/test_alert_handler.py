@@ -62,9 +62,8 @@ def log_lines(capsys, function_name: str = INGEST, request_id: str = "req-1") ->
     log.info("batch done", records=3)
     log.error("poison record quarantined", reason_code="not_json", reason="not JSON")
     lines = capsys.readouterr().out.splitlines()
-    return lines + [
-        json.dumps({"level": "ERROR", "errorType": "KeyError", "errorMessage": "'Records'", "requestId": request_id})
-    ]
+    crash = {"level": "ERROR", "errorType": "KeyError", "errorMessage": "'Records'", "requestId": request_id}
+    return [*lines, json.dumps(crash)]
 
 
 def logs_record(
@@ -128,8 +127,60 @@ def test_a_log_event_delivered_twice_counts_once(topic, capsys):
     assert '"poison record quarantined" x1' in msg["Message"] and msg["Subject"].startswith("[test] 1 ERROR line in")
 
 
+# What Lambda's Python runtime itself writes (awslambdaric bootstrap.log_error; Lambda's timeout and
+# runtime-exit lines), literally, in the Text log format (default) and the JSON one.
+RID = "3f0c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
+RUNTIME_ERROR_LINES = {
+    "KeyError": "[ERROR] KeyError: 'Records'\nTraceback (most recent call last):\n"
+    '\u00a0\u00a0File "/var/task/ingest/handler.py", line 40, in handler\n'
+    '\u00a0\u00a0\u00a0\u00a0records = event["Records"]',
+    "Runtime.ImportModuleError": "[ERROR] Runtime.ImportModuleError: Unable to import module 'ingest.handler': "
+    "No module named 'ingest'\nTraceback (most recent call last):",
+    "Sandbox.Timedout": f"2026-01-01T00:00:03.004Z {RID} Task timed out after 3.00 seconds",
+    "Runtime.ExitError": f"RequestId: {RID} Error: Runtime exited with error: signal: killed",
+    "ValueError": json.dumps(
+        {
+            "timestamp": "2026-01-01T00:00:00Z",
+            "level": "ERROR",
+            "errorMessage": "bad",
+            "errorType": "ValueError",
+            "requestId": RID,
+            "stackTrace": ['  File "/var/task/x.py", line 1, in h\n'],
+        }
+    ),
+}
+JSON_TIMEOUT_REPORT = json.dumps(
+    {
+        "time": "2026-01-01T00:00:03.004Z",
+        "type": "platform.report",
+        "record": {"requestId": RID, "status": "timeout", "errorType": "Sandbox.Timedout", "metrics": {}},
+    }
+)
+
+
+def test_the_runtimes_own_crash_init_failure_timeout_and_exit_lines_alert(topic):
+    routine = [
+        f"START RequestId: {RID} Version: $LATEST",
+        f"END RequestId: {RID}",
+        "REPORT RequestId: x\tDuration: 1 ms",
+    ]
+    lines = [*RUNTIME_ERROR_LINES.values(), *routine]
+    handler({"Records": [logs_record(lines, 1), logs_record([JSON_TIMEOUT_REPORT], 2, first_id=50)]}, FakeContext())
+    (msg,) = topic()
+    assert msg["Subject"] == f"[test] 6 ERROR lines in {INGEST}"
+    body = msg["Message"]
+    for error in ("KeyError x1", "Runtime.ImportModuleError x1", "Sandbox.Timedout x2", "Runtime.ExitError x1"):
+        assert f"{INGEST}: {error}" in body
+    assert "Task timed out after 3.00 seconds x1" in body and RID in body
+
+
 def test_no_error_lines_and_control_messages_publish_nothing(topic, capsys):
-    info = [json.dumps({"level": "INFO", "message": "ok"}), "START RequestId: x Version: $LATEST", "not json at all"]
+    info = [
+        json.dumps({"level": "INFO", "message": "ok"}),
+        "START RequestId: x Version: $LATEST",
+        "not json at all",
+        json.dumps({"time": "t", "type": "platform.report", "record": {"requestId": RID, "status": "success"}}),
+    ]
     event = {"Records": [logs_record(info, 1), logs_record([], 2, message_type="CONTROL_MESSAGE")]}
     assert handler(event, FakeContext()) == {"batchItemFailures": []}
     assert topic() == []
@@ -146,7 +197,7 @@ def test_a_record_cloudwatch_logs_did_not_write_goes_back_to_lambda_and_the_rest
 
 def test_a_failed_publish_fails_the_batch_so_it_is_retried(topic, capsys, monkeypatch):
     monkeypatch.setenv("ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
-    with pytest.raises(Exception, match="NotFound|does not exist"):
+    with pytest.raises(Exception, match=r"NotFound|does not exist"):
         handler({"Records": [logs_record(log_lines(capsys)[:1], 1)]}, FakeContext())
 
 

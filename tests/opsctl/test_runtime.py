@@ -64,6 +64,11 @@ def handler(event, context):
         raise ValueError("cannot digest poison")
     if mode == "raise":
         raise RuntimeError("always fails")
+    if mode == "hang":  # far past any timeout, in small steps, then leaves a mark a stopped handler never leaves
+        import time
+        for _ in range(600):
+            time.sleep(0.05)
+        open(os.environ["DELIVERIES"] + ".finished", "w").close()
     if mode == "partial-once":
         failed = [seq for _, seq, data in records if data.startswith("flaky") and _first_time(seq)]
         return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
@@ -403,8 +408,30 @@ def test_poison_record_is_bisected_out_sent_once_to_the_destination_and_does_not
         and m["on_failure_batch_records"] == 1
     )
     log = (sb.state_dir / "logs" / f"{FUNCTION}.log").read_text()
-    assert log.count('"errorType": "ValueError", "errorMessage": "cannot digest poison"') == m["function_errors"]
+    # As Lambda's Python runtime writes an unhandled exception with the default Text log format.
+    assert (
+        log.count("[ERROR] ValueError: cannot digest poison\nTraceback (most recent call last):\n")
+        == m["function_errors"]
+    )
     assert m["records_discarded_without_destination"] == 0
+
+
+def test_a_handler_running_past_its_timeout_is_stopped_and_its_batch_is_a_function_error(sb):
+    sb.stream()
+    sb.function(mode="hang", timeout=1)
+    sb.mapping(BatchSize=10, MaximumRetryAttempts=0, destination=True)
+    sb.put(["a", "b", "c"], keys=["dev-1"] * 3)
+    m = _mapping(sb.run())
+    assert m["function_errors"] >= 1 and m["on_failure_records"] >= 1 and m["on_failure_batch_records"] == 3
+    log = (sb.state_dir / "logs" / f"{FUNCTION}.log").read_text()
+    assert log.count("Task timed out after 1.00 seconds") == m["function_errors"]
+    assert "Duration: 1000.00 ms\tBilled Duration: 1000 ms" in log
+    import threading
+
+    for worker in [t for t in threading.enumerate() if t.name == f"lambda:{FUNCTION}"]:
+        worker.join(30)  # the stopped handler's thread ends at its next bytecode
+        assert not worker.is_alive()
+    assert not Path(str(sb.deliveries) + ".finished").exists()  # it never ran on to its end
 
 
 def test_without_bisect_the_whole_batch_goes_to_the_destination_after_the_retries(sb):

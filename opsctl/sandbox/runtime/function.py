@@ -1,20 +1,25 @@
 """One deployed Lambda function, run in this process: its code from build/functions.zip, its
 configuration from the Lambda API, and an invocation that looks to the handler like Lambda's.
 
-What Lambda does around a call and the sandbox needs too: environment variables, a context object,
-the handler's stdout kept as the function's log (a file in the state dir, and the function's CloudWatch
+What Lambda does around a call and the sandbox needs too: the execution role's temporary credentials and
+the rest of Lambda's environment variables, a context object, the configured timeout (the handler is
+stopped at its deadline), the handler's stdout kept as the function's log with the runtime's own lines
+around it as the real Python runtime writes them (a file in the state dir, and the function's CloudWatch
 Logs group, where subscription filters forward it: the log-alert pipeline), errors turned into a
-function error, and the AWS/Lambda metrics plus the handler's EMF lines published to CloudWatch."""
+function error, Lambda's payload limits, and the AWS/Lambda metrics plus the handler's EMF lines
+published to CloudWatch."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import hashlib
 import importlib
 import io
 import json
 import os
+import resource
 import shutil
 import sys
 import threading
@@ -25,15 +30,19 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
+from opsctl.sandbox import limits
+from opsctl.sandbox.runtime.credentials import role_session
+from opsctl.sandbox.runtime.lambda_log import TIMEOUT_ERROR_TYPE, LoggingConfig, RuntimeLog
 
 Handler = Callable[[dict, object], object]
 
 PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 # Variables a Lambda execution environment never has: a profile or session token of the operator's
-# shell must not leak into a handler that should reach the sandbox with the sandbox's credentials.
+# shell must not leak into a handler that should reach the sandbox with its role's credentials.
 HOST_ONLY_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 MAX_METRIC_DATA_PER_CALL = 1000  # CloudWatch PutMetricData limit
 MAX_VALUES_PER_DATUM = 150  # CloudWatch PutMetricData limit on Values of one datum
@@ -60,7 +69,7 @@ class CodeImage:
     from elsewhere (tests import functions/ directly) are set aside and put back by `deactivate`, so the
     runtime never mixes code of two versions and leaves the process as it found it."""
 
-    _modules_by_sha: dict[str, dict] = {}  # modules imported from each image, kept across runs of one process
+    _modules_by_sha: ClassVar[dict[str, dict]] = {}  # modules imported from each image, kept across runs of one process
     _lock = threading.Lock()
 
     def __init__(self, zip_path: Path, hex_sha: str, code_root: Path):
@@ -122,7 +131,7 @@ class CodeImage:
         self.activate()
         try:
             return getattr(importlib.import_module(module_name), attr)
-        except Exception as exc:  # noqa: BLE001 - Lambda reports any init error as Runtime.ImportModuleError
+        except Exception as exc:  # Lambda reports any init error as Runtime.ImportModuleError
             raise OpsError(
                 f"cannot load handler {handler!r} from {self.zip_path.name}: {type(exc).__name__}: {exc}",
                 hint="fix the function's handler setting or its code, then `opsctl sandbox up`",
@@ -176,11 +185,102 @@ class DeployedFunction:
     environment: dict
     handler: Handler
     log_path: Path
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    init_ms: float | None = None  # the import of the handler (a cold start): reported by the first invocation
     log_stream_name: str = field(default_factory=lambda: time.strftime("%Y/%m/%d") + "/[$LATEST]" + uuid.uuid4().hex)
 
     @property
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.name}"
+
+    def take_init_ms(self) -> float | None:
+        """The init duration once (REPORT shows it on the cold start's invocation only)."""
+        init_ms, self.init_ms = self.init_ms, None
+        return init_ms
+
+
+class _LambdaTimedOut(BaseException):
+    """Raised inside a handler still running at its deadline: a BaseException, so `except Exception` in the
+    handler cannot swallow it (Lambda stops the process; nothing of the handler runs on)."""
+
+
+class _ThreadStdout(io.TextIOBase):
+    """sys.stdout while a runner is active: each invocation's worker thread writes to that invocation's
+    buffer, every other thread to the stdout there was before (so an abandoned handler's late lines never
+    reach opsctl's own output, and two functions invoked at once never mix their logs)."""
+
+    def __init__(self, fallback):
+        self.fallback = fallback
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        sink = getattr(self.local, "sink", None)
+        return (sink if sink is not None else self.fallback).write(text)
+
+    def flush(self) -> None:
+        sink = getattr(self.local, "sink", None)
+        (sink if sink is not None else self.fallback).flush()
+
+    def __getattr__(self, name):
+        return getattr(self.fallback, name)
+
+
+_stdout_lock = threading.Lock()
+
+
+def _routed_stdout() -> _ThreadStdout:
+    with _stdout_lock:
+        if not isinstance(sys.stdout, _ThreadStdout):
+            sys.stdout = _ThreadStdout(sys.stdout)
+        return sys.stdout
+
+
+class _InvocationOutput(io.StringIO):
+    """One invocation's stdout; closed for writing at the deadline, so an abandoned handler's late lines are dropped."""
+
+    accepting = True
+
+    def write(self, text: str) -> int:
+        return super().write(text) if self.accepting else len(text)
+
+
+def _run_with_deadline(fn: DeployedFunction, event: dict, context, output: _InvocationOutput) -> tuple[object, bool]:
+    """(the handler's return value or the exception it raised, whether it timed out).
+
+    A worker thread, not a process: the handler keeps the warm state Lambda keeps between invocations of one
+    execution environment (imported modules, cached clients), and starting one costs microseconds where a
+    process would cost a fork and a re-import. At the deadline the thread is abandoned and `_LambdaTimedOut`
+    is raised inside it, delivered at its next bytecode (so a handler blocked in one long C call, e.g. a
+    socket read, runs on until that call returns; its later output is dropped, and any write it still makes
+    is an idempotent one in this project's functions)."""
+    stdout = _routed_stdout()
+    box: dict = {}
+    done = threading.Event()
+
+    def call() -> None:
+        stdout.local.sink = output
+        try:
+            box["result"] = fn.handler(event, context)
+        except _LambdaTimedOut:
+            pass
+        except (Exception, SystemExit) as exc:  # whatever the handler raises is a function error, as on Lambda
+            box["result"] = exc
+        finally:
+            stdout.local.sink = None
+            done.set()
+
+    worker = threading.Thread(target=call, name=f"lambda:{fn.name}", daemon=True)
+    worker.start()
+    if done.wait(fn.timeout_s):
+        return box.get("result"), False
+    output.accepting = False
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(_LambdaTimedOut))
+    return None, True
+
+
+def _max_memory_used_mb() -> int:
+    """Peak resident memory of this process in MB: the whole runtime's, not one handler's (an upper bound)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024) or 1
 
 
 class FunctionRunner:
@@ -225,7 +325,9 @@ class FunctionRunner:
             )
         if override is None and self._image is None:
             self._image = CodeImage(self.zip_path, hex_sha, self.state_dir / "code")
+        init_started = time.monotonic()
         handler = override or self._image.handler(cfg["Handler"])
+        init_ms = (time.monotonic() - init_started) * 1000
         logs_dir = self.state_dir / "logs"
         logs_dir.mkdir(parents=True, exist_ok=True)
         fn = DeployedFunction(
@@ -238,6 +340,8 @@ class FunctionRunner:
             environment=dict((cfg.get("Environment") or {}).get("Variables") or {}),
             handler=handler,
             log_path=logs_dir / f"{name}.log",
+            logging=LoggingConfig.from_api(cfg.get("LoggingConfig")),
+            init_ms=init_ms,
         )
         self._functions[function_arn] = fn
         return fn
@@ -254,6 +358,7 @@ class FunctionRunner:
         return {
             **{k: str(v) for k, v in fn.environment.items()},
             **self._base_env,
+            **self._role_environment(fn),
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
@@ -263,11 +368,26 @@ class FunctionRunner:
             "_HANDLER": fn.handler_name,
         }
 
-    def invoke(self, fn: DeployedFunction, event: dict) -> Invocation:
-        """Calls the handler with `event` in Lambda's surroundings; never raises for what the handler does."""
+    def _role_environment(self, fn: DeployedFunction) -> dict[str, str]:
+        """The execution role's temporary keys, as Lambda puts them in the environment (none for a handler
+        override without a role, which then runs as the sandbox's administrator)."""
+        if not fn.role:
+            return {}
+        return role_session(self.target.client("sts"), fn.role, fn.name).environment()
+
+    def invoke(self, fn: DeployedFunction, event: dict, *, asynchronous: bool = False) -> Invocation:
+        """Calls the handler with `event` in Lambda's surroundings; never raises for what the handler does.
+
+        The handler runs on a worker thread and is abandoned at the function's timeout, as Lambda stops it
+        (see `_run_with_deadline`). The event is held to its invocation type's limit (`asynchronous`: 256 KB,
+        else 6 MB) and the response to 6 MB, as Lambda does (opsctl.sandbox.limits); an event over its limit
+        never reaches the handler (Invoke refuses it: the error comes back as the invocation's)."""
         request_id = str(uuid.uuid4())
         inv = Invocation(request_id=request_id)
-        captured = io.StringIO()
+        log = RuntimeLog(fn.logging)
+        captured = _InvocationOutput()
+        crash: str | None = None
+        too_large = limits.lambda_request_error(event, asynchronous=asynchronous)
         env = self._environment(fn)
         saved = {k: os.environ.get(k) for k in (*env, *HOST_ONLY_VARIABLES)}
         for k in HOST_ONLY_VARIABLES:
@@ -275,24 +395,21 @@ class FunctionRunner:
         os.environ.update(env)
         started = time.monotonic()
         context = LambdaContext(fn, request_id, started + fn.timeout_s)
+        timed_out = False
         try:
-            with contextlib.redirect_stdout(captured):
-                inv.result = fn.handler(event, context)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raises is a function error, as on Lambda
-            inv.error_type = "Runtime.ExitError" if isinstance(exc, SystemExit) else type(exc).__name__
-            inv.error_message = str(exc)
-            captured.write(
-                json.dumps(
-                    {
-                        "level": "ERROR",
-                        "errorType": inv.error_type,
-                        "errorMessage": inv.error_message,
-                        "requestId": request_id,
-                        "stackTrace": traceback.format_tb(exc.__traceback__),
-                    }
-                )
-                + "\n"
-            )
+            if too_large:
+                inv.error_type, inv.error_message = too_large
+            else:
+                outcome, timed_out = _run_with_deadline(fn, event, context, captured)
+                if isinstance(outcome, BaseException):
+                    exc = outcome
+                    inv.error_type = "Runtime.ExitError" if isinstance(exc, SystemExit) else type(exc).__name__
+                    inv.error_message = str(exc)
+                    crash = log.unhandled_error(
+                        inv.error_type, inv.error_message, traceback.format_tb(exc.__traceback__)[1:], request_id
+                    )
+                elif not timed_out:
+                    inv.result = outcome
         finally:
             inv.duration_ms = (time.monotonic() - started) * 1000
             for k, v in saved.items():
@@ -300,64 +417,47 @@ class FunctionRunner:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        if not inv.function_error and inv.duration_ms > fn.timeout_s * 1000:
-            # In-process we cannot stop a handler at its deadline, but Lambda would have: its work counts as failed.
-            inv.error_type, inv.error_message = "Sandbox.Timedout", f"Task timed out after {fn.timeout_s:.2f} seconds"
-            captured.write(
-                json.dumps(
-                    {
-                        "level": "ERROR",
-                        "errorType": inv.error_type,
-                        "errorMessage": inv.error_message,
-                        "requestId": request_id,
-                    }
-                )
-                + "\n"
-            )
+        if timed_out:
+            inv.duration_ms = fn.timeout_s * 1000
+            inv.error_type = TIMEOUT_ERROR_TYPE
+            inv.error_message = f"Task timed out after {fn.timeout_s:.2f} seconds"
         if not inv.function_error:
             try:
-                json.dumps(inv.result)
+                body = json.dumps(inv.result)
             except (TypeError, ValueError) as exc:
                 inv.error_type, inv.error_message = "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-                captured.write(
-                    json.dumps(
-                        {
-                            "level": "ERROR",
-                            "errorType": inv.error_type,
-                            "errorMessage": inv.error_message,
-                            "requestId": request_id,
-                        }
-                    )
-                    + "\n"
-                )
+                crash = log.unhandled_error(inv.error_type, inv.error_message, [], request_id)
+            else:
+                oversize = limits.lambda_response_error(body)
+                if oversize:
+                    inv.result = None
+                    inv.error_type, inv.error_message = oversize
         output = captured.getvalue()
-        self._write_log(fn, inv, output)
+        status = "timeout" if timed_out else "error" if inv.function_error else "success"
+        events = [*log.start(request_id), *log.application(output), *([crash] if crash else [])]
+        events += log.end(
+            request_id,
+            duration_ms=inv.duration_ms,
+            memory_mb=fn.memory_mb,
+            max_memory_mb=_max_memory_used_mb(),
+            init_ms=fn.take_init_ms(),
+            status=status,
+            error_type=inv.error_type,
+            timeout_s=fn.timeout_s,
+        )
+        self._write_log(fn, events)
         self.metrics.add_emf(output)
         return inv
 
-    def _write_log(self, fn: DeployedFunction, inv: Invocation, output: str) -> None:
+    def _write_log(self, fn: DeployedFunction, events: list[str]) -> None:
         log = self._logs.get(fn.name)
         if log is None:
-            log = self._logs[fn.name] = open(fn.log_path, "a", encoding="utf-8")
-        billed = int(-(-inv.duration_ms // 1)) or 1
-        log.write(f"START RequestId: {inv.request_id} Version: $LATEST\n")
-        log.write(output if output.endswith("\n") or not output else output + "\n")
-        log.write(f"END RequestId: {inv.request_id}\n")
-        report = (
-            f"REPORT RequestId: {inv.request_id}\tDuration: {inv.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-            f"Memory Size: {fn.memory_mb} MB"
-        )
-        log.write(report + "\n")
+            log = self._logs[fn.name] = open(fn.log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        log.write("".join(e + "\n" for e in events))
         if fn.name not in self.log_groups_missing:
             now_ms = int(time.time() * 1000)
-            lines = [
-                f"START RequestId: {inv.request_id} Version: $LATEST",
-                *output.splitlines(),
-                f"END RequestId: {inv.request_id}",
-                report,
-            ]
-            events = self._log_events.setdefault(fn.name, (fn, []))[1]
-            events += [{"timestamp": now_ms, "message": _fit_log_event(line)} for line in lines if line]
+            pending = self._log_events.setdefault(fn.name, (fn, []))[1]
+            pending += [{"timestamp": now_ms, "message": _fit_log_event(e)} for e in events if e]
 
     def flush_logs(self) -> int:
         """Sends the log lines of the invocations so far to each function's log group, as Lambda does; returns
@@ -390,6 +490,9 @@ class FunctionRunner:
 
     def close(self) -> None:
         self._log_events.clear()
+        with _stdout_lock:
+            if isinstance(sys.stdout, _ThreadStdout):
+                sys.stdout = sys.stdout.fallback
         if self._image is not None:
             self._image.deactivate()
         for log in self._logs.values():

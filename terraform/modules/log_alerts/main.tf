@@ -117,13 +117,17 @@ resource "aws_iam_role_policy" "logs" {
   })
 }
 
-# ERROR lines of our JSON log format (functions/common/log.py); functions/alert applies the same test.
+# Error lines in every format a function's log carries: our JSON lines (functions/common/log.py), and the
+# Lambda Python runtime's own unhandled-exception, init-failure, timeout and runtime-exit lines in the Text and
+# JSON log formats. Unstructured terms, OR'd: a JSON pattern ({ $.level = "ERROR" }) matches none of the
+# runtime's Text lines. functions/alert/handler.py FILTER_PATTERN is the same string (a test keeps them equal)
+# and parses each line it lets through.
 resource "aws_cloudwatch_log_subscription_filter" "errors" {
   for_each = var.log_group_names
 
   name            = "${var.name_prefix}-errors-to-alerts"
   log_group_name  = each.value
-  filter_pattern  = "{ $.level = \"ERROR\" }"
+  filter_pattern  = "?ERROR ?\"Task timed out\" ?\"Sandbox.Timedout\" ?\"Runtime exited\""
   destination_arn = module.stream.stream_arn
   role_arn        = aws_iam_role.logs.arn
 
