@@ -9,12 +9,10 @@ import json
 import os
 import textwrap
 import time
-import urllib.request
 from collections import Counter
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
@@ -22,20 +20,8 @@ from opsctl.core.packaging import build_zip
 from opsctl.replay import kinesis as kr
 from opsctl.sandbox.runtime import runner as runtime
 from opsctl.sandbox.runtime.mapping import iso_millis
-from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 class World:
@@ -130,7 +116,6 @@ class World:
 
 @pytest.fixture
 def w(moto_endpoint) -> World:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     return World(moto_endpoint)
 
 

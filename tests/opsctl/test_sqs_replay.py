@@ -4,16 +4,13 @@ replayed to the queue found from the redrive policy, and read back from both que
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opsctl.core.errors import OpsError
 from opsctl.replay import sqs as sqs_replay
-from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
 
@@ -25,17 +22,6 @@ ATTRIBUTES = {
     "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xfe\xff"},
     "gz": {"DataType": "Binary.gzip", "BinaryValue": b"\x1f\x8b\x08\x00"},
 }
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 class Queues:
@@ -126,7 +112,6 @@ class Queues:
 
 @pytest.fixture
 def q(moto_endpoint) -> Queues:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     return Queues(moto_endpoint)
 
 
