@@ -1,6 +1,6 @@
 """Replaying the batches a Kinesis event source mapping gave up on, from its on-failure queue.
 
-Lambda's on-failure record carries no records, only where they were (REFERENCE.md §3): a shard id and a
+Lambda's on-failure record carries no records, only where they were (docs/aws-limits.md §Lambda): a shard id and a
 sequence-number range (`KinesisBatchInfo`). The records must be read back from the stream before its
 retention trims them. So, for every failure record of the queue:
 

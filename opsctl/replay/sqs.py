@@ -9,7 +9,7 @@ and delete) in both: at-least-once, never lost. Our consumers are idempotent, so
 Messages this run looks at but does not move (filtered out, failed, listed by --dry-run) are held
 invisible while the run lasts, so it never sees one twice, and made visible again at once when it ends.
 
-Why not lumigo-cli's way (REFERENCE.md §4): it deletes the whole received batch after a partly failed
+Why not lumigo-cli's way (docs/aws-limits.md §Prior art): it deletes the whole received batch after a partly failed
 send (loses messages), copies only String attributes and drops FIFO group ids."""
 
 from __future__ import annotations

@@ -412,7 +412,7 @@ def test_local_env_creates_no_autoscaling_target():
 
 
 def test_redrive_allow_policy_exists_only_behind_a_switch_that_only_the_sandbox_turns_off():
-    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §2). So it is a
+    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (docs/moto-gaps.md §Terraform against moto). So it is a
     separate, switchable resource (never the inline attribute), off in envs/local and on in dev and prod."""
     assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
     allow = resources("aws_sqs_queue_redrive_allow_policy")
