@@ -218,13 +218,30 @@ def test_a_failed_fifo_message_holds_back_the_rest_of_its_group(q):
     assert len(report.failed) == 1 and report.skipped == 1
 
 
+class CrashingSqs:
+    """The SQS client, except that the process dies right after a delete brings the deleted count to `after`."""
+
+    def __init__(self, sqs, after: int):
+        self._sqs, self._after, self._deleted = sqs, after, 0
+
+    def __getattr__(self, name):
+        return getattr(self._sqs, name)
+
+    def delete_message_batch(self, **kwargs):
+        resp = self._sqs.delete_message_batch(**kwargs)
+        self._deleted += len(resp.get("Successful", []))
+        if self._deleted >= self._after:
+            raise RuntimeError("injected crash")
+        return resp
+
+
 def test_a_crash_after_k_messages_loses_nothing_and_a_rerun_finishes(q, tmp_path):
     q.create()
     bodies = [f"m-{i:03d}" for i in range(45)]
     q.dead_letters(bodies)
     backup = tmp_path / "moved.jsonl"
     with pytest.raises(RuntimeError, match="injected crash"):
-        sqs_replay.move(q.sqs, q.dlq, q.source, _opts(backup=backup, concurrency=1), fail_after=12)
+        sqs_replay.move(CrashingSqs(q.sqs, after=12), q.dlq, q.source, _opts(backup=backup, concurrency=1))
     # Nothing lost: each message is in the DLQ, the source, or (sent but not yet deleted) both.
     in_source = {m["Body"] for m in q.drain(q.source)}
     assert len(in_source) >= 12
