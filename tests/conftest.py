@@ -43,3 +43,14 @@ def moto_endpoint(moto_server) -> str:
     """The module's moto server, emptied of what earlier tests made (moto's own reset API)."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
     return moto_server
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The drill's xdist group first: it is the longest unit of work (minutes of waiting on CloudWatch windows,
+    little CPU), so it starts on a worker of its own while the others take the CPU-bound rest.
+
+    The group also carries tests/opsctl/test_monitors.py: a pytest-xdist worker holds back the last test it was sent
+    until it gets another or the run ends (it needs the next item to run fixture teardown), so a group of one test
+    would wait for the end of the run before it even started."""
+    items.sort(key=lambda item: 0 if any(m.args == ("drill",) for m in item.iter_markers("xdist_group")) else 1)
