@@ -19,7 +19,7 @@ endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema sandbox-down clean
+.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ DATADOG_PROVIDER_WHEEL := cdktf-cdktf-provider-datadog==12.15.2
 datadog-schema: venv ## refresh terraform/datadog/provider-schema.json from the provider's published types
 	@rm -rf build/datadog-wheel && $(PY) -m pip download -q --disable-pip-version-check --no-deps -d build/datadog-wheel '$(DATADOG_PROVIDER_WHEEL)'
 	$(PY) tests/terraform/datadog_schema.py extract build/datadog-wheel/*.whl terraform/datadog/provider-schema.json datadog_monitor
+
+tf-generate: venv ## rewrite what is generated from the .tf files: module README tables, envs/*/outputs.tf
+	$(PY) scripts/tf_generate.py
 
 drill: venv zip ## incident rehearsal on the sandbox (~7 min): spike + poison, alarm, runbook steps, recovery, every reading accounted for
 	$(OPSCTL) sandbox up
