@@ -304,7 +304,7 @@ def test_every_module_has_the_five_files():
         "telemetry_table",
         "python_function",
         "kinesis_consumer",
-        "quarantine_bucket",
+        "private_bucket",
         "sqs_consumer",
         "pipeline",
     }
@@ -438,7 +438,7 @@ def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
     every real environment keeps the module's default (on)."""
     pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
     assert pipeline_vars["quarantine_deny_insecure_transport"].get("default") is True
-    policies = resources("aws_s3_bucket_policy", MODULES_DIR / "quarantine_bucket")
+    policies = resources("aws_s3_bucket_policy", MODULES_DIR / "private_bucket")
     assert policies and all("SecureTransport" in str(b.get("policy")) for _, _, b in policies)
     for env in ENVS:
         (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]

@@ -1,7 +1,7 @@
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket per environment; writes come only from the ingest function's role and are traced in CloudTrail data events where an account enables them.
-  #checkov:skip=CKV_AWS_144:Quarantined records are evidence with a weeks-long lifetime that can be re-read from the failure queue's pointers; cross-region replication doubles cost for no recovery need.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to a quarantined record as it lands; operators list them by date and shard with `opsctl quarantine list`.
+  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket per environment; each bucket is written by one function's role only (the quarantine: ingest; the reports: capacity report), traced in CloudTrail data events where an account enables them.
+  #checkov:skip=CKV_AWS_144:What these buckets hold is re-creatable or short-lived (quarantined records can be re-read from the failure queue's pointers for weeks, reports are regenerated from CloudWatch daily); cross-region replication doubles cost for no recovery need.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to an object as it lands: operators list quarantined records with `opsctl quarantine list`, and a report's summary goes to the alerts topic from the function itself.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags
@@ -39,7 +39,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = var.kms_key_arn
     }
-    # One data key per bucket rather than per object: far fewer KMS calls when a batch of poison lands.
+    # One data key per bucket rather than per object: far fewer KMS calls when a batch of objects lands.
     bucket_key_enabled = true
   }
 }
@@ -48,7 +48,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   rule {
-    id     = "expire-quarantine"
+    id     = "expire-${var.purpose}"
     status = "Enabled"
 
     filter {
@@ -56,7 +56,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
 
     expiration {
-      days = var.quarantine_expiry_days
+      days = var.expiry_days
     }
 
     noncurrent_version_expiration {
