@@ -42,6 +42,11 @@ def _blocks(doc: dict, kind: str) -> list[tuple[str, dict]]:
     return [(name, body) for block in doc.get(kind, []) for name, body in block.items()]
 
 
+def module_blocks(module: Path, kind: str) -> list[tuple[str, dict]]:
+    """The `kind` blocks (variable, output) of every .tf file of a module, shared files (links) included."""
+    return [b for path in sorted(module.glob("*.tf")) for b in _blocks(_parse(path), kind)]
+
+
 def _expr(value) -> str:
     """An HCL expression as written (python-hcl2 wraps them in ${...})."""
     if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
@@ -54,8 +59,8 @@ def _cell(text: str) -> str:
 
 
 def module_docs(module: Path) -> str:
-    variables = _blocks(_parse(module / "variables.tf"), "variable")
-    outputs = _blocks(_parse(module / "outputs.tf"), "output")
+    variables = module_blocks(module, "variable")
+    outputs = module_blocks(module, "output")
     lines = [BEGIN, "## Inputs", "", "| Name | Description | Type | Default | Required |", "|---|---|---|---|:-:|"]
     for name, body in sorted(variables):
         default = f"`{_cell(_expr(body['default']))}`" if "default" in body else "n/a"

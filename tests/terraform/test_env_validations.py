@@ -22,7 +22,7 @@ def _validated_module_inputs(env: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, body in tf_generate._blocks(tf_generate._parse(env / "main.tf"), "module"):
         module = (env / body["source"]).resolve()
-        module_vars = dict(tf_generate._blocks(tf_generate._parse(module / "variables.tf"), "variable"))
+        module_vars = dict(tf_generate.module_blocks(module, "variable"))
         for arg, value in body.items():
             m = re.fullmatch(r"\$\{var\.(\w+)\}", value) if isinstance(value, str) else None
             if m and module_vars.get(arg, {}).get("validation"):

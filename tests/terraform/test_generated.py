@@ -24,8 +24,8 @@ def test_nothing_generated_is_stale():
 def test_every_module_variable_and_output_is_in_its_readme():
     for module in sorted(p for p in tf_generate.MODULES.iterdir() if (p / "variables.tf").exists()):
         readme = (module / "README.md").read_text()
-        names = [n for n, _ in tf_generate._blocks(tf_generate._parse(module / "variables.tf"), "variable")]
-        names += [n for n, _ in tf_generate._blocks(tf_generate._parse(module / "outputs.tf"), "output")]
+        names = [n for n, _ in tf_generate.module_blocks(module, "variable")]
+        names += [n for n, _ in tf_generate.module_blocks(module, "output")]
         assert all(f"| `{n}` |" in readme for n in names), module.name
 
 
