@@ -19,7 +19,7 @@ endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema sandbox-down clean
+.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-# checkov pins an old boto3, so it lives in a venv of its own (REFERENCE.md §1).
+# checkov pins an old boto3, so it lives in a venv of its own (docs/moto-gaps.md §The toolchain).
 $(CHECKOV_VENV)/.installed: requirements-checkov.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.lock
@@ -46,11 +46,17 @@ build/terraform.rc:
 zip: venv build/terraform.rc ## build the one Lambda zip of functions/ (deterministic)
 	@$(PY) -m opsctl.core.packaging functions $(ZIP)
 
+# pytest-xdist: TEST_WORKERS processes; a module of e2e tests (and the drill) is one xdist_group, so it runs on one
+# worker against that worker's own sandbox (tests/e2e/conftest.py). 3 workers on 2 cores: the drill's worker mostly
+# waits on CloudWatch minute windows while the other two take the CPU-bound rest.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
+
 test: venv checkov-venv zip ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PARALLEL)
 
 test-unit: venv zip ## the fast part: no sandbox, no checkov
-	$(PY) -m pytest -q -m "not e2e" --ignore=tests/terraform/test_checkov.py
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not e2e" --ignore=tests/terraform/test_checkov.py
 
 demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with poison, run, show what landed, read it over HTTP
 	$(OPSCTL) sandbox up
@@ -81,6 +87,9 @@ DATADOG_PROVIDER_WHEEL := cdktf-cdktf-provider-datadog==12.15.2
 datadog-schema: venv ## refresh terraform/datadog/provider-schema.json from the provider's published types
 	@rm -rf build/datadog-wheel && $(PY) -m pip download -q --disable-pip-version-check --no-deps -d build/datadog-wheel '$(DATADOG_PROVIDER_WHEEL)'
 	$(PY) tests/terraform/datadog_schema.py extract build/datadog-wheel/*.whl terraform/datadog/provider-schema.json datadog_monitor
+
+tf-generate: venv ## rewrite what is generated from the .tf files: module README tables, envs/*/outputs.tf
+	$(PY) scripts/tf_generate.py
 
 drill: venv zip ## incident rehearsal on the sandbox (~7 min): spike + poison, alarm, runbook steps, recovery, every reading accounted for
 	$(OPSCTL) sandbox up

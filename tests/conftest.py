@@ -3,7 +3,10 @@ the way Lambda does (the zip's root is `functions/`)."""
 
 import os
 import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -16,3 +19,38 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """A moto server of the module's own on a free localhost port (a real HTTP endpoint, as the sandbox serves),
+    stopped when the module ends. Tests take `moto_endpoint`, which resets it first."""
+    from moto.server import ThreadedMotoServer
+
+    from opsctl.sandbox.server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server) -> str:
+    """The module's moto server, emptied of what earlier tests made (moto's own reset API)."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    return moto_server
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The drill's xdist group first: it is the longest unit of work (minutes of waiting on CloudWatch windows,
+    little CPU), so it starts on a worker of its own while the others take the CPU-bound rest.
+
+    The group also carries tests/opsctl/test_monitors.py: a pytest-xdist worker holds back the last test it was sent
+    until it gets another or the run ends (it needs the next item to run fixture teardown), so a group of one test
+    would wait for the end of the run before it even started."""
+    items.sort(key=lambda item: 0 if any(m.args == ("drill",) for m in item.iter_markers("xdist_group")) else 1)

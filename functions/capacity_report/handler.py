@@ -99,7 +99,7 @@ def handler(event, context):
     metrics.emit(
         {"ReportsGenerated": (1, "Count"), "Recommendations": (len(doc["recommendations"]), "Count")},
         function_name=getattr(context, "function_name", None),
-        environment=scope.environment,
+        Environment=scope.environment,  # the property every handler's EMF line carries under this name
     )
     log.info(
         "capacity report stored and announced",

@@ -1,7 +1,7 @@
 """CloudWatch GetMetricData in as few calls as the API allows: ≤500 queries per call, all pages.
 
 Only plain MetricStat queries (no metric math, no SEARCH): the same code works on the sandbox, whose
-CloudWatch (moto) has neither (REFERENCE.md §2). opsctl.core.metrics re-exports this module."""
+CloudWatch (moto) has neither (docs/moto-gaps.md §CloudWatch). opsctl.core.metrics re-exports this module."""
 
 from __future__ import annotations
 

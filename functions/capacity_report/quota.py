@@ -1,6 +1,6 @@
 """DynamoDB's daily quota on provisioned-capacity decreases, for a table and for each GSI separately.
 
-AWS (REFERENCE.md §3): up to 4 decreases any time in a UTC day, plus 1 more whenever there was no decrease
+AWS (docs/aws-limits.md §DynamoDB): up to 4 decreases any time in a UTC day, plus 1 more whenever there was no decrease
 in the previous hour: at most 27 a day. DescribeTable reports NumberOfDecreasesToday and
 LastDecreaseDateTime. dynamic-dynamodb's users asked for exactly this awareness; native auto scaling
 spends the same quota when it scales in."""

@@ -9,7 +9,7 @@ import os
 import time
 from typing import NamedTuple
 
-from common import clients, metrics
+from common import clients, metrics, retry
 from common.batch import item_failures
 from common.log import Logger
 from ingest import enqueue, quarantine, table
@@ -49,7 +49,7 @@ def handler(event, context):
     started = time.perf_counter()
     settings = Settings.from_environ()
     log = Logger(context, environment=settings.environment)
-    remaining_ms = _remaining_ms(context)
+    remaining_ms = retry.remaining_ms(context, DEFAULT_BUDGET_MS)
     records = event.get("Records") or []
 
     # Parse: every record is a reading or a poison record.
@@ -142,10 +142,3 @@ def rollup_jobs(writes: dict[table.Key, table.Write], written: list[str]) -> dic
         if done.issuperset(w.sequence_numbers):
             jobs.setdefault(RollupJob(device_id, hour_start(ts)), []).extend(w.sequence_numbers)
     return jobs
-
-
-def _remaining_ms(context):
-    if callable(getattr(context, "get_remaining_time_in_millis", None)):
-        return context.get_remaining_time_in_millis
-    deadline = time.monotonic() + DEFAULT_BUDGET_MS / 1000
-    return lambda: int((deadline - time.monotonic()) * 1000)

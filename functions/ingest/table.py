@@ -10,17 +10,13 @@ import random
 import time
 from collections.abc import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from common.retry import SAFETY_MARGIN_MS, drive, retryable
 from ingest.validate import Reading
 
-BATCH_WRITE_MAX = 25  # items per BatchWriteItem (AWS limit; moto takes 26)
-RETRYABLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
-)
-BACKOFF_BASE_MS = 50
-BACKOFF_CAP_MS = 2_000
-SAFETY_MARGIN_MS = 1_000  # left for the quarantine, the report and Lambda itself after the last retry
+BATCH_WRITE_MAX = 25  # items per BatchWriteItem (AWS limit, docs/aws-limits.md §DynamoDB; moto takes 26)
+__all__ = ["BATCH_WRITE_MAX", "SAFETY_MARGIN_MS", "Write", "WriteOutcome", "plan", "to_item", "write"]
 
 Key = tuple[str, int]
 
@@ -76,12 +72,6 @@ def _key(item: dict) -> Key:
     return item["device_id"]["S"], int(item["ts"]["N"])
 
 
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") in RETRYABLE_CODES
-    return isinstance(exc, (ConnectionError, HTTPClientError))
-
-
 def write(
     ddb,
     table_name: str,
@@ -93,52 +83,51 @@ def write(
     rng: random.Random | None = None,
 ) -> WriteOutcome:
     """Puts every Write, retrying what DynamoDB did not take; never raises for an AWS error."""
-    rng = rng or random.Random()
     out = WriteOutcome()
-    pending = list(writes)
-    attempt = 0
-    while pending:
-        unwritten: list[Key] = []
-        for start in range(0, len(pending), BATCH_WRITE_MAX):
-            chunk = pending[start : start + BATCH_WRITE_MAX]
-            out.requests += 1
-            out.retries += attempt > 0
-            try:
-                resp = ddb.batch_write_item(
-                    RequestItems={table_name: [{"PutRequest": {"Item": writes[k].item}} for k in chunk]}
-                )
-            except (ClientError, BotoCoreError) as exc:
-                if _retryable(exc):
-                    unwritten += chunk
-                    continue
-                log.error(
-                    "BatchWriteItem failed and cannot be retried; its records go back to Lambda",
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                    items=len(chunk),
-                )
-                out.failed += [s for k in chunk for s in writes[k].sequence_numbers]
-                continue
-            left = {_key(r["PutRequest"]["Item"]) for r in resp.get("UnprocessedItems", {}).get(table_name, [])}
-            unwritten += [k for k in chunk if k in left]
-            out.written += [s for k in chunk if k not in left for s in writes[k].sequence_numbers]
-        if not unwritten:
-            break
-        delay_ms = rng.uniform(0, min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2**attempt))
-        if remaining_ms() - SAFETY_MARGIN_MS <= delay_ms:
-            log.error(
-                "DynamoDB still refused items when time ran out; their records go back to Lambda",
-                items=len(unwritten),
-                attempts=attempt + 1,
+
+    def send(chunk: list[Key]) -> list[Key]:
+        try:
+            resp = ddb.batch_write_item(
+                RequestItems={table_name: [{"PutRequest": {"Item": writes[k].item}} for k in chunk]}
             )
-            out.failed += [s for k in unwritten for s in writes[k].sequence_numbers]
-            break
+        except (ClientError, BotoCoreError) as exc:
+            if retryable(exc):
+                return chunk
+            log.error(
+                "BatchWriteItem failed and cannot be retried; its records go back to Lambda",
+                error=str(exc),
+                error_type=type(exc).__name__,
+                items=len(chunk),
+            )
+            out.failed += [s for k in chunk for s in writes[k].sequence_numbers]
+            return []
+        left = {_key(r["PutRequest"]["Item"]) for r in resp.get("UnprocessedItems", {}).get(table_name, [])}
+        out.written += [s for k in chunk if k not in left for s in writes[k].sequence_numbers]
+        return [k for k in chunk if k in left]
+
+    def on_retry(unwritten: list[Key], attempt: int, delay_ms: float) -> None:
         log.warning(
             "DynamoDB throttled or left items unprocessed; retrying",
             items=len(unwritten),
-            attempt=attempt + 1,
+            attempt=attempt,
             delay_ms=round(delay_ms),
         )
-        sleep(delay_ms / 1000)
-        pending, attempt = unwritten, attempt + 1
+
+    unwritten, attempts = drive(
+        list(writes),
+        send,
+        chunk_size=BATCH_WRITE_MAX,
+        remaining_ms=remaining_ms,
+        counted=out,
+        on_retry=on_retry,
+        sleep=sleep,
+        rng=rng,
+    )
+    if unwritten:
+        log.error(
+            "DynamoDB still refused items when time ran out; their records go back to Lambda",
+            items=len(unwritten),
+            attempts=attempts,
+        )
+        out.failed += [s for k in unwritten for s in writes[k].sequence_numbers]
     return out

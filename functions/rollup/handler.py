@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import clients, metrics
+from common import clients, metrics, retry
 from common.batch import item_failures
 from common.log import Logger
 from rollup import store
@@ -45,7 +45,7 @@ def handler(event, context):
     started = time.perf_counter()
     settings = Settings.from_environ()
     log = Logger(context, environment=settings.environment)
-    remaining_ms = _remaining_ms(context)
+    remaining_ms = retry.remaining_ms(context, DEFAULT_BUDGET_MS)
     records = event.get("Records") or []
 
     # Parse: every message is a job or malformed; duplicates of one job are done once. Messages received most
@@ -137,10 +137,3 @@ def _receive_count(record: dict) -> int:
         return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     except (TypeError, ValueError):
         return 1
-
-
-def _remaining_ms(context):
-    if callable(getattr(context, "get_remaining_time_in_millis", None)):
-        return context.get_remaining_time_in_millis
-    deadline = time.monotonic() + DEFAULT_BUDGET_MS / 1000
-    return lambda: int((deadline - time.monotonic()) * 1000)

@@ -605,8 +605,9 @@ def _delivery(target, src, via: Via):
     function_arn = src.mapping["FunctionArn"]
     if target.sandbox:
         from opsctl.core.project import FUNCTIONS_ZIP, SANDBOX_DIR
+        from opsctl.sandbox.runtime.invoker import sandbox_invoker
 
-        invoke, role, close = kr.sandbox_invoker(target, function_arn, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP)
+        invoke, role, close = sandbox_invoker(target, function_arn, state_dir=SANDBOX_DIR, zip_path=FUNCTIONS_ZIP)
     else:
         invoke, role, close = kr.lambda_invoker(target.client("lambda"), function_arn)
     return kr.InvokeDelivery(

@@ -26,12 +26,18 @@ class Settings:
     def stack(self, **overrides):
         from opsctl.core import stack
 
+        sandbox_source = None
+        if self.env == stack.LOCAL_ENV:  # the CLI may import the sandbox; on-call code gets it handed in
+            from opsctl.sandbox.deploy import stack_source
+
+            sandbox_source = stack_source()
         return stack.load(
             self.env,
             region=self.region,
             profile=self.profile,
             endpoint_url=self.endpoint_url,
             overrides={**self.overrides, **{k: v for k, v in overrides.items() if v}},
+            sandbox_source=sandbox_source,
         )
 
 

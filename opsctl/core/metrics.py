@@ -3,7 +3,7 @@
 The implementation lives in functions/capacity_report/metrics.py (the scheduled report uses it too).
 
 Only plain MetricStat queries (no metric math, no SEARCH): the same code works on the sandbox, whose
-CloudWatch (moto) has neither (REFERENCE.md §2)."""
+CloudWatch (moto) has neither (docs/moto-gaps.md §CloudWatch)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ sha256, so Terraform's `filebase64sha256` only sees a change when code changed."
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -28,7 +29,9 @@ def source_files(src: Path) -> list[Path]:
 def build_zip(src: Path, dest: Path) -> str:
     """Writes the zip of `src` to `dest` (only if its content changed) and returns its sha256 hex digest."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".zip.tmp")
+    # A temporary name of this process's own: two sandboxes coming up at once (parallel test workers, two
+    # terminals) build the same zip, and the rename leaves `dest` whole whichever finishes last.
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in source_files(src):
             info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=FIXED_DATE)

@@ -5,12 +5,12 @@ single resources (e.g. `--stream`) so opsctl also works on a stack it did not de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsctl.core import tf
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
-from opsctl.core.project import SANDBOX_DIR
 
 LOCAL_ENV = "local"
 DEFAULT_REGION = "us-east-1"
@@ -33,6 +33,16 @@ class Stack:
         return value
 
 
+@dataclass(frozen=True)
+class SandboxSource:
+    """Where `--env local` is: the running sandbox's endpoint and its Terraform outputs. The sandbox provides it
+    (opsctl.sandbox.deploy.stack_source) and the CLI hands it in, so on-call code never imports the sandbox.
+    Each raises OpsError when the sandbox is not up."""
+
+    endpoint: Callable[[], str]
+    outputs: Callable[[], dict]
+
+
 def load(
     env: str,
     *,
@@ -40,25 +50,20 @@ def load(
     profile: str | None = None,
     endpoint_url: str | None = None,
     overrides: dict[str, str | None] | None = None,
+    sandbox_source: SandboxSource | None = None,
 ) -> Stack:
-    """The stack of `env`: its outputs (with `overrides` applied) and an AwsTarget to reach it."""
-    from opsctl.sandbox import server
+    """The stack of `env`: its outputs (with `overrides` applied) and an AwsTarget to reach it.
 
+    `--env local` needs `sandbox_source` (an installation without the sandbox has none: a clear error)."""
     overrides = {k: v for k, v in (overrides or {}).items() if v}
     sandbox = env == LOCAL_ENV
+    if sandbox and sandbox_source is None:
+        raise OpsError("this opsctl has no local sandbox", hint="install it with the [sandbox] extra")
     if sandbox and not endpoint_url:
-        state = server.running(SANDBOX_DIR)
-        if state is None:
-            raise OpsError("the sandbox is not up", hint="run `opsctl sandbox up` (or `make demo`)")
-        endpoint_url = state.endpoint
+        endpoint_url = sandbox_source.endpoint()
     workdir = tf.env_dir(env)
     try:
-        if sandbox:
-            from opsctl.sandbox.deploy import Workspace
-
-            outputs = Workspace(SANDBOX_DIR).outputs()
-        else:
-            outputs = tf.outputs(workdir)
+        outputs = sandbox_source.outputs() if sandbox else tf.outputs(workdir)
     except OpsError:
         if not overrides:
             raise

@@ -1,6 +1,6 @@
 """The one adapter between opsctl and the `terraform` binary.
 
-Outputs are read through python-terraform (REFERENCE.md §1: only its no-argument `output()` works on
+Outputs are read through python-terraform (docs/moto-gaps.md §The toolchain: only its no-argument `output()` works on
 Terraform 1.x, so that is all we use). `init`/`apply`/`destroy` run through `subprocess` because
 every call the sandbox makes needs a time limit, which python-terraform cannot give."""
 
@@ -84,7 +84,7 @@ def run(
         tail = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
         raise OpsError(
             f"{label} did not finish within {timeout:.0f} s{tail}",
-            hint="a resource the sandbox cannot serve may be waiting forever; see REFERENCE.md §1",
+            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against moto",
         ) from None
     if proc.returncode != 0:
         raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(proc.stderr or proc.stdout)}")

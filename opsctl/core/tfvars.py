@@ -1,5 +1,5 @@
 """Writing values an operator changed at run time back into the environment's Terraform variables,
-so the next `terraform plan` agrees with reality (STYLE.md: Terraform owns every resource).
+so the next `terraform plan` agrees with reality (docs/architecture.md: Terraform owns every resource).
 
 - real environments: `terraform/envs/<env>/opsctl.auto.tfvars.json`, to be committed with the change;
 - the default sandbox: the same file in `envs/local` (git-ignored there);

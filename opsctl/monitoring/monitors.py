@@ -1,6 +1,6 @@
 """Evaluate every monitor of the catalog (terraform/catalog/monitors.json) against CloudWatch, the way a
 CloudWatch alarm would: an independent second opinion on real AWS, and the only opinion on the sandbox,
-whose CloudWatch (moto) stores metrics but never evaluates alarms (REFERENCE.md §2).
+whose CloudWatch (moto) stores metrics but never evaluates alarms (docs/moto-gaps.md §CloudWatch).
 
 Per monitor: the catalog's statistic and period over its last `evaluation_periods` periods (aligned to the
 period, the newest one still filling), each period compared with the threshold (in the unit its key names),

@@ -1,6 +1,6 @@
 """Replaying the batches a Kinesis event source mapping gave up on, from its on-failure queue.
 
-Lambda's on-failure record carries no records, only where they were (REFERENCE.md §3): a shard id and a
+Lambda's on-failure record carries no records, only where they were (docs/aws-limits.md §Lambda): a shard id and a
 sequence-number range (`KinesisBatchInfo`). The records must be read back from the stream before its
 retention trims them. So, for every failure record of the queue:
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Protocol
 
 from opsctl.core.errors import OpsError
+from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.replay.sqs import DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH_ENTRIES, compile_filter, selected
-from opsctl.sandbox.runtime.kinesis import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 
 MAX_GET_RECORDS = 10_000  # Kinesis: records per GetRecords call
 MAX_PUT_RECORDS = 500  # Kinesis: records per PutRecords call
@@ -362,27 +362,6 @@ class InvokeDelivery:
         return None
 
 
-def sandbox_invoker(target, function_arn: str, *, state_dir: Path, zip_path: Path):
-    """(invoke, role, close) that run the deployed function in this process, as `opsctl sandbox run` does."""
-    from opsctl.sandbox.runtime.function import FunctionRunner, MetricSink
-
-    metrics = MetricSink(target.client("cloudwatch"))
-    runner = FunctionRunner(target, state_dir=state_dir, zip_path=zip_path, metrics=metrics)
-    fn = runner.function(function_arn)
-
-    def invoke(event: dict):
-        inv = runner.invoke(fn, event)
-        return (f"{inv.error_type}: {inv.error_message}" if inv.function_error else None), inv.result
-
-    def close():
-        try:
-            metrics.flush()
-        finally:
-            runner.close()
-
-    return invoke, fn.role, close
-
-
 def lambda_invoker(lambda_client, function_arn: str):
     """(invoke, role, close) that call Lambda's Invoke (RequestResponse) on real AWS."""
     role = lambda_client.get_function_configuration(FunctionName=function_arn).get("Role", "")
@@ -516,7 +495,6 @@ def replay(
     delivery: Delivery | None,
     *,
     progress: Progress = _noop,
-    fail_after_ranges: int | None = None,
 ) -> KinesisReplayReport:
     """Replays the failure records of `queue_url` through `delivery` (None only for a dry run)."""
     started = time.monotonic()
@@ -582,9 +560,7 @@ def replay(
             from opsctl.replay.sqs import RateLimiter
 
             limiter = RateLimiter(options.rate_per_s)
-        for done, rng in enumerate(ranges):
-            if fail_after_ranges is not None and done >= fail_after_ranges:
-                raise RuntimeError(f"injected crash after {done} ranges")
+        for rng in ranges:
             got, problem = read_range(
                 kinesis,
                 rng.stream_arn,

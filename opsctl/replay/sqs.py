@@ -9,7 +9,7 @@ and delete) in both: at-least-once, never lost. Our consumers are idempotent, so
 Messages this run looks at but does not move (filtered out, failed, listed by --dry-run) are held
 invisible while the run lasts, so it never sees one twice, and made visible again at once when it ends.
 
-Why not lumigo-cli's way (REFERENCE.md §4): it deletes the whole received batch after a partly failed
+Why not lumigo-cli's way (docs/aws-limits.md §Prior art): it deletes the whole received batch after a partly failed
 send (loses messages), copies only String attributes and drops FIFO group ids."""
 
 from __future__ import annotations
@@ -296,7 +296,6 @@ class Mover:
         options: MoveOptions,
         *,
         progress: Progress = _noop,
-        fail_after: int | None = None,
     ):
         self.sqs = sqs
         self.source = source_url
@@ -315,7 +314,6 @@ class Mover:
         self._budget = _Budget(options.max_messages)
         self._rate = RateLimiter(options.rate_per_s)
         self._backup = None
-        self._fail_after = fail_after  # tests: raise after this many messages moved (a crash in the middle)
         self._stop = threading.Event()
 
     # -- calls, counted ---------------------------------------------------------------------------
@@ -481,10 +479,7 @@ class Mover:
                 self.report.delete_failed.append(
                     {"message_id": sent[int(i)]["MessageId"], "code": f.get("Code"), "message": f.get("Message")}
                 )
-            moved = self.report.moved
         self.progress("moved", done)
-        if self._fail_after is not None and moved >= self._fail_after:
-            raise RuntimeError(f"injected crash after {moved} messages moved")
 
     def _release_held(self) -> None:
         """Makes every message this run held (skipped, failed, listed) visible again at once."""
@@ -509,12 +504,9 @@ def move(
     options: MoveOptions | None = None,
     *,
     progress: Progress = _noop,
-    fail_after: int | None = None,
 ) -> MoveReport:
     """Replays the messages of `source_url` (a DLQ) to `destination_url` and returns what happened."""
-    return Mover(
-        sqs, source_url, destination_url, options or MoveOptions(), progress=progress, fail_after=fail_after
-    ).run()
+    return Mover(sqs, source_url, destination_url, options or MoveOptions(), progress=progress).run()
 
 
 # -- where a DLQ's messages go back to ---------------------------------------------------------------

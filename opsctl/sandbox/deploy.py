@@ -15,6 +15,7 @@ from opsctl.core import tf
 from opsctl.core.aws import SANDBOX_CREDENTIALS
 from opsctl.core.packaging import build_zip
 from opsctl.core.project import DEFAULT_SANDBOX_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.core.stack import SandboxSource
 from opsctl.sandbox import server
 
 LOCAL_ENV = "local"
@@ -145,3 +146,17 @@ def down(*, state_dir: Path = SANDBOX_DIR) -> server.ServerState | None:
     if state_dir.exists():
         shutil.rmtree(state_dir, ignore_errors=True)
     return stopped
+
+
+def stack_source(state_dir: Path = SANDBOX_DIR) -> SandboxSource:
+    """`--env local` for opsctl.core.stack.load: this sandbox's endpoint (it must be up) and outputs."""
+
+    def endpoint() -> str:
+        state = server.running(state_dir)
+        if state is None:
+            from opsctl.core.errors import OpsError
+
+            raise OpsError("the sandbox is not up", hint="run `opsctl sandbox up` (or `make demo`)")
+        return state.endpoint
+
+    return SandboxSource(endpoint=endpoint, outputs=lambda: Workspace(state_dir).outputs())

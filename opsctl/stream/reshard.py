@@ -2,7 +2,7 @@
 
 AWS's UpdateShardCount (UNIFORM_SCALING) takes one target per call, at most 2x and at least 1/2 of the
 current open count, at most 10 calls per rolling 24 h per stream and 10,000 shards per stream, within
-the account's shard quota (REFERENCE.md §3). Tools that ask for the whole jump at once get refused
+the account's shard quota (docs/aws-limits.md §Kinesis). Tools that ask for the whole jump at once get refused
 half way; we plan the fewest legal steps, apply them one at a time, and trust `list_shards` (not the
 API's own count, which moto and AWS can report stale) to know where we are, so an interrupted run
 picks up from what is there."""

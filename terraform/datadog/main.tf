@@ -1,5 +1,5 @@
 # Datadog monitors for the same catalog as the CloudWatch alarms (terraform/catalog/monitors.json), in a
-# root module of their own: only the AWS provider is installed where the AWS roots run (REFERENCE.md §1).
+# root module of their own: only the AWS provider is installed where the AWS roots run (docs/moto-gaps.md §The toolchain).
 # Checked offline against the provider's schema (terraform/datadog/provider-schema.json) and every query
 # parsed (tests/terraform/test_datadog.py). Keys come from DD_API_KEY / DD_APP_KEY, never from files.
 

@@ -60,7 +60,7 @@ def e2e_rows() -> list[dict]:
     print(f"bench: bringing up a sandbox in {state_dir} (one terraform apply, about a minute)", file=sys.stderr)
     try:
         deploy.up(state_dir=state_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
-        stack = stack_mod.load("local")
+        stack = stack_mod.load("local", sandbox_source=deploy.stack_source(state_dir))
         kinesis = stack.target.client("kinesis")
         rates = {}
         for label, override in (("ours", None), ("naive", naive_handler)):

@@ -1,6 +1,6 @@
 """Bench rows for `opsctl replay-dlq`: the SQS mover against a fake SQS with a set per-call latency.
 
-moto's SQS slows down as a queue grows (REFERENCE.md §2), so it would measure moto, not the mover. The
+moto's SQS slows down as a queue grows (docs/moto-gaps.md §SQS), so it would measure moto, not the mover. The
 fake answers every call after LATENCY_S (20 ms, a realistic round trip to SQS), holds messages in memory
 and keeps SQS's visibility semantics. Rows, side by side with the naive tool (one message at a time:
 ReceiveMessage of 1, SendMessage, DeleteMessage):

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+
 ROOT = Path(__file__).resolve().parents[2]
 UP_TIMEOUT_S = 900
 
@@ -24,6 +26,16 @@ class Sandbox:
         env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(self.state_dir)}
         env.pop("OPSCTL_ENV", None)
         return env
+
+    def client(self, service: str):
+        """A boto3 client of this sandbox's moto server, in the region Terraform deployed to."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.outputs["region"],
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
 
 
 def _run(env: dict, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
@@ -44,9 +56,19 @@ def opsctl(sandbox: Sandbox, *args: str, timeout: float = 600, check: bool = Tru
     return _run(sandbox.env, *args, timeout=timeout, check=check)
 
 
-def start(state_dir: Path) -> Sandbox:
+def start(state_dir: Path, variables: dict | None = None) -> Sandbox:
+    """`opsctl sandbox up` in `state_dir`; `variables` go into the isolated sandbox's own Terraform variables
+    (opsctl.core.tfvars.json, the file opsctl itself records changes in) before the first apply."""
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
     env.pop("OPSCTL_ENV", None)
+    if variables:
+        from opsctl.core.tfvars import ISOLATED_FILE_NAME
+        from opsctl.sandbox import server
+
+        # `sandbox up` forgets the variables of a sandbox whose server is gone (its resources went with it), so
+        # the server is started first and `up` finds it running.
+        server.start(None, state_dir)
+        (state_dir / ISOLATED_FILE_NAME).write_text(json.dumps(variables))
     up = json.loads(_run(env, "sandbox", "up", "--output", "json", timeout=UP_TIMEOUT_S).stdout)
     return Sandbox(state_dir=state_dir, endpoint=up["endpoint"], outputs=up["outputs"])
 

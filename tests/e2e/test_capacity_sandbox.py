@@ -8,22 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import boto3
 import pytest
 
 from .sandbox_harness import opsctl, terraform_plan_exit_code
 
-pytestmark = pytest.mark.e2e
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-capacity")]
 
 
 def _seed_table(sandbox, table, metric, per_minute, minutes=60):
@@ -38,32 +28,27 @@ def _seed_table(sandbox, table, metric, per_minute, minutes=60):
         }
         for i in range(minutes)
     ]
-    _client(sandbox, "cloudwatch").put_metric_data(Namespace="AWS/DynamoDB", MetricData=data)
+    sandbox.client("cloudwatch").put_metric_data(Namespace="AWS/DynamoDB", MetricData=data)
 
 
 @pytest.fixture
 def provisioned_table(sandbox):
-    """The sandbox's readings table switched to PROVISIONED 5/5 the way an operator would: the local environment's
-    variables (the isolated sandbox's opsctl.core.tfvars.json) and `sandbox up`.
+    """The sandbox's readings table, PROVISIONED 5/5 the way an operator makes it so: through the local
+    environment's own variables (the isolated sandbox's opsctl.core.tfvars.json), which the session sandbox is
+    brought up with (tests/e2e/conftest.py SESSION_VARIABLES), so no second apply is needed to switch it.
 
     It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
     still agrees. Switching back is not possible on moto: after UpdateTable to PAY_PER_REQUEST it keeps reporting
     the old ProvisionedThroughput (AWS reports 0), and the AWS provider then refuses to plan ("read_capacity can not
     be set when billing_mode is PAY_PER_REQUEST")."""
-    vars_file = sandbox.state_dir / "opsctl.core.tfvars.json"
-    current = json.loads(vars_file.read_text()) if vars_file.exists() else {}
-    vars_file.write_text(
-        json.dumps(
-            {**current, "table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}
-        )
-    )
-    opsctl(sandbox, "sandbox", "up", timeout=900)
+    recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
+    assert recorded["table_billing_mode"] == "PROVISIONED"
     return sandbox.outputs["table_name"]
 
 
 def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbox, provisioned_table):
     table = provisioned_table
-    pt = _client(sandbox, "dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
+    pt = sandbox.client("dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
     assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (5, 5)
     _seed_table(sandbox, table, "ConsumedWriteCapacityUnits", 600)  # 10 WCU/s: ceil(10 / 0.7) = 15, an increase
     _seed_table(sandbox, table, "ConsumedReadCapacityUnits", 120)  # 2 RCU/s: ceil(2 / 0.7) = 3, a decrease
@@ -74,7 +59,7 @@ def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbo
     assert refused.returncode == 1 and "add --yes" in refused.stderr and "Traceback" not in refused.stderr
     done = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--apply", "--yes", "--output", "json").stdout)
     assert [a["resource"] for a in done["applied"]] == [table]
-    pt = _client(sandbox, "dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
+    pt = sandbox.client("dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
     assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (3, 15)
     recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
     assert (recorded["table_read_capacity"], recorded["table_write_capacity"]) == (3, 15)
@@ -82,7 +67,7 @@ def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbo
 
 
 def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbox, tmp_path):
-    sqs, sns = _client(sandbox, "sqs"), _client(sandbox, "sns")
+    sqs, sns = sandbox.client("sqs"), sandbox.client("sns")
     queue = sqs.create_queue(QueueName="capacity-report-listener")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(
@@ -99,7 +84,7 @@ def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbo
     )
     bucket, keys = d["result"]["bucket"], d["result"]["keys"]
     assert bucket == sandbox.outputs["reports_bucket"]
-    s3 = _client(sandbox, "s3")
+    s3 = sandbox.client("s3")
     stored = json.loads(s3.get_object(Bucket=bucket, Key=keys["json"])["Body"].read())
     assert stored["kind"] == "capacity-report" and stored["environment"] == "local"
     # The readings and the rollups table, as Terraform's TABLE_NAMES lists them.
@@ -122,7 +107,7 @@ def test_scheduled_report_lands_in_s3_and_its_summary_on_the_alerts_topic(sandbo
     assert f"s3://{bucket}/{keys['html']}" in m["Body"] and "Capacity report for local" in m["Body"]
     # What the "no report in 26 h" alarm watches: the function's EMF metric, published by the local runtime.
     now = dt.datetime.now(dt.UTC)
-    points = _client(sandbox, "cloudwatch").get_metric_statistics(
+    points = sandbox.client("cloudwatch").get_metric_statistics(
         Namespace="TelemetryPipeline",
         MetricName="ReportsGenerated",
         Statistics=["Sum"],

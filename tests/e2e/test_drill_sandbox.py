@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from opsctl.monitoring import thresholds
 
 from .sandbox_harness import opsctl, start, stop_dir
 
-pytestmark = pytest.mark.e2e
+# The drill's group (with tests/opsctl/test_monitors.py) runs first, on a worker of its own: its minutes of
+# waiting on CloudWatch windows overlap the CPU-bound rest of the suite (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("drill")]
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +60,7 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     assert "detect" in steps and any(s.startswith("runbooks/iterator-age.md: mitigate") for s in steps)
     assert [s["at_s"] for s in doc["timeline"]] == sorted(s["at_s"] for s in doc["timeline"])
     # Count it ourselves: every reading of the drill's devices in the table, every poison record in the quarantine.
-    cfg = dict(
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    ddb, s3 = boto3.client("dynamodb", **cfg), boto3.client("s3", **cfg)
+    ddb, s3 = sandbox.client("dynamodb"), sandbox.client("s3")
     in_table = 0
     for page in ddb.get_paginator("scan").paginate(
         TableName=sandbox.outputs["table_name"],

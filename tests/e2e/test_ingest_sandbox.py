@@ -3,59 +3,85 @@ local runtime drives the deployed ingest function, and every record is accounted
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 
-import boto3
 import pytest
 
 from opsctl.sandbox import traffic
 
 from .sandbox_harness import opsctl, terraform_plan_exit_code
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-ingest")]
 
 DEVICES = 4
 RECORDS = 600
 POISON = 22  # two of each poison kind
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+PREFIX = "ingest-e2e-"  # this module's devices: other modules' traffic in the same sandbox leaves them alone
 
 
 def _table_keys(sandbox) -> Counter:
-    ddb = _client(sandbox, "dynamodb")
+    """(device_id, ts) of this module's readings in the table, with how often each is there."""
+    ddb = sandbox.client("dynamodb")
     keys = Counter()
-    for page in ddb.get_paginator("scan").paginate(TableName=sandbox.outputs["table_name"]):
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=sandbox.outputs["table_name"],
+        FilterExpression="begins_with(device_id, :p)",
+        ExpressionAttributeValues={":p": {"S": PREFIX}},
+    ):
         keys.update((i["device_id"]["S"], int(i["ts"]["N"])) for i in page["Items"])
     return keys
 
 
-def _quarantine(sandbox) -> list[dict]:
-    s3 = _client(sandbox, "s3")
+def _table_items(sandbox) -> int:
+    """Every item in the readings table, whoever wrote it (what `sandbox inspect` counts)."""
+    pages = (
+        sandbox.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=sandbox.outputs["table_name"], Select="COUNT")
+    )
+    return sum(page["Count"] for page in pages)
+
+
+def _quarantine(sandbox, mine: set[bytes] | None = None) -> list[dict]:
+    """The quarantined records; with `mine`, only those whose raw record data is one of these (this module's)."""
+    s3 = sandbox.client("s3")
     bucket, prefix = sandbox.outputs["quarantine_bucket"], sandbox.outputs["quarantine_prefix"]
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            out.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
+            body = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            if mine is None or base64.b64decode(body["data_base64"] or "") in mine:
+                out.append(body)
     return out
+
+
+def _own(item: traffic.Outgoing) -> traffic.Outgoing:
+    """The item with this module's device prefix, in its partition key and in its data (poison included)."""
+    reading = item.reading and {**item.reading, "device_id": item.reading["device_id"].replace("dev-", PREFIX, 1)}
+    if reading:
+        data = json.dumps(reading, separators=(",", ":")).encode()
+    else:
+        data = item.data.replace(b"dev-", PREFIX.encode())
+    return traffic.Outgoing(item.partition_key.replace("dev-", PREFIX, 1), data, item.kind, reading)
 
 
 @pytest.fixture(scope="module")
 def sent(sandbox):
-    """Sends the traffic once for this module and returns what was sent."""
-    items = traffic.mix(traffic.readings(DEVICES, RECORDS, seed=11), traffic.poison(POISON, seed=11), seed=11)
-    result = traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], items)
+    """Sends the traffic once for this module and returns what was sent. The sandbox is shared with the other
+    modules a worker runs, in any order: whatever they left on the stream is processed first, so this module's
+    run delivers its own records only, and every assertion reads this module's devices and poison records."""
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
+    mix = traffic.mix(traffic.readings(DEVICES, RECORDS, seed=11), traffic.poison(POISON, seed=11), seed=11)
+    items = [_own(i) for i in mix]
+    result = traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], items)
     assert result.sent == RECORDS + POISON
     run = opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
-    return {"items": items, "result": result, "run": json.loads(run.stdout)}
+    poison = {i.data for i in items if i.kind != "valid"}
+    assert len(poison) == POISON  # each poison record recognisable by its bytes
+    return {"items": items, "result": result, "run": json.loads(run.stdout), "poison": poison}
 
 
 def test_every_valid_reading_is_in_the_table_exactly_once(sandbox, sent):
@@ -66,7 +92,7 @@ def test_every_valid_reading_is_in_the_table_exactly_once(sandbox, sent):
 
 
 def test_readings_keep_their_values_and_ttl_in_epoch_seconds(sandbox, sent):
-    ddb = _client(sandbox, "dynamodb")
+    ddb = sandbox.client("dynamodb")
     reading = sent["result"].readings[-1]
     item = ddb.get_item(
         TableName=sandbox.outputs["table_name"],
@@ -80,7 +106,7 @@ def test_readings_keep_their_values_and_ttl_in_epoch_seconds(sandbox, sent):
 
 
 def test_every_poison_record_is_quarantined_with_its_reason(sandbox, sent):
-    quarantined = _quarantine(sandbox)
+    quarantined = _quarantine(sandbox, sent["poison"])
     assert Counter(q["reason_code"] for q in quarantined) == Counter(i.kind for i in sent["items"] if i.kind != "valid")
     assert all(
         q["reason"] and q["shard_id"] and q["sequence_number"] and q["data_base64"] is not None for q in quarantined
@@ -88,8 +114,8 @@ def test_every_poison_record_is_quarantined_with_its_reason(sandbox, sent):
 
 
 def test_counts_add_up_and_nothing_went_to_the_failure_queue(sandbox, sent):
-    assert sum(_table_keys(sandbox).values()) + len(_quarantine(sandbox)) == sent["result"].sent
-    sqs = _client(sandbox, "sqs")
+    assert sum(_table_keys(sandbox).values()) + len(_quarantine(sandbox, sent["poison"])) == sent["result"].sent
+    sqs = sandbox.client("sqs")
     attrs = sqs.get_queue_attributes(
         QueueUrl=sandbox.outputs["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
     )
@@ -99,26 +125,26 @@ def test_counts_add_up_and_nothing_went_to_the_failure_queue(sandbox, sent):
 
 
 def test_redelivery_from_trim_horizon_creates_no_duplicates(sandbox, sent):
-    before_items, before_quarantine = sum(_table_keys(sandbox).values()), len(_quarantine(sandbox))
+    before_items, before_quarantine = sum(_table_keys(sandbox).values()), len(_quarantine(sandbox, sent["poison"]))
     again = json.loads(opsctl(sandbox, "sandbox", "run", "--from-start", "--output", "json").stdout)
     ingest = [m for m in again["mappings"] if m["function_name"] == sandbox.outputs["ingest_function_name"]][0]
     assert ingest["records_delivered"] >= RECORDS + POISON  # really delivered again
     keys = _table_keys(sandbox)
     assert sum(keys.values()) == before_items and all(n == 1 for n in keys.values())
-    assert len(_quarantine(sandbox)) == before_quarantine
+    assert len(_quarantine(sandbox, sent["poison"])) == before_quarantine == POISON
 
 
 def test_resent_traffic_is_idempotent(sandbox, sent):
     before = sum(_table_keys(sandbox).values())
     traffic.send(
-        _client(sandbox, "kinesis"), sandbox.outputs["stream_name"], [i for i in sent["items"] if i.kind == "valid"]
+        sandbox.client("kinesis"), sandbox.outputs["stream_name"], [i for i in sent["items"] if i.kind == "valid"]
     )
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     assert sum(_table_keys(sandbox).values()) == before
 
 
 def test_lambda_metrics_are_published_like_lambda_would(sandbox, sent):
-    cw = _client(sandbox, "cloudwatch")
+    cw = sandbox.client("cloudwatch")
     fn = sandbox.outputs["ingest_function_name"]
     names = {
         m["MetricName"]
@@ -128,6 +154,7 @@ def test_lambda_metrics_are_published_like_lambda_would(sandbox, sent):
 
 
 def test_cli_traffic_and_inspect_report_what_landed(sandbox, sent):
+    before = json.loads(opsctl(sandbox, "sandbox", "inspect", "--output", "json").stdout)
     sent_cli = json.loads(
         opsctl(
             sandbox,
@@ -148,8 +175,10 @@ def test_cli_traffic_and_inspect_report_what_landed(sandbox, sent):
     assert sent_cli["sent"] == 43 and sent_cli["poison_total"] == 3
     opsctl(sandbox, "sandbox", "run", "--output", "json")
     landed = json.loads(opsctl(sandbox, "sandbox", "inspect", "--output", "json").stdout)
-    assert landed["table"]["items"] == sum(_table_keys(sandbox).values())
-    assert landed["quarantine"]["records"] == POISON + 3
+    # inspect counts the whole sandbox (other modules' traffic included): what it says must be what is there,
+    # and the CLI's 3 poison records must be 3 more quarantined records.
+    assert landed["table"]["items"] == _table_items(sandbox)
+    assert landed["quarantine"]["records"] == len(_quarantine(sandbox)) == before["quarantine"]["records"] + 3
     assert landed["ingest_failure_queue"]["visible"] == 0
 
 

@@ -8,7 +8,6 @@ import json
 import time
 import uuid
 
-import boto3
 import pytest
 
 from alert.handler import FILTER_PATTERN
@@ -17,7 +16,8 @@ from opsctl.sandbox import traffic
 
 from .sandbox_harness import ROOT, opsctl, terraform_plan_exit_code
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-monitors")]
 
 # Monitors whose resources envs/local has: all of them (the read API, rollups and the report included).
 LOCAL_RESOURCES = {
@@ -36,18 +36,8 @@ LOCAL_RESOURCES = {
 }
 
 
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
 def test_every_catalog_monitor_with_local_resources_is_an_alarm_in_the_sandbox(sandbox):
-    cw = _client(sandbox, "cloudwatch")
+    cw = sandbox.client("cloudwatch")
     alarms = {
         a["AlarmName"]: a
         for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix="telemetry-local-")
@@ -75,7 +65,7 @@ def test_every_catalog_monitor_with_local_resources_is_an_alarm_in_the_sandbox(s
 
 
 def test_subscription_filter_forwards_only_our_error_lines(sandbox):
-    logs = _client(sandbox, "logs")
+    logs = sandbox.client("logs")
     group = f"/aws/lambda/{sandbox.outputs['ingest_function_name']}"
     (f,) = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
     assert f["filterPattern"] == FILTER_PATTERN
@@ -85,7 +75,7 @@ def test_subscription_filter_forwards_only_our_error_lines(sandbox):
 @pytest.fixture
 def alert_inbox(sandbox):
     """An SQS queue subscribed to the alerts topic, as on-call's e-mail or pager would be; yields a reader."""
-    sns, sqs = _client(sandbox, "sns"), _client(sandbox, "sqs")
+    sns, sqs = sandbox.client("sns"), sandbox.client("sqs")
     url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sub = sns.subscribe(TopicArn=sandbox.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
@@ -116,7 +106,7 @@ def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inb
     pool = traffic.poison(22, seed=5)  # two of each kind
     chosen = [next(p for p in pool if p.kind == "not_json")] + [p for p in pool if p.kind == "bad_ts"]
     items = [traffic.Outgoing("dev-alerts", p.data, p.kind) for p in chosen]
-    traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], items)
+    traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], items)
     run = json.loads(opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json").stdout)
     by_fn = {m["function_name"]: m for m in run["mappings"]}
     assert by_fn[sandbox.outputs["alert_function_name"]]["invocations"] >= 1
@@ -130,7 +120,7 @@ def test_a_handlers_error_lines_arrive_as_one_grouped_message(sandbox, alert_inb
     again = json.loads(opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json").stdout)
     assert {m["function_name"]: m["invocations"] for m in again["mappings"]}.get(ingest, 0) == 0
     assert alert_inbox() == []
-    queue = _client(sandbox, "sqs").get_queue_attributes(
+    queue = sandbox.client("sqs").get_queue_attributes(
         QueueUrl=sandbox.outputs["alert_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert queue["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -8,24 +8,14 @@ import base64
 import json
 import time
 
-import boto3
 import pytest
 
 from opsctl.sandbox import traffic
 
 from .sandbox_harness import opsctl, terraform_plan_exit_code
 
-pytestmark = pytest.mark.e2e
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-opsctl")]
 
 
 def _json(proc):
@@ -33,7 +23,7 @@ def _json(proc):
 
 
 def _open_shards(sandbox) -> int:
-    shards = _client(sandbox, "kinesis").list_shards(StreamName=sandbox.outputs["stream_name"])["Shards"]
+    shards = sandbox.client("kinesis").list_shards(StreamName=sandbox.outputs["stream_name"])["Shards"]
     return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
 
 
@@ -51,7 +41,7 @@ def test_status_shows_stream_mapping_queue_and_table(sandbox):
 
 def test_iterator_age_reads_what_the_runtime_published_and_exits_like_a_plugin(sandbox):
     items = traffic.mix(traffic.readings(3, 90, seed=21), [])
-    traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], items)
+    traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], items)
     time.sleep(1.5)  # the records must be measurably old when the runtime finishes their batch
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     ok = opsctl(
@@ -93,7 +83,7 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
     from opsctl.core.aws import AwsTarget
     from opsctl.sandbox.runtime import runner as runtime
 
-    kinesis = _client(sandbox, "kinesis")
+    kinesis = sandbox.client("kinesis")
     stream = sandbox.outputs["stream_name"]
     now_ms = int(time.time() * 1000)
     sent = []

@@ -2,8 +2,7 @@
 HTTP requests to `opsctl sandbox api` (the routes Terraform created, run by the deployed zip): a device's
 whole history paged through, every reading exactly once and in order; errors, cursors and CORS over HTTP.
 
-The session shares one sandbox, and test_ingest_sandbox.py counts every item in the table: this module
-writes devices of its own (api-e2e-*) and runs after it (pytest runs the modules in name order)."""
+The worker's sandbox is shared with other modules: this module writes devices of its own (api-e2e-*)."""
 
 from __future__ import annotations
 
@@ -17,28 +16,18 @@ import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from opsctl.sandbox import server, traffic
 
 from .sandbox_harness import ROOT, opsctl
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-read-api")]
 
 DEVICES = 3
 PER_DEVICE = 230  # more than two pages of 100, not a multiple of any page size used below
 CORS_ORIGIN = "http://localhost:8000"  # envs/local's api_cors_allow_origins
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +36,7 @@ def history(sandbox) -> dict[str, list[dict]]:
     sent = traffic.readings(DEVICES, DEVICES * PER_DEVICE, seed=33)
     for r in sent:
         r["device_id"] = r["device_id"].replace("dev-", "api-e2e-")
-    result = traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], traffic.mix(sent, [], seed=33))
+    result = traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], traffic.mix(sent, [], seed=33))
     assert result.sent == len(sent)
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     by_device: dict[str, list[dict]] = {}

@@ -7,29 +7,19 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 from opsctl.sandbox.runtime.mapping import iso_millis
 
 from .sandbox_harness import opsctl
 
-pytestmark = pytest.mark.e2e
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-replay")]
 
 
 def test_a_failed_ingest_batch_is_replayed_into_the_table(sandbox):
     o = sandbox.outputs
-    kinesis, sqs, table = _client(sandbox, "kinesis"), _client(sandbox, "sqs"), _client(sandbox, "dynamodb")
+    kinesis, sqs, table = sandbox.client("kinesis"), sandbox.client("sqs"), sandbox.client("dynamodb")
     now_ms = int(time.time() * 1000)
     device = f"replay-{now_ms}"
     records = [

@@ -9,29 +9,19 @@ import json
 import statistics
 import time
 
-import boto3
 import pytest
 
 from opsctl.sandbox import traffic
 
 from .sandbox_harness import opsctl
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-rollups")]
 
 HOUR_MS = 3_600_000
 DEVICES = ("roll-01", "roll-02", "roll-03")  # devices of this module only: other modules' traffic leaves them alone
 HOURS = 5
 PER_HOUR = 6
-
-
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
 
 
 def _hour(ts: int) -> int:
@@ -79,7 +69,7 @@ def _expected(readings: list[dict]) -> dict[tuple[str, int], dict]:
 
 
 def _queue_depth(sandbox, url_output: str) -> tuple[int, int]:
-    attrs = _client(sandbox, "sqs").get_queue_attributes(
+    attrs = sandbox.client("sqs").get_queue_attributes(
         QueueUrl=sandbox.outputs[url_output],
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
@@ -93,8 +83,10 @@ def _rollup_mapping(run: dict, sandbox) -> dict:
 
 @pytest.fixture(scope="module")
 def rolled(sandbox):
+    # Whatever other modules left on the stream or the queue is processed first: this run is this module's alone.
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     readings = _readings()
-    result = traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], traffic.mix(readings, []))
+    result = traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], traffic.mix(readings, []))
     assert result.sent == len(readings)
     run = json.loads(opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json").stdout)
     return {"readings": readings, "run": run}
@@ -145,7 +137,7 @@ def test_the_queue_is_drained_nothing_dead_lettered_and_jobs_were_deduplicated(s
 
 
 def test_the_dlq_is_found_from_the_source_queue_as_replay_tools_expect(sandbox):
-    sqs = _client(sandbox, "sqs")
+    sqs = sandbox.client("sqs")
     sources = sqs.list_dead_letter_source_queues(QueueUrl=sandbox.outputs["rollup_dlq_url"])["queueUrls"]
     assert sources == [sandbox.outputs["rollup_queue_url"]]
     attrs = sqs.get_queue_attributes(QueueUrl=sandbox.outputs["rollup_queue_url"], AttributeNames=["All"])["Attributes"]
@@ -156,7 +148,7 @@ def test_the_dlq_is_found_from_the_source_queue_as_replay_tools_expect(sandbox):
 
 
 def test_a_malformed_job_reaches_the_dlq_after_max_receive_count_while_the_others_succeed(sandbox, rolled):
-    sqs = _client(sandbox, "sqs")
+    sqs = sandbox.client("sqs")
     queue = sandbox.outputs["rollup_queue_url"]
     max_receive_count = json.loads(
         sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
@@ -164,7 +156,7 @@ def test_a_malformed_job_reaches_the_dlq_after_max_receive_count_while_the_other
     # A late reading for one hour, and its job, next to a job no worker can read.
     device, hour = DEVICES[0], _hour(rolled["readings"][0]["ts"])
     late = {"device_id": device, "ts": hour + HOUR_MS - 1, "metrics": {"temp_c": -40.0}}
-    traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], traffic.mix([late], []))
+    traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], traffic.mix([late], []))
     malformed = '{"device_id": "roll-01", "hour_start": "not a number"}'
     sqs.send_message(QueueUrl=queue, MessageBody=malformed)
 

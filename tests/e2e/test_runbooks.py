@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# One worker runs every page, in ORDER, on one sandbox (pytest-xdist would otherwise spread the pages).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-runbooks")]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"

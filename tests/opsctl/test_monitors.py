@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 from opsctl.monitoring import monitors as mon
 from opsctl.monitoring import thresholds
 
+# In the drill's xdist group (tests/conftest.py says why the drill needs company).
+pytestmark = pytest.mark.xdist_group("drill")
+
 # Mid-minute, so "the last 5 periods" are the 4 full minutes before and the one now filling.
 NOW = dt.datetime.now(dt.UTC).replace(second=30, microsecond=0) - dt.timedelta(minutes=1)
 OUTPUTS = {

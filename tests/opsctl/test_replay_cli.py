@@ -9,40 +9,25 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.stack import Stack
 from opsctl.replay import sources as dlq
 from opsctl.sandbox.runtime.mapping import iso_millis
-from opsctl.sandbox.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def aws(moto_endpoint):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     return lambda service: boto3.client(
         service,
         endpoint_url=moto_endpoint,

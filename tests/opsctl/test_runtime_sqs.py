@@ -7,19 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opsctl.core.aws import AwsTarget
 from opsctl.core.packaging import build_zip
 from opsctl.sandbox.moto_main import disable_queue_delivery
 from opsctl.sandbox.runtime import runner as runtime
-from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
 FUNCTION = "rt-sqs-worker"
@@ -53,16 +50,9 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
+@pytest.fixture(scope="module", autouse=True)
+def _no_queue_delivery():
     disable_queue_delivery()  # as the sandbox's server does: the runtime is Lambda's poller, not moto
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +168,6 @@ class QueueSandbox:
 
 @pytest.fixture
 def qs(moto_endpoint, code_zip, tmp_path) -> QueueSandbox:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     return QueueSandbox(moto_endpoint, tmp_path, code_zip)
 
 

@@ -4,16 +4,13 @@ replayed to the queue found from the redrive policy, and read back from both que
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opsctl.core.errors import OpsError
 from opsctl.replay import sqs as sqs_replay
-from opsctl.sandbox.server import free_port
 
 REGION = "us-east-1"
 
@@ -25,17 +22,6 @@ ATTRIBUTES = {
     "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xfe\xff"},
     "gz": {"DataType": "Binary.gzip", "BinaryValue": b"\x1f\x8b\x08\x00"},
 }
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 class Queues:
@@ -126,7 +112,6 @@ class Queues:
 
 @pytest.fixture
 def q(moto_endpoint) -> Queues:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     return Queues(moto_endpoint)
 
 
@@ -233,13 +218,30 @@ def test_a_failed_fifo_message_holds_back_the_rest_of_its_group(q):
     assert len(report.failed) == 1 and report.skipped == 1
 
 
+class CrashingSqs:
+    """The SQS client, except that the process dies right after a delete brings the deleted count to `after`."""
+
+    def __init__(self, sqs, after: int):
+        self._sqs, self._after, self._deleted = sqs, after, 0
+
+    def __getattr__(self, name):
+        return getattr(self._sqs, name)
+
+    def delete_message_batch(self, **kwargs):
+        resp = self._sqs.delete_message_batch(**kwargs)
+        self._deleted += len(resp.get("Successful", []))
+        if self._deleted >= self._after:
+            raise RuntimeError("injected crash")
+        return resp
+
+
 def test_a_crash_after_k_messages_loses_nothing_and_a_rerun_finishes(q, tmp_path):
     q.create()
     bodies = [f"m-{i:03d}" for i in range(45)]
     q.dead_letters(bodies)
     backup = tmp_path / "moved.jsonl"
     with pytest.raises(RuntimeError, match="injected crash"):
-        sqs_replay.move(q.sqs, q.dlq, q.source, _opts(backup=backup, concurrency=1), fail_after=12)
+        sqs_replay.move(CrashingSqs(q.sqs, after=12), q.dlq, q.source, _opts(backup=backup, concurrency=1))
     # Nothing lost: each message is in the DLQ, the source, or (sent but not yet deleted) both.
     in_source = {m["Body"] for m in q.drain(q.source)}
     assert len(in_source) >= 12

@@ -1,4 +1,4 @@
-"""An offline, argument-level schema check for the Datadog root module (REFERENCE.md §1: only the AWS
+"""An offline, argument-level schema check for the Datadog root module (docs/moto-gaps.md §The toolchain: only the AWS
 provider is installed, so `terraform validate` cannot run on `datadog_monitor`).
 
 Two halves:

@@ -89,7 +89,7 @@ def test_schedule_input_is_a_literal_with_schedulers_placeholders():
 
 
 def test_reports_bucket_is_encrypted_versioned_and_expires():
-    under = MODULES_DIR / "reports_bucket"
+    under = MODULES_DIR / "private_bucket"
     (sse,) = [b for _, _, b in resources("aws_s3_bucket_server_side_encryption_configuration", under)]
     rule = first(first(sse["rule"])["apply_server_side_encryption_by_default"])
     assert rule["sse_algorithm"] == "aws:kms" and "kms_key_arn" in rule["kms_master_key_id"]

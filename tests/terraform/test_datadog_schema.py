@@ -1,4 +1,4 @@
-"""The offline Datadog schema check finds what `terraform validate` would (REFERENCE.md §1: the Datadog
+"""The offline Datadog schema check finds what `terraform validate` would (docs/moto-gaps.md §The toolchain: the Datadog
 provider cannot be installed here), against the schema committed from the provider's own types."""
 
 import io

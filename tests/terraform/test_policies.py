@@ -304,7 +304,7 @@ def test_every_module_has_the_five_files():
         "telemetry_table",
         "python_function",
         "kinesis_consumer",
-        "quarantine_bucket",
+        "private_bucket",
         "sqs_consumer",
         "pipeline",
     }
@@ -412,7 +412,7 @@ def test_local_env_creates_no_autoscaling_target():
 
 
 def test_redrive_allow_policy_exists_only_behind_a_switch_that_only_the_sandbox_turns_off():
-    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (REFERENCE.md §2). So it is a
+    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (docs/moto-gaps.md §Terraform against moto). So it is a
     separate, switchable resource (never the inline attribute), off in envs/local and on in dev and prod."""
     assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
     allow = resources("aws_sqs_queue_redrive_allow_policy")
@@ -438,7 +438,7 @@ def test_only_the_sandbox_drops_the_tls_only_bucket_policy():
     every real environment keeps the module's default (on)."""
     pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
     assert pipeline_vars["quarantine_deny_insecure_transport"].get("default") is True
-    policies = resources("aws_s3_bucket_policy", MODULES_DIR / "quarantine_bucket")
+    policies = resources("aws_s3_bucket_policy", MODULES_DIR / "private_bucket")
     assert policies and all("SecureTransport" in str(b.get("policy")) for _, _, b in policies)
     for env in ENVS:
         (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]

@@ -93,6 +93,6 @@ def test_checkov_skips_say_what_is_true_of_the_functions_they_cover():
     assert "Invoked only synchronously" not in reason_116
     reason_115 = re.search(r"CKV_AWS_115:(.*)", text).group(1)
     assert "api" in reason_115  # the public function is the one that needs a bound
-    quarantine = (MODULES_DIR / "quarantine_bucket" / "main.tf").read_text()
+    quarantine = (MODULES_DIR / "private_bucket" / "main.tf").read_text()  # the quarantine is a private_bucket
     reason_144 = re.search(r"CKV_AWS_144:(.*)", quarantine).group(1)
     assert "failure queue" not in reason_144  # poison records are not on the failure queue: they succeeded

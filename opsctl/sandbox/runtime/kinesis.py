@@ -25,8 +25,8 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
+from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
 from opsctl.sandbox.runtime.mapping import (
     CheckpointStore,
@@ -38,47 +38,9 @@ from opsctl.sandbox.runtime.mapping import (
     iso_millis,
 )
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
-RECORD_OVERHEAD_BYTES = 400  # the JSON around one record's data in the event, roughly
 SHARD_LIST_REFRESH_S = 1.0
 
 clock = time.time  # record ages are measured with this clock (tests move it forward)
-
-
-class KinesisRecord(NamedTuple):
-    sequence_number: str
-    partition_key: str
-    data_b64: str
-    arrival: float  # epoch seconds
-
-    @property
-    def seq(self) -> int:
-        return int(self.sequence_number)
-
-
-def kinesis_event(records: list[KinesisRecord], *, shard_id: str, source_arn: str, role: str, region: str) -> dict:
-    """The event Lambda hands a function for `records` of one shard (also what `opsctl replay-dlq --via invoke` sends)."""
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": rec.partition_key,
-                    "sequenceNumber": rec.sequence_number,
-                    "data": rec.data_b64,
-                    "approximateArrivalTimestamp": rec.arrival,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{rec.sequence_number}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": role,
-                "awsRegion": region,
-                "eventSourceARN": source_arn,
-            }
-            for rec in records
-        ]
-    }
 
 
 @dataclass

@@ -1,4 +1,5 @@
 # The contract of docs/architecture.md: opsctl and the tests read these names.
+# Generated from terraform/modules/pipeline/outputs.tf by `make tf-generate`: edit that file, not this one.
 
 output "environment" {
   description = "Environment name."

@@ -24,22 +24,12 @@ variable "ingest_shard_count" {
   description = "Shards of the ingest stream. `opsctl reshard` records the count it set in opsctl.auto.tfvars.json."
   type        = number
   default     = 2
-
-  validation {
-    condition     = var.ingest_shard_count >= 1 && var.ingest_shard_count <= 10000 && floor(var.ingest_shard_count) == var.ingest_shard_count
-    error_message = "ingest_shard_count must be a whole number from 1 to 10000 (Kinesis per-stream limit)."
-  }
 }
 
 variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string
   default     = "INFO"
-
-  validation {
-    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
-    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
-  }
 }
 
 variable "tags" {
@@ -51,86 +41,46 @@ variable "tags" {
 variable "runbook_base_url" {
   description = "Where the runbooks/ pages are published, ending in \"/\" (alarm descriptions link <this>runbooks/<page>.md). E.g. the repository's blob URL of the deployed branch."
   type        = string
-
-  validation {
-    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s\"<>]*)?/$", var.runbook_base_url))
-    error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
-  }
 }
 
 variable "table_billing_mode" {
   description = "Readings table billing: PAY_PER_REQUEST or PROVISIONED. `opsctl capacity --apply` records a switch in opsctl.auto.tfvars.json."
   type        = string
   default     = "PAY_PER_REQUEST"
-
-  validation {
-    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table_billing_mode)
-    error_message = "table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
-  }
 }
 
 variable "table_read_capacity" {
   description = "Read capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.table_read_capacity >= 1 && var.table_read_capacity <= 40000 && floor(var.table_read_capacity) == var.table_read_capacity
-    error_message = "table_read_capacity must be a whole number from 1 to 40000 (default per-table quota)."
-  }
 }
 
 variable "table_write_capacity" {
   description = "Write capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.table_write_capacity >= 1 && var.table_write_capacity <= 40000 && floor(var.table_write_capacity) == var.table_write_capacity
-    error_message = "table_write_capacity must be a whole number from 1 to 40000 (default per-table quota)."
-  }
 }
 
 variable "capacity_report_schedule" {
   description = "When the capacity report runs, UTC cron() or rate() (default daily at 06:00 UTC)."
   type        = string
   default     = "cron(0 6 * * ? *)"
-
-  validation {
-    condition     = can(regex("^(cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.capacity_report_schedule))
-    error_message = "capacity_report_schedule must be cron() with six fields or rate(N unit)."
-  }
 }
 
 variable "api_cors_allow_origins" {
   description = "Origins browsers may call the read API from (empty = no CORS)."
   type        = list(string)
   default     = []
-
-  validation {
-    condition     = alltrue([for o in var.api_cors_allow_origins : can(regex("^https://[^/]+$", o))])
-    error_message = "api_cors_allow_origins must hold https:// origins (scheme and host, no path); no wildcard outside the sandbox."
-  }
 }
 
 variable "api_throttling_burst_limit" {
   description = "Read API burst limit in requests (1-5000)."
   type        = number
   default     = 100
-
-  validation {
-    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
-    error_message = "api_throttling_burst_limit must be a whole number of requests from 1 to 5000."
-  }
 }
 
 variable "api_throttling_rate_limit" {
   description = "Read API steady rate in requests per second (more than 0, at most 10000)."
   type        = number
   default     = 50
-
-  validation {
-    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
-    error_message = "api_throttling_rate_limit must be more than 0 and at most 10000 requests per second."
-  }
 }

@@ -60,7 +60,7 @@ module "pipeline" {
   # Rollups with short waits so `opsctl sandbox run --until-idle` sees a failing job reach the DLQ within a
   # minute: the 6x rule still holds (3 s worker timeout, 18 s visibility timeout), and batches of 5 jobs leave
   # room in 3 s for moto's slower queries on a busy laptop. moto cannot serve the DLQ's redrive-allow policy
-  # (the apply would hang, REFERENCE.md §2), so the sandbox goes without it.
+  # (the apply would hang, docs/moto-gaps.md §Terraform against moto), so the sandbox goes without it.
   rollup_timeout_seconds                  = 3
   rollup_queue_visibility_timeout_seconds = 18
   rollup_max_receive_count                = 3

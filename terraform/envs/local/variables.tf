@@ -24,11 +24,6 @@ variable "ingest_shard_count" {
   description = "Shards of the ingest stream. `opsctl reshard` records the count it set in opsctl.auto.tfvars.json."
   type        = number
   default     = 2
-
-  validation {
-    condition     = var.ingest_shard_count >= 1 && var.ingest_shard_count <= 10000 && floor(var.ingest_shard_count) == var.ingest_shard_count
-    error_message = "ingest_shard_count must be a whole number from 1 to 10000 (Kinesis per-stream limit)."
-  }
 }
 
 # Written by `opsctl sandbox up` into the git-ignored sandbox.auto.tfvars.json.
@@ -57,44 +52,24 @@ variable "runbook_base_url" {
   description = "Where the runbooks/ pages are published, ending in \"/\" (alarm descriptions link <this>runbooks/<page>.md). The sandbox's links are never followed: a placeholder."
   type        = string
   default     = "https://runbooks.example.invalid/telemetry-pipeline/"
-
-  validation {
-    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s\"<>]*)?/$", var.runbook_base_url))
-    error_message = "runbook_base_url must be an https:// URL ending in \"/\"."
-  }
 }
 
 variable "table_billing_mode" {
   description = "Readings table billing: PAY_PER_REQUEST or PROVISIONED. `opsctl capacity --apply` records a switch in opsctl.auto.tfvars.json."
   type        = string
   default     = "PAY_PER_REQUEST"
-
-  validation {
-    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table_billing_mode)
-    error_message = "table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
-  }
 }
 
 variable "table_read_capacity" {
   description = "Read capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.table_read_capacity >= 1 && var.table_read_capacity <= 40000 && floor(var.table_read_capacity) == var.table_read_capacity
-    error_message = "table_read_capacity must be a whole number from 1 to 40000 (default per-table quota)."
-  }
 }
 
 variable "table_write_capacity" {
   description = "Write capacity units of the readings table when PROVISIONED. `opsctl capacity --apply` records the value it set."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.table_write_capacity >= 1 && var.table_write_capacity <= 40000 && floor(var.table_write_capacity) == var.table_write_capacity
-    error_message = "table_write_capacity must be a whole number from 1 to 40000 (default per-table quota)."
-  }
 }
 
 variable "capacity_report_schedule_enabled" {

@@ -53,13 +53,14 @@ module "telemetry_table" {
 }
 
 module "quarantine_bucket" {
-  source = "../quarantine_bucket"
+  source = "../private_bucket"
 
   # Bucket names are global: the account and region make them unique per environment.
   bucket_name                    = "${var.name_prefix}-quarantine-${data.aws_caller_identity.current.account_id}-${local.region}"
+  purpose                        = "quarantine"
   prefix                         = var.quarantine_prefix
   kms_key_arn                    = module.kms_key.key_arn
-  quarantine_expiry_days         = var.quarantine_expiry_days
+  expiry_days                    = var.quarantine_expiry_days
   noncurrent_version_expiry_days = var.quarantine_noncurrent_expiry_days
   deny_insecure_transport        = var.quarantine_deny_insecure_transport
   force_destroy                  = var.quarantine_force_destroy
@@ -270,12 +271,13 @@ module "monitors" {
 # --- the scheduled capacity report (opsctl report, run by EventBridge Scheduler) ---------------------------
 
 module "reports_bucket" {
-  source = "../reports_bucket"
+  source = "../private_bucket"
 
   bucket_name                    = "${var.name_prefix}-reports-${data.aws_caller_identity.current.account_id}-${local.region}"
+  purpose                        = "reports"
   prefix                         = "reports/"
   kms_key_arn                    = module.kms_key.key_arn
-  report_expiry_days             = var.reports_expiry_days
+  expiry_days                    = var.reports_expiry_days
   noncurrent_version_expiry_days = var.reports_noncurrent_expiry_days
   deny_insecure_transport        = var.quarantine_deny_insecure_transport
   force_destroy                  = var.quarantine_force_destroy

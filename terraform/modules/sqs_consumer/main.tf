@@ -39,7 +39,7 @@ resource "aws_sqs_queue_redrive_policy" "this" {
 }
 
 # Only this queue may use the DLQ as its dead-letter queue. Switchable because moto does not know the
-# RedriveAllowPolicy attribute and the provider waits for it forever (REFERENCE.md §2): off in the sandbox only.
+# RedriveAllowPolicy attribute and the provider waits for it forever (docs/moto-gaps.md §Terraform against moto): off in the sandbox only.
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   count = var.redrive_allow_policy_enabled ? 1 : 0
 

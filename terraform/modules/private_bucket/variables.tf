@@ -1,3 +1,13 @@
+variable "purpose" {
+  description = "What the bucket holds, in the name of its expiry rule (expire-<purpose>), e.g. quarantine or reports."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,40}$", var.purpose))
+    error_message = "purpose must be 1-41 characters of a-z, 0-9 and -, starting with a letter."
+  }
+}
+
 variable "bucket_name" {
   description = "Bucket name (globally unique: include the account id and region)."
   type        = string
@@ -9,9 +19,8 @@ variable "bucket_name" {
 }
 
 variable "prefix" {
-  description = "Key prefix of quarantined records (QUARANTINE_PREFIX), ending in \"/\"."
+  description = "Key prefix of the objects (the writing function's QUARANTINE_PREFIX or REPORTS_PREFIX), ending in \"/\"."
   type        = string
-  default     = "quarantine/"
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*/$", var.prefix)) && length(var.prefix) <= 512
@@ -29,19 +38,19 @@ variable "kms_key_arn" {
   }
 }
 
-variable "quarantine_expiry_days" {
-  description = "Days a quarantined record is kept before it expires (current version)."
+variable "expiry_days" {
+  description = "Days an object under the prefix is kept before it expires (current version)."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.quarantine_expiry_days >= 1 && var.quarantine_expiry_days <= 3650 && floor(var.quarantine_expiry_days) == var.quarantine_expiry_days
-    error_message = "quarantine_expiry_days must be a whole number of days from 1 to 3650."
+    condition     = var.expiry_days >= 1 && var.expiry_days <= 3650 && floor(var.expiry_days) == var.expiry_days
+    error_message = "expiry_days must be a whole number of days from 1 to 3650."
   }
 }
 
 variable "noncurrent_version_expiry_days" {
-  description = "Days an overwritten or deleted version of a quarantined record is kept."
+  description = "Days an overwritten or deleted version of an object is kept."
   type        = number
   default     = 30
 
@@ -58,7 +67,7 @@ variable "deny_insecure_transport" {
 }
 
 variable "force_destroy" {
-  description = "Let `terraform destroy` delete a bucket that still holds records (sandbox only)."
+  description = "Let `terraform destroy` delete a bucket that still holds objects (sandbox only)."
   type        = bool
   default     = false
 }

@@ -1,8 +1,7 @@
-# The capacity reports: one JSON, HTML and Markdown object per scheduled run, kept for report_expiry_days.
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket per environment; only the capacity report function's role writes here.
-  #checkov:skip=CKV_AWS_144:Reports are regenerated from CloudWatch every day; cross-region replication doubles cost for no recovery need.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to a report as it lands: its summary goes to the alerts topic from the function itself.
+  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket per environment; each bucket is written by one function's role only (the quarantine: ingest; the reports: capacity report), traced in CloudTrail data events where an account enables them.
+  #checkov:skip=CKV_AWS_144:Quarantined records are the only copy of poison data once the stream's retention passes, kept for diagnosis and replay until they expire; reports are regenerated from CloudWatch. Buckets are versioned against overwrite and deletion. A second region would hold device data there too, for a loss (the whole region) that also stops the pipeline that produced it.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to an object as it lands: operators list quarantined records with `opsctl quarantine list`, and a report's summary goes to the alerts topic from the function itself.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags
@@ -40,6 +39,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = var.kms_key_arn
     }
+    # One data key per bucket rather than per object: far fewer KMS calls when a batch of objects lands.
     bucket_key_enabled = true
   }
 }
@@ -48,7 +48,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   rule {
-    id     = "expire-reports"
+    id     = "expire-${var.purpose}"
     status = "Enabled"
 
     filter {
@@ -56,7 +56,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
 
     expiration {
-      days = var.report_expiry_days
+      days = var.expiry_days
     }
 
     noncurrent_version_expiration {
@@ -64,6 +64,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Bucket-wide: a failed multipart upload anywhere is storage nobody can read.
   rule {
     id     = "abort-incomplete-uploads"
     status = "Enabled"
@@ -75,6 +76,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Lifecycle rules on a versioned bucket need versioning configured first.
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
@@ -95,5 +97,6 @@ resource "aws_s3_bucket_policy" "this" {
     }]
   })
 
+  # A bucket policy put before the public access block could be judged public and refused.
   depends_on = [aws_s3_bucket_public_access_block.this]
 }

@@ -1,0 +1,1 @@
+../kms_key/key_variables.tf
