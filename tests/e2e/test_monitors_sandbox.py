@@ -147,9 +147,9 @@ def failing_functions(sandbox):
     really hang in its place), each with its log group subscribed to the alert stream as Terraform does, and
     an SQS queue mapped to each: {kind: (function name, queue url)}. Removed afterwards."""
     o, suffix = sandbox.outputs, uuid.uuid4().hex[:6]
-    lam, logs, iam, sqs = (_client(sandbox, s) for s in ("lambda", "logs", "iam", "sqs"))
+    lam, logs, iam, sqs = (sandbox.client(s) for s in ("lambda", "logs", "iam", "sqs"))
     role = iam.create_role(RoleName=f"e2e-failing-{suffix}", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
-    alert_stream = _client(sandbox, "kinesis").describe_stream_summary(StreamName=o["alert_stream_name"])
+    alert_stream = sandbox.client("kinesis").describe_stream_summary(StreamName=o["alert_stream_name"])
     logs_role = iam.get_role(RoleName=o["alert_stream_name"].removesuffix("-log-alerts") + "-logs-to-alerts")
     made = []
     for kind, timeout in (("crash", 3), ("hang", 1)):
@@ -193,7 +193,7 @@ def test_a_handler_that_raises_and_one_that_times_out_are_alerted(sandbox, alert
     alert_inbox()
     (crash, crash_queue), (hang, hang_queue) = failing_functions["crash"], failing_functions["hang"]
     for url in (crash_queue, hang_queue):  # one job each, sent now that only the overrides will run them
-        _client(sandbox, "sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"job": "e2e"}))
+        sandbox.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"job": "e2e"}))
     target = AwsTarget(region=sandbox.outputs["region"], endpoint_url=sandbox.endpoint, sandbox=True)
     summary = runner.run(
         target,
