@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox.iot_tags import enable_iot_tagging
+
 
 class _NeverRegistered(dict):
     """A queue's mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
@@ -38,6 +40,7 @@ def disable_queue_delivery() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     disable_queue_delivery()
+    enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

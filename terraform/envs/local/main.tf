@@ -19,6 +19,7 @@ provider "aws" {
     dynamodb               = var.sandbox_endpoint
     events                 = var.sandbox_endpoint
     iam                    = var.sandbox_endpoint
+    iot                    = var.sandbox_endpoint
     kinesis                = var.sandbox_endpoint
     kms                    = var.sandbox_endpoint
     lambda                 = var.sandbox_endpoint

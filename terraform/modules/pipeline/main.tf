@@ -139,6 +139,30 @@ module "ingest_consumer" {
   tags                               = local.tags
 }
 
+# --- the IoT Core front door and the device registry ----------------------------------------------------
+
+# Devices publish over MQTT to dt/<tenant>/<device>/telemetry; the topic rule writes to the ingest stream with
+# the device id from the topic as the partition key, which is what the ingest function trusts. Direct
+# PutRecords stay open to trusted back-end producers that hold IAM credentials (docs/architecture.md).
+module "iot_ingress" {
+  source = "../iot_ingress"
+
+  name_prefix  = var.name_prefix
+  topic_prefix = var.iot_topic_prefix
+  stream_name  = module.ingest_stream.stream_name
+  stream_arn   = module.ingest_stream.stream_arn
+  kms_key_arn  = module.kms_key.key_arn
+  tags         = local.tags
+}
+
+module "device_registry" {
+  source = "../device_registry"
+
+  name        = "${var.name_prefix}-devices"
+  kms_key_arn = module.kms_key.key_arn
+  tags        = local.tags
+}
+
 # --- hourly rollups: ingest -> rollup queue -> rollup worker -> rollups table --------------------------------
 
 module "rollup_table" {

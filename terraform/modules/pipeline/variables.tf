@@ -606,3 +606,9 @@ variable "api_reserved_concurrency" {
     error_message = "api_reserved_concurrency must be null or a whole number from 0 to 10000."
   }
 }
+
+variable "iot_topic_prefix" {
+  description = "First level of the devices' telemetry topic: <iot_topic_prefix>/<tenant>/<device id>/telemetry."
+  type        = string
+  default     = "dt"
+}
