@@ -42,7 +42,7 @@ class CursorSigner:
         self.kms, self.key_arn, self.ttl_seconds = kms, key_arn, ttl_seconds
         self.clock = clock or (lambda: time.time())  # late-bound, so a test can move time
 
-    def issue(self, binding: dict, after_ts: int) -> str:
+    def issue(self, binding: dict, after_ts: int | str) -> str:
         """A cursor that resumes after `after_ts` for exactly the listing `binding` describes (one GenerateMac)."""
         payload = json.dumps(
             {"v": VERSION, **binding, "k": after_ts, "x": int(self.clock()) + self.ttl_seconds},
@@ -52,7 +52,7 @@ class CursorSigner:
         mac = self.kms.generate_mac(KeyId=self.key_arn, Message=payload, MacAlgorithm=MAC_ALGORITHM)["Mac"]
         return f"{_b64encode(payload)}.{_b64encode(mac)}"
 
-    def open(self, token: str, binding: dict) -> int:
+    def open(self, token: str, binding: dict) -> int | str:
         """The `after_ts` inside a cursor issued by this API for `binding` and not expired; else a 400.
 
         Malformed cursors are refused without calling KMS; a well-formed one costs one VerifyMac."""
@@ -84,4 +84,4 @@ class CursorSigner:
             raise bad_request(
                 "expired_cursor", f"cursor expired (cursors last {self.ttl_seconds} s); start again without it"
             )
-        return int(fields["k"])
+        return fields["k"]  # as issued: a ts (int) for readings, a device id (str) for GET /devices

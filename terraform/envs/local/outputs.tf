@@ -224,3 +224,13 @@ output "device_registry_tenant_index_name" {
   description = "Index of the registry keyed by tenant."
   value       = module.pipeline.device_registry_tenant_index_name
 }
+
+output "api_user_pool_id" {
+  description = "Cognito user pool of the read API's readers."
+  value       = module.pipeline.api_user_pool_id
+}
+
+output "api_client_id" {
+  description = "App client id of the read API (the JWT audience)."
+  value       = module.pipeline.api_client_id
+}

@@ -222,3 +222,13 @@ output "device_registry_tenant_index_name" {
   description = "Index of the registry keyed by tenant."
   value       = module.device_registry.tenant_index_name
 }
+
+output "api_user_pool_id" {
+  description = "Cognito user pool of the read API's readers (empty where JWT auth is off)."
+  value       = var.api_jwt_auth_enabled ? module.api_users[0].user_pool_id : ""
+}
+
+output "api_client_id" {
+  description = "App client id of the read API (the JWT audience; an identifier, not a secret)."
+  value       = var.api_jwt_auth_enabled ? module.api_users[0].client_ids[0] : ""
+}
