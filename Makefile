@@ -62,13 +62,14 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) report --window 1h --format html --out build/reports/capacity-local.html
 	@echo
 	@echo "The read API over HTTP (the API Gateway routes Terraform created, served once on a free localhost port):"
-	$(OPSCTL) sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+	$(OPSCTL) sandbox user add oncall --operator
+	$(OPSCTL) sandbox api --user oncall --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
 	@echo
 	@echo "Capacity report: build/reports/capacity-local.html (and the scheduled run's copy next to it; S3 key above)"
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"
 	@echo "  $(OPSCTL) sandbox traffic --records 200 --poison 5 && $(OPSCTL) sandbox run"
-	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
+	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl -H \"Authorization: Bearer \$$($(OPSCTL) sandbox token oncall)\" 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
 	@echo "  $(OPSCTL) capacity --window 1h                 # DynamoDB, stream and Lambda capacity, cost, recommendations"
 	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
 	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down)"

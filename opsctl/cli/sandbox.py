@@ -519,6 +519,10 @@ def api(
             "--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop"
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="with --get: send a fresh access token of this sandbox user (`sandbox user add`)"),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Serve the read API on localhost: the routes Terraform created in the sandbox, run by the deployed code.
@@ -531,7 +535,9 @@ def api(
 
       opsctl sandbox api --port 8000        # then: curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'
 
-      opsctl sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+      opsctl sandbox api --user alice --get /devices --get '/devices/dev-0001/readings?limit=3&order=desc'
+
+    Every route needs an access token, verified as API Gateway's JWT authorizer does (401 without one).
 
     With --get the exit code is 1 when any answer is 4xx/5xx."""
     import threading
@@ -546,6 +552,14 @@ def api(
             raise OpsError(
                 f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest"
             )
+    auth_headers = {}
+    if user is not None:
+        from opsctl.sandbox import users
+
+        cognito, pool_id, client_id, state_dir = _user_pool(ctx)
+        auth_headers["Authorization"] = "Bearer " + users.access_token(
+            cognito, pool_id, client_id, user, state_dir=state_dir
+        )
     local = api_server.load(stack.target, stack.get("api_id"))
     try:
         if get:
@@ -556,7 +570,7 @@ def api(
             answers = []
             try:
                 for path in get:
-                    req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+                    req = urllib.request.Request(base + path, headers={"Accept": "application/json", **auth_headers})
                     try:
                         with urllib.request.urlopen(req, timeout=60) as resp:
                             status, headers, body = resp.status, dict(resp.headers), resp.read()
@@ -614,3 +628,54 @@ def _api_answers_table(d: dict) -> None:
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
             body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
         out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)
+
+
+user_app = typer.Typer(help="Sandbox readers of the read API (Cognito users in a tenant group).", no_args_is_help=True)
+sandbox_app.add_typer(user_app, name="user")
+
+
+def _user_pool(ctx: typer.Context):
+    from opsctl.core.project import SANDBOX_DIR
+
+    stack = _local(ctx).stack()
+    pool_id, client_id = stack.get("api_user_pool_id"), stack.get("api_client_id")
+    if not pool_id or not client_id:
+        raise OpsError("the sandbox has no user pool for the read API", hint="run `opsctl sandbox up` again")
+    return stack.target.client("cognito-idp"), pool_id, client_id, SANDBOX_DIR
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="user name (a-z 0-9 . _ -)")],
+    tenant: Annotated[str | None, typer.Option(help="the tenant whose devices the user sees")] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="member of the operators group: sees every tenant")
+    ] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Add (or update) a sandbox user of the read API in TENANT's group; idempotent.
+
+    Example: opsctl sandbox user add alice --tenant acme, then
+    curl -H "Authorization: Bearer $(opsctl sandbox token alice)" http://127.0.0.1:8000/devices"""
+    from opsctl.sandbox import users
+
+    cognito, pool_id, _, state_dir = _user_pool(ctx)
+    result = users.add_user(cognito, pool_id, name, tenant=tenant, operator=operator, state_dir=state_dir)
+
+    def table(d):
+        out.print(f"user {d['user']} ({d['email']}), sub {d['sub']}, groups: {', '.join(d['groups'])}")
+
+    emit(result, output, table)
+
+
+@sandbox_app.command()
+def token(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a user added with `opsctl sandbox user add`")],
+) -> None:
+    """Print a fresh access token of sandbox user NAME (for curl's Authorization: Bearer header)."""
+    from opsctl.sandbox import users
+
+    cognito, pool_id, client_id, state_dir = _user_pool(ctx)
+    print(users.access_token(cognito, pool_id, client_id, name, state_dir=state_dir))
