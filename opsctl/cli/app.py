@@ -62,6 +62,7 @@ def _register() -> None:
     from opsctl.cli import capacity as capacity_cli
     from opsctl.cli import dlq as dlq_cli
     from opsctl.cli import stream as ops_cli
+    from opsctl.cli.devices import devices_app
     from opsctl.cli.quarantine import quarantine_app
     from opsctl.cli.sandbox import sandbox_app
 
@@ -70,6 +71,7 @@ def _register() -> None:
     capacity_cli.register(app)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(quarantine_app, name="quarantine")
+    app.add_typer(devices_app, name="devices")
 
 
 _register()
@@ -101,7 +103,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted: nothing half-done was committed; run the command again to continue")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for AWS errors; bugs still show a traceback
+    except Exception as exc:
         line = _aws_error_line(exc)
         if line is None:
             raise
