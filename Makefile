@@ -65,6 +65,18 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox user add oncall --operator
 	$(OPSCTL) sandbox api --user oncall --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
 	@echo
+	@echo "Devices of two tenants through the IoT front door (thing, certificate in build/devices/, policy, registry):"
+	$(OPSCTL) devices register acme-0001 --tenant acme --credentials build/devices
+	$(OPSCTL) devices register acme-0002 --tenant acme --credentials build/devices
+	$(OPSCTL) devices register globex-0001 --tenant globex --credentials build/devices
+	$(OPSCTL) sandbox traffic --via iot --devices 2 --records 40 --device-prefix acme-
+	$(OPSCTL) sandbox traffic --via iot --devices 1 --records 20 --device-prefix globex-
+	$(OPSCTL) sandbox run --until-idle
+	$(OPSCTL) devices list
+	@echo "A user of tenant acme sees its own devices only (globex-0001 would be a 404, exactly like a missing device):"
+	$(OPSCTL) sandbox user add alice --tenant acme
+	$(OPSCTL) sandbox api --user alice --get /devices --get '/devices/acme-0001/readings?limit=3&order=desc'
+	@echo
 	@echo "Capacity report: build/reports/capacity-local.html (and the scheduled run's copy next to it; S3 key above)"
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"

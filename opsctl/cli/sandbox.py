@@ -145,24 +145,62 @@ def traffic(
         float | None, typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="kinesis: PutRecords as a trusted producer; iot: publish to each registered device's topic "
+            "through the IoT data plane (the topic rule routes it to the stream)"
+        ),
+    ] = "kinesis",
+    device_prefix: Annotated[
+        str, typer.Option(help="device ids are <prefix>0001, <prefix>0002, ... (with --via iot: registered ones)")
+    ] = "dev-",
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id),
+    or with --via iot through IoT Core as the devices themselves would."""
     from opsctl.sandbox import traffic as gen
 
+    if via not in ("kinesis", "iot"):
+        raise OpsError(f"--via {via!r} is not kinesis or iot")
+    if via == "iot" and poison:
+        raise OpsError("--poison goes with --via kinesis", hint="poison records come from unregistered devices")
     stack = _local(ctx).stack()
-    items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
+    valid = gen.readings(devices, records, seed=seed)
+    for r in valid:
+        r["device_id"] = device_prefix + r["device_id"].removeprefix("dev-")
+    items = gen.mix(valid, gen.poison(poison, seed=seed), seed=seed)
+    topic_of = None
+    if via == "iot":
+        from opsctl.devices import registry
+
+        names = registry.DeviceStack.from_stack(stack)
+        ddb, topics = stack.target.client("dynamodb"), {}
+        for device in sorted({i.partition_key for i in items}):
+            entry = registry.get_entry(ddb, names, device)
+            if entry is None or entry.get("status") != registry.ACTIVE:
+                raise OpsError(
+                    f"device {device!r} is not an active registered device",
+                    hint=f"opsctl devices register {device} --tenant T",
+                )
+            topics[device] = names.topic(entry["tenant"], device)
+        topic_of = topics.__getitem__
     with Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
     ) as bar:
         task = bar.add_task("send", total=len(items))
-        result = gen.send(
-            stack.target.client("kinesis"),
-            stack.get("stream_name"),
-            items,
-            rate=rate,
-            progress=lambda n: bar.advance(task, n),
-        )
+        if topic_of is not None:
+            result = gen.publish(
+                stack.target.client("iot-data"), items, topic_of, rate=rate, progress=lambda n: bar.advance(task, n)
+            )
+        else:
+            result = gen.send(
+                stack.target.client("kinesis"),
+                stack.get("stream_name"),
+                items,
+                rate=rate,
+                progress=lambda n: bar.advance(task, n),
+            )
     data = result.to_dict()
 
     def table(d):

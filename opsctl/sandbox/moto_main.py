@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from opsctl.sandbox.iot_tags import enable_iot_tagging
+from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
 
 
 class _NeverRegistered(dict):
@@ -41,6 +42,7 @@ def disable_queue_delivery() -> None:
 def main(argv: list[str] | None = None) -> None:
     disable_queue_delivery()
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
+    install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])
