@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox.iot_tags import enable_iot_tagging
+from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
+
 
 class _NeverRegistered(dict):
     """A queue's mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     iam.install()
     log_filters.install()
     limits.install()
+    enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
+    install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

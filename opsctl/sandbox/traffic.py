@@ -206,3 +206,34 @@ def send(
         else:
             result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
     return result
+
+
+def publish(
+    iot_data,
+    items: list[Outgoing],
+    topic_of: Callable[[str], str],
+    *,
+    rate: float | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> TrafficResult:
+    """Publishes each reading with the IoT data plane to its device's topic (`topic_of(device_id)`), as a device
+    connected with its own certificate would; the rules engine takes it from there (QoS 1, one message each)."""
+    result = TrafficResult()
+    started = time.monotonic()
+    for i, item in enumerate(items):
+        if rate:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        iot_data.publish(topic=topic_of(item.partition_key), qos=1, payload=item.data)
+        result.sent += 1
+        result.calls += 1
+        if item.kind == "valid":
+            result.valid += 1
+            if item.reading is not None:
+                result.readings.append(item.reading)
+        else:
+            result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
+        progress(1)
+    result.seconds = time.monotonic() - started
+    return result

@@ -316,3 +316,30 @@ def test_an_empty_batch_succeeds_without_touching_aws(env, context, capsys):
     assert handler({"Records": []}, context) == {"batchItemFailures": []}
     assert clients._cache == {}
     assert emf(output_lines(capsys))["RecordsIn"] == 0
+
+
+def test_a_payload_claiming_another_device_is_quarantined_and_never_touches_that_devices_reading(aws, context):
+    # dev-0002's true reading is stored first; then a record whose partition key (the identity the IoT rule
+    # set from the topic: the publishing device is dev-0001) carries a payload that claims dev-0002 at that ts.
+    victim = reading("dev-0002", temp_c=21.5)
+    assert handler(kinesis_event([victim]), context) == {"batchItemFailures": []}
+    spoof = {**victim, "metrics": {"temp_c": 99.0}}
+    event = kinesis_event([spoof], first_seq=FIRST_SEQUENCE + 10)
+    event["Records"][0]["kinesis"]["partitionKey"] = "dev-0001"
+
+    assert handler(event, context) == {"batchItemFailures": []}
+
+    items = aws.items()
+    assert set(items) == {("dev-0002", victim["ts"])}
+    assert items[("dev-0002", victim["ts"])]["metrics"]["M"]["temp_c"] == {"N": "21.5"}
+    (body,) = aws.quarantine().values()
+    assert body["reason_code"] == "device_mismatch"
+    assert body["partition_key"] == "dev-0001"
+    assert "'dev-0002'" in body["reason"] and "'dev-0001'" in body["reason"]
+
+
+def test_a_payload_whose_device_id_is_its_partition_key_is_written(aws, context):
+    doc = reading("dev-0007")
+    assert handler(kinesis_event([doc]), context) == {"batchItemFailures": []}
+    assert set(aws.items()) == {("dev-0007", doc["ts"])}
+    assert aws.quarantine() == {}
