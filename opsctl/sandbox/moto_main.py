@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox import moto_speed
+
 
 class _NeverRegistered(dict):
     """A queue's mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
@@ -38,6 +40,7 @@ def disable_queue_delivery() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     disable_queue_delivery()
+    moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -1,0 +1,87 @@
+"""The sandbox's moto speed-ups change how fast moto answers, not what it answers: retention still hides expired
+messages, the DLQ still gets what it should, and a Kinesis mapping is stored (ListEventSourceMappings sees it) but
+moto no longer tries to run its function in Docker for every record put."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from opsctl.sandbox import moto_speed
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws():
+    moto_speed.apply()
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def test_a_message_past_its_retention_period_is_never_received(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"][REGION].queues["short"]
+    queue._messages[0].sent_timestamp = int((time.time() - 61) * 1000)  # sent 61 s ago: past 60 s of retention
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in got] == ["new"]
+
+
+def test_a_deep_queue_still_redrives_to_its_dlq_after_max_receive_count(aws):
+    sqs = aws("sqs")
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName="jobs",
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}',
+        },
+    )["QueueUrl"]
+    for start in range(0, 500, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job-{start + i}"} for i in range(10)]
+        )
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(first) == 10
+    time.sleep(0.01)  # visibility timeout 0: they are visible again, with one receive each
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    moved = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert {m["Body"] for m in moved} == {m["Body"] for m in first}
+
+
+def test_a_kinesis_mapping_is_stored_but_moto_never_invokes_its_function(aws, monkeypatch):
+    kinesis, lam, iam = aws("kinesis"), aws("lambda"), aws("iam")
+    kinesis.create_stream(StreamName="readings", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="readings")["StreamDescription"]["StreamARN"]
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("h.py", "def handler(e, c):\n    return None\n")
+    lam.create_function(
+        FunctionName="ingest", Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": code.getvalue()}
+    )
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="ingest", StartingPosition="TRIM_HORIZON")[
+        "UUID"
+    ]
+    from moto.awslambda.models import LambdaFunction
+
+    invoked = []
+    monkeypatch.setattr(LambdaFunction, "invoke", lambda self, *a, **k: invoked.append(self.function_name))
+    kinesis.put_records(StreamName="readings", Records=[{"Data": b"{}", "PartitionKey": f"d{i}"} for i in range(5)])
+    assert invoked == []
+    assert [m["UUID"] for m in lam.list_event_source_mappings(FunctionName="ingest")["EventSourceMappings"]] == [uuid]
+    shard = kinesis.list_shards(StreamName="readings")["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert len(kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]) == 5
