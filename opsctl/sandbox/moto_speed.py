@@ -14,6 +14,9 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
   rollup jobs queued that was ~1 job/s. The same check here reads the queue's retention period directly: the
   same comparison, the same outcome (a message past retention is not returned).
 
+- SQS again: every pass over a queue (the visible messages, the three approximate counts that every SendMessage
+  computes) read the clock through datetime arithmetic twice per message; it now reads it once per pass.
+
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -58,7 +61,54 @@ def direct_retention_check() -> None:
     models.SQSBackend._sandbox_direct_retention = True
 
 
+def one_clock_reading_per_queue_pass() -> None:
+    """Patches moto's SQS queue counts and visible-message list to read the clock once per pass over the queue.
+
+    moto reads the clock through datetime arithmetic (`unix_time_millis`) twice per message per pass, and every
+    SendMessage computes all queue attributes (three passes) to look up one of them. The comparisons are moto's
+    own (visible: now > visible_at; delayed: now < delayed_until), only with one `now` per pass, from time.time,
+    which is what moto's datetime arithmetic computes."""
+    import time
+
+    from moto.sqs import models
+
+    if getattr(models.Queue, "_sandbox_one_clock", False):
+        return
+
+    def now_ms() -> float:
+        return time.time() * 1000.0
+
+    def messages(self):
+        now = now_ms()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delayed(self) -> int:
+        now = now_ms()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self) -> int:
+        now = now_ms()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    def visible(self) -> int:
+        return len(self.messages)
+
+    models.Queue.messages = property(messages)
+    models.Queue.approximate_number_of_messages_delayed = property(delayed)
+    models.Queue.approximate_number_of_messages_not_visible = property(not_visible)
+    models.Queue.approximate_number_of_messages = property(visible)
+    models.unix_time_millis = lambda dt=None: now_ms() if dt is None else _datetime_ms(dt)
+    models.Queue._sandbox_one_clock = True
+
+
+def _datetime_ms(dt) -> float:
+    from moto.core.utils import unix_time_millis
+
+    return unix_time_millis(dt)
+
+
 def apply() -> None:
     """Every patch above (idempotent)."""
     disable_stream_delivery()
     direct_retention_check()
+    one_clock_reading_per_queue_pass()

@@ -85,3 +85,22 @@ def test_a_kinesis_mapping_is_stored_but_moto_never_invokes_its_function(aws, mo
     shard = kinesis.list_shards(StreamName="readings")["Shards"][0]["ShardId"]
     it = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     assert len(kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]) == 5
+
+
+def test_queue_counts_still_tell_visible_in_flight_and_delayed_apart(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="counts", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]) == 2
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        attrs["ApproximateNumberOfMessages"],
+        attrs["ApproximateNumberOfMessagesNotVisible"],
+        attrs["ApproximateNumberOfMessagesDelayed"],
+    ) == ("3", "2", "1")
+    assert {m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]} == {
+        "m2",
+        "m3",
+        "m4",
+    }
