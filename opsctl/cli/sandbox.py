@@ -7,7 +7,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from opsctl.cli.options import OutputOpt, Settings
@@ -144,25 +143,38 @@ def traffic(
     rate: Annotated[
         float | None, typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)
     ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="with --rate: send for this many seconds (rate × duration readings; replaces --records)", min=1
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id)."""
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id).
+
+    With --rate R --duration D it holds R records/s for D seconds, with a live line on stderr (sent, refused,
+    rate, ETA); `opsctl sandbox run --follow` in another terminal keeps up and shows its lag."""
     from opsctl.sandbox import traffic as gen
 
+    if duration is not None and rate is None:
+        raise OpsError("--duration needs --rate", hint="e.g. --rate 1000 --duration 60")
+    if duration is not None:
+        records = max(0, round(rate * duration) - poison)
     stack = _local(ctx).stack()
     items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
-    with Progress(
-        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("send", total=len(items))
-        result = gen.send(
-            stack.target.client("kinesis"),
-            stack.get("stream_name"),
-            items,
-            rate=rate,
-            progress=lambda n: bar.advance(task, n),
-        )
+    with err.status("sending") as status:
+
+        def live(r, elapsed_s: float) -> None:
+            now_rate = r.sent / elapsed_s if elapsed_s else 0.0
+            eta = (len(items) - r.sent) / now_rate if now_rate else float("nan")
+            status.update(
+                f"sent {r.sent:,}/{len(items):,}  refused {r.throttled_retries:,}  "
+                f"{now_rate:,.0f} rec/s  ETA {eta:,.0f} s"
+            )
+
+        result = gen.send(stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, live=live)
     data = result.to_dict()
 
     def table(d):

@@ -17,6 +17,8 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
 - SQS again: every pass over a queue (the visible messages, the three approximate counts that every SendMessage
   computes) read the clock through datetime arithmetic twice per message; it now reads it once per pass.
 
+- DynamoDB: every Query listed and sorted the whole table to pick one partition; it now looks at that partition.
+
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -101,6 +103,44 @@ def one_clock_reading_per_queue_pass() -> None:
     models.Queue._sandbox_one_clock = True
 
 
+def query_reads_one_partition() -> None:
+    """Patches moto's DynamoDB Query on a table (not an index) to look at the one partition it names.
+
+    moto lists and sorts every item of the table (`Table.all_items`) for each Query, then keeps those of the
+    queried hash key: with a day of readings in the table, a rollup job's Query of one device-hour cost seconds.
+    During a base-table Query, all_items here returns that partition's items only (the very items moto's own
+    filter keeps, in the same order); moto still filters, sorts, pages and sizes them itself."""
+    import threading
+
+    from moto.dynamodb.models import table as tables
+
+    if getattr(tables.Table, "_sandbox_one_partition", False):
+        return
+    querying = threading.local()  # the moto server answers requests in threads
+    original_query, original_all_items = tables.Table.query, tables.Table.all_items
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        querying.partition = (self, hash_key) if index_name is None and hash_key is not None else None
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            querying.partition = None
+
+    def all_items(self):
+        partition = getattr(querying, "partition", None)
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        hash_set = self.items.get(partition[1])
+        if hash_set is None:
+            return []
+        items = list(hash_set.values()) if self.range_key_attr else [hash_set]
+        return sorted(items, key=lambda x: x.range_key) if self.range_key_attr else items
+
+    tables.Table.query, tables.Table.all_items = query, all_items
+    tables.Table._sandbox_one_partition = True
+
+
 def _datetime_ms(dt) -> float:
     from moto.core.utils import unix_time_millis
 
@@ -112,3 +152,4 @@ def apply() -> None:
     disable_stream_delivery()
     direct_retention_check()
     one_clock_reading_per_queue_pass()
+    query_reads_one_partition()

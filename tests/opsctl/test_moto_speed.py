@@ -104,3 +104,61 @@ def test_queue_counts_still_tell_visible_in_flight_and_delayed_apart(aws):
         "m3",
         "m4",
     }
+
+
+def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_work(aws):
+    ddb = aws("dynamodb")
+    ddb.create_table(
+        TableName="readings",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+            {"AttributeName": "site", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-site",
+                "KeySchema": [
+                    {"AttributeName": "site", "KeyType": "HASH"},
+                    {"AttributeName": "ts", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for ts in (30, 10, 20, 50, 40):  # written out of order, over three devices
+        for device in ("a", "b", "c"):
+            ddb.put_item(
+                TableName="readings",
+                Item={"device_id": {"S": device}, "ts": {"N": str(ts)}, "site": {"S": f"site-{device}"}},
+            )
+
+    def query(**kw):
+        return ddb.query(
+            TableName="readings",
+            KeyConditionExpression="device_id = :d AND ts BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={":d": {"S": "b"}, ":lo": {"N": "20"}, ":hi": {"N": "50"}},
+            **kw,
+        )
+
+    first = query(Limit=2)
+    assert [int(i["ts"]["N"]) for i in first["Items"]] == [20, 30] and first["LastEvaluatedKey"]["ts"] == {"N": "30"}
+    rest = query(Limit=2, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [int(i["ts"]["N"]) for i in rest["Items"]] == [40, 50]
+    assert [int(i["ts"]["N"]) for i in query(ScanIndexForward=False)["Items"]] == [50, 40, 30, 20]
+    assert {i["device_id"]["S"] for i in query()["Items"]} == {"b"}
+    missing = ddb.query(
+        TableName="readings", KeyConditionExpression="device_id = :d", ExpressionAttributeValues={":d": {"S": "zz"}}
+    )
+    assert missing["Items"] == []
+    by_site = ddb.query(
+        TableName="readings",
+        IndexName="by-site",
+        KeyConditionExpression="site = :s",
+        ExpressionAttributeValues={":s": {"S": "site-c"}},
+    )
+    assert [int(i["ts"]["N"]) for i in by_site["Items"]] == [10, 20, 30, 40, 50]
+    scanned = ddb.scan(TableName="readings")["Items"]
+    assert len(scanned) == 15  # a Scan still sees every partition
