@@ -222,14 +222,23 @@ def run(
 
     stack = _local(ctx).stack()
     counts = {"invocations": 0, "records": 0}
+    lag_s: dict[str, float] = {}  # function -> iterator age of its last stream batch, seconds
     skipped: list[dict] = []
+    started = time.monotonic()
     with err.status("polling event source mappings") as status:
 
         def on_event(kind: str, details: dict) -> None:
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
-                status.update(f"{counts['invocations']} invocations, {counts['records']} records delivered")
+                if details.get("iterator_age_ms") is not None:
+                    lag_s[details["function_name"]] = details["iterator_age_ms"] / 1000
+                rate = counts["records"] / max(time.monotonic() - started, 1e-9)
+                lag = ", ".join(f"{fn} lag {s:,.1f} s" for fn, s in sorted(lag_s.items()))
+                status.update(
+                    f"{counts['invocations']} invocations, {counts['records']} records delivered ({rate:,.0f}/s)"
+                    + (f"; {lag}" if lag else "")
+                )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
 
