@@ -7,7 +7,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
@@ -164,6 +163,12 @@ def traffic(
     rate: Annotated[
         float | None, typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)
     ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="with --rate: send for this many seconds (rate × duration readings; replaces --records)", min=1
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
     via: Annotated[
         str,
@@ -180,9 +185,13 @@ def traffic(
     """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id),
     or with --via iot through IoT Core as the devices themselves would.
 
+    With --rate R --duration D it holds R records/s for D seconds, with a live line on stderr (sent, refused,
+    rate, ETA); `opsctl sandbox run --follow` in another terminal keeps up and shows its lag.
+
     Examples:
       opsctl sandbox traffic --devices 5 --records 500 --poison 10
       opsctl sandbox traffic --records 10000 --rate 200        # 200 records per second, about 50 s
+      opsctl sandbox traffic --rate 1000 --duration 60         # 60,000 readings at 1,000 per second
       opsctl sandbox traffic --via iot --device-prefix acme- --devices 2 --records 100"""
     from opsctl.sandbox import traffic as gen
 
@@ -190,6 +199,10 @@ def traffic(
         raise OpsError(f"--via {via!r} is not kinesis or iot")
     if via == "iot" and poison:
         raise OpsError("--poison goes with --via kinesis", hint="poison records come from unregistered devices")
+    if duration is not None and rate is None:
+        raise OpsError("--duration needs --rate", hint="e.g. --rate 1000 --duration 60")
+    if duration is not None and rate is not None:
+        records = max(0, round(rate * duration) - poison)
     stack = _local(ctx).stack()
     valid = gen.readings(devices, records, seed=seed)
     for r in valid:
@@ -210,22 +223,38 @@ def traffic(
                 )
             topics[device] = names.topic(entry["tenant"], device)
         topic_of = topics.__getitem__
-    with Progress(
-        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("send", total=len(items))
-        sent = [0]
+    sent = [0]
+    started = time.monotonic()
+    with err.status("sending") as status:
+
+        def live(r, elapsed_s: float) -> None:
+            now_rate = r.sent / elapsed_s if elapsed_s else 0.0
+            eta = f"{fmt.duration((len(items) - r.sent) / now_rate)}" if now_rate else "n/a"
+            status.update(
+                f"sent {fmt.number(r.sent)}/{fmt.number(len(items))}  refused {fmt.number(r.throttled_retries)}  "
+                f"{fmt.rate(now_rate)}  ETA {eta}"
+            )
 
         def progress(n):
             sent[0] += n
-            bar.advance(task, n)
+
+        def progress_iot(n):
+            sent[0] += n
+            elapsed = time.monotonic() - started
+            now_rate = sent[0] / elapsed if elapsed else 0.0
+            status.update(f"published {fmt.number(sent[0])}/{fmt.number(len(items))}  {fmt.rate(now_rate)}")
 
         try:
             if topic_of is not None:
-                result = gen.publish(stack.target.client("iot-data"), items, topic_of, rate=rate, progress=progress)
+                result = gen.publish(stack.target.client("iot-data"), items, topic_of, rate=rate, progress=progress_iot)
             else:
                 result = gen.send(
-                    stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=progress
+                    stack.target.client("kinesis"),
+                    stack.get("stream_name"),
+                    items,
+                    rate=rate,
+                    progress=progress,
+                    live=live,
                 )
         except KeyboardInterrupt:
             raise interrupted(
@@ -290,16 +319,22 @@ def run(
 
     stack = _local(ctx).stack()
     counts = {"invocations": 0, "records": 0}
+    lag_s: dict[str, float] = {}  # function -> iterator age of its last stream batch, seconds
     skipped: list[dict] = []
+    started = time.monotonic()
     with err.status("polling event source mappings") as status:
 
         def on_event(kind: str, details: dict) -> None:
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
+                if details.get("iterator_age_ms") is not None:
+                    lag_s[details["function_name"]] = details["iterator_age_ms"] / 1000
+                rate = counts["records"] / max(time.monotonic() - started, 1e-9)
+                lag = ", ".join(f"{fn} lag {fmt.duration(s)}" for fn, s in sorted(lag_s.items()))
                 status.update(
                     f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
-                    "delivered; polling every shard and queue until two passes find nothing"
+                    f"delivered ({fmt.rate(rate)})" + (f"; {lag}" if lag else "")
                 )
             elif kind == "wait":
                 status.update(
