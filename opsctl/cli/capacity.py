@@ -255,10 +255,6 @@ def _show_capacity(r: dict) -> None:
     note(f"prices: {r['prices']['region']} {r['prices']['date']} ({r['prices']['file']})")
 
 
-def _n(v) -> str:
-    return "-" if v is None else f"{v:g}"
-
-
 def _show_plan(plan: list[dict]) -> None:
     if not plan:
         return
