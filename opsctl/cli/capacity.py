@@ -117,7 +117,10 @@ def capacity(
     if yes and not apply_:
         raise OpsError("--yes goes with --apply (without --apply, capacity changes nothing)")
     if target_pct is not None and not 20 <= target_pct <= 90:
-        raise OpsError(f"--target-pct {target_pct:g} is outside 20–90 %", hint="Application Auto Scaling accepts 20–90")
+        raise OpsError(
+            f"--target-pct {target_pct:g} must be from 20 to 90 (percent utilisation)",
+            hint="the target tracking range Application Auto Scaling accepts",
+        )
     if expect is not None and expect <= 0:
         raise OpsError(f"--expect {expect:g} records/s is not a rate", hint="e.g. --expect 2000")
     _check_headroom(headroom)
@@ -253,10 +256,6 @@ def _show_capacity(r: dict) -> None:
     for n in r["notes"]:
         note(f"not read: {n}")
     note(f"prices: {r['prices']['region']} {r['prices']['date']} ({r['prices']['file']})")
-
-
-def _n(v) -> str:
-    return "-" if v is None else f"{v:g}"
 
 
 def _show_plan(plan: list[dict]) -> None:

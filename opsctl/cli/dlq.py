@@ -480,9 +480,10 @@ def show_depth_plan(d: dict) -> None:
 def _summary(d: dict, route: str) -> None:
     left = d["left"]
     out.print(
-        f"[bold]{route}[/bold]: moved {d['moved']}, failed {d['failed']}, skipped {d['skipped']}, "
-        f"left {left['visible'] if left['visible'] is not None else '?'} (+{left['in_flight'] or 0} in flight) "
-        f"in {d['seconds']:.1f} s, {d['api_calls_total']} API calls"
+        f"[bold]{route}[/bold]: moved {fmt.number(d['moved'])}, failed {fmt.number(d['failed'])}, "
+        f"skipped {fmt.number(d['skipped'])}, left {fmt.number(left['visible']) if left['visible'] is not None else '?'} "
+        f"(+{fmt.number(left['in_flight'] or 0)} in flight) in {fmt.duration(d['seconds'])}, "
+        f"{fmt.count(d['api_calls_total'], 'API call')}"
     )
 
 

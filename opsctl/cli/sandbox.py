@@ -366,6 +366,12 @@ def run(
             note(f"logs of {d['function_name']} not sent to CloudWatch Logs: {d['reason']}")
         else:
             note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
+    if summary.interrupted:  # the runtime stops cleanly on Ctrl-C and says so; the exit code must too
+        raise interrupted(
+            f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} delivered "
+            "(the table above)",
+            "checkpoints are kept per shard: run `opsctl sandbox run` again to continue from there",
+        )
 
 
 def _run_table(d: dict) -> None:
