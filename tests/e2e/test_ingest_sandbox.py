@@ -41,11 +41,13 @@ def _table_keys(sandbox) -> Counter:
 def _quarantine(sandbox) -> list[dict]:
     s3 = _client(sandbox, "s3")
     bucket, prefix = sandbox.outputs["quarantine_bucket"], sandbox.outputs["quarantine_prefix"]
-    out = []
+    out = {}  # one object per batch's poison, one JSON line per record; a record in two objects counts once
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            out.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
-    return out
+            for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines():
+                record = json.loads(line)
+                out[(record["shard_id"], record["sequence_number"])] = record
+    return list(out.values())
 
 
 @pytest.fixture(scope="module")
