@@ -31,6 +31,7 @@ LOCAL_RESOURCES = {
     "api_id",
     "api_stage_name",
     "report_function_name",
+    "report_dlq_name",  # the sandbox runs the report schedule too (opsctl sandbox scheduled-report)
 }
 
 

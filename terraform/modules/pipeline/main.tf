@@ -184,9 +184,10 @@ module "rollup_function" {
       resources = [module.telemetry_table.table_arn]
     },
     {
-      # A conditional PutItem overwrites the hour's rollup (newer read wins).
+      # A conditional PutItem overwrites the hour's rollup (newer read wins); GetItem reads its computed_at
+      # first, so a job whose readings the stored rollup already saw is not recomputed (coalescing).
       sid       = "WriteRollups"
-      actions   = ["dynamodb:PutItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
       resources = [module.rollup_table.table_arn]
     },
     {
@@ -210,6 +211,7 @@ module "rollup_consumer" {
   function_timeout_seconds           = module.rollup_function.timeout_seconds
   visibility_timeout_seconds         = var.rollup_queue_visibility_timeout_seconds
   message_retention_seconds          = var.rollup_queue_retention_seconds
+  delay_seconds                      = var.rollup_queue_delay_seconds
   max_receive_count                  = var.rollup_max_receive_count
   redrive_allow_policy_enabled       = var.rollup_redrive_allow_policy_enabled
   batch_size                         = var.rollup_batch_size

@@ -606,3 +606,14 @@ variable "api_reserved_concurrency" {
     error_message = "api_reserved_concurrency must be null or a whole number from 0 to 10000."
   }
 }
+
+variable "rollup_queue_delay_seconds" {
+  description = "Seconds a rollup job waits on the queue before its first delivery (0-900). The jobs a busy device enqueues meanwhile reach a worker after the one that recomputes its hour, and are done without re-reading it (functions/rollup/handler.py): at most 3600 / this many recomputes per device-hour. Rollups lag by as much."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rollup_queue_delay_seconds >= 0 && var.rollup_queue_delay_seconds <= 900 && floor(var.rollup_queue_delay_seconds) == var.rollup_queue_delay_seconds
+    error_message = "rollup_queue_delay_seconds must be a whole number of seconds from 0 to 900."
+  }
+}
