@@ -22,9 +22,10 @@ module "kms_key" {
 module "alerts_topic" {
   source = "../alerts_topic"
 
-  name        = "${var.name_prefix}-alerts"
-  kms_key_arn = module.kms_key.key_arn
-  tags        = local.tags
+  name          = "${var.name_prefix}-alerts"
+  kms_key_arn   = module.kms_key.key_arn
+  subscriptions = var.alert_subscriptions
+  tags          = local.tags
 }
 
 module "ingest_stream" {

@@ -617,3 +617,12 @@ variable "rollup_queue_delay_seconds" {
     error_message = "rollup_queue_delay_seconds must be a whole number of seconds from 0 to 900."
   }
 }
+
+variable "alert_subscriptions" {
+  description = "Who gets the alerts topic's messages (alarms, grouped ERROR lines, the daily report summary): a list of {protocol, endpoint}, protocol email, https, sqs or lambda (terraform/modules/alerts_topic). An email address receives a confirmation mail first: nothing is delivered until it is confirmed (runbooks/alert-pipeline.md)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}
