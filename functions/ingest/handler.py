@@ -73,19 +73,13 @@ def handler(event, context):
     # Process: quarantine the poison, write the readings.
     failed: list[str] = []
     quarantined = 0
-    for record, rejection in poison:
-        if quarantine.put(
-            clients.client("s3"),
-            settings.quarantine_bucket,
-            settings.quarantine_prefix,
-            record,
-            rejection,
-            context,
-            log,
+    if poison:
+        if quarantine.put_batch(
+            clients.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix, poison, context, log
         ):
-            quarantined += 1
+            quarantined = len(poison)
         else:
-            failed.append(record["kinesis"]["sequenceNumber"])
+            failed += [record["kinesis"]["sequenceNumber"] for record, _ in poison]
     outcome, writes = table.WriteOutcome(), {}
     if readings:
         writes = table.plan(readings, settings.ttl_days)

@@ -173,7 +173,10 @@ def replay_dlq(
     backup: Annotated[
         Path | None,
         typer.Option(
-            help="append each message (each record for Kinesis) to this JSONL file before it is sent", dir_okay=False
+            help="append each message (each record for Kinesis) to this JSONL file before it is sent; created 0600 "
+            "(owner only: Kinesis backups hold decrypted readings), an existing file tightened to 0600, "
+            "a symlink refused",
+            dir_okay=False,
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before moving")] = False,

@@ -8,6 +8,9 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
   --prepare-event`);
 - DLQ replay rows (tests/bench/replay_bench.py): the SQS mover against a fake SQS at 20 ms per call,
   messages/s serial and concurrent and API calls per message, against one-message-at-a-time replay;
+- rollup rows (tests/bench/rollup_bench.py): read capacity units the rollup worker spends on one device-hour at
+  60, 600 and 3,600 readings an hour (a batch a second), the real worker behind the queue's delay vs a worker
+  that re-reads the hour for every job, on a DynamoDB fake that charges RCU as DynamoDB does;
 - end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
@@ -96,8 +99,9 @@ def main() -> int:
     from handler_bench import run_handler_bench
     from opsctl_bench import run_opsctl_bench
     from replay_bench import run_replay_bench
+    from rollup_bench import run_rollup_bench
 
-    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench()
+    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench() + run_rollup_bench()
     if os.environ.get("BENCH_SKIP_E2E") != "1":
         rows += e2e_rows()
     print(_table(rows))

@@ -22,9 +22,10 @@ module "kms_key" {
 module "alerts_topic" {
   source = "../alerts_topic"
 
-  name        = "${var.name_prefix}-alerts"
-  kms_key_arn = module.kms_key.key_arn
-  tags        = local.tags
+  name          = "${var.name_prefix}-alerts"
+  kms_key_arn   = module.kms_key.key_arn
+  subscriptions = var.alert_subscriptions
+  tags          = local.tags
 }
 
 module "ingest_stream" {
@@ -209,9 +210,10 @@ module "rollup_function" {
       resources = [module.telemetry_table.table_arn]
     },
     {
-      # A conditional PutItem overwrites the hour's rollup (newer read wins).
+      # A conditional PutItem overwrites the hour's rollup (newer read wins); GetItem reads its computed_at
+      # first, so a job whose readings the stored rollup already saw is not recomputed (coalescing).
       sid       = "WriteRollups"
-      actions   = ["dynamodb:PutItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
       resources = [module.rollup_table.table_arn]
     },
     {
@@ -235,6 +237,7 @@ module "rollup_consumer" {
   function_timeout_seconds           = module.rollup_function.timeout_seconds
   visibility_timeout_seconds         = var.rollup_queue_visibility_timeout_seconds
   message_retention_seconds          = var.rollup_queue_retention_seconds
+  delay_seconds                      = var.rollup_queue_delay_seconds
   max_receive_count                  = var.rollup_max_receive_count
   redrive_allow_policy_enabled       = var.rollup_redrive_allow_policy_enabled
   batch_size                         = var.rollup_batch_size

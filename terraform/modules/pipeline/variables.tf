@@ -630,3 +630,23 @@ variable "api_admin_password_auth_enabled" {
   type        = bool
   default     = false
 }
+
+variable "rollup_queue_delay_seconds" {
+  description = "Seconds a rollup job waits on the queue before its first delivery (0-900). The jobs a busy device enqueues meanwhile reach a worker after the one that recomputes its hour, and are done without re-reading it (functions/rollup/handler.py): at most 3600 / this many recomputes per device-hour. Rollups lag by as much."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rollup_queue_delay_seconds >= 0 && var.rollup_queue_delay_seconds <= 900 && floor(var.rollup_queue_delay_seconds) == var.rollup_queue_delay_seconds
+    error_message = "rollup_queue_delay_seconds must be a whole number of seconds from 0 to 900."
+  }
+}
+
+variable "alert_subscriptions" {
+  description = "Who gets the alerts topic's messages (alarms, grouped ERROR lines, the daily report summary): a list of {protocol, endpoint}, protocol email, https, sqs or lambda (terraform/modules/alerts_topic). An email address receives a confirmation mail first: nothing is delivered until it is confirmed (runbooks/alert-pipeline.md)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}
