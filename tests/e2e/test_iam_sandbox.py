@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 from .sandbox_harness import opsctl, start, stop_dir
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-iam")]
 
 READINGS = 30
 
@@ -30,19 +30,9 @@ def own_sandbox(tmp_path_factory):
         stop_dir(state_dir)
 
 
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
 def _ingest_policy(sandbox) -> tuple[str, str, dict]:
-    iam = _client(sandbox, "iam")
-    role_arn = _client(sandbox, "lambda").get_function_configuration(
+    iam = sandbox.client("iam")
+    role_arn = sandbox.client("lambda").get_function_configuration(
         FunctionName=sandbox.outputs["ingest_function_name"]
     )["Role"]
     role = role_arn.rsplit("/", 1)[1]
@@ -62,7 +52,7 @@ def _without(policy: dict, action: str) -> dict:
 
 def test_a_removed_grant_is_access_denied_and_the_readings_are_kept_then_delivered(own_sandbox):
     sb, o = own_sandbox, own_sandbox.outputs
-    iam, table, sqs = _client(sb, "iam"), _client(sb, "dynamodb"), _client(sb, "sqs")
+    iam, table, sqs = sb.client("iam"), sb.client("dynamodb"), sb.client("sqs")
     role, policy_name, policy = _ingest_policy(sb)
     assert "dynamodb:BatchWriteItem" in json.dumps(policy)
     now_ms = int(time.time() * 1000)
@@ -88,9 +78,7 @@ def test_a_removed_grant_is_access_denied_and_the_readings_are_kept_then_deliver
             for i in range(READINGS)
         ]
         assert (
-            not _client(sb, "kinesis")
-            .put_records(StreamName=o["stream_name"], Records=records)
-            .get("FailedRecordCount")
+            not sb.client("kinesis").put_records(StreamName=o["stream_name"], Records=records).get("FailedRecordCount")
         )
         opsctl(sb, "sandbox", "run", "--until-idle", "--output", "json")
 
