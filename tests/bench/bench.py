@@ -8,6 +8,8 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
   --prepare-event`);
 - DLQ replay rows (tests/bench/replay_bench.py): the SQS mover against a fake SQS at 20 ms per call,
   messages/s serial and concurrent and API calls per message, against one-message-at-a-time replay;
+- moto rows (tests/bench/moto_bench.py): SQS and DynamoDB calls on deep queues and big tables, moto as
+  released vs moto as the sandbox runs it (opsctl.sandbox.moto_speed);
 - end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
@@ -94,10 +96,11 @@ def e2e_rows() -> list[dict]:
 def main() -> int:
     from cost_bench import run_cost_bench
     from handler_bench import run_handler_bench
+    from moto_bench import run_moto_bench
     from opsctl_bench import run_opsctl_bench
     from replay_bench import run_replay_bench
 
-    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench()
+    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench() + run_moto_bench()
     if os.environ.get("BENCH_SKIP_E2E") != "1":
         rows += e2e_rows()
     print(_table(rows))
