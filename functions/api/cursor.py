@@ -109,7 +109,9 @@ class CursorSigner:
             claimed = json.loads(payload)  # not yet authentic: only its period is read, to pick the subkey
         except (ValueError, binascii.Error):
             raise bad_request("bad_cursor", _MALFORMED) from None
-        period = claimed.get("p") if isinstance(claimed, dict) else None
+        if not isinstance(claimed, dict):
+            raise bad_request("bad_cursor", _MALFORMED)
+        period = claimed.get("p")
         if len(mac) != MAC_BYTES or claimed.get("v") != VERSION or type(period) is not int:
             raise bad_request("bad_cursor", _MALFORMED)
         offset = period - self._period()

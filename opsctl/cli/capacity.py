@@ -295,6 +295,10 @@ def _show_event(p: dict) -> None:
         note(f"warning: {w}")
 
 
+def _quantity(q: float) -> str:
+    return f"{q:,.0f}" if float(q).is_integer() else f"{q:,.4f}"
+
+
 def _show_event_cost(cost: dict) -> None:
     from capacity_report.event_cost import summary_line
 
@@ -303,8 +307,8 @@ def _show_event_cost(cost: dict) -> None:
     out.print(f"  one put per record costs {cost['design_over_ours']:.1f}× ours; our items:", highlight=False)
     for i in cost["ours"]["items"]:
         out.print(
-            f"  {i['service']} {i['item']}: ${i['cost']:.5f} = {i['quantity']:,.4g} {i['unit']} × "
-            f"${i['unit_price']:g}/{i['per']:,g}  ({i['inputs']})",
+            f"  {i['service']} {i['item']}: ${i['cost']:.5f} = {_quantity(i['quantity'])} {i['unit']} × "
+            f"${i['unit_price']:g} per {i['per']:,.0f}  ({i['inputs']})",
             markup=False,
             highlight=False,
         )

@@ -609,3 +609,9 @@ def test_route_table_and_shared_parameters_are_the_contract():
     assert set(api_handler.ROUTES) == {READINGS, LATEST, "GET /devices/{device_id}/rollups", "OPTIONS /{proxy+}"}
     assert {"from", "to", "limit", "order", "cursor"} == params.PAGE_PARAMS
     assert (params.LIMIT_MIN, params.LIMIT_MAX, params.LIMIT_DEFAULT) == (1, 1000, 100)
+
+
+@pytest.mark.parametrize("payload", [b"[1]", b'"text"', b"7", b'{"v":2,"p":"1"}', b'{"v":1,"p":1}', b"{"])
+def test_cursor_with_a_payload_that_is_not_ours_is_a_400_not_a_500(api, payload):
+    cursor = f"{_b64(payload)}.{_b64(bytes(32))}"
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)) == (400, "bad_cursor")
