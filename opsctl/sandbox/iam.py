@@ -191,6 +191,23 @@ def install() -> None:
                 except AccessDeniedError:  # S3's own error (S3AccessDeniedError) is already S3's shape
                     raise _access_denied(self, iam_request._access_key.arn, action, arn) from None
 
+        # moto finds a session's role by scanning every AssumeRole it ever served, on every request; each
+        # `opsctl sandbox run` adds one per function, so the scan grows through a session. The key object only
+        # names the role (its policies are read per request), so it is kept per key id and token.
+        from moto.iam import access_control
+
+        original_create_access_key = access_control.create_access_key
+        found_keys: dict[tuple, object] = {}
+
+        def create_access_key(account_id, partition, access_key_id, headers):
+            key = (account_id, partition, access_key_id, headers.get("X-Amz-Security-Token"))
+            found = found_keys.get(key)
+            if found is None:
+                found = original_create_access_key(account_id, partition, access_key_id, headers)
+                found_keys[key] = found
+            return found
+
+        access_control.create_access_key = create_access_key
         STSBackend.assume_role = assume_role
         ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
         ActionAuthenticatorMixin._sandbox_function_iam = True
