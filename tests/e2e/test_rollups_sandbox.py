@@ -119,7 +119,11 @@ def _worker_errors(sandbox) -> list[str]:
     """The rollup worker's error lines (timeouts, failed jobs), to say why a healthy job was dead-lettered."""
     log = sandbox.state_dir / "logs" / f"{sandbox.outputs['rollup_function_name']}.log"
     return (
-        [line[:300] for line in log.read_text().splitlines() if '"ERROR"' in line or "deferred" in line][-10:]
+        [
+            line[:300]
+            for line in log.read_text().splitlines()
+            if '"ERROR"' in line or "[ERROR]" in line or "Task timed out" in line or "deferred" in line
+        ][-10:]
         if log.exists()
         else []
     )
