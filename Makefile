@@ -68,13 +68,26 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) report --window 1h --format html --file build/reports/capacity-local.html
 	@echo
 	@echo "The read API over HTTP (the API Gateway routes Terraform created, served once on a free localhost port):"
-	$(OPSCTL) sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+	$(OPSCTL) sandbox user add oncall --operator
+	$(OPSCTL) sandbox api --user oncall --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+	@echo
+	@echo "Devices of two tenants through the IoT front door (thing, certificate in build/devices/, policy, registry):"
+	$(OPSCTL) devices register acme-0001 --tenant acme --credentials build/devices
+	$(OPSCTL) devices register acme-0002 --tenant acme --credentials build/devices
+	$(OPSCTL) devices register globex-0001 --tenant globex --credentials build/devices
+	$(OPSCTL) sandbox traffic --via iot --devices 2 --records 40 --device-prefix acme-
+	$(OPSCTL) sandbox traffic --via iot --devices 1 --records 20 --device-prefix globex-
+	$(OPSCTL) sandbox run --until-idle
+	$(OPSCTL) devices list
+	@echo "A user of tenant acme sees its own devices only (globex-0001 would be a 404, exactly like a missing device):"
+	$(OPSCTL) sandbox user add alice --tenant acme
+	$(OPSCTL) sandbox api --user alice --get /devices --get '/devices/acme-0001/readings?limit=3&order=desc'
 	@echo
 	@echo "Capacity report: build/reports/capacity-local.html (and the scheduled run's copy next to it; S3 key above)"
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"
 	@echo "  $(OPSCTL) sandbox traffic --records 200 --poison 5 && $(OPSCTL) sandbox run"
-	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
+	@echo "  $(OPSCTL) sandbox api --port 8000             # the read API; curl -H \"Authorization: Bearer \$$($(OPSCTL) sandbox token oncall)\" 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'"
 	@echo "  $(OPSCTL) capacity --window 1h                 # DynamoDB, stream and Lambda capacity, cost, recommendations"
 	@echo "  terraform -chdir=terraform/envs/local plan     # Terraform and the sandbox agree"
 	@echo "Stop it with: make sandbox-down   (or $(OPSCTL) sandbox down --yes)"

@@ -154,10 +154,19 @@ class ErrorGroup:
         rid = line.get("aws_request_id") or line.get("requestId")
         if rid and rid not in self.request_ids and len(self.request_ids) < 3:
             self.request_ids.append(str(rid))
+        reasons = line.get("reasons")  # a batch's counts by reason (the ingest function's poison line)
+        if isinstance(reasons, dict):
+            for reason, n in list(reasons.items())[:50]:
+                key = str(reason)[:120]
+                self.details[key] = self.details.get(key, 0) + (n if isinstance(n, int) and n > 0 else 1)
+            return self._example(raw)
         detail = line.get("reason_code") or line.get("errorMessage") or line.get("error")
         if detail:
             key = str(detail)[:120]
             self.details[key] = self.details.get(key, 0) + 1
+        self._example(raw)
+
+    def _example(self, raw: str) -> None:
         if not self.example:
             self.example = raw  # shown quoted and cut (render)
 

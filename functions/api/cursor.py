@@ -83,7 +83,7 @@ class CursorSigner:
     def _period(self) -> int:
         return int(self.clock()) // KEY_PERIOD_SECONDS
 
-    def issue(self, binding: dict, after_ts: int) -> str:
+    def issue(self, binding: dict, after_ts: int | str) -> str:
         """A cursor that resumes after `after_ts` for exactly the listing `binding` describes."""
         now = int(self.clock())
         period = now // KEY_PERIOD_SECONDS
@@ -95,7 +95,7 @@ class CursorSigner:
         mac = hmac.new(self._subkey(period), payload, hashlib.sha256).digest()
         return f"{_b64encode(payload)}.{_b64encode(mac)}"
 
-    def open(self, token: str, binding: dict) -> int:
+    def open(self, token: str, binding: dict) -> int | str:
         """The `after_ts` inside a cursor issued by this API for `binding` and not expired; else a 400.
 
         Malformed cursors and cursors of a period outside ACCEPTED_PERIOD_OFFSETS are refused without any KMS
@@ -109,7 +109,9 @@ class CursorSigner:
             claimed = json.loads(payload)  # not yet authentic: only its period is read, to pick the subkey
         except (ValueError, binascii.Error):
             raise bad_request("bad_cursor", _MALFORMED) from None
-        period = claimed.get("p") if isinstance(claimed, dict) else None
+        if not isinstance(claimed, dict):
+            raise bad_request("bad_cursor", _MALFORMED)
+        period = claimed.get("p")
         if len(mac) != MAC_BYTES or claimed.get("v") != VERSION or type(period) is not int:
             raise bad_request("bad_cursor", _MALFORMED)
         offset = period - self._period()
@@ -129,7 +131,7 @@ class CursorSigner:
             )
         if self.clock() > fields["x"]:
             raise self._expired()
-        return int(fields["k"])
+        return fields["k"]  # as issued: a ts (int) for readings, a device id (str) for GET /devices
 
     def _expired(self):
         return bad_request(

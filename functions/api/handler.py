@@ -13,9 +13,10 @@ from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from api import tenancy
 from api.cursor import CursorSigner
 from api.http import ApiError
-from api.routes import ROUTES
+from api.routes import DEVICE_ROUTES, ROUTES
 from common import clients
 from common.log import Logger
 
@@ -34,6 +35,8 @@ class Settings(NamedTuple):
     readings_max_age_seconds: int
     environment: str | None
     rollup_table_name: str = ""
+    registry_table_name: str = ""
+    registry_tenant_index: str = ""
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -45,6 +48,8 @@ class Settings(NamedTuple):
             readings_max_age_seconds=int(env.get("READINGS_MAX_AGE_SECONDS") or DEFAULT_READINGS_MAX_AGE_SECONDS),
             environment=env.get("ENVIRONMENT"),
             rollup_table_name=env.get("ROLLUP_TABLE_NAME", ""),
+            registry_table_name=env.get("REGISTRY_TABLE_NAME", ""),
+            registry_tenant_index=env.get("REGISTRY_TENANT_INDEX", ""),
         )
 
 
@@ -55,6 +60,14 @@ class Request:
         self.event, self.settings, self.log = event, settings, log
         self.aws_requests: dict[str, int] = {}
         self._signer = None
+        self._caller: tenancy.Caller | None = None
+
+    @property
+    def caller(self) -> tenancy.Caller:
+        """The verified caller (401/403 ApiError if there is none or it has no tenant)."""
+        if self._caller is None:
+            self._caller = tenancy.caller(self.event)
+        return self._caller
 
     @property
     def ddb(self):
@@ -100,6 +113,10 @@ def handler(event, context):
                 "route_not_found",
                 f"no route for {http.get('method', '?')} {http.get('path', event.get('rawPath', '?'))}",
             )
+        if route_key in DEVICE_ROUTES:  # a foreign device is a missing one, before any parameter is looked at
+            from api import params
+
+            tenancy.authorize_device(req, params.device_id(event))
         response = route(req)
     except ApiError as exc:
         response = exc.response()
@@ -115,10 +132,11 @@ def handler(event, context):
             ).response()
         else:
             response = _internal_error(log, context, exc)
-    except Exception as exc:  # noqa: BLE001 - a bug: logged in full, never shown to the caller
+    except Exception as exc:
         response = _internal_error(log, context, exc)
     log.info(
         "request",
+        sub=_claimed_sub(event),  # who asked (never the token itself)
         route=route_key,
         method=http.get("method"),
         path=http.get("path"),
@@ -127,6 +145,12 @@ def handler(event, context):
         aws_requests=req.aws_requests,
     )
     return response
+
+
+def _claimed_sub(event: dict) -> str | None:
+    claims = (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
 
 
 def _internal_error(log: Logger, context, exc: Exception) -> dict:

@@ -40,11 +40,20 @@ class PageRequest(NamedTuple):
     limit: int
     order: str
     after_ts: int | None  # the last ts the previous page returned (exclusive), from a verified cursor
+    caller_sub: str | None = None  # the verified caller's `sub`: a cursor works for the caller it was issued to
 
     @property
     def binding(self) -> dict:
-        """What a cursor of this listing is bound to: route, device and query (not the limit, which may change)."""
-        return {"r": self.route, "d": self.device_id, "f": self.from_ms, "t": self.to_ms, "o": self.order}
+        """What a cursor of this listing is bound to: caller, route, device and query (not the limit, which may
+        change)."""
+        return {
+            "r": self.route,
+            "d": self.device_id,
+            "f": self.from_ms,
+            "t": self.to_ms,
+            "o": self.order,
+            "s": self.caller_sub,
+        }
 
 
 def query_params(event: dict, allowed: frozenset[str] | set[str]) -> dict[str, str]:
@@ -55,6 +64,13 @@ def query_params(event: dict, allowed: frozenset[str] | set[str]) -> dict[str, s
         accepted = ", ".join(sorted(allowed)) or "none"
         raise bad_request("unknown_parameter", f"unknown query parameter {unknown[0]!r} (accepted: {accepted})")
     return params
+
+
+def claimed_sub(event: dict) -> str | None:
+    """The `sub` claim API Gateway's JWT authorizer verified (None without an authorizer)."""
+    claims = (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
 
 
 def device_id(event: dict) -> str:
@@ -125,6 +141,7 @@ def page_request(event: dict, signer, *, extra_params: frozenset[str] = frozense
         limit=limit(params),
         order=order(params),
         after_ts=None,
+        caller_sub=claimed_sub(event),
     )
     if "cursor" in params:
         page = page._replace(after_ts=signer.open(params["cursor"], page.binding))

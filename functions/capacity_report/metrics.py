@@ -67,6 +67,9 @@ def query_id(*parts: str) -> str:
 def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.datetime) -> MetricResults:
     """All datapoints of `queries` between start and end, in ceil(len/500) calls (plus any NextToken pages)."""
     results = MetricResults(series={q.id: [] for q in queries})
+    # CloudWatch rounds StartTime down to the minute (periods of 60 s and more); moto does not, and an unaligned
+    # start drops the first minute, so the "busiest minute" moved between two runs a minute apart
+    start = whole_minute(start)
     for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
         chunk = [q.to_api() for q in queries[i : i + MAX_QUERIES_PER_CALL]]
         token = None
@@ -85,8 +88,7 @@ def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.da
 
 
 def whole_minute(t: dt.datetime) -> dt.datetime:
-    """`t` rounded down to its minute: CloudWatch's one-minute periods start there, so a window ending at a whole
-    minute gives the same datapoints to two runs a few seconds apart (an unaligned end adds a partial minute)."""
+    """`t` rounded down to its minute, as CloudWatch rounds a StartTime under 15 days old for one-minute periods."""
     return t.replace(second=0, microsecond=0)
 
 

@@ -13,7 +13,7 @@ from common import clients, metrics, retry
 from common.batch import item_failures
 from common.log import Logger
 from ingest import enqueue, quarantine, table
-from ingest.validate import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_SECONDS, Reading, validate
+from ingest.validate import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_SECONDS, Reading, check_identity, validate
 from rollup.job import RollupJob, hour_start
 
 DEFAULT_BUDGET_MS = 60_000  # when the context cannot say how much time is left (local callers)
@@ -63,6 +63,8 @@ def handler(event, context):
             max_age_days=settings.max_age_days,
             max_future_seconds=settings.max_future_seconds,
         )
+        if isinstance(result, Reading):  # identity from the partition key, never from the payload alone
+            result = check_identity(result, record["kinesis"].get("partitionKey"))
         if isinstance(result, Reading):
             readings.append((record["kinesis"]["sequenceNumber"], result))
         else:
@@ -71,19 +73,13 @@ def handler(event, context):
     # Process: quarantine the poison, write the readings.
     failed: list[str] = []
     quarantined = 0
-    for record, rejection in poison:
-        if quarantine.put(
-            clients.client("s3"),
-            settings.quarantine_bucket,
-            settings.quarantine_prefix,
-            record,
-            rejection,
-            context,
-            log,
+    if poison:
+        if quarantine.put_batch(
+            clients.client("s3"), settings.quarantine_bucket, settings.quarantine_prefix, poison, context, log
         ):
-            quarantined += 1
+            quarantined = len(poison)
         else:
-            failed.append(record["kinesis"]["sequenceNumber"])
+            failed += [record["kinesis"]["sequenceNumber"] for record, _ in poison]
     outcome, writes = table.WriteOutcome(), {}
     if readings:
         writes = table.plan(readings, settings.ttl_days)

@@ -37,6 +37,7 @@ REASON_CODES = (
     "bad_metrics",
     "too_many_metrics",
     "non_finite_metric",
+    "device_mismatch",
 )
 
 
@@ -133,6 +134,20 @@ def _fits_dynamodb(value: Decimal) -> bool:
     return (
         len(digits) <= DDB_MAX_DIGITS or len("".join(map(str, digits)).rstrip("0")) <= DDB_MAX_DIGITS
     )  # trailing zeros are trimmed
+
+
+def check_identity(reading: Reading, partition_key: str | None) -> Reading | Rejection:
+    """The reading if its payload `device_id` is the record's partition key, else a `device_mismatch` rejection.
+
+    The partition key is the identity the producer was authorised for: the IoT topic rule sets it from the
+    topic (`${topic(3)}`), which the IoT policy binds to the connected thing; a trusted producer sets it to the
+    device it writes for. A payload claiming another device is never stored under either id."""
+    if partition_key == reading.device_id:
+        return reading
+    return Rejection(
+        "device_mismatch",
+        f"payload device_id {reading.device_id!r} is not the record's partition key {str(partition_key)[:140]!r}",
+    )
 
 
 def validate(

@@ -25,9 +25,14 @@ def _function(lambda_client, name: str | None) -> tuple[int, int | None]:
     """(memory MB, batch size of its first event source mapping)."""
     if not name:
         return 256, None
-    memory = lambda_client.get_function_configuration(FunctionName=name).get("MemorySize", 128)
-    mappings = lambda_client.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
-    return memory, (mappings[0].get("BatchSize") if mappings else None)
+    config = lambda_client.get_function_configuration(FunctionName=name)
+    mappings = [
+        m
+        for page in lambda_client.get_paginator("list_event_source_mappings").paginate()
+        for m in page.get("EventSourceMappings", [])
+        if m.get("FunctionArn") == config.get("FunctionArn")  # moto's FunctionName filter finds none
+    ]
+    return config.get("MemorySize", 128), (mappings[0].get("BatchSize") if mappings else None)
 
 
 def _metric(cloudwatch, namespace: str, name: str, dims: dict, stat: str, start, end) -> float | None:

@@ -68,7 +68,7 @@ def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: 
         stack.target.client,
         sc,
         window=window,
-        now=reports.metrics.whole_minute(now or dt.datetime.now(dt.UTC)),
+        now=now or dt.datetime.now(dt.UTC),
         prices=prices,
     )
 

@@ -80,6 +80,7 @@ def _register() -> None:
     from opsctl.cli import capacity as capacity_cli
     from opsctl.cli import dlq as dlq_cli
     from opsctl.cli import stream as ops_cli
+    from opsctl.cli.devices import devices_app
     from opsctl.cli.quarantine import quarantine_app
     from opsctl.cli.sandbox import sandbox_app
 
@@ -88,6 +89,7 @@ def _register() -> None:
     capacity_cli.register(app)
     app.add_typer(sandbox_app, name="sandbox")
     app.add_typer(quarantine_app, name="quarantine")
+    app.add_typer(devices_app, name="devices")
 
 
 _register()

@@ -117,7 +117,10 @@ def capacity(
     if yes and not apply_:
         raise OpsError("--yes goes with --apply (without --apply, capacity changes nothing)")
     if target_pct is not None and not 20 <= target_pct <= 90:
-        raise OpsError(f"--target-pct {target_pct:g} is outside 20–90 %", hint="Application Auto Scaling accepts 20–90")
+        raise OpsError(
+            f"--target-pct {target_pct:g} must be from 20 to 90 (percent utilisation)",
+            hint="the target tracking range Application Auto Scaling accepts",
+        )
     if expect is not None and expect <= 0:
         raise OpsError(f"--expect {expect:g} records/s is not a rate", hint="e.g. --expect 2000")
     _check_headroom(headroom)
@@ -255,10 +258,6 @@ def _show_capacity(r: dict) -> None:
     note(f"prices: {r['prices']['region']} {r['prices']['date']} ({r['prices']['file']})")
 
 
-def _n(v) -> str:
-    return "-" if v is None else f"{v:g}"
-
-
 def _show_plan(plan: list[dict]) -> None:
     if not plan:
         return
@@ -296,6 +295,10 @@ def _show_event(p: dict) -> None:
         note(f"warning: {w}")
 
 
+def _quantity(q: float) -> str:
+    return f"{q:,.0f}" if float(q).is_integer() else f"{q:,.4f}"
+
+
 def _show_event_cost(cost: dict) -> None:
     from capacity_report.event_cost import summary_line
 
@@ -304,8 +307,8 @@ def _show_event_cost(cost: dict) -> None:
     out.print(f"  one put per record costs {cost['design_over_ours']:.1f}× ours; our items:", highlight=False)
     for i in cost["ours"]["items"]:
         out.print(
-            f"  {i['service']} {i['item']}: ${i['cost']:.5f} = {i['quantity']:,.4g} {i['unit']} × "
-            f"${i['unit_price']:g}/{i['per']:,g}  ({i['inputs']})",
+            f"  {i['service']} {i['item']}: ${i['cost']:.5f} = {_quantity(i['quantity'])} {i['unit']} × "
+            f"${i['unit_price']:g} per {i['per']:,.0f}  ({i['inputs']})",
             markup=False,
             highlight=False,
         )

@@ -173,7 +173,10 @@ def replay_dlq(
     backup: Annotated[
         Path | None,
         typer.Option(
-            help="append each message (each record for Kinesis) to this JSONL file before it is sent", dir_okay=False
+            help="append each message (each record for Kinesis) to this JSONL file before it is sent; created 0600 "
+            "(owner only: Kinesis backups hold decrypted readings), an existing file tightened to 0600, "
+            "a symlink refused",
+            dir_okay=False,
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before moving")] = False,
@@ -480,9 +483,10 @@ def show_depth_plan(d: dict) -> None:
 def _summary(d: dict, route: str) -> None:
     left = d["left"]
     out.print(
-        f"[bold]{route}[/bold]: moved {d['moved']}, failed {d['failed']}, skipped {d['skipped']}, "
-        f"left {left['visible'] if left['visible'] is not None else '?'} (+{left['in_flight'] or 0} in flight) "
-        f"in {d['seconds']:.1f} s, {d['api_calls_total']} API calls"
+        f"[bold]{route}[/bold]: moved {fmt.number(d['moved'])}, failed {fmt.number(d['failed'])}, "
+        f"skipped {fmt.number(d['skipped'])}, left {fmt.number(left['visible']) if left['visible'] is not None else '?'} "
+        f"(+{fmt.number(left['in_flight'] or 0)} in flight) in {fmt.duration(d['seconds'])}, "
+        f"{fmt.count(d['api_calls_total'], 'API call')}"
     )
 
 

@@ -33,7 +33,7 @@ def list_(
     reason: Annotated[str | None, typer.Option(help="only this reason code, e.g. ts_out_of_window")] = None,
     limit: Annotated[
         int,
-        typer.Option(help="read at most this many objects (a production quarantine can be large)", min=1, max=100_000),
+        typer.Option(help="read at most this many records (a production quarantine can be large)", min=1, max=100_000),
     ] = 200,
     with_data: Annotated[
         bool, typer.Option("--with-data", help="include each record's raw data (base64), in the table and in JSON")

@@ -7,7 +7,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
@@ -164,35 +163,103 @@ def traffic(
     rate: Annotated[
         float | None, typer.Option(help="cap in records per second (default: as fast as PutRecords allows)", min=0.1)
     ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="with --rate: send for this many seconds (rate × duration readings; replaces --records)", min=1
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed: the same seed sends the same metric values")] = 7,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="kinesis: PutRecords as a trusted producer; iot: publish to each registered device's topic "
+            "through the IoT data plane (the topic rule routes it to the stream)"
+        ),
+    ] = "kinesis",
+    device_prefix: Annotated[
+        str, typer.Option(help="device ids are <prefix>0001, <prefix>0002, ... (with --via iot: registered ones)")
+    ] = "dev-",
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id).
+    """Send device readings to the ingest stream with PutRecords (≤500 per call, partition key = device id),
+    or with --via iot through IoT Core as the devices themselves would.
+
+    With --rate R --duration D it holds R records/s for D seconds, with a live line on stderr (sent, refused,
+    rate, ETA); `opsctl sandbox run --follow` in another terminal keeps up and shows its lag.
 
     Examples:
       opsctl sandbox traffic --devices 5 --records 500 --poison 10
-      opsctl sandbox traffic --records 10000 --rate 200        # 200 records per second, about 50 s"""
+      opsctl sandbox traffic --records 10000 --rate 200        # 200 records per second, about 50 s
+      opsctl sandbox traffic --rate 1000 --duration 60         # 60,000 readings at 1,000 per second
+      opsctl sandbox traffic --via iot --device-prefix acme- --devices 2 --records 100"""
     from opsctl.sandbox import traffic as gen
 
+    if via not in ("kinesis", "iot"):
+        raise OpsError(f"--via {via!r} is not kinesis or iot")
+    if via == "iot" and poison:
+        raise OpsError("--poison goes with --via kinesis", hint="poison records come from unregistered devices")
+    if duration is not None and rate is None:
+        raise OpsError("--duration needs --rate", hint="e.g. --rate 1000 --duration 60")
+    if duration is not None and rate is not None:
+        records = max(0, round(rate * duration) - poison)
     stack = _local(ctx).stack()
-    items = gen.mix(gen.readings(devices, records, seed=seed), gen.poison(poison, seed=seed), seed=seed)
-    with Progress(
-        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("send", total=len(items))
-        sent = [0]
+    valid = gen.readings(devices, records, seed=seed)
+    for r in valid:
+        r["device_id"] = device_prefix + r["device_id"].removeprefix("dev-")
+    items = gen.mix(valid, gen.poison(poison, seed=seed), seed=seed)
+    topic_of = None
+    if via == "iot":
+        from opsctl.devices import registry
+
+        names = registry.DeviceStack.from_stack(stack)
+        ddb, topics = stack.target.client("dynamodb"), {}
+        for device in sorted({i.partition_key for i in items}):
+            entry = registry.get_entry(ddb, names, device)
+            if entry is None or entry.get("status") != registry.ACTIVE:
+                raise OpsError(
+                    f"device {device!r} is not an active registered device",
+                    hint=f"opsctl devices register {device} --tenant T",
+                )
+            topics[device] = names.topic(entry["tenant"], device)
+        topic_of = topics.__getitem__
+    sent = [0]
+    started = time.monotonic()
+    with err.status("sending") as status:
+
+        def live(r, elapsed_s: float) -> None:
+            now_rate = r.sent / elapsed_s if elapsed_s else 0.0
+            eta = f"{fmt.duration((len(items) - r.sent) / now_rate)}" if now_rate else "n/a"
+            status.update(
+                f"sent {fmt.number(r.sent)}/{fmt.number(len(items))}  refused {fmt.number(r.throttled_retries)}  "
+                f"{fmt.rate(now_rate)}  ETA {eta}"
+            )
 
         def progress(n):
             sent[0] += n
-            bar.advance(task, n)
+
+        def progress_iot(n):
+            sent[0] += n
+            elapsed = time.monotonic() - started
+            now_rate = sent[0] / elapsed if elapsed else 0.0
+            status.update(f"published {fmt.number(sent[0])}/{fmt.number(len(items))}  {fmt.rate(now_rate)}")
 
         try:
-            result = gen.send(
-                stack.target.client("kinesis"), stack.get("stream_name"), items, rate=rate, progress=progress
-            )
+            if topic_of is not None:
+                result = gen.publish(stack.target.client("iot-data"), items, topic_of, rate=rate, progress=progress_iot)
+            else:
+                result = gen.send(
+                    stack.target.client("kinesis"),
+                    stack.get("stream_name"),
+                    items,
+                    rate=rate,
+                    progress=progress,
+                    live=live,
+                )
         except KeyboardInterrupt:
             raise interrupted(
-                f"{fmt.number(sent[0])} of {fmt.count(len(items), 'record')} sent to {stack.get('stream_name')}",
+                f"{fmt.number(sent[0])} of {fmt.count(len(items), 'record')} sent "
+                f"{'through IoT' if topic_of else 'to ' + str(stack.get('stream_name'))}",
                 "what was sent stays on the stream; `opsctl sandbox run --until-idle` delivers it",
             ) from None
     data = result.to_dict()
@@ -252,16 +319,22 @@ def run(
 
     stack = _local(ctx).stack()
     counts = {"invocations": 0, "records": 0}
+    lag_s: dict[str, float] = {}  # function -> iterator age of its last stream batch, seconds
     skipped: list[dict] = []
+    started = time.monotonic()
     with err.status("polling event source mappings") as status:
 
         def on_event(kind: str, details: dict) -> None:
             if kind == "invoke":
                 counts["invocations"] += 1
                 counts["records"] += int(details.get("records", 0))
+                if details.get("iterator_age_ms") is not None:
+                    lag_s[details["function_name"]] = details["iterator_age_ms"] / 1000
+                rate = counts["records"] / max(time.monotonic() - started, 1e-9)
+                lag = ", ".join(f"{fn} lag {fmt.duration(s)}" for fn, s in sorted(lag_s.items()))
                 status.update(
                     f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
-                    "delivered; polling every shard and queue until two passes find nothing"
+                    f"delivered ({fmt.rate(rate)})" + (f"; {lag}" if lag else "")
                 )
             elif kind == "wait":
                 status.update(
@@ -293,6 +366,12 @@ def run(
             note(f"logs of {d['function_name']} not sent to CloudWatch Logs: {d['reason']}")
         else:
             note(f"skipped the mapping of {d['function_name']} on {d['source']}: {d['reason']}")
+    if summary.interrupted:  # the runtime stops cleanly on Ctrl-C and says so; the exit code must too
+        raise interrupted(
+            f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} delivered "
+            "(the table above)",
+            "checkpoints are kept per shard: run `opsctl sandbox run` again to continue from there",
+        )
 
 
 def _run_table(d: dict) -> None:
@@ -537,6 +616,10 @@ def api(
             "--get", help="one-shot: serve, GET this path (repeatable) with a real HTTP client, print the answers, stop"
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="with --get: send a fresh access token of this sandbox user (`sandbox user add`)"),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Serve the read API on localhost: the routes Terraform created in the sandbox, run by the deployed code.
@@ -549,7 +632,9 @@ def api(
 
       opsctl sandbox api --port 8000        # then: curl 'http://127.0.0.1:8000/devices/dev-0001/readings?limit=5'
 
-      opsctl sandbox api --get /devices/dev-0001/latest --get '/devices/dev-0001/readings?limit=3&order=desc'
+      opsctl sandbox api --user alice --get /devices --get '/devices/dev-0001/readings?limit=3&order=desc'
+
+    Every route needs an access token, verified as API Gateway's JWT authorizer does (401 without one).
 
     With --get the exit code is 1 when any answer is 4xx/5xx."""
     import threading
@@ -564,6 +649,14 @@ def api(
             raise OpsError(
                 f"--get {path!r} must be a path starting with '/'", hint="e.g. --get /devices/dev-0001/latest"
             )
+    auth_headers = {}
+    if user is not None:
+        from opsctl.sandbox import users
+
+        cognito, pool_id, client_id, state_dir = _user_pool(ctx)
+        auth_headers["Authorization"] = "Bearer " + users.access_token(
+            cognito, pool_id, client_id, user, state_dir=state_dir
+        )
     local = api_server.load(stack.target, stack.get("api_id"))
     try:
         if get:
@@ -574,7 +667,7 @@ def api(
             answers = []
             try:
                 for path in get:
-                    req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+                    req = urllib.request.Request(base + path, headers={"Accept": "application/json", **auth_headers})
                     try:
                         with urllib.request.urlopen(req, timeout=60) as resp:
                             status, headers, body = resp.status, dict(resp.headers), resp.read()
@@ -731,3 +824,54 @@ def show_rollups(d: dict) -> None:
         rows,
         title=f"hourly rollups of {safe(device)}",
     )
+
+
+user_app = typer.Typer(help="Sandbox readers of the read API (Cognito users in a tenant group).", no_args_is_help=True)
+sandbox_app.add_typer(user_app, name="user")
+
+
+def _user_pool(ctx: typer.Context):
+    from opsctl.core.project import SANDBOX_DIR
+
+    stack = _local(ctx).stack()
+    pool_id, client_id = stack.get("api_user_pool_id"), stack.get("api_client_id")
+    if not pool_id or not client_id:
+        raise OpsError("the sandbox has no user pool for the read API", hint="run `opsctl sandbox up` again")
+    return stack.target.client("cognito-idp"), pool_id, client_id, SANDBOX_DIR
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="user name (a-z 0-9 . _ -)")],
+    tenant: Annotated[str | None, typer.Option(help="the tenant whose devices the user sees")] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="member of the operators group: sees every tenant")
+    ] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Add (or update) a sandbox user of the read API in TENANT's group; idempotent.
+
+    Example: opsctl sandbox user add alice --tenant acme, then
+    curl -H "Authorization: Bearer $(opsctl sandbox token alice)" http://127.0.0.1:8000/devices"""
+    from opsctl.sandbox import users
+
+    cognito, pool_id, _, state_dir = _user_pool(ctx)
+    result = users.add_user(cognito, pool_id, name, tenant=tenant, operator=operator, state_dir=state_dir)
+
+    def table(d):
+        out.print(f"user {d['user']} ({d['email']}), sub {d['sub']}, groups: {', '.join(d['groups'])}")
+
+    emit(result, output, table)
+
+
+@sandbox_app.command()
+def token(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a user added with `opsctl sandbox user add`")],
+) -> None:
+    """Print a fresh access token of sandbox user NAME (for curl's Authorization: Bearer header)."""
+    from opsctl.sandbox import users
+
+    cognito, pool_id, client_id, state_dir = _user_pool(ctx)
+    print(users.access_token(cognito, pool_id, client_id, name, state_dir=state_dir))

@@ -1,8 +1,10 @@
 """The poison-record quarantine: what the ingest function set aside, and why.
 
-Objects live at `{prefix}dt=YYYY-MM-DD/{shard_id}/{sequence_number}.json` (docs/architecture.md), so a
-day narrows the listing to one prefix and a re-delivered record overwrites its own object. Reading is
-bounded by `limit` because a production quarantine can be large; the listing says when it stopped early."""
+The ingest function writes one object per batch's poison, `{prefix}dt=YYYY-MM-DD/{shard_id}/{first}-{last}.jsonl`,
+one JSON line per record (docs/architecture.md); older quarantines hold one `{sequence_number}.json` object per
+record, and both are read. A day narrows the listing to one prefix; a re-delivered batch overwrites its own
+object, and a record found in two objects (a batch re-delivered from a later point) is listed once. Reading is
+bounded by `limit` records because a production quarantine can be large; the listing says when it stopped early."""
 
 from __future__ import annotations
 
@@ -59,6 +61,13 @@ def preview(data_base64: str | None) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _bodies(key: str, text: str) -> list[dict]:
+    """The quarantined records in one object: JSON lines (a batch's, `.jsonl`) or one JSON document (`.json`)."""
+    if key.endswith(".jsonl"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(text)]
+
+
 def list_records(
     stack: Stack, *, day: str | None = None, reason: str | None = None, limit: int = 200, with_data: bool = False
 ) -> QuarantineListing:
@@ -70,25 +79,32 @@ def list_records(
     listing = QuarantineListing(
         bucket=bucket, prefix=day_prefix(stack.outputs.get("quarantine_prefix") or DEFAULT_PREFIX, day)
     )
+    seen: set[tuple[str, str]] = set()
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=listing.prefix):
             for obj in page.get("Contents", []):
-                if listing.read >= limit:
-                    listing.truncated = True
-                    return listing
-                body = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-                listing.read += 1
-                listing.by_reason[body.get("reason_code", "?")] += 1
-                if reason and body.get("reason_code") != reason:
-                    continue
-                record = {
-                    "key": obj["Key"],
-                    **{k: v for k, v in body.items() if k != "data_base64"},
-                    "preview": preview(body.get("data_base64")),
-                }
-                if with_data:
-                    record["data_base64"] = body.get("data_base64")
-                listing.records.append(record)
+                text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8", errors="replace")
+                for line_no, body in enumerate(_bodies(obj["Key"], text), start=1):
+                    identity = (str(body.get("shard_id")), str(body.get("sequence_number")))
+                    if identity in seen:
+                        continue
+                    if listing.read >= limit:
+                        listing.truncated = True
+                        return listing
+                    seen.add(identity)
+                    listing.read += 1
+                    listing.by_reason[body.get("reason_code", "?")] += 1
+                    if reason and body.get("reason_code") != reason:
+                        continue
+                    record = {
+                        "key": obj["Key"],
+                        "line": line_no,
+                        **{k: v for k, v in body.items() if k != "data_base64"},
+                        "preview": preview(body.get("data_base64")),
+                    }
+                    if with_data:
+                        record["data_base64"] = body.get("data_base64")
+                    listing.records.append(record)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("NoSuchBucket", "AccessDenied"):

@@ -549,12 +549,9 @@ def replay(
         if delivery is None:
             raise OpsError("nothing to deliver with", hint="choose --via invoke or --via stream")
         if options.backup is not None:
-            try:
-                backup = open(options.backup, "a", encoding="utf-8")
-            except OSError as exc:
-                raise OpsError(
-                    f"cannot open --backup {options.backup}: {exc.strerror}", hint="name a writable file"
-                ) from None
+            from opsctl.replay.backup import open_backup
+
+            backup = open_backup(options.backup)
         limiter = None
         if options.rate_per_s:
             from opsctl.replay.sqs import RateLimiter

@@ -328,12 +328,9 @@ class Mover:
     def run(self) -> MoveReport:
         started = time.monotonic()
         if self.o.backup is not None and not self.o.dry_run:
-            try:
-                self._backup = open(self.o.backup, "a", encoding="utf-8")
-            except OSError as exc:
-                raise OpsError(
-                    f"cannot open --backup {self.o.backup}: {exc.strerror}", hint="name a writable file"
-                ) from None
+            from opsctl.replay.backup import open_backup
+
+            self._backup = open_backup(self.o.backup)
         workers = 1 if self.fifo else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
         errors: list[BaseException] = []
         try:

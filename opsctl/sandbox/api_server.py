@@ -22,6 +22,7 @@ from pathlib import Path
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.project import FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.sandbox.jwt_authorizer import Forbidden, JwtAuthorizer, Unauthorized, event_claims, jwks_url_for
 from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, MetricSink
 
 HOST = "127.0.0.1"
@@ -43,6 +44,8 @@ class Route:
     pattern: re.Pattern | None = None
     params: int = 0
     greedy: bool = False
+    authorizer: JwtAuthorizer | None = None  # None: authorization NONE
+    scopes: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, key: str, function: DeployedFunction) -> Route:
@@ -215,7 +218,22 @@ class LocalApi:
         if found is None:
             return self._cors(_plain(404, {"message": "Not Found"}, request_id), origin, False)
         route, path_params = found
+        claims = None
+        if route.authorizer is not None:  # before the function, as API Gateway does: it never runs for a bad token
+            authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
+            try:
+                claims = route.authorizer.verify(authorization, route.scopes)
+            except Unauthorized:
+                answer = _plain(401, {"message": "Unauthorized"}, request_id)
+                answer.headers.append(("www-authenticate", "Bearer"))
+                return self._cors(answer, origin, False)
+            except Forbidden:
+                return self._cors(_plain(403, {"message": "Forbidden"}, request_id), origin, False)
         event = self.event(route, path_params, method, raw_path, raw_query, headers, body, source_ip, request_id)
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {
+                "jwt": {"claims": event_claims(claims), "scopes": route.scopes or None}
+            }
         with self._lock:  # the runner swaps os.environ and stdout around each call: one invocation at a time
             inv = self.runner.invoke(route.function, event)
             self.metrics.lambda_invocation(
@@ -320,14 +338,33 @@ def load(
         target, state_dir=state_dir, zip_path=zip_path, metrics=metrics, handler_overrides=handler_overrides
     )
     routes, default = [], None
+    verifiers: dict[str, JwtAuthorizer] = {}
     try:
         for r in _pages(apigw.get_routes, {"ApiId": api_id}):
             key = r["RouteKey"]
-            if r.get("AuthorizationType", "NONE") not in ("NONE", None):
-                raise OpsError(
-                    f"route {key!r} needs {r['AuthorizationType']} authorization, which the sandbox cannot verify",
-                    hint="envs/local keeps api_jwt_auth_enabled = false",
-                )
+            auth_type = r.get("AuthorizationType") or "NONE"
+            if auth_type not in ("NONE", "JWT"):
+                raise OpsError(f"route {key!r} needs {auth_type} authorization, which the sandbox cannot play")
+            verifier = None
+            if auth_type == "JWT":
+                # One GetAuthorizer per authorizer (moto serves no GetAuthorizers).
+                authorizer = None
+                if r.get("AuthorizerId") and r["AuthorizerId"] not in verifiers:
+                    authorizer = apigw.get_authorizer(ApiId=api_id, AuthorizerId=r["AuthorizerId"])
+                    if authorizer.get("AuthorizerType") != "JWT":
+                        authorizer = None
+                elif r.get("AuthorizerId") in verifiers:
+                    authorizer = {"AuthorizerId": r["AuthorizerId"]}
+                if authorizer is None:
+                    raise OpsError(f"route {key!r} needs JWT authorization but names no JWT authorizer of the API")
+                if authorizer["AuthorizerId"] not in verifiers:
+                    config = authorizer.get("JwtConfiguration") or {}
+                    verifiers[authorizer["AuthorizerId"]] = JwtAuthorizer(
+                        issuer=config.get("Issuer", ""),
+                        audience=list(config.get("Audience") or []),
+                        jwks_url=jwks_url_for(config.get("Issuer", ""), target.endpoint_url or ""),
+                    )
+                verifier = verifiers[authorizer["AuthorizerId"]]
             integration = integrations.get(str(r.get("Target", "")).removeprefix("integrations/"))
             if integration is None or integration.get("IntegrationType") != "AWS_PROXY":
                 raise OpsError(f"route {key!r} has no Lambda proxy integration; only those are served locally")
@@ -339,6 +376,7 @@ def load(
             if m is None:
                 raise OpsError(f"route {key!r} integrates {integration.get('IntegrationUri')!r}, not a Lambda function")
             route = Route.build(key, runner.function(m.group(1)))
+            route.authorizer, route.scopes = verifier, list(r.get("AuthorizationScopes") or [])
             if key == "$default":
                 default = route
             else:
@@ -403,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name; requests are reported via on_request
+    def log_message(self, format, *args):
         pass
 
 

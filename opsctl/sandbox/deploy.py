@@ -96,6 +96,22 @@ class UpResult:
     outputs: dict = field(default_factory=dict)
 
 
+def check_iot_rules(endpoint: str, region: str) -> None:
+    """Refuses (one line) a topic rule the sandbox's rules engine cannot play (opsctl/sandbox/runtime/iot.py)."""
+    import boto3
+
+    from opsctl.core.errors import OpsError
+    from opsctl.sandbox.runtime import iot as rules_engine
+
+    iot = boto3.client("iot", endpoint_url=endpoint, region_name=region, **SANDBOX_CREDENTIALS)
+    try:
+        rules_engine.load_rules(iot)
+    except rules_engine.UnsupportedRule as exc:
+        raise OpsError(
+            str(exc), hint="the sandbox plays the SQL subset of docs/architecture.md; change the rule"
+        ) from None
+
+
 def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Progress = lambda _: None) -> UpResult:
     """Starts (or reuses) the moto server, builds the zip, and applies envs/local to it. Safe to run again."""
     tf.env_dir(LOCAL_ENV)
@@ -134,8 +150,10 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     t0 = time.monotonic()
     tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
     elapsed = time.monotonic() - t0
+    outputs = ws.outputs()
+    check_iot_rules(state.endpoint, outputs.get("region") or "us-east-1")
     return UpResult(
-        endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=ws.outputs()
+        endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=outputs
     )
 
 

@@ -9,9 +9,9 @@ switch stays off and this module decides per request instead:
 - an access key is *enforced* when STS issued it by AssumeRole on a role whose trust policy lets
   `lambda.amazonaws.com` assume it (a function's execution role, as Terraform creates it); the local
   runtime assumes that role for each function, as Lambda does;
-- a request signed with an enforced key goes through moto's own check (signature, then the role's
-  inline and attached policies against the action and the resource); every other request is served
-  as before, so the administrator path costs one header lookup and a set membership test.
+- a request signed with an enforced key goes through moto's own policy check (the role's inline and
+  attached policies against the action and the resource; not the signature, see `authorize`); every
+  other request is served as before, so the administrator path costs one header lookup and a set test.
 
 moto derives the resource ARN only for SQS, S3, IAM and STS; for every other service it checks the
 policy against "*", which a least-privilege statement (`Resource = <table ARN>`) never matches. The
@@ -121,6 +121,9 @@ def _kms_key_arn(key_id: str, account: str, region: str) -> str:
         return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
 
 
+REST_JSON_SERVICES = {"lambda", "apigateway", "execute-api", "scheduler", "iot"}  # IAM prefixes, REST-JSON APIs
+
+
 def _access_denied(response, principal_arn: str, action: str, resource: str):
     """AccessDenied in the error shape of the service's protocol: JSON keyed by `__type` for the JSON and
     REST-JSON services (what botocore's parsers read the code from), moto's XML error for query services."""
@@ -128,7 +131,7 @@ def _access_denied(response, principal_arn: str, action: str, resource: str):
     from werkzeug.exceptions import HTTPException
 
     message = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
-    json_protocol = response.headers.get("X-Amz-Target") or getattr(response, "service_name", "") == "lambda"
+    json_protocol = response.headers.get("X-Amz-Target") or action.partition(":")[0] in REST_JSON_SERVICES
     if not json_protocol:
         return AccessDeniedError(user_arn=principal_arn, action=f"{action} on resource: {resource}")
     exc = HTTPException(description=json.dumps({"__type": "AccessDeniedException", "message": message}))
@@ -174,7 +177,9 @@ def install() -> None:
                 headers=self.headers,
                 action=self._get_action(),
             )
-            iam_request.check_signature()
+            # No signature check: moto's recomputation of SigV4 disagrees with botocore's for some REST paths
+            # (Lambda's /functions/{name}/concurrency, ListEventSourceMappings' query), which would refuse calls
+            # AWS accepts. The key id alone names the session; the policies are what this enforces.
             action = iam_request._action
             prefix, _, name = action.partition(":")
             action = AUTHORISED_AS.get(action, f"{IAM_PREFIX_OF_SIGNING_NAME.get(prefix, prefix)}:{name}")
@@ -186,6 +191,23 @@ def install() -> None:
                 except AccessDeniedError:  # S3's own error (S3AccessDeniedError) is already S3's shape
                     raise _access_denied(self, iam_request._access_key.arn, action, arn) from None
 
+        # moto finds a session's role by scanning every AssumeRole it ever served, on every request; each
+        # `opsctl sandbox run` adds one per function, so the scan grows through a session. The key object only
+        # names the role (its policies are read per request), so it is kept per key id and token.
+        from moto.iam import access_control
+
+        original_create_access_key = access_control.create_access_key
+        found_keys: dict[tuple, object] = {}
+
+        def create_access_key(account_id, partition, access_key_id, headers):
+            key = (account_id, partition, access_key_id, headers.get("X-Amz-Security-Token"))
+            found = found_keys.get(key)
+            if found is None:
+                found = original_create_access_key(account_id, partition, access_key_id, headers)
+                found_keys[key] = found
+            return found
+
+        access_control.create_access_key = create_access_key
         STSBackend.assume_role = assume_role
         ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
         ActionAuthenticatorMixin._sandbox_function_iam = True

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox.iot_tags import enable_iot_tagging
+from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
+from opsctl.sandbox import moto_speed
+
 
 class _NeverRegistered(dict):
     """A queue's mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
@@ -48,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     iam.install()
     log_filters.install()
     limits.install()
+    enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
+    install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
+    moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

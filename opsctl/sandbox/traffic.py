@@ -4,6 +4,7 @@ function must quarantine, sent with PutRecords the way a device gateway would.""
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 PUT_RECORDS_MAX = 500  # records per PutRecords call (AWS limit)
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # bytes per PutRecords call (AWS limit)
 MAX_PUT_ATTEMPTS = 8
+RATE_CALLS_PER_S = 10  # PutRecords calls per second when holding a --rate
 
 # Each poison kind is named after the reason code the ingest function must give it.
 POISON_KINDS = (
@@ -140,11 +142,11 @@ def mix(valid: list[dict], bad: list[Outgoing], *, seed: int = 7) -> list[Outgoi
     return out
 
 
-def _batches(items: list[Outgoing]):
+def _batches(items: list[Outgoing], max_records: int = PUT_RECORDS_MAX):
     batch, size = [], 0
     for item in items:
         item_size = len(item.data) + len(item.partition_key)
-        if batch and (len(batch) == PUT_RECORDS_MAX or size + item_size > PUT_RECORDS_MAX_BYTES):
+        if batch and (len(batch) == max_records or size + item_size > PUT_RECORDS_MAX_BYTES):
             yield batch
             batch, size = [], 0
         batch.append(item)
@@ -160,16 +162,20 @@ def send(
     *,
     rate: float | None = None,
     progress: Callable[[int], None] = lambda _: None,
+    live: Callable[[TrafficResult, float], None] = lambda result, elapsed_s: None,
 ) -> TrafficResult:
     """Puts `items` on the stream with PutRecords, retrying refused entries until each is accepted.
 
     A shard takes 1 MiB/s and 1,000 records/s (the sandbox refuses the rest as Kinesis does, per record, with
     ProvisionedThroughputExceededException): refused entries are sent again after an exponential backoff with
-    jitter, and counted in `throttled_retries`. `rate` caps records per second. Raises only if a batch made no
+    jitter, and counted in `throttled_retries`. `rate` holds records per second: calls of about a tenth of a
+    second's records, each sent on schedule (so the stream sees a steady rate, not a burst of 500 then a pause).
+    `live(result so far, seconds elapsed)` is called after every PutRecords. Raises only if a batch made no
     progress in MAX_PUT_ATTEMPTS attempts in a row (nothing is dropped silently)."""
     result = TrafficResult()
     start = time.monotonic()
-    for batch in _batches(items):
+    per_call = max(1, min(PUT_RECORDS_MAX, math.ceil(rate / RATE_CALLS_PER_S))) if rate else PUT_RECORDS_MAX
+    for batch in _batches(items, per_call):
         pending, stalled = batch, 0
         while pending:
             resp = kinesis.put_records(
@@ -180,6 +186,7 @@ def send(
             done = len(pending) - len(failed)
             result.sent += done
             progress(done)
+            live(result, time.monotonic() - start)
             if not failed:
                 break
             result.throttled_retries += len(failed)
@@ -205,4 +212,35 @@ def send(
             result.readings.append(item.reading)
         else:
             result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
+    return result
+
+
+def publish(
+    iot_data,
+    items: list[Outgoing],
+    topic_of: Callable[[str], str],
+    *,
+    rate: float | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> TrafficResult:
+    """Publishes each reading with the IoT data plane to its device's topic (`topic_of(device_id)`), as a device
+    connected with its own certificate would; the rules engine takes it from there (QoS 1, one message each)."""
+    result = TrafficResult()
+    started = time.monotonic()
+    for i, item in enumerate(items):
+        if rate:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        iot_data.publish(topic=topic_of(item.partition_key), qos=1, payload=item.data)
+        result.sent += 1
+        result.calls += 1
+        if item.kind == "valid":
+            result.valid += 1
+            if item.reading is not None:
+                result.readings.append(item.reading)
+        else:
+            result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
+        progress(1)
+    result.seconds = time.monotonic() - started
     return result

@@ -210,7 +210,7 @@ def check(
             )
         except lambda_client.exceptions.ResourceNotFoundException:
             pass
-    end = metrics.whole_minute(now or dt.datetime.now(dt.UTC))
+    end = now or dt.datetime.now(dt.UTC)
     start = end - window
     sdim = (("StreamName", stream),)
     queries = [

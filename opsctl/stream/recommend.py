@@ -18,7 +18,7 @@ from opsctl.stream.reshard import Recommendation
 def recommend(stack, *, window: str, headroom: float, now: dt.datetime | None = None) -> Recommendation:
     t = stack.target
     span = metrics.parse_window(window)
-    end = metrics.whole_minute(now or dt.datetime.now(dt.UTC))
+    end = now or dt.datetime.now(dt.UTC)
     if not 0 < headroom <= 1:
         raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
     obs = streams.observe(

@@ -97,6 +97,10 @@ def _walk(
             "127.0.0.1",
             "bench",
         )
+        # What the JWT authorizer would hand over for an operator (the bench invokes behind it, not through it).
+        event["requestContext"]["authorizer"] = {
+            "jwt": {"claims": {"sub": "bench-operator", "cognito:groups": "[operators]"}, "scopes": None}
+        }
         before = counts.copy()
         inv = local.runner.invoke(route.function, event)
         assert not inv.function_error and inv.result["statusCode"] == 200, (inv.error_message, inv.result)

@@ -8,8 +8,14 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
   --prepare-event`);
 - DLQ replay rows (tests/bench/replay_bench.py): the SQS mover against a fake SQS at 20 ms per call,
   messages/s serial and concurrent and API calls per message, against one-message-at-a-time replay;
-- end to end through a sandbox of the bench's own: records/s from Kinesis to DynamoDB, the local
-  runtime driving the deployed ingest function vs the same runtime driving the naive handler;
+- rollup rows (tests/bench/rollup_bench.py): read capacity units the rollup worker spends on one device-hour at
+  60, 600 and 3,600 readings an hour (a batch a second), the real worker behind the queue's delay vs a worker
+  that re-reads the hour for every job, on a DynamoDB fake that charges RCU as DynamoDB does;
+- moto rows (tests/bench/moto_bench.py): SQS and DynamoDB calls on deep queues and big tables, moto as
+  released vs moto as the sandbox runs it (opsctl.sandbox.moto_speed);
+- end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
+  (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
+  same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
@@ -74,8 +80,9 @@ def e2e_rows() -> list[dict]:
             rates[label] = delivered / elapsed
         rows = [
             {
-                "metric": "end-to-end Kinesis → DynamoDB via the sandbox",
-                "unit": "records/s",
+                "metric": "end-to-end Kinesis → DynamoDB → rollup jobs → rollups via the sandbox "
+                "(both with rollups; naive: PutItem + SendMessage per record)",
+                "unit": "readings/s",
                 "ours": rates["ours"],
                 "naive": rates["naive"],
                 "ratio": rates["ours"] / rates["naive"],
@@ -92,10 +99,19 @@ def e2e_rows() -> list[dict]:
 def main() -> int:
     from cost_bench import run_cost_bench
     from handler_bench import run_handler_bench
+    from moto_bench import run_moto_bench
     from opsctl_bench import run_opsctl_bench
     from replay_bench import run_replay_bench
+    from rollup_bench import run_rollup_bench
 
-    rows = run_handler_bench() + run_cost_bench() + run_opsctl_bench() + run_replay_bench()
+    rows = (
+        run_handler_bench()
+        + run_cost_bench()
+        + run_opsctl_bench()
+        + run_replay_bench()
+        + run_rollup_bench()
+        + run_moto_bench()
+    )
     if os.environ.get("BENCH_SKIP_E2E") != "1":
         rows += e2e_rows()
     print(_table(rows))

@@ -49,13 +49,14 @@ def _quarantine(sandbox, mine: set[bytes] | None = None) -> list[dict]:
     """The quarantined records; with `mine`, only those whose raw record data is one of these (this module's)."""
     s3 = sandbox.client("s3")
     bucket, prefix = sandbox.outputs["quarantine_bucket"], sandbox.outputs["quarantine_prefix"]
-    out = []
+    out = {}  # one object per batch's poison, one JSON line per record; a record in two objects counts once
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            body = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            if mine is None or base64.b64decode(body["data_base64"] or "") in mine:
-                out.append(body)
-    return out
+            for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines():
+                record = json.loads(line)
+                if mine is None or base64.b64decode(record["data_base64"] or "") in mine:
+                    out[(record["shard_id"], record["sequence_number"])] = record
+    return list(out.values())
 
 
 def _own(item: traffic.Outgoing) -> traffic.Outgoing:

@@ -45,9 +45,14 @@ def history(sandbox) -> dict[str, list[dict]]:
     return by_device
 
 
+_AUTH: dict[str, str] = {}  # every request of this module carries an operator's access token (set by api_url)
+
+
 @pytest.fixture(scope="module")
 def api_url(sandbox, history):
     """`opsctl sandbox api --port P` running in the background for this module, stopped at its end."""
+    opsctl(sandbox, "sandbox", "user", "add", "api-e2e-op", "--operator")
+    _AUTH["Authorization"] = "Bearer " + opsctl(sandbox, "sandbox", "token", "api-e2e-op").stdout.strip()
     port = server.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)],
@@ -84,7 +89,7 @@ def api_url(sandbox, history):
 
 
 def get(url: str, headers: dict | None = None, method: str = "GET") -> tuple[int, dict, dict | None]:
-    req = urllib.request.Request(url, headers=headers or {}, method=method)
+    req = urllib.request.Request(url, headers={**_AUTH, **(headers or {})}, method=method)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             status, hdrs, body = resp.status, resp.headers, resp.read()
@@ -166,10 +171,22 @@ def test_cors_comes_from_the_terraform_configuration(api_url, history):
 
 
 def test_one_shot_get_prints_the_answers_and_exits_by_status(sandbox, history):
-    ok = opsctl(sandbox, "sandbox", "api", "--get", "/devices/api-e2e-0001/latest", "--output", "json")
+    opsctl(sandbox, "sandbox", "user", "add", "api-e2e-op", "--operator")
+    ok = opsctl(
+        sandbox, "sandbox", "api", "--user", "api-e2e-op", "--get", "/devices/api-e2e-0001/latest", "--output", "json"
+    )
     (answer,) = json.loads(ok.stdout)["answers"]
     assert answer["status"] == 200 and answer["body"]["ts"] == history["api-e2e-0001"][-1]["ts"]
-    bad = opsctl(sandbox, "sandbox", "api", "--get", "/devices/api-e2e-0001/readings?limit=0", check=False)
+    bad = opsctl(
+        sandbox,
+        "sandbox",
+        "api",
+        "--user",
+        "api-e2e-op",
+        "--get",
+        "/devices/api-e2e-0001/readings?limit=0",
+        check=False,
+    )
     assert bad.returncode == 1 and "bad_limit" in bad.stdout and "Traceback" not in bad.stderr
     wrong = opsctl(sandbox, "sandbox", "api", "--get", "devices/x/latest", check=False)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: ") and "Traceback" not in wrong.stderr

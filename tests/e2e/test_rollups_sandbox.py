@@ -119,7 +119,11 @@ def _worker_errors(sandbox) -> list[str]:
     """The rollup worker's error lines (timeouts, failed jobs), to say why a healthy job was dead-lettered."""
     log = sandbox.state_dir / "logs" / f"{sandbox.outputs['rollup_function_name']}.log"
     return (
-        [line[:300] for line in log.read_text().splitlines() if '"ERROR"' in line or "deferred" in line][-10:]
+        [
+            line[:300]
+            for line in log.read_text().splitlines()
+            if '"ERROR"' in line or "[ERROR]" in line or "Task timed out" in line or "deferred" in line
+        ][-10:]
         if log.exists()
         else []
     )
@@ -208,7 +212,8 @@ def test_the_read_api_serves_the_same_rollups_over_http(sandbox, rolled):
     device = DEVICES[1]  # DEVICES[0] gets a late reading in the malformed-job test
     hours = sorted(h for d, h in expected if d == device)
     path = f"/devices/{device}/rollups?from={hours[0]}&to={hours[-1] + HOUR_MS - 1}"
-    ok = opsctl(sandbox, "sandbox", "api", "--get", path, "--output", "json")
+    opsctl(sandbox, "sandbox", "user", "add", "roll-op", "--operator")
+    ok = opsctl(sandbox, "sandbox", "api", "--user", "roll-op", "--get", path, "--output", "json")
     (answer,) = json.loads(ok.stdout)["answers"]
     assert answer["status"] == 200 and answer["body"]["count"] == len(hours)
     for item in answer["body"]["items"]:
@@ -216,5 +221,7 @@ def test_the_read_api_serves_the_same_rollups_over_http(sandbox, rolled):
         assert item["count"] == want["count"]
         for name, stats in want["metrics"].items():
             assert item["metrics"][name] == pytest.approx(stats), (item["hour_start"], name)
-    bad = opsctl(sandbox, "sandbox", "api", "--get", f"/devices/{device}/rollups?from=20&to=10", check=False)
+    bad = opsctl(
+        sandbox, "sandbox", "api", "--user", "roll-op", "--get", f"/devices/{device}/rollups?from=20&to=10", check=False
+    )
     assert bad.returncode == 1 and "bad_range" in bad.stdout and "Traceback" not in bad.stderr

@@ -218,12 +218,18 @@ class AwsView:
                 out[(item["device_id"]["S"], int(item["ts"]["N"]))] = item
         return out
 
-    def quarantine(self) -> dict[str, dict]:
+    def quarantine(self) -> dict[str, list[dict]]:
+        """{object key: the poison records in it} (one object per batch, one JSON line per record)."""
         out = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
             for obj in page.get("Contents", []):
-                out[obj["Key"]] = json.loads(self.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
+                text = self.s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read().decode()
+                out[obj["Key"]] = [json.loads(line) for line in text.splitlines()]
         return out
+
+    def quarantined_records(self) -> dict[str, dict]:
+        """{sequence number: quarantined record} over every object."""
+        return {r["sequence_number"]: r for records in self.quarantine().values() for r in records}
 
 
 @pytest.fixture

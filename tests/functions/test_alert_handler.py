@@ -224,3 +224,14 @@ def test_device_text_reaches_on_call_quoted_escaped_and_never_as_a_link(topic, c
     assert body.isascii() and "\\u001b[2J" in body and "\\u202e" in body
     assert '"poison record quarantined from URGENT: rotate keys at https[:]//evil.example/rotate' in body  # quoted
     assert "may hold device data" in body
+
+
+def test_a_batch_poison_line_shows_its_counts_by_reason(topic, capsys):
+    capsys.readouterr()
+    log = Logger(FakeContext(function_name=INGEST, aws_request_id="req-3"))
+    log.error("poison records quarantined", records=1002, reasons={"not_json": 1000, "bad_ts": 2})
+    lines = capsys.readouterr().out.splitlines()
+    handler({"Records": [logs_record(lines, 1)]}, FakeContext(function_name="telemetry-test-alert"))
+    (msg,) = topic()
+    assert f'{INGEST}: "poison records quarantined" x1' in msg["Message"]
+    assert '"not_json" x1000, "bad_ts" x2' in msg["Message"]

@@ -27,6 +27,17 @@ READINGS = "GET /devices/{device_id}/readings"
 LATEST = "GET /devices/{device_id}/latest"
 DEVICE = "dev-0001"
 T0 = 1_763_800_000_000  # 2025-11-22T08:26:40Z
+REGISTRY = "telemetry-test-devices"
+TENANT_INDEX = "by_tenant"
+# What API Gateway's JWT authorizer hands the function for a Cognito access token (array claims as "[a b]").
+OPERATOR = {
+    "sub": "0f1e2d3c-0000-4000-8000-00000000a0a0",
+    "cognito:groups": "[operators]",
+    "client_id": "5hd3c9example",
+    "scope": "aws.cognito.signin.user.admin",
+    "token_use": "access",
+    "username": "op",
+}
 
 
 def api_event(
@@ -36,6 +47,7 @@ def api_event(
     *,
     route_key: str | None = None,
     path_parameters: dict | None = None,
+    claims: dict | None = OPERATOR,
 ) -> dict:
     """An HTTP API payload-2.0 event as API Gateway sends it (AWS docs, "Working with AWS Lambda proxy
     integrations for HTTP APIs"): repeated query parameters joined with commas, headers lower-cased."""
@@ -46,6 +58,8 @@ def api_event(
         if len(segments) == 3 and segments[0] == "devices" and segments[2] in ("readings", "latest"):
             route_key = f"{method} /devices/{{device_id}}/{segments[2]}"
             path_parameters = {"device_id": urllib.parse.unquote(segments[1])}
+        elif segments == ["devices"]:
+            route_key = f"{method} /devices"
         else:
             route_key = "$default"
     event = {
@@ -82,6 +96,8 @@ def api_event(
         },
         "isBase64Encoded": False,
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if query:
         event["queryStringParameters"] = {k: str(v) for k, v in query.items()}
     if path_parameters:
@@ -106,10 +122,31 @@ def api(monkeypatch):
                 {"AttributeName": "ts", "AttributeType": "N"},
             ],
         )
+        ddb.create_table(
+            TableName=REGISTRY,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "device_id", "AttributeType": "S"},
+                {"AttributeName": "tenant", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": TENANT_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "tenant", "KeyType": "HASH"},
+                        {"AttributeName": "device_id", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
         kms = boto3.client("kms", region_name=REGION)
         key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
         for k, v in {
             "TABLE_NAME": TABLE,
+            "REGISTRY_TABLE_NAME": REGISTRY,
+            "REGISTRY_TENANT_INDEX": TENANT_INDEX,
             "CURSOR_KEY_ARN": key_arn,
             "CURSOR_TTL_SECONDS": "3600",
             "READINGS_MAX_AGE_SECONDS": "10",
@@ -134,6 +171,20 @@ class Api:
                 "ts": {"N": str(ts)},
                 "metrics": {"M": {k: {"N": str(v)} for k, v in metrics.items()}},
                 "expires_at": {"N": str(ts // 1000 + 90 * 86400)},
+            },
+        )
+
+    def register(self, device: str, tenant: str, status: str = "active", created_at: int = T0) -> None:
+        """A registry entry as `opsctl devices register` writes it."""
+        self.ddb.put_item(
+            TableName=REGISTRY,
+            Item={
+                "device_id": {"S": device},
+                "tenant": {"S": tenant},
+                "status": {"S": status},
+                "created_at": {"N": str(created_at)},
+                "certificate_id": {"S": "c" * 64},
+                "thing_name": {"S": device},
             },
         )
 
@@ -532,6 +583,7 @@ def test_dynamodb_throttling_is_a_503_with_retry_after(api, monkeypatch):
 
     ddb = clients.client("dynamodb")
     with Stubber(ddb) as stub:
+        stub.add_response("get_item", {})  # the registry check (an operator may read unregistered devices)
         stub.add_client_error(
             "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
         )
@@ -557,3 +609,9 @@ def test_route_table_and_shared_parameters_are_the_contract():
     assert set(api_handler.ROUTES) == {READINGS, LATEST, "GET /devices/{device_id}/rollups", "OPTIONS /{proxy+}"}
     assert {"from", "to", "limit", "order", "cursor"} == params.PAGE_PARAMS
     assert (params.LIMIT_MIN, params.LIMIT_MAX, params.LIMIT_DEFAULT) == (1, 1000, 100)
+
+
+@pytest.mark.parametrize("payload", [b"[1]", b'"text"', b"7", b'{"v":2,"p":"1"}', b'{"v":1,"p":1}', b"{"])
+def test_cursor_with_a_payload_that_is_not_ours_is_a_400_not_a_500(api, payload):
+    cursor = f"{_b64(payload)}.{_b64(bytes(32))}"
+    assert _error(api.get(f"/devices/{DEVICE}/readings", limit=2, cursor=cursor)) == (400, "bad_cursor")

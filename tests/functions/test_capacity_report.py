@@ -513,3 +513,26 @@ def test_html_report_has_no_horizontal_overflow_at_1280_px_in_chromium(aws, tmp_
         [*flags, f"--screenshot={shot}", (tmp_path / "report.html").as_uri()], capture_output=True, timeout=120
     )
     assert shot.stat().st_size > 10_000  # a real rendering to look at: build/reports/capacity-report-1280.png
+
+
+def test_a_window_starting_mid_minute_keeps_that_minute_as_cloudwatch_does(aws):
+    from capacity_report import metrics
+
+    cw = _client("cloudwatch")
+    start = NOW - WINDOW
+    cw.put_metric_data(
+        Namespace="AWS/Kinesis",
+        MetricData=[
+            {
+                "MetricName": "IncomingRecords",
+                "Dimensions": [{"Name": "StreamName", "Value": "s"}],
+                "Timestamp": start + dt.timedelta(seconds=10),
+                "Value": 600.0,
+                "Unit": "Count",
+            }
+        ],
+    )
+    q = [metrics.MetricQuery("r", "AWS/Kinesis", "IncomingRecords", (("StreamName", "s"),), "Sum")]
+    # a run at hh:mm:40 asks from hh:mm:40; CloudWatch answers from hh:mm:00, so the busiest minute stays the same
+    late = metrics.fetch(cw, q, start + dt.timedelta(seconds=40), NOW)
+    assert late.max("r") == 600.0 == metrics.fetch(cw, q, start, NOW).max("r")

@@ -100,13 +100,17 @@ def test_every_poison_kind_is_quarantined_and_the_readings_around_it_are_written
 
     assert result == {"batchItemFailures": []}
     assert set(aws.items()) == {(d["device_id"], d["ts"]) for d in valid}
-    quarantined = aws.quarantine()
+    # One object for the batch's poison, at a key of its first and last sequence numbers, one line per record.
+    seqs = [r["kinesis"]["sequenceNumber"] for r, i in zip(event["Records"], items) if i.kind != "valid"]
+    (key,) = aws.quarantine()
+    assert key == f"{PREFIX}dt=2025-11-22/{SHARD}/{seqs[0]}-{seqs[-1]}.jsonl"
+    quarantined = aws.quarantined_records()
     assert Counter(q["reason_code"] for q in quarantined.values()) == Counter(i.kind for i in bad)
     for record, item in zip(event["Records"], items):
         if item.kind == "valid":
             continue
         seq = record["kinesis"]["sequenceNumber"]
-        body = quarantined[f"{PREFIX}dt=2025-11-22/{SHARD}/{seq}.json"]
+        body = quarantined[seq]
         assert body["reason_code"] == item.kind and body["reason"]
         assert body["shard_id"] == SHARD and body["sequence_number"] == seq
         assert body["partition_key"] == item.partition_key
@@ -116,10 +120,12 @@ def test_every_poison_kind_is_quarantined_and_the_readings_around_it_are_written
         assert body["aws_request_id"] == context.aws_request_id and body["function_name"] == context.function_name
         assert body["quarantined_at"].endswith("Z")
 
+    # One ERROR line for the batch, with its counts by reason (it becomes one alert group, not one per record).
     lines = output_lines(capsys)
-    errors = [line for line in lines if line.get("level") == "ERROR"]
-    assert Counter(line["reason_code"] for line in errors) == Counter(i.kind for i in bad)
-    assert all(line["shard_id"] == SHARD and line["sequence_number"] for line in errors)
+    (error,) = [line for line in lines if line.get("level") == "ERROR"]
+    assert error["reasons"] == dict(Counter(i.kind for i in bad)) and error["records"] == len(bad)
+    assert error["shard_id"] == SHARD and error["object_key"] == key
+    assert (error["first_sequence_number"], error["last_sequence_number"]) == (seqs[0], seqs[-1])
     m = emf(lines)
     assert (m["RecordsIn"], m["RecordsWritten"], m["RecordsQuarantined"], m["RecordsFailed"]) == (
         len(items),
@@ -127,6 +133,21 @@ def test_every_poison_kind_is_quarantined_and_the_readings_around_it_are_written
         len(bad),
         0,
     )
+
+
+def test_a_poison_flood_costs_one_put_and_one_error_line_per_batch(aws, context, monkeypatch, capsys):
+    # A shard's 1,000 records a second, all poison: before, 1,000 PUTs and 1,000 ERROR lines (alerts) a second.
+    s3 = clients.client("s3")
+    puts = []
+    real_put = s3.put_object
+    monkeypatch.setattr(s3, "put_object", lambda **kw: puts.append(kw["Key"]) or real_put(**kw))
+    event = kinesis_event([b"not json %d" % i for i in range(1000)])
+
+    assert handler(event, context) == {"batchItemFailures": []}
+
+    assert len(puts) == 1 and len(aws.quarantined_records()) == 1000
+    errors = [line for line in output_lines(capsys) if line.get("level") == "ERROR"]
+    assert len(errors) == 1 and errors[0]["reasons"] == {"not_json": 1000}
 
 
 def test_a_redelivered_poison_record_overwrites_its_own_quarantine_object(aws, context):
@@ -316,3 +337,30 @@ def test_an_empty_batch_succeeds_without_touching_aws(env, context, capsys):
     assert handler({"Records": []}, context) == {"batchItemFailures": []}
     assert clients._cache == {}
     assert emf(output_lines(capsys))["RecordsIn"] == 0
+
+
+def test_a_payload_claiming_another_device_is_quarantined_and_never_touches_that_devices_reading(aws, context):
+    # dev-0002's true reading is stored first; then a record whose partition key (the identity the IoT rule
+    # set from the topic: the publishing device is dev-0001) carries a payload that claims dev-0002 at that ts.
+    victim = reading("dev-0002", temp_c=21.5)
+    assert handler(kinesis_event([victim]), context) == {"batchItemFailures": []}
+    spoof = {**victim, "metrics": {"temp_c": 99.0}}
+    event = kinesis_event([spoof], first_seq=FIRST_SEQUENCE + 10)
+    event["Records"][0]["kinesis"]["partitionKey"] = "dev-0001"
+
+    assert handler(event, context) == {"batchItemFailures": []}
+
+    items = aws.items()
+    assert set(items) == {("dev-0002", victim["ts"])}
+    assert items[("dev-0002", victim["ts"])]["metrics"]["M"]["temp_c"] == {"N": "21.5"}
+    (body,) = aws.quarantine().values()
+    assert body["reason_code"] == "device_mismatch"
+    assert body["partition_key"] == "dev-0001"
+    assert "'dev-0002'" in body["reason"] and "'dev-0001'" in body["reason"]
+
+
+def test_a_payload_whose_device_id_is_its_partition_key_is_written(aws, context):
+    doc = reading("dev-0007")
+    assert handler(kinesis_event([doc]), context) == {"batchItemFailures": []}
+    assert set(aws.items()) == {("dev-0007", doc["ts"])}
+    assert aws.quarantine() == {}

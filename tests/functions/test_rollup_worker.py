@@ -205,11 +205,16 @@ def test_a_rollup_from_an_older_read_never_replaces_a_newer_one(aws, context, do
     }
     aws.ddb.put_item(TableName=ROLLUP_TABLE, Item=newer)
 
-    assert handler(sqs_event([job("dev-a")]), context) == {
-        "batchItemFailures": []
-    }  # nothing to retry: it lost the race
+    # Sent after that newer rollup began its read (so not coalesced): the worker reads, then loses the race.
+    record = sqs_record(job("dev-a"))
+    record["attributes"]["SentTimestamp"] = str(int(time.time() * 1000) + 120_000)
+    assert handler({"Records": [record]}, context) == {"batchItemFailures": []}  # nothing to retry: it lost the race
     assert aws.rollups()[("dev-a", HOUR)]["count"]["N"] == "1234"
     assert emf(output_lines(capsys))["RollupsSuperseded"] == 1
+    # A job sent before it is already in it: coalesced, the same outcome without the read.
+    assert handler(sqs_event([job("dev-a")]), context) == {"batchItemFailures": []}
+    assert aws.rollups()[("dev-a", HOUR)]["count"]["N"] == "1234"
+    assert emf(output_lines(capsys))["JobsCoalesced"] == 1
 
 
 def test_an_hour_without_readings_writes_nothing_and_succeeds(aws, context):
@@ -408,3 +413,43 @@ def dynamodb_item_bytes(item: dict) -> int:
         return 1
 
     return sum(len(k.encode()) + value(v) for k, v in item.items())
+
+
+# --- coalescing: a busy device's jobs do not each re-read its hour --------------------------------------------
+
+
+def test_jobs_sent_before_the_stored_rollup_read_its_hour_are_done_without_re_reading_it(aws, context, monkeypatch):
+    from rollup import handler as worker
+
+    write_readings(aws, context, [reading("dev-busy", HOUR + i * 1000, v=float(i)) for i in range(20)])
+    queries = []
+    real_query = aws.ddb.query
+
+    def counting_query(**kw):
+        queries.append(kw["TableName"])
+        return real_query(**kw)
+
+    monkeypatch.setattr(clients.client("dynamodb"), "query", counting_query)
+    sent = int(time.time() * 1000)
+    first = sqs_record(job("dev-busy"))
+    assert handler({"Records": [first]}, context) == {"batchItemFailures": []}
+    assert len(queries) == 1
+    # Nine more jobs of that hour, sent before the stored rollup began its read (e.g. held by the queue's delay):
+    # each one's readings are already in it. They succeed, and nothing re-reads the hour.
+    stale = [sqs_record(job("dev-busy")) for _ in range(9)]
+    for r in stale:
+        r["attributes"]["SentTimestamp"] = str(sent - worker.CLOCK_SKEW_MARGIN_MS - 1)
+    for r in stale:
+        assert handler({"Records": [r]}, context) == {"batchItemFailures": []}
+    assert len(queries) == 1
+    # A job sent after that read (a reading written since) is recomputed, and the late reading counted.
+    write_readings(aws, context, [reading("dev-busy", HOUR + 30_000, v=100.0)])
+    fresh = sqs_record(job("dev-busy"))
+    fresh["attributes"]["SentTimestamp"] = str(int(time.time() * 1000) + 5_000)
+    assert handler({"Records": [fresh]}, context) == {"batchItemFailures": []}
+    assert len(queries) == 2 and aws.rollups()[("dev-busy", HOUR)]["count"]["N"] == "21"
+    # A job without SentTimestamp (not from SQS as Lambda delivers it) is always recomputed.
+    unknown = sqs_record(job("dev-busy"))
+    del unknown["attributes"]["SentTimestamp"]
+    handler({"Records": [unknown]}, context)
+    assert len(queries) == 3

@@ -193,7 +193,7 @@ def test_a_dry_run_listing_is_refused_on_a_queue_that_redrives_itself(tmp_path, 
 
 def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_endpoint, aws):
     sqs = aws("sqs")
-    src, dlq = _dead_letters(sqs, 60)
+    src, _dlq = _dead_letters(sqs, 60)
     proc = subprocess.Popen(
         [
             sys.executable,

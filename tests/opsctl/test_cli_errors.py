@@ -213,3 +213,9 @@ def test_a_missing_profile_is_one_line(tmp_path):
 )
 def test_capacity_and_report_flags_are_checked_before_any_aws_call(tmp_path, args, fragments):
     assert_one_line_error(opsctl(*args, tmp_path=tmp_path), *fragments)
+
+
+def test_traffic_duration_needs_a_rate(tmp_path):
+    assert_one_line_error(
+        opsctl("sandbox", "traffic", "--duration", "60", tmp_path=tmp_path), "--duration needs --rate"
+    )

@@ -53,13 +53,25 @@ def test_json_equality_and_unsupported_forms():
         '{"level":"ERROR","message":"BatchWriteItem failed and cannot be retried"}',
         f"[ERROR]\t2026-01-01T00:00:00.000Z\t{RID}\tsomething failed\n",
     ],
+    # fixed ids: the timeout lines carry the time they were made, and xdist workers must collect the same ids
+    ids=[
+        "text-crash",
+        "json-crash",
+        "init-failure",
+        "text-timeout",
+        "json-timeout",
+        "runtime-exit",
+        "app-json",
+        "app-text",
+    ],
 )
 def test_the_alert_filter_catches_every_error_shape_the_runtime_writes(line):
     assert matches(FILTER_PATTERN, line)
 
 
-@pytest.mark.parametrize(
-    "line", [*TEXT.start(RID), *_end(TEXT, "success"), *JSON.start(RID), *_end(JSON, "success"), '{"level":"INFO"}']
-)
+ROUTINE = [*TEXT.start(RID), *_end(TEXT, "success"), *JSON.start(RID), *_end(JSON, "success"), '{"level":"INFO"}']
+
+
+@pytest.mark.parametrize("line", ROUTINE, ids=[f"routine-{n}" for n in range(len(ROUTINE))])
 def test_the_alert_filter_lets_routine_lines_pass_by(line):
     assert not matches(FILTER_PATTERN, line)

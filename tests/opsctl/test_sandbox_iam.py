@@ -171,3 +171,38 @@ def test_header_and_trust_policy_parsing():
     assert trusts_lambda(json.dumps(LAMBDA_TRUST))
     assert not trusts_lambda({"Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}}]})
     assert not trusts_lambda("not json")
+
+
+def test_lambda_rest_calls_are_authorised_by_the_function_arn_in_the_path(endpoint):
+    w = World(endpoint, "lam")
+    admin = w.target.client("lambda")
+    fn_arn = admin.create_function(
+        FunctionName="lam-consumer",
+        Runtime="python3.12",
+        Role=w.role_arn,
+        Handler="x.handler",
+        Code={"ZipFile": _zip()},
+    )["FunctionArn"]
+    policy = {
+        **w.policy,
+        "Statement": [
+            *w.policy["Statement"],
+            {"Effect": "Allow", "Action": "lambda:GetFunctionConcurrency", "Resource": fn_arn},
+            {"Effect": "Allow", "Action": "lambda:ListEventSourceMappings", "Resource": "*"},
+        ],
+    }
+    w.target.client("iam").put_role_policy(RoleName=w.role_name, PolicyName="least", PolicyDocument=json.dumps(policy))
+    lam = w.as_function("lambda")
+    lam.get_function_concurrency(FunctionName="lam-consumer")
+    lam.list_event_source_mappings(FunctionName="lam-consumer")
+    assert _code(lambda: lam.get_function_configuration(FunctionName="lam-consumer")) == "AccessDeniedException"
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("x.py", "def handler(event, context):\n    return None\n")
+    return buf.getvalue()

@@ -324,3 +324,48 @@ def test_a_bad_filter_and_an_unknown_queue_are_clear_errors(q):
         sqs_replay.compile_filter("device_id ==")
     with pytest.raises(OpsError, match="no such queue: nope"):
         sqs_replay.queue_url(q.sqs, "nope")
+
+
+def test_the_backup_is_created_owner_only_whatever_the_umask(q, tmp_path):
+    import os
+    import stat
+
+    q.create()
+    q.dead_letters(["secret-1", "secret-2"])
+    backup = tmp_path / "b.jsonl"
+    old = os.umask(0)  # a shell that would make files world-readable
+    try:
+        sqs_replay.move(q.sqs, q.dlq, q.source, _opts(backup=backup, visibility_timeout_s=300))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600 and len(backup.read_text().splitlines()) == 2
+    q.drain(q.source)
+    # An existing file another tool made world-readable is tightened before anything is written to it.
+    loose = tmp_path / "loose.jsonl"
+    loose.write_text("")
+    loose.chmod(0o644)
+    q.dead_letters(["secret-3"])
+    sqs_replay.move(q.sqs, q.dlq, q.source, _opts(backup=loose, visibility_timeout_s=300))
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
+
+
+def test_a_backup_that_is_a_symlink_is_refused_and_nothing_moves(q, tmp_path):
+    q.create()
+    q.dead_letters(["secret-1"])
+    waiting = q.visible(q.dlq)
+    target = tmp_path / "elsewhere.jsonl"
+    link = tmp_path / "b.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(OpsError, match="is a symlink; refusing to follow it"):
+        sqs_replay.move(q.sqs, q.dlq, q.source, _opts(backup=link, visibility_timeout_s=300))
+    assert not target.exists() and q.visible(q.dlq) == waiting  # nothing written through it, nothing moved
+
+
+def test_replay_help_says_how_the_backup_is_protected():
+    from typer.testing import CliRunner
+
+    from opsctl.cli.app import app
+
+    result = CliRunner().invoke(app, ["replay-dlq", "--help"], env={"COLUMNS": "200", "TERM": "dumb"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "0600" in text and "symlink refused" in text

@@ -81,3 +81,13 @@ def test_records_still_refused_after_every_attempt_are_an_error_not_a_silent_los
 
     with pytest.raises(OpsError, match="still refused"):
         traffic.send(Refuses(), "s", traffic.mix(traffic.readings(1, 3), []))
+
+
+def test_a_held_rate_sends_a_tenth_of_a_second_per_call_and_reports_each_call(kinesis, monkeypatch):
+    """--rate 1000: PutRecords of 100 records (not bursts of 500), every record sent once, a live line per call."""
+    monkeypatch.setattr(traffic.time, "sleep", lambda s: None)  # the schedule, not the wall clock, is under test
+    seen = []
+    items = traffic.mix(traffic.readings(4, 1000), [])
+    result = traffic.send(kinesis, "s", items, rate=1000, live=lambda r, elapsed: seen.append(r.sent))
+    assert result.calls == 10 and result.sent == len(_all_records(kinesis)) == 1000
+    assert seen == [100 * n for n in range(1, 11)]

@@ -55,6 +55,7 @@ INGEST_ENV_VARS = {
 ROLLUP_ACTIONS = {
     "dynamodb:Query": "module.telemetry_table.table_arn",
     "dynamodb:PutItem": "module.rollup_table.table_arn",
+    "dynamodb:GetItem": "module.rollup_table.table_arn",  # computed_at of the stored rollup (coalescing)
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 ROLLUP_ENV_VARS = {
@@ -106,17 +107,25 @@ CONTRACT_OUTPUTS = {
     "api_signing_key_arn",
 }
 API_HANDLER = "api.handler.handler"
-# The api function reads readings (Query only: its code makes no GetItem call, so it gets none) and signs/verifies
-# cursor subkeys with its own HMAC key (GenerateMac once per container and key period; cursors are then signed and
-# checked locally, so no VerifyMac); Lambda decrypts its environment with the data key. No Scan, no write, no other key.
+# The api function reads readings and rollups (Query), checks a device's tenant in the registry (GetItem, on the
+# registry only) and lists a tenant's devices (Query on the registry's tenant index), and derives cursor subkeys
+# with its own HMAC key (GenerateMac once per container and key period; cursors are then signed and checked
+# locally, so no VerifyMac); Lambda decrypts its environment with the data key. No Scan, no write, no other key.
 API_ACTIONS = {
-    "dynamodb:Query": ("module.telemetry_table.table_arn", "module.rollup_table.table_arn"),
+    "dynamodb:Query": (
+        "module.telemetry_table.table_arn",
+        "module.rollup_table.table_arn",
+        "module.device_registry.tenant_index_arn",  # GET /devices: the tenant index, never the registry table
+    ),
+    "dynamodb:GetItem": "module.device_registry.table_arn",  # the registry only: is this device the caller's?
     "kms:GenerateMac": "module.api_signing_key.key_arn",
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 API_ENV_VARS = {
     "TABLE_NAME",
     "ROLLUP_TABLE_NAME",
+    "REGISTRY_TABLE_NAME",
+    "REGISTRY_TENANT_INDEX",
     "CURSOR_KEY_ARN",
     "CURSOR_TTL_SECONDS",
     "READINGS_MAX_AGE_SECONDS",
@@ -271,6 +280,9 @@ def test_every_table_has_key_encryption_and_point_in_time_recovery():
         sse = first(body.get("server_side_encryption"))
         assert sse.get("enabled") is True and sse.get("kms_key_arn"), f"{label(path, name)}: SSE with kms_key_arn"
         assert first(body.get("point_in_time_recovery")).get("enabled") is True, f"{label(path, name)}: PITR off"
+        if path.parent.name == "device_registry":  # a device's entry never expires: revoked devices stay listed
+            assert not body.get("ttl"), f"{label(path, name)}: the registry must not expire devices"
+            continue
         assert first(body.get("ttl")).get("attribute_name") == "expires_at", (
             f"{label(path, name)}: TTL must be on expires_at (epoch seconds)"
         )
@@ -705,8 +717,11 @@ def test_api_routes_are_one_line_each_in_the_pipeline_and_match_the_route_table(
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_jwt_authorizer_is_on_in_real_environments_and_off_in_the_sandbox(env: str):
+def test_jwt_authorizer_is_on_in_every_environment_the_sandbox_included(env: str):
     (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
-    assert call.get("api_jwt_auth_enabled") is (env != "local"), f"envs/{env}: api_jwt_auth_enabled"
+    assert call.get("api_jwt_auth_enabled") is True, f"envs/{env}: api_jwt_auth_enabled"
+    assert call.get("api_admin_password_auth_enabled", False) is (env == "local"), (
+        f"envs/{env}: only the sandbox signs users in with ADMIN_USER_PASSWORD_AUTH"
+    )
     pipeline_vars = {n: b for _, n, b in blocks("variable", MODULES_DIR / "pipeline")}
     assert pipeline_vars["api_jwt_auth_enabled"]["default"] is True  # forgetting it in a new env means auth, not none

@@ -96,3 +96,38 @@ def test_checkov_skips_say_what_is_true_of_the_functions_they_cover():
     quarantine = (MODULES_DIR / "private_bucket" / "main.tf").read_text()  # the quarantine is a private_bucket
     reason_144 = re.search(r"CKV_AWS_144:(.*)", quarantine).group(1)
     assert "failure queue" not in reason_144  # poison records are not on the failure queue: they succeeded
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_tfvars_example_passes_its_own_validation_when_copied(env: str, tmp_path: Path, plugin_dir: str | None):
+    # terraform console evaluates every variable against its validation blocks, offline and without AWS.
+    import shutil
+    import subprocess
+
+    shutil.copytree(TERRAFORM_DIR / "modules", tmp_path / "modules")
+    root = tmp_path / "envs" / env
+    shutil.copytree(ENVS_DIR / env, root, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.auto.tfvars*"))
+    shutil.copy(root / "terraform.tfvars.example", root / "terraform.tfvars")
+    init = ["terraform", "init", "-backend=false", "-input=false", "-no-color"]
+    if plugin_dir:
+        init.append(f"-plugin-dir={plugin_dir}")
+    done = subprocess.run(init, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    console = subprocess.run(
+        ["terraform", "console", "-no-color"], cwd=root, input="1\n", capture_output=True, text=True, timeout=300
+    )
+    assert "Invalid value for variable" not in console.stderr + console.stdout, console.stderr
+    assert console.returncode == 0 and console.stdout.strip().endswith("1"), console.stderr
+
+
+def test_the_alerts_topic_takes_subscriptions_of_the_four_protocols_and_real_envs_pass_them():
+    (sub,) = [b for _, _, b in resources("aws_sns_topic_subscription", MODULES_DIR / "alerts_topic")]
+    assert "var.subscriptions" in str(sub["for_each"]) and "aws_sns_topic.this.arn" in str(sub["topic_arn"])
+    (var,) = [b for _, n, b in blocks("variable", MODULES_DIR / "alerts_topic") if n == "subscriptions"]
+    conditions = " ".join(str(v["condition"]) for v in var["validation"])
+    assert all(p in conditions for p in ('"email"', '"https"', '"sqs"', '"lambda"'))
+    for env in ("dev", "prod"):
+        (pipeline,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+        assert pipeline.get("alert_subscriptions") == "${var.alert_subscriptions}", env
+    runbook = (TERRAFORM_DIR.parent / "runbooks" / "alert-pipeline.md").read_text()
+    assert "PendingConfirmation" in runbook and "alert_subscriptions" in runbook

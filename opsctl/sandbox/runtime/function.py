@@ -258,16 +258,17 @@ def _run_with_deadline(fn: DeployedFunction, event: dict, context, output: _Invo
     done = threading.Event()
 
     def call() -> None:
-        stdout.local.sink = output
         try:
-            box["result"] = fn.handler(event, context)
-        except _LambdaTimedOut:
+            stdout.local.sink = output
+            try:
+                box["result"] = fn.handler(event, context)
+            except (Exception, SystemExit) as exc:  # whatever the handler raises is a function error, as on Lambda
+                box["result"] = exc
+            finally:
+                stdout.local.sink = None
+                done.set()
+        except _LambdaTimedOut:  # the deadline passed (it may land in the finally above, too)
             pass
-        except (Exception, SystemExit) as exc:  # whatever the handler raises is a function error, as on Lambda
-            box["result"] = exc
-        finally:
-            stdout.local.sink = None
-            done.set()
 
     worker = threading.Thread(target=call, name=f"lambda:{fn.name}", daemon=True)
     worker.start()

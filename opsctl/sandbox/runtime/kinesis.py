@@ -345,6 +345,7 @@ class KinesisPoller:
                 "last_sequence_number": records[-1].sequence_number,
                 "request_id": inv.request_id,
                 "duration_ms": round(inv.duration_ms, 3),
+                "iterator_age_ms": round((clock() - records[-1].arrival) * 1000),  # lag, as Lambda's metric
                 "error": problem,
                 "failed_from": None if failed_from is None else records[failed_from].sequence_number,
             },

@@ -35,6 +35,7 @@ class MappingConfig:
     on_failure_destination: str | None
     parallelization_factor: int
     created_at: float | None
+    maximum_concurrency: int | None = None  # SQS ScalingConfig: concurrent batches Lambda may run (None: unset)
 
     @property
     def source_service(self) -> str:
@@ -68,6 +69,7 @@ class MappingConfig:
             or None,
             parallelization_factor=int(m.get("ParallelizationFactor") or 1),
             created_at=_epoch(created),
+            maximum_concurrency=(m.get("ScalingConfig") or {}).get("MaximumConcurrency"),
         )
 
 

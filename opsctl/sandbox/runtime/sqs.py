@@ -33,6 +33,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload l
 RECORD_OVERHEAD_BYTES = 600  # the JSON around one message's body in the event, roughly
 RECEIVE_MAX = 10  # messages per ReceiveMessage (AWS limit)
 DELETE_BATCH_MAX = 10  # entries per DeleteMessageBatch (AWS limit)
+LAMBDA_START_POLLERS = 5  # Lambda starts an SQS event source mapping with five concurrent pollers
 IN_FLIGHT_WAIT_S = 0.5  # pause between looks at a queue whose only messages are in flight
 
 
@@ -77,11 +78,25 @@ class SqsPoller:
         self.has_redrive_policy = bool(attrs.get("RedrivePolicy"))
         self.buffer: list[dict] = []
         self.buffered_since: float | None = None
+        # Lambda's SQS poller runs several batches at once (five pollers to start with, at most the mapping's
+        # MaximumConcurrency); the runtime runs that many one after the other in a pass, so a deep queue drains at
+        # the pace of the stream that fills it rather than one batch per pass.
+        self.batches_per_pass = min(LAMBDA_START_POLLERS, mapping.maximum_concurrency or LAMBDA_START_POLLERS)
 
     # -- one pass ------------------------------------------------------------------------------------
 
     def poll(self, *, force_refresh: bool = False) -> bool:
-        """One receive-and-deliver step; True if anything happened or is still to come (in-flight messages)."""
+        """One pass: as many batches as Lambda would run at once (see batches_per_pass); True if anything happened
+        or is still to come (in-flight messages)."""
+        busy = False
+        for _ in range(self.batches_per_pass):
+            before = self.stats.invocations
+            busy |= self._poll_one()
+            if self.stats.invocations == before:  # nothing delivered: idle, in flight, or a batching window open
+                break
+        return busy
+
+    def _poll_one(self) -> bool:
         drained = self._fill()
         if self.buffer and self._batch_ready(drained):
             batch, self.buffer, self.buffered_since = self.buffer, [], None

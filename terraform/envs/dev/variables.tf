@@ -84,3 +84,12 @@ variable "api_throttling_rate_limit" {
   type        = number
   default     = 50
 }
+
+variable "alert_subscriptions" {
+  description = "Who gets the alerts topic's messages (alarms, grouped ERROR lines, the daily report summary): a list of {protocol, endpoint}, protocol email, https, sqs or lambda (terraform/modules/alerts_topic). An email address receives a confirmation mail first: nothing is delivered until it is confirmed (runbooks/alert-pipeline.md)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}

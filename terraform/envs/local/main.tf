@@ -19,6 +19,7 @@ provider "aws" {
     dynamodb               = var.sandbox_endpoint
     events                 = var.sandbox_endpoint
     iam                    = var.sandbox_endpoint
+    iot                    = var.sandbox_endpoint
     kinesis                = var.sandbox_endpoint
     kms                    = var.sandbox_endpoint
     lambda                 = var.sandbox_endpoint
@@ -64,6 +65,7 @@ module "pipeline" {
   rollup_timeout_seconds                  = 3
   rollup_queue_visibility_timeout_seconds = 18
   rollup_max_receive_count                = 3
+  rollup_queue_delay_seconds              = 0 # the demo and the e2e tests see rollups at once; coalescing is tested in tests/functions
   rollup_batch_size                       = 5
   rollup_batching_window_seconds          = 0
   rollup_maximum_concurrency              = 2
@@ -80,10 +82,13 @@ module "pipeline" {
   quarantine_deny_insecure_transport = false
   log_level                          = "DEBUG"
 
-  # The read API without a JWT authorizer: the sandbox has no identity provider to check tokens against
-  # (`opsctl sandbox api` serves the routes Terraform created here). dev and prod turn it on.
-  api_jwt_auth_enabled       = false
-  api_cors_allow_origins     = ["http://localhost:8000"]
-  api_throttling_burst_limit = 100
-  api_throttling_rate_limit  = 50
+  # The read API with its JWT authorizer, as in dev and prod: moto's user pool issues real JWTs and serves its
+  # JWKS, and `opsctl sandbox api` verifies tokens as API Gateway does. Admin password auth lets
+  # `opsctl sandbox token NAME` sign a sandbox user in; no deletion protection, so `sandbox down` can go.
+  api_jwt_auth_enabled              = true
+  api_admin_password_auth_enabled   = true
+  api_user_pool_deletion_protection = false
+  api_cors_allow_origins            = ["http://localhost:8000"]
+  api_throttling_burst_limit        = 100
+  api_throttling_rate_limit         = 50
 }

@@ -64,6 +64,7 @@ module "pipeline" {
   tags                   = var.tags
 
   # The read API: every route requires a JWT from the environment's Cognito user pool.
+  alert_subscriptions        = var.alert_subscriptions
   api_jwt_auth_enabled       = true
   api_cors_allow_origins     = var.api_cors_allow_origins
   api_throttling_burst_limit = var.api_throttling_burst_limit

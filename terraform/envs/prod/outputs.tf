@@ -190,3 +190,53 @@ output "api_signing_key_arn" {
   description = "ARN of the KMS HMAC key that signs pagination cursors (an identifier, not key material)."
   value       = module.pipeline.api_signing_key_arn
 }
+
+output "iot_thing_type_name" {
+  description = "IoT thing type of every device."
+  value       = module.pipeline.iot_thing_type_name
+}
+
+output "iot_policy_name" {
+  description = "IoT policy attached to every device certificate."
+  value       = module.pipeline.iot_policy_name
+}
+
+output "iot_topic_prefix" {
+  description = "Devices publish to <iot_topic_prefix>/<tenant>/<device id>/telemetry."
+  value       = module.pipeline.iot_topic_prefix
+}
+
+output "iot_rule_name" {
+  description = "IoT topic rule that routes telemetry to the ingest stream."
+  value       = module.pipeline.iot_rule_name
+}
+
+output "iot_error_queue_url" {
+  description = "Queue of what the IoT rule could not deliver."
+  value       = module.pipeline.iot_error_queue_url
+}
+
+output "device_registry_table_name" {
+  description = "Device registry table."
+  value       = module.pipeline.device_registry_table_name
+}
+
+output "device_registry_table_arn" {
+  description = "ARN of the device registry table."
+  value       = module.pipeline.device_registry_table_arn
+}
+
+output "device_registry_tenant_index_name" {
+  description = "Index of the registry keyed by tenant."
+  value       = module.pipeline.device_registry_tenant_index_name
+}
+
+output "api_user_pool_id" {
+  description = "Cognito user pool of the read API's readers."
+  value       = module.pipeline.api_user_pool_id
+}
+
+output "api_client_id" {
+  description = "App client id of the read API (the JWT audience)."
+  value       = module.pipeline.api_client_id
+}

@@ -103,3 +103,12 @@ variable "api_reserved_concurrency" {
     error_message = "api_reserved_concurrency must be a whole number from 1 to 10000 in prod (a public function needs a bound)."
   }
 }
+
+variable "alert_subscriptions" {
+  description = "Who gets the alerts topic's messages (alarms, grouped ERROR lines, the daily report summary): a list of {protocol, endpoint}, protocol email, https, sqs or lambda (terraform/modules/alerts_topic). An email address receives a confirmation mail first: nothing is delivered until it is confirmed (runbooks/alert-pipeline.md)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}

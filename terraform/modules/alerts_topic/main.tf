@@ -39,3 +39,15 @@ resource "aws_sns_topic_policy" "this" {
     ]
   })
 }
+
+# Who is told. An email subscription stays PendingConfirmation, delivering nothing, until its recipient
+# follows the link AWS mails (runbooks/alert-pipeline.md). An SQS queue must let sns.amazonaws.com send to
+# it (its queue policy) and a Lambda function must allow sns.amazonaws.com to invoke it (aws_lambda_permission):
+# both belong to whoever owns the endpoint.
+resource "aws_sns_topic_subscription" "this" {
+  for_each = { for s in var.subscriptions : "${s.protocol}:${s.endpoint}" => s }
+
+  topic_arn = aws_sns_topic.this.arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
+}

@@ -46,7 +46,7 @@ resource "aws_cognito_user_pool_client" "this" {
   generate_secret                      = false
   prevent_user_existence_errors        = "ENABLED"
   enable_token_revocation              = true
-  explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  explicit_auth_flows                  = concat(["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], var.admin_password_auth_enabled ? ["ALLOW_ADMIN_USER_PASSWORD_AUTH"] : [])
   access_token_validity                = var.access_token_validity_minutes
   id_token_validity                    = var.access_token_validity_minutes
   refresh_token_validity               = var.refresh_token_validity_days
@@ -57,4 +57,12 @@ resource "aws_cognito_user_pool_client" "this" {
     id_token      = "minutes"
     refresh_token = "days"
   }
+}
+
+# Tenancy in the read API: a user's tenant is its one `tenant-<tenant>` group (created with the first user of a
+# tenant, by an admin or `opsctl sandbox user add`); members of this group see every tenant.
+resource "aws_cognito_user_group" "operators" {
+  name         = var.operator_group_name
+  user_pool_id = aws_cognito_user_pool.this.id
+  description  = "Operators: the read API shows them every tenant's devices"
 }

@@ -17,3 +17,8 @@ output "client_ids" {
   description = "Ids of the app clients (the JWT audiences); identifiers, not secrets (the clients have none)."
   value       = [for c in aws_cognito_user_pool_client.this : c.id]
 }
+
+output "operator_group_name" {
+  description = "Group whose members see every tenant."
+  value       = aws_cognito_user_group.operators.name
+}

@@ -69,6 +69,23 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "admin_password_auth_enabled" {
+  description = "Let the app clients take ADMIN_USER_PASSWORD_AUTH (a server with IAM credentials signs a user in with its password). Only the sandbox turns it on, so `opsctl sandbox token` can issue a user's tokens; real readers use SRP."
+  type        = bool
+  default     = false
+}
+
+variable "operator_group_name" {
+  description = "Cognito group whose members see every tenant's devices in the read API (functions/api/tenancy.py)."
+  type        = string
+  default     = "operators"
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]{1,128}$", var.operator_group_name))
+    error_message = "operator_group_name must be 1-128 characters of a-z 0-9 _ -."
+  }
+}
+
 variable "tags" {
   description = "Tags for the user pool."
   type        = map(string)

@@ -55,7 +55,7 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  #checkov:skip=CKV_AWS_309:Authorization is the jwt_authorizer variable: JWT in dev and prod (tests/terraform/test_policies.py pins it), NONE only in the sandbox, which has no identity provider.
+  #checkov:skip=CKV_AWS_309:Authorization is the jwt_authorizer variable: JWT in every environment, the sandbox included (tests/terraform/test_policies.py pins it); NONE only for a caller of the module that passes no authorizer.
   for_each = local.route_keys
 
   api_id             = aws_apigatewayv2_api.this.id
@@ -63,6 +63,9 @@ resource "aws_apigatewayv2_route" "this" {
   target             = "integrations/${aws_apigatewayv2_integration.function.id}"
   authorization_type = local.jwt ? "JWT" : "NONE"
   authorizer_id      = local.jwt ? aws_apigatewayv2_authorizer.jwt[0].id : null
+  # API Gateway refuses a token without every scope listed (403): with Cognito, access tokens carry `scope`, ID
+  # tokens none, so a scope here also keeps ID tokens out.
+  authorization_scopes = local.jwt && length(var.jwt_authorizer.scopes) > 0 ? var.jwt_authorizer.scopes : null
 }
 
 resource "aws_apigatewayv2_route" "preflight" {
@@ -110,6 +113,7 @@ resource "aws_apigatewayv2_stage" "this" {
       integrationLatency = "$context.integrationLatency"
       integrationError   = "$context.integrationErrorMessage"
       authorizerError    = "$context.authorizer.error"
+      sub                = "$context.authorizer.claims.sub" # who called: the verified subject, never the token
     })
   }
 }

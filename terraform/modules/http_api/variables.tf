@@ -105,10 +105,11 @@ variable "detailed_metrics_enabled" {
 }
 
 variable "jwt_authorizer" {
-  description = "JWT authorizer on every route (null = none): the issuer URL and the accepted audiences (client ids)."
+  description = "JWT authorizer on every route (null = none): the issuer URL, the accepted audiences (client ids) and the OAuth scopes every route requires (empty = none, any valid token)."
   type = object({
     issuer   = string
     audience = list(string)
+    scopes   = optional(list(string), [])
   })
   default = null
 

@@ -22,9 +22,10 @@ module "kms_key" {
 module "alerts_topic" {
   source = "../alerts_topic"
 
-  name        = "${var.name_prefix}-alerts"
-  kms_key_arn = module.kms_key.key_arn
-  tags        = local.tags
+  name          = "${var.name_prefix}-alerts"
+  kms_key_arn   = module.kms_key.key_arn
+  subscriptions = var.alert_subscriptions
+  tags          = local.tags
 }
 
 module "ingest_stream" {
@@ -140,6 +141,30 @@ module "ingest_consumer" {
   tags                               = local.tags
 }
 
+# --- the IoT Core front door and the device registry ----------------------------------------------------
+
+# Devices publish over MQTT to dt/<tenant>/<device>/telemetry; the topic rule writes to the ingest stream with
+# the device id from the topic as the partition key, which is what the ingest function trusts. Direct
+# PutRecords stay open to trusted back-end producers that hold IAM credentials (docs/architecture.md).
+module "iot_ingress" {
+  source = "../iot_ingress"
+
+  name_prefix  = var.name_prefix
+  topic_prefix = var.iot_topic_prefix
+  stream_name  = module.ingest_stream.stream_name
+  stream_arn   = module.ingest_stream.stream_arn
+  kms_key_arn  = module.kms_key.key_arn
+  tags         = local.tags
+}
+
+module "device_registry" {
+  source = "../device_registry"
+
+  name        = "${var.name_prefix}-devices"
+  kms_key_arn = module.kms_key.key_arn
+  tags        = local.tags
+}
+
 # --- hourly rollups: ingest -> rollup queue -> rollup worker -> rollups table --------------------------------
 
 module "rollup_table" {
@@ -185,9 +210,10 @@ module "rollup_function" {
       resources = [module.telemetry_table.table_arn]
     },
     {
-      # A conditional PutItem overwrites the hour's rollup (newer read wins).
+      # A conditional PutItem overwrites the hour's rollup (newer read wins); GetItem reads its computed_at
+      # first, so a job whose readings the stored rollup already saw is not recomputed (coalescing).
       sid       = "WriteRollups"
-      actions   = ["dynamodb:PutItem"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
       resources = [module.rollup_table.table_arn]
     },
     {
@@ -211,6 +237,7 @@ module "rollup_consumer" {
   function_timeout_seconds           = module.rollup_function.timeout_seconds
   visibility_timeout_seconds         = var.rollup_queue_visibility_timeout_seconds
   message_retention_seconds          = var.rollup_queue_retention_seconds
+  delay_seconds                      = var.rollup_queue_delay_seconds
   max_receive_count                  = var.rollup_max_receive_count
   redrive_allow_policy_enabled       = var.rollup_redrive_allow_policy_enabled
   batch_size                         = var.rollup_batch_size
@@ -397,6 +424,8 @@ module "api_function" {
   environment_variables = {
     TABLE_NAME               = module.telemetry_table.table_name
     ROLLUP_TABLE_NAME        = module.rollup_table.table_name
+    REGISTRY_TABLE_NAME      = module.device_registry.table_name
+    REGISTRY_TENANT_INDEX    = module.device_registry.tenant_index_name
     CURSOR_KEY_ARN           = module.api_signing_key.key_arn
     CURSOR_TTL_SECONDS       = tostring(var.api_cursor_ttl_seconds)
     READINGS_MAX_AGE_SECONDS = tostring(var.api_readings_max_age_seconds)
@@ -410,6 +439,18 @@ module "api_function" {
       sid       = "ReadReadings"
       actions   = ["dynamodb:Query"] # every route reads with Query (latest = newest first, Limit 1); no GetItem call exists
       resources = [module.telemetry_table.table_arn, module.rollup_table.table_arn]
+    },
+    {
+      # Every device route: is this device the caller's? One GetItem on the registry, nothing else on the table.
+      sid       = "CheckDeviceTenant"
+      actions   = ["dynamodb:GetItem"]
+      resources = [module.device_registry.table_arn]
+    },
+    {
+      # GET /devices: a tenant's devices through the tenant index only (the table itself is never queried or scanned).
+      sid       = "ListTenantDevices"
+      actions   = ["dynamodb:Query"]
+      resources = [module.device_registry.tenant_index_arn]
     },
     {
       # GenerateMac derives the cursor-signing subkey once per container and key period; cursors are signed and
@@ -431,9 +472,10 @@ module "api_users" {
   source = "../cognito_user_pool"
   count  = var.api_jwt_auth_enabled ? 1 : 0
 
-  name                = "${var.name_prefix}-api-readers"
-  deletion_protection = var.api_user_pool_deletion_protection
-  tags                = local.tags
+  name                        = "${var.name_prefix}-api-readers"
+  deletion_protection         = var.api_user_pool_deletion_protection
+  admin_password_auth_enabled = var.api_admin_password_auth_enabled
+  tags                        = local.tags
 }
 
 module "http_api" {
@@ -447,7 +489,7 @@ module "http_api" {
   cors                   = length(var.api_cors_allow_origins) == 0 ? null : { allow_origins = var.api_cors_allow_origins }
   throttling_burst_limit = var.api_throttling_burst_limit
   throttling_rate_limit  = var.api_throttling_rate_limit
-  jwt_authorizer         = var.api_jwt_auth_enabled ? { issuer = module.api_users[0].issuer, audience = module.api_users[0].client_ids } : null
+  jwt_authorizer         = var.api_jwt_auth_enabled ? { issuer = module.api_users[0].issuer, audience = module.api_users[0].client_ids, scopes = var.api_authorization_scopes } : null
   kms_key_arn            = module.kms_key.key_arn
   log_retention_days     = var.log_retention_days
   tags                   = local.tags

@@ -187,3 +187,53 @@ output "api_signing_key_arn" {
   description = "ARN of the KMS HMAC key that signs pagination cursors (an identifier, not key material)."
   value       = module.api_signing_key.key_arn
 }
+
+output "iot_thing_type_name" {
+  description = "IoT thing type of every device."
+  value       = module.iot_ingress.thing_type_name
+}
+
+output "iot_policy_name" {
+  description = "IoT policy attached to every device certificate (policy variables bind it to its thing)."
+  value       = module.iot_ingress.policy_name
+}
+
+output "iot_topic_prefix" {
+  description = "Devices publish to <iot_topic_prefix>/<tenant>/<device id>/telemetry."
+  value       = module.iot_ingress.topic_prefix
+}
+
+output "iot_rule_name" {
+  description = "IoT topic rule that routes telemetry to the ingest stream."
+  value       = module.iot_ingress.rule_name
+}
+
+output "iot_error_queue_url" {
+  description = "Queue of what the IoT rule could not deliver."
+  value       = module.iot_ingress.error_queue_url
+}
+
+output "device_registry_table_name" {
+  description = "Device registry table (device -> tenant, status, certificate)."
+  value       = module.device_registry.table_name
+}
+
+output "device_registry_table_arn" {
+  description = "ARN of the device registry table."
+  value       = module.device_registry.table_arn
+}
+
+output "device_registry_tenant_index_name" {
+  description = "Index of the registry keyed by tenant."
+  value       = module.device_registry.tenant_index_name
+}
+
+output "api_user_pool_id" {
+  description = "Cognito user pool of the read API's readers (empty where JWT auth is off)."
+  value       = var.api_jwt_auth_enabled ? module.api_users[0].user_pool_id : ""
+}
+
+output "api_client_id" {
+  description = "App client id of the read API (the JWT audience; an identifier, not a secret)."
+  value       = var.api_jwt_auth_enabled ? module.api_users[0].client_ids[0] : ""
+}

@@ -496,6 +496,7 @@ variable "api_routes" {
   description = "Route keys of the read API, one per line; each is served by the api function's route table (functions/api/routes.py)."
   type        = list(string)
   default = [
+    "GET /devices",
     "GET /devices/{device_id}/readings",
     "GET /devices/{device_id}/latest",
     "GET /devices/{device_id}/rollups",
@@ -605,4 +606,47 @@ variable "api_reserved_concurrency" {
     condition     = var.api_reserved_concurrency == null ? true : (var.api_reserved_concurrency >= 0 && var.api_reserved_concurrency <= 10000 && floor(var.api_reserved_concurrency) == var.api_reserved_concurrency)
     error_message = "api_reserved_concurrency must be null or a whole number from 0 to 10000."
   }
+}
+
+variable "iot_topic_prefix" {
+  description = "First level of the devices' telemetry topic: <iot_topic_prefix>/<tenant>/<device id>/telemetry."
+  type        = string
+  default     = "dt"
+}
+
+variable "api_authorization_scopes" {
+  description = "OAuth scopes every route requires of the caller's access token. aws.cognito.signin.user.admin is in every Cognito user-pool access token (and in no ID token), so the default admits access tokens only; a pool with a resource server would name its own scope (e.g. telemetry/read)."
+  type        = list(string)
+  default     = ["aws.cognito.signin.user.admin"]
+
+  validation {
+    condition     = length(var.api_authorization_scopes) >= 1 && alltrue([for s in var.api_authorization_scopes : can(regex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,256}$", s))])
+    error_message = "api_authorization_scopes must hold at least one scope of printable characters without spaces, quotes or backslashes (RFC 6749 scope-token)."
+  }
+}
+
+variable "api_admin_password_auth_enabled" {
+  description = "ADMIN_USER_PASSWORD_AUTH on the read API's app client: only the sandbox, where `opsctl sandbox token` signs users in."
+  type        = bool
+  default     = false
+}
+
+variable "rollup_queue_delay_seconds" {
+  description = "Seconds a rollup job waits on the queue before its first delivery (0-900). The jobs a busy device enqueues meanwhile reach a worker after the one that recomputes its hour, and are done without re-reading it (functions/rollup/handler.py): at most 3600 / this many recomputes per device-hour. Rollups lag by as much."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.rollup_queue_delay_seconds >= 0 && var.rollup_queue_delay_seconds <= 900 && floor(var.rollup_queue_delay_seconds) == var.rollup_queue_delay_seconds
+    error_message = "rollup_queue_delay_seconds must be a whole number of seconds from 0 to 900."
+  }
+}
+
+variable "alert_subscriptions" {
+  description = "Who gets the alerts topic's messages (alarms, grouped ERROR lines, the daily report summary): a list of {protocol, endpoint}, protocol email, https, sqs or lambda (terraform/modules/alerts_topic). An email address receives a confirmation mail first: nothing is delivered until it is confirmed (runbooks/alert-pipeline.md)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
 }

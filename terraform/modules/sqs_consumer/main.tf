@@ -5,6 +5,7 @@ resource "aws_sqs_queue" "this" {
   name                              = var.queue_name
   visibility_timeout_seconds        = var.visibility_timeout_seconds
   message_retention_seconds         = var.message_retention_seconds
+  delay_seconds                     = var.delay_seconds
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
   tags                              = var.tags

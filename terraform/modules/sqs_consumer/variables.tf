@@ -145,6 +145,17 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "delay_seconds" {
+  description = "Seconds each new message stays invisible before its first delivery (0-900, SQS's range): lets jobs sent meanwhile coalesce."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.delay_seconds >= 0 && var.delay_seconds <= 900 && floor(var.delay_seconds) == var.delay_seconds
+    error_message = "delay_seconds must be a whole number of seconds from 0 to 900."
+  }
+}
+
 variable "tags" {
   description = "Tags for both queues."
   type        = map(string)

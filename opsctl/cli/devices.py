@@ -1,0 +1,155 @@
+"""`opsctl devices ...`: provision devices of the IoT front door (thing, certificate, policy, registry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from opsctl.cli.options import OutputOpt, Settings
+from opsctl.cli.render import OutputFormat, emit, note, out
+
+devices_app = typer.Typer(
+    help="Devices of the IoT Core front door: each an IoT thing with its own certificate, bound by the device "
+    "policy to its topic dt/<tenant>/<device>/telemetry, and an entry in the device registry the read API checks.",
+    no_args_is_help=True,
+)
+
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="show what would change; change nothing")]
+CredentialsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--credentials",
+        help="file (or directory: <device>.pem in it) for the certificate and private key, created mode 0600",
+    ),
+]
+PrintOpt = Annotated[
+    bool, typer.Option("--print-credentials", help="also print the certificate and private key on stdout")
+]
+
+
+def _clients(ctx: typer.Context):
+    from opsctl.devices.registry import DeviceStack
+
+    settings: Settings = ctx.obj
+    stack = settings.stack()
+    return stack.target.client("iot"), stack.target.client("dynamodb"), DeviceStack.from_stack(stack)
+
+
+def _emit(result: dict, output: OutputFormat, print_credentials: bool) -> None:
+    pem = result.pop("_pem", None)
+    if print_credentials and pem:
+        result["credentials_pem"] = pem
+
+    def table(d):
+        for k, v in d.items():
+            if k != "credentials_pem":
+                out.print(f"{k}: {escape(str(v))}")
+        if d.get("credentials_pem"):
+            out.print(d["credentials_pem"], end="")
+
+    emit(result, output, table)
+
+
+@devices_app.command()
+def register(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Argument(help="device id = thing name (A-Z a-z 0-9 _ : -)")],
+    tenant: Annotated[str, typer.Option(help="tenant the device belongs to (a-z 0-9 -)")],
+    credentials: CredentialsOpt = Path("."),
+    print_credentials: PrintOpt = False,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Register DEVICE of TENANT: thing, active certificate with the device policy, registry entry. Idempotent.
+
+    The private key is written once, to --credentials (mode 0600), and printed only with --print-credentials.
+
+    Example: opsctl devices register meter-0001 --tenant acme --credentials ./certs/"""
+    from opsctl.devices import registry
+
+    iot, ddb, names = _clients(ctx)
+    result = registry.register(iot, ddb, names, device, tenant, credentials=credentials, dry_run=dry_run)
+    if result["action"] == "registered":
+        note(f"certificate and private key written to {result['credentials_file']} (mode 0600)")
+    _emit(result, output, print_credentials)
+
+
+@devices_app.command("list")
+def list_(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's devices")] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Devices in the registry (tenant, status, created, certificate)."""
+    from opsctl.devices import registry
+
+    _, ddb, names = _clients(ctx)
+    entries = registry.list_devices(ddb, names, tenant)
+
+    def table(d):
+        t = Table("device", "tenant", "status", "created_at (epoch ms)", "certificate")
+        for e in d["devices"]:
+            t.add_row(
+                escape(e["device_id"]),
+                escape(e.get("tenant", "")),
+                e.get("status", ""),
+                str(e.get("created_at", "")),
+                (e.get("certificate_id") or "")[:16],
+            )
+        out.print(t)
+
+    emit({"count": len(entries), "devices": entries}, output, table)
+
+
+@devices_app.command()
+def show(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Argument(help="device id")],
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """A device's registry entry, thing and certificate status, and whether they agree (exit 1 if not)."""
+    from opsctl.devices import registry
+
+    iot, ddb, names = _clients(ctx)
+    result = registry.show(iot, ddb, names, device)
+    _emit(result, output, False)
+    if not result["consistent"]:
+        raise typer.Exit(1)
+
+
+@devices_app.command()
+def revoke(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Argument(help="device id")],
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Revoke DEVICE: its certificate INACTIVE (it can no longer connect), registry status revoked. Its readings
+    stay, readable by its tenant. Idempotent."""
+    from opsctl.devices import registry
+
+    iot, ddb, names = _clients(ctx)
+    _emit(registry.revoke(iot, ddb, names, device, dry_run=dry_run), output, False)
+
+
+@devices_app.command()
+def rotate(
+    ctx: typer.Context,
+    device: Annotated[str, typer.Argument(help="device id")],
+    credentials: CredentialsOpt = Path("."),
+    print_credentials: PrintOpt = False,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Give DEVICE a new certificate (written to --credentials, mode 0600); the old one becomes INACTIVE."""
+    from opsctl.devices import registry
+
+    iot, ddb, names = _clients(ctx)
+    result = registry.rotate(iot, ddb, names, device, credentials=credentials, dry_run=dry_run)
+    if result["action"] == "rotated":
+        note(f"new certificate and private key written to {result['credentials_file']} (mode 0600)")
+    _emit(result, output, print_credentials)

@@ -1,0 +1,1 @@
+"""Device provisioning: IoT things, certificates and the device registry, kept in agreement."""

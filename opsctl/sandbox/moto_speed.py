@@ -1,0 +1,155 @@
+"""How the sandbox runs moto fast enough for the design's rate, without changing what moto checks or answers.
+
+Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers are in docs/architecture.md,
+"Sandbox speed"), two of moto's code paths took most of its time, and neither was doing any checking:
+
+- Kinesis: for every record put, moto tries to run each Kinesis event source mapping's function in Docker
+  (`Stream.put_record` → `send_kinesis_message` → `LambdaFunction.invoke`), fails (there is no Docker),
+  logs the error and goes on. That is two failed Docker connections per reading. In the sandbox the local
+  runtime is Lambda's poller (as for SQS, see moto_main), so streams keep their mappings stored (Terraform and
+  ListEventSourceMappings see them) but moto never acts on them.
+- SQS: ReceiveMessage checks each message it returns against the queue's retention period by computing *all*
+  of the queue's attributes, three times over (moto's `get_queue_attributes`), and each computation counts the
+  queue's messages three ways: about nine passes over the whole queue per message received. With thousands of
+  rollup jobs queued that was ~1 job/s. The same check here reads the queue's retention period directly: the
+  same comparison, the same outcome (a message past retention is not returned).
+
+- SQS again: every pass over a queue (the visible messages, the three approximate counts that every SendMessage
+  computes) read the clock through datetime arithmetic twice per message; it now reads it once per pass.
+
+- DynamoDB: every Query listed and sorted the whole table to pick one partition; it now looks at that partition.
+
+Everything else is moto as released."""
+
+from __future__ import annotations
+
+
+class _NeverRegistered(dict):
+    """A mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def disable_stream_delivery() -> None:
+    """Patches moto's Kinesis Stream so no stream runs an event source mapping itself (idempotent)."""
+    from moto.kinesis import models
+
+    if getattr(models.Stream, "_sandbox_no_delivery", False):
+        return
+    original = models.Stream.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.lambda_event_source_mappings = _NeverRegistered()
+
+    models.Stream.__init__ = __init__
+    models.Stream._sandbox_no_delivery = True
+
+
+def direct_retention_check() -> None:
+    """Patches moto's per-message retention check to read the queue's retention period, not every attribute."""
+    from moto.core.utils import unix_time
+    from moto.sqs import models
+
+    if getattr(models.SQSBackend, "_sandbox_direct_retention", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name: str, message) -> bool:
+        queue = self.get_queue(queue_name)
+        return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    models.SQSBackend._sandbox_direct_retention = True
+
+
+def one_clock_reading_per_queue_pass() -> None:
+    """Patches moto's SQS queue counts and visible-message list to read the clock once per pass over the queue.
+
+    moto reads the clock through datetime arithmetic (`unix_time_millis`) twice per message per pass, and every
+    SendMessage computes all queue attributes (three passes) to look up one of them. The comparisons are moto's
+    own (visible: now > visible_at; delayed: now < delayed_until), only with one `now` per pass, from time.time,
+    which is what moto's datetime arithmetic computes."""
+    import time
+
+    from moto.sqs import models
+
+    if getattr(models.Queue, "_sandbox_one_clock", False):
+        return
+
+    def now_ms() -> float:
+        return time.time() * 1000.0
+
+    def messages(self):
+        now = now_ms()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delayed(self) -> int:
+        now = now_ms()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self) -> int:
+        now = now_ms()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    def visible(self) -> int:
+        return len(self.messages)
+
+    models.Queue.messages = property(messages)
+    models.Queue.approximate_number_of_messages_delayed = property(delayed)
+    models.Queue.approximate_number_of_messages_not_visible = property(not_visible)
+    models.Queue.approximate_number_of_messages = property(visible)
+    models.unix_time_millis = lambda dt=None: now_ms() if dt is None else _datetime_ms(dt)
+    models.Queue._sandbox_one_clock = True
+
+
+def query_reads_one_partition() -> None:
+    """Patches moto's DynamoDB Query on a table (not an index) to look at the one partition it names.
+
+    moto lists and sorts every item of the table (`Table.all_items`) for each Query, then keeps those of the
+    queried hash key: with a day of readings in the table, a rollup job's Query of one device-hour cost seconds.
+    During a base-table Query, all_items here returns that partition's items only (the very items moto's own
+    filter keeps, in the same order); moto still filters, sorts, pages and sizes them itself."""
+    import threading
+
+    from moto.dynamodb.models import table as tables
+
+    if getattr(tables.Table, "_sandbox_one_partition", False):
+        return
+    querying = threading.local()  # the moto server answers requests in threads
+    original_query, original_all_items = tables.Table.query, tables.Table.all_items
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        querying.partition = (self, hash_key) if index_name is None and hash_key is not None else None
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            querying.partition = None
+
+    def all_items(self):
+        partition = getattr(querying, "partition", None)
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        hash_set = self.items.get(partition[1])
+        if hash_set is None:
+            return []
+        items = list(hash_set.values()) if self.range_key_attr else [hash_set]
+        return sorted(items, key=lambda x: x.range_key) if self.range_key_attr else items
+
+    tables.Table.query, tables.Table.all_items = query, all_items
+    tables.Table._sandbox_one_partition = True
+
+
+def _datetime_ms(dt) -> float:
+    from moto.core.utils import unix_time_millis
+
+    return unix_time_millis(dt)
+
+
+def apply() -> None:
+    """Every patch above (idempotent)."""
+    disable_stream_delivery()
+    direct_retention_check()
+    one_clock_reading_per_queue_pass()
+    query_reads_one_partition()

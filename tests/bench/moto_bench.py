@@ -1,0 +1,92 @@
+"""Bench rows: moto as released vs moto as the sandbox runs it (opsctl.sandbox.moto_speed), in-process, same run.
+
+- SQS ReceiveMessage (10 at a time) and SendMessageBatch on a queue already holding QUEUE_DEPTH rollup jobs;
+- DynamoDB Query of one device-hour on a table holding TABLE_ITEMS readings of TABLE_DEVICES devices.
+Stock moto is measured first: the sandbox's patches, once applied, stay for the process."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+QUEUE_DEPTH = 1_000  # stock moto's SendMessage is O(queue), so filling a deeper queue takes minutes
+TABLE_DEVICES, TABLE_ITEMS = 50, 20_000
+SAMPLES = 10
+
+
+def _sqs_ms() -> tuple[float, float]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "300"})["QueueUrl"]
+        for start in range(0, QUEUE_DEPTH, 10):
+            sqs.send_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f'{{"n":{start + i}}}'} for i in range(10)]
+            )
+        receive, send = [], []
+        for _ in range(SAMPLES):
+            t = time.perf_counter()
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            receive.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "{}"} for i in range(10)])
+            send.append((time.perf_counter() - t) * 1000)
+        return statistics.median(receive), statistics.median(send)
+
+
+def _query_ms() -> float:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="readings",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "device_id", "AttributeType": "S"},
+                {"AttributeName": "ts", "AttributeType": "N"},
+            ],
+        )
+        per_device = TABLE_ITEMS // TABLE_DEVICES
+        items = [
+            {"PutRequest": {"Item": {"device_id": {"S": f"dev-{d:04d}"}, "ts": {"N": str(i * 60_000)}}}}
+            for d in range(TABLE_DEVICES)
+            for i in range(per_device)
+        ]
+        for start in range(0, len(items), 25):
+            ddb.batch_write_item(RequestItems={"readings": items[start : start + 25]})
+        runs = []
+        for n in range(SAMPLES):
+            t = time.perf_counter()
+            ddb.query(
+                TableName="readings",
+                KeyConditionExpression="device_id = :d AND ts BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={
+                    ":d": {"S": f"dev-{n:04d}"},
+                    ":lo": {"N": "0"},
+                    ":hi": {"N": str(3_600_000 - 1)},
+                },
+            )
+            runs.append((time.perf_counter() - t) * 1000)
+        return statistics.median(runs)
+
+
+def run_moto_bench() -> list[dict]:
+    from opsctl.sandbox import moto_speed
+
+    stock = (*_sqs_ms(), _query_ms())
+    moto_speed.apply()
+    ours = (*_sqs_ms(), _query_ms())
+    names = (
+        f"moto SQS ReceiveMessage (10) on a queue of {QUEUE_DEPTH:,} jobs (naive = moto as released)",
+        f"moto SQS SendMessageBatch (10) on a queue of {QUEUE_DEPTH:,} jobs (naive = moto as released)",
+        f"moto DynamoDB Query of one device-hour, table of {TABLE_ITEMS:,} readings (naive = moto as released)",
+    )
+    return [
+        {"metric": name, "unit": "ms", "ours": o, "naive": s, "ratio": s / o if o else None}
+        for name, o, s in zip(names, ours, stock, strict=True)
+    ]

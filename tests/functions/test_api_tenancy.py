@@ -1,0 +1,149 @@
+"""Tenancy in the read API, with payload-2.0 events carrying the claims API Gateway's JWT authorizer verified,
+against moto's DynamoDB (readings, rollups, the device registry) and KMS: a tenant sees only its devices, a
+foreign device is indistinguishable from a missing one on every route, operators see every tenant, cursors are
+bound to the caller, and the caller's sub (never the token) is in the request log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from api import handler as api_handler
+
+from .conftest import FakeContext
+from .test_api_handler import OPERATOR, T0, api, api_event  # noqa: F401  (api: the fixture)
+
+ROUTE_KEYS = ("readings", "latest", "rollups")
+
+
+def claims(sub: str, *groups: str) -> dict:
+    return {
+        "sub": sub,
+        "cognito:groups": "[" + " ".join(groups) + "]",
+        "client_id": "5hd3c9example",
+        "scope": "aws.cognito.signin.user.admin",
+        "token_use": "access",
+    }
+
+
+ALICE = claims("aaaaaaaa-0000-4000-8000-000000000001", "tenant-acme")
+BOB = claims("bbbbbbbb-0000-4000-8000-000000000002", "tenant-globex")
+ALICE_TOO = claims("aaaaaaaa-0000-4000-8000-000000000003", "tenant-acme")
+
+
+def call(path: str, who: dict | None, query: dict | None = None) -> tuple[int, dict]:
+    segments = path.strip("/").split("/")
+    if segments == ["devices"]:
+        route, params = "GET /devices", None
+    else:
+        route, params = f"GET /devices/{{device_id}}/{segments[2]}", {"device_id": segments[1]}
+    event = api_event("GET", path, query, route_key=route, path_parameters=params, claims=who)
+    resp = api_handler.handler(event, FakeContext(function_name="telemetry-api-test"))
+    return resp["statusCode"], json.loads(resp["body"])
+
+
+@pytest.fixture
+def tenants(api, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("ROLLUP_TABLE_NAME", "telemetry-test-rollups")
+    api.ddb.create_table(
+        TableName="telemetry-test-rollups",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "device_id", "KeyType": "HASH"},
+            {"AttributeName": "hour_start", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "hour_start", "AttributeType": "N"},
+        ],
+    )
+    api.register("acme-1", "acme")
+    api.register("acme-2", "acme", status="revoked")
+    api.register("globex-1", "globex")
+    for device in ("acme-1", "acme-2", "globex-1"):
+        api.put(device, T0, temp_c=20.0)
+    return api
+
+
+@pytest.mark.parametrize("route", ROUTE_KEYS)
+def test_a_foreign_device_answers_exactly_like_a_missing_one_on_every_route(tenants, route):
+    foreign = call(f"/devices/globex-1/{route}", ALICE)
+    missing = call(f"/devices/nobody-9/{route}", ALICE)
+    assert foreign[0] == missing[0] == 404
+    assert foreign[1]["error"]["code"] == missing[1]["error"]["code"] == "device_not_found"
+    # Same message shape, only the id the caller typed differs: nothing says "exists, but not yours".
+    assert foreign[1]["error"]["message"].replace("globex-1", "X") == missing[1]["error"]["message"].replace(
+        "nobody-9", "X"
+    )
+
+
+@pytest.mark.parametrize("route", ROUTE_KEYS)
+def test_own_devices_are_served_and_a_revoked_devices_readings_stay_readable(tenants, route):
+    for device in ("acme-1", "acme-2"):
+        status, body = call(f"/devices/{device}/{route}", ALICE)
+        assert status == 200, body
+        assert body["device_id"] == device
+
+
+def test_get_devices_lists_only_the_callers_tenant_with_status(tenants):
+    status, body = call("/devices", ALICE)
+    assert status == 200
+    assert body["tenant"] == "acme"
+    assert [(d["device_id"], d["status"]) for d in body["items"]] == [("acme-1", "active"), ("acme-2", "revoked")]
+    assert "globex-1" not in json.dumps(body)
+    assert call("/devices", BOB)[1]["items"][0]["device_id"] == "globex-1"
+    assert call("/devices", ALICE, {"tenant": "globex"})[0] == 403
+
+
+def test_operators_see_every_tenant_and_name_the_tenant_to_list(tenants):
+    for device in ("acme-1", "globex-1"):
+        assert call(f"/devices/{device}/latest", OPERATOR)[0] == 200
+    assert [d["device_id"] for d in call("/devices", OPERATOR, {"tenant": "globex"})[1]["items"]] == ["globex-1"]
+    status, body = call("/devices", OPERATOR)
+    assert (status, body["error"]["code"]) == (400, "tenant_required")
+
+
+def test_device_listing_pages_with_cursors_bound_to_the_caller(tenants):
+    status, first = call("/devices", ALICE, {"limit": "1"})
+    assert status == 200 and [d["device_id"] for d in first["items"]] == ["acme-1"] and first["next_cursor"]
+    status, second = call("/devices", ALICE, {"limit": "1", "cursor": first["next_cursor"]})
+    assert [d["device_id"] for d in second["items"]] == ["acme-2"] and second["next_cursor"] is None
+    # The same tenant, another user: the cursor is not theirs.
+    status, body = call("/devices", ALICE_TOO, {"limit": "1", "cursor": first["next_cursor"]})
+    assert (status, body["error"]["code"]) == (400, "cursor_mismatch")
+
+
+def test_readings_cursor_of_one_caller_is_refused_for_another(tenants):
+    tenants.history("acme-1", 5, start=T0 + 1000)
+    status, page = call("/devices/acme-1/readings", ALICE, {"limit": "2"})
+    assert status == 200 and page["next_cursor"]
+    assert call("/devices/acme-1/readings", ALICE, {"limit": "2", "cursor": page["next_cursor"]})[0] == 200
+    status, body = call("/devices/acme-1/readings", ALICE_TOO, {"limit": "2", "cursor": page["next_cursor"]})
+    assert (status, body["error"]["code"]) == (400, "cursor_mismatch")
+
+
+def test_no_claims_is_401_and_no_tenant_is_403(tenants):
+    status, body = call("/devices/acme-1/latest", None)
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    status, body = call("/devices/acme-1/latest", claims("cccccccc-0000-4000-8000-000000000004"))
+    assert (status, body["error"]["code"]) == (403, "no_tenant")
+    status, body = call("/devices", claims("dddddddd-0000-4000-8000-000000000005", "tenant-acme", "tenant-globex"))
+    assert (status, body["error"]["code"]) == (403, "ambiguous_tenant")
+
+
+def test_request_log_names_the_callers_sub_and_never_a_token(tenants, capsys):
+    capsys.readouterr()
+    event = api_event(
+        "GET",
+        "/devices/acme-1/latest",
+        route_key="GET /devices/{device_id}/latest",
+        path_parameters={"device_id": "acme-1"},
+        claims=ALICE,
+    )
+    event["headers"]["authorization"] = "Bearer eyJraWQiOiJkdW1teSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    api_handler.handler(event, FakeContext(function_name="telemetry-api-test"))
+    out = capsys.readouterr().out
+    (line,) = [json.loads(raw) for raw in out.splitlines() if json.loads(raw)["message"] == "request"]
+    assert line["sub"] == ALICE["sub"] and line["status"] == 200
+    assert "eyJ" not in out

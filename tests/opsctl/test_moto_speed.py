@@ -1,0 +1,164 @@
+"""The sandbox's moto speed-ups change how fast moto answers, not what it answers: retention still hides expired
+messages, the DLQ still gets what it should, and a Kinesis mapping is stored (ListEventSourceMappings sees it) but
+moto no longer tries to run its function in Docker for every record put."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from opsctl.sandbox import moto_speed
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws():
+    moto_speed.apply()
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def test_a_message_past_its_retention_period_is_never_received(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"][REGION].queues["short"]
+    queue._messages[0].sent_timestamp = int((time.time() - 61) * 1000)  # sent 61 s ago: past 60 s of retention
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in got] == ["new"]
+
+
+def test_a_deep_queue_still_redrives_to_its_dlq_after_max_receive_count(aws):
+    sqs = aws("sqs")
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName="jobs",
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}',
+        },
+    )["QueueUrl"]
+    for start in range(0, 500, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job-{start + i}"} for i in range(10)]
+        )
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(first) == 10
+    time.sleep(0.01)  # visibility timeout 0: they are visible again, with one receive each
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    moved = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert {m["Body"] for m in moved} == {m["Body"] for m in first}
+
+
+def test_a_kinesis_mapping_is_stored_but_moto_never_invokes_its_function(aws, monkeypatch):
+    kinesis, lam, iam = aws("kinesis"), aws("lambda"), aws("iam")
+    kinesis.create_stream(StreamName="readings", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="readings")["StreamDescription"]["StreamARN"]
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("h.py", "def handler(e, c):\n    return None\n")
+    lam.create_function(
+        FunctionName="ingest", Runtime="python3.12", Role=role, Handler="h.handler", Code={"ZipFile": code.getvalue()}
+    )
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="ingest", StartingPosition="TRIM_HORIZON")[
+        "UUID"
+    ]
+    from moto.awslambda.models import LambdaFunction
+
+    invoked = []
+    monkeypatch.setattr(LambdaFunction, "invoke", lambda self, *a, **k: invoked.append(self.function_name))
+    kinesis.put_records(StreamName="readings", Records=[{"Data": b"{}", "PartitionKey": f"d{i}"} for i in range(5)])
+    assert invoked == []
+    assert [m["UUID"] for m in lam.list_event_source_mappings(FunctionName="ingest")["EventSourceMappings"]] == [uuid]
+    shard = kinesis.list_shards(StreamName="readings")["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert len(kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]) == 5
+
+
+def test_queue_counts_still_tell_visible_in_flight_and_delayed_apart(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="counts", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]) == 2
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        attrs["ApproximateNumberOfMessages"],
+        attrs["ApproximateNumberOfMessagesNotVisible"],
+        attrs["ApproximateNumberOfMessagesDelayed"],
+    ) == ("3", "2", "1")
+    assert {m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]} == {
+        "m2",
+        "m3",
+        "m4",
+    }
+
+
+def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_work(aws):
+    ddb = aws("dynamodb")
+    ddb.create_table(
+        TableName="readings",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+            {"AttributeName": "site", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-site",
+                "KeySchema": [
+                    {"AttributeName": "site", "KeyType": "HASH"},
+                    {"AttributeName": "ts", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for ts in (30, 10, 20, 50, 40):  # written out of order, over three devices
+        for device in ("a", "b", "c"):
+            ddb.put_item(
+                TableName="readings",
+                Item={"device_id": {"S": device}, "ts": {"N": str(ts)}, "site": {"S": f"site-{device}"}},
+            )
+
+    def query(**kw):
+        return ddb.query(
+            TableName="readings",
+            KeyConditionExpression="device_id = :d AND ts BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={":d": {"S": "b"}, ":lo": {"N": "20"}, ":hi": {"N": "50"}},
+            **kw,
+        )
+
+    first = query(Limit=2)
+    assert [int(i["ts"]["N"]) for i in first["Items"]] == [20, 30] and first["LastEvaluatedKey"]["ts"] == {"N": "30"}
+    rest = query(Limit=2, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [int(i["ts"]["N"]) for i in rest["Items"]] == [40, 50]
+    assert [int(i["ts"]["N"]) for i in query(ScanIndexForward=False)["Items"]] == [50, 40, 30, 20]
+    assert {i["device_id"]["S"] for i in query()["Items"]} == {"b"}
+    missing = ddb.query(
+        TableName="readings", KeyConditionExpression="device_id = :d", ExpressionAttributeValues={":d": {"S": "zz"}}
+    )
+    assert missing["Items"] == []
+    by_site = ddb.query(
+        TableName="readings",
+        IndexName="by-site",
+        KeyConditionExpression="site = :s",
+        ExpressionAttributeValues={":s": {"S": "site-c"}},
+    )
+    assert [int(i["ts"]["N"]) for i in by_site["Items"]] == [10, 20, 30, 40, 50]
+    scanned = ddb.scan(TableName="readings")["Items"]
+    assert len(scanned) == 15  # a Scan still sees every partition
