@@ -8,28 +8,18 @@ from __future__ import annotations
 import json
 import stat
 
-import boto3
 import pytest
 
 from .sandbox_harness import opsctl
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-iot")]
 
 ACME = ("iot-acme-0001", "iot-acme-0002")
 
 
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
 def _readings(sandbox, device: str) -> dict[int, dict]:
-    ddb = _client(sandbox, "dynamodb")
+    ddb = sandbox.client("dynamodb")
     resp = ddb.query(
         TableName=sandbox.outputs["table_name"],
         KeyConditionExpression="device_id = :d",
@@ -75,7 +65,7 @@ def test_a_device_claiming_another_devices_id_cannot_change_its_readings(sandbox
     before = _readings(sandbox, victim)
     ts = max(before)
     payload = {"device_id": victim, "ts": ts, "metrics": {"temp_c": -99.5}}
-    _client(sandbox, "iot-data").publish(
+    sandbox.client("iot-data").publish(
         topic=f"dt/acme/{spoofer}/telemetry", qos=1, payload=json.dumps(payload).encode()
     )
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")

@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from importlib import resources
 
-import boto3
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -24,26 +23,17 @@ from opsctl.sandbox import server, traffic
 
 from .sandbox_harness import ROOT, opsctl
 
-pytestmark = pytest.mark.e2e
+# A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tenancy")]
 
 DEVICES = {"ten-acme-1": "acme", "ten-acme-2": "acme", "ten-globex-1": "globex"}
 ROUTES = ("readings", "latest", "rollups")
 
 
-def _client(sandbox, service):
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.endpoint,
-        region_name=sandbox.outputs["region"],
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
 @pytest.fixture(scope="module")
 def tenants(sandbox) -> dict[str, str]:
     """Registry entries (as `opsctl devices register` writes them), readings, and a token per user."""
-    ddb = _client(sandbox, "dynamodb")
+    ddb = sandbox.client("dynamodb")
     now_ms = int(time.time() * 1000)
     for device, tenant in DEVICES.items():
         ddb.put_item(
@@ -62,7 +52,7 @@ def tenants(sandbox) -> dict[str, str]:
         for i in range(3)
     ]
     items = traffic.mix(sent, [], seed=5)
-    assert traffic.send(_client(sandbox, "kinesis"), sandbox.outputs["stream_name"], items).sent == len(sent)
+    assert traffic.send(sandbox.client("kinesis"), sandbox.outputs["stream_name"], items).sent == len(sent)
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     tokens = {}
     for user, flag in (
@@ -161,7 +151,7 @@ def _expired_token(sandbox, tokens) -> str:
 
 
 def test_no_token_expired_other_pool_or_tampered_is_401_before_the_function_runs(sandbox, base, tenants):
-    idp = _client(sandbox, "cognito-idp")
+    idp = sandbox.client("cognito-idp")
     other = idp.create_user_pool(PoolName="ten-elsewhere")["UserPool"]["Id"]
     client = idp.create_user_pool_client(UserPoolId=other, ClientName="x")["UserPoolClient"]["ClientId"]
     idp.admin_create_user(UserPoolId=other, Username="mallory", MessageAction="SUPPRESS")
