@@ -3,7 +3,7 @@ so the next `terraform plan` agrees with reality (docs/architecture.md: Terrafor
 
 - real environments: `terraform/envs/<env>/opsctl.auto.tfvars.json`, to be committed with the change;
 - the default sandbox: the same file in `envs/local` (git-ignored there);
-- an isolated sandbox (OPSCTL_SANDBOX_DIR elsewhere): `<state_dir>/opsctl.core.tfvars.json`, which its
+- an isolated sandbox (OPSCTL_SANDBOX_DIR elsewhere): `<state_dir>/opsctl.tfvars.json`, which its
   `terraform apply`/`plan` take with `-var-file`, leaving envs/local alone."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from opsctl.core.project import DEFAULT_SANDBOX_DIR, ENVS_DIR, SANDBOX_DIR
 
 FILE_NAME = "opsctl.auto.tfvars.json"
-ISOLATED_FILE_NAME = "opsctl.core.tfvars.json"
+ISOLATED_FILE_NAME = "opsctl.tfvars.json"
 
 
 def vars_path(env: str, state_dir: Path = SANDBOX_DIR) -> Path:

@@ -79,7 +79,7 @@ class Workspace:
                 "terraform.tfstate",
                 "terraform.tfstate.backup",
                 "sandbox.tfvars.json",
-                "opsctl.core.tfvars.json",
+                "opsctl.tfvars.json",
             ):
                 (self.state_dir / name).unlink(missing_ok=True)
         else:

@@ -58,7 +58,7 @@ def opsctl(sandbox: Sandbox, *args: str, timeout: float = 600, check: bool = Tru
 
 def start(state_dir: Path, variables: dict | None = None) -> Sandbox:
     """`opsctl sandbox up` in `state_dir`; `variables` go into the isolated sandbox's own Terraform variables
-    (opsctl.core.tfvars.json, the file opsctl itself records changes in) before the first apply."""
+    (opsctl.tfvars.json, the file opsctl itself records changes in) before the first apply."""
     env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
     env.pop("OPSCTL_ENV", None)
     if variables:

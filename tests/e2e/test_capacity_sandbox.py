@@ -34,14 +34,14 @@ def _seed_table(sandbox, table, metric, per_minute, minutes=60):
 @pytest.fixture
 def provisioned_table(sandbox):
     """The sandbox's readings table, PROVISIONED 5/5 the way an operator makes it so: through the local
-    environment's own variables (the isolated sandbox's opsctl.core.tfvars.json), which the session sandbox is
+    environment's own variables (the isolated sandbox's opsctl.tfvars.json), which the session sandbox is
     brought up with (tests/e2e/conftest.py SESSION_VARIABLES), so no second apply is needed to switch it.
 
     It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
     still agrees. Switching back is not possible on moto: after UpdateTable to PAY_PER_REQUEST it keeps reporting
     the old ProvisionedThroughput (AWS reports 0), and the AWS provider then refuses to plan ("read_capacity can not
     be set when billing_mode is PAY_PER_REQUEST")."""
-    recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
+    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
     assert recorded["table_billing_mode"] == "PROVISIONED"
     return sandbox.outputs["table_name"]
 
@@ -61,7 +61,7 @@ def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbo
     assert [a["resource"] for a in done["applied"]] == [table]
     pt = sandbox.client("dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
     assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (3, 15)
-    recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
+    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
     assert (recorded["table_read_capacity"], recorded["table_write_capacity"]) == (3, 15)
     assert terraform_plan_exit_code(sandbox) == 0
 

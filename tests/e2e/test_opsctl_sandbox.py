@@ -140,6 +140,6 @@ def test_reshards_take_legal_steps_keep_order_and_leave_terraform_clean(sandbox)
                 got.append(ts)
         assert got == mine, f"{device}: records of the resharded stream came out of order or went missing"
 
-    recorded = json.loads((sandbox.state_dir / "opsctl.core.tfvars.json").read_text())
+    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
     assert recorded["ingest_shard_count"] == 3
     assert terraform_plan_exit_code(sandbox) == 0
