@@ -26,7 +26,7 @@ from .sandbox_harness import ROOT, opsctl
 # A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tenancy")]
 
-DEVICES = {"ten-acme-1": "acme", "ten-acme-2": "acme", "ten-globex-1": "globex"}
+DEVICES = {"ten-acme-1": "ten-acme", "ten-acme-2": "ten-acme", "ten-globex-1": "ten-globex"}
 ROUTES = ("readings", "latest", "rollups")
 
 
@@ -56,8 +56,8 @@ def tenants(sandbox) -> dict[str, str]:
     opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")
     tokens = {}
     for user, flag in (
-        ("ten-alice", ("--tenant", "acme")),
-        ("ten-bob", ("--tenant", "globex")),
+        ("ten-alice", ("--tenant", "ten-acme")),
+        ("ten-bob", ("--tenant", "ten-globex")),
         ("ten-op", ("--operator",)),
     ):
         opsctl(sandbox, "sandbox", "user", "add", user, *flag)
@@ -134,7 +134,7 @@ def test_an_operator_sees_both_tenants(base, tenants):
     op = tenants["ten-op"]
     for device in DEVICES:
         assert get(f"{base}/devices/{device}/latest", op)[0] == 200
-    assert [d["device_id"] for d in get(f"{base}/devices?tenant=globex", op)[1]["items"]] == ["ten-globex-1"]
+    assert [d["device_id"] for d in get(f"{base}/devices?tenant=ten-globex", op)[1]["items"]] == ["ten-globex-1"]
 
 
 def _expired_token(sandbox, tokens) -> str:

@@ -606,7 +606,13 @@ def test_preflight_route_is_an_empty_204_without_cors_headers_of_its_own(api):
 
 
 def test_route_table_and_shared_parameters_are_the_contract():
-    assert set(api_handler.ROUTES) == {READINGS, LATEST, "GET /devices/{device_id}/rollups", "OPTIONS /{proxy+}"}
+    assert set(api_handler.ROUTES) == {
+        "GET /devices",
+        READINGS,
+        LATEST,
+        "GET /devices/{device_id}/rollups",
+        "OPTIONS /{proxy+}",
+    }
     assert {"from", "to", "limit", "order", "cursor"} == params.PAGE_PARAMS
     assert (params.LIMIT_MIN, params.LIMIT_MAX, params.LIMIT_DEFAULT) == (1, 1000, 100)
 
