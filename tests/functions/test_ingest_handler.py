@@ -353,7 +353,7 @@ def test_a_payload_claiming_another_device_is_quarantined_and_never_touches_that
     items = aws.items()
     assert set(items) == {("dev-0002", victim["ts"])}
     assert items[("dev-0002", victim["ts"])]["metrics"]["M"]["temp_c"] == {"N": "21.5"}
-    (body,) = aws.quarantine().values()
+    (body,) = aws.quarantined_records().values()
     assert body["reason_code"] == "device_mismatch"
     assert body["partition_key"] == "dev-0001"
     assert "'dev-0002'" in body["reason"] and "'dev-0001'" in body["reason"]

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.0"
+      version = ">= 5.100, < 6.0" # tested with 5.100.x; 6.x deprecates data.aws_region.current.name
     }
   }
 }
