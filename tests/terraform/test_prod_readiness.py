@@ -193,3 +193,21 @@ def test_bootstrap_initialises_and_validates(tmp_path: Path, plugin_dir: str | N
         ["terraform", "validate", "-no-color"], cwd=BOOTSTRAP, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_tables_are_deletion_protected_everywhere_but_the_sandbox():
+    tables = resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")
+    assert len(tables) == 2 and all(
+        b["deletion_protection_enabled"] == "${var.deletion_protection_enabled}" for _, _, b in tables
+    )
+    passed = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n in ("telemetry_table", "rollup_table")]
+    assert len(passed) == 2 and all(
+        b["deletion_protection_enabled"] == "${var.table_deletion_protection}" for b in passed
+    )
+    (default,) = [b for _, n, b in blocks("variable", MODULES_DIR / "pipeline") if n == "table_deletion_protection"]
+    assert default["default"] is True
+    for env in ("dev", "prod"):
+        (pipeline,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+        assert pipeline.get("table_deletion_protection", True) is True, env
+    (local,) = [b for _, n, b in blocks("module", ENVS_DIR / "local") if n == "pipeline"]
+    assert local["table_deletion_protection"] is False  # the sandbox is torn down with its tables
