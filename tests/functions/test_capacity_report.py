@@ -436,3 +436,18 @@ def test_summary_is_short_and_names_the_report(aws):
     subject, text = report.summary(_report(["idle"]), "s3://b/k.html")
     assert len(subject) <= 100 and "1 recommendation" in subject
     assert text.endswith("Full report: s3://b/k.html") and "switch to on demand" in text
+
+
+def test_the_report_says_when_its_prices_are_stale_or_for_another_region(aws):
+    def warnings_with(prices: dict) -> list[str]:
+        rep = report.build(_client, report.Scope("test", []), window=WINDOW, now=NOW, prices=prices)
+        return [w for w in rep["warnings"] if "prices" in w]
+
+    # The bundled file (2024-11-01) at NOW (2026-03-10): 494 days old, over the 365 allowed.
+    (stale,) = warnings_with(PRICES)
+    assert "494 days old" in stale and "CAPACITY_PRICES_FILE" in stale
+    current = {**PRICES, "region": REGION, "date": NOW.date().isoformat()}
+    assert warnings_with(current) == []
+    # Prices of another region than the stack's (the clients are in REGION): every cost is that region's.
+    (other,) = warnings_with({**current, "region": "eu-west-1"})
+    assert f"prices are for eu-west-1, the stack is in {REGION}" in other
