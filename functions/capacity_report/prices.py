@@ -12,6 +12,7 @@ from pathlib import Path
 DEFAULT_FILE = Path(__file__).with_name("prices.json")
 ENV_VAR = "CAPACITY_PRICES_FILE"
 HOURS_PER_MONTH = 730  # AWS's own convention in its price examples
+MAX_PRICE_AGE_DAYS = 365  # prices older than this (days since the file's `date`) are flagged in every report
 REQUIRED = {
     "dynamodb": (
         "on_demand_write_per_million_units",
@@ -75,3 +76,27 @@ def provisioned_monthly(prices: dict, dimension: str, capacity_units: float) -> 
     """Provisioned cost per month of holding `capacity_units` for the whole month."""
     _, per_hour = unit_prices(prices, dimension)
     return capacity_units * HOURS_PER_MONTH * per_hour
+
+
+def warnings(prices: dict, *, now, region: str | None, max_age_days: int = MAX_PRICE_AGE_DAYS) -> list[str]:
+    """What the report must say about its own prices: older than `max_age_days` (days), or for another region
+    than the stack's (every cost in the report is then that region's, not this one's)."""
+    import datetime as dt
+
+    out = []
+    try:
+        dated = dt.date.fromisoformat(prices["date"])
+    except ValueError:
+        return [f"prices file {prices.get('file')} has an unreadable date {prices['date']!r}; costs may be stale"]
+    age_days = (now.date() - dated).days
+    if age_days > max_age_days:
+        out.append(
+            f"prices are {age_days} days old ({prices['date']}, over {max_age_days}): costs may be wrong; "
+            f"refresh {prices.get('file')} or point CAPACITY_PRICES_FILE at a current file"
+        )
+    if region and prices.get("region") and region != prices["region"]:
+        out.append(
+            f"prices are for {prices['region']}, the stack is in {region}: costs are {prices['region']}'s; "
+            f"point CAPACITY_PRICES_FILE at a {region} price file"
+        )
+    return out

@@ -8,6 +8,8 @@ import html
 import json
 import math
 
+from capacity_report.prices import MAX_PRICE_AGE_DAYS
+
 FORMATS = ("md", "json", "html")
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
@@ -136,7 +138,7 @@ def to_markdown(r: dict) -> str:
 # --- HTML with inline SVG -----------------------------------------------------------------------------
 
 # Prices older than this many days get a warning at the top of the report: AWS changes prices a few times a year.
-PRICES_STALE_AFTER_DAYS = 180
+PRICES_STALE_AFTER_DAYS = MAX_PRICE_AGE_DAYS  # one threshold for the report's warning and the page's (days)
 # A limit line is drawn to scale only while the data reaches at least this share of it; below that the limit
 # would flatten the data to the baseline, so it is written above the chart instead.
 LIMIT_TO_SCALE_MIN_SHARE = 0.2

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capacity_report import metrics, tables
+from capacity_report import prices as price_file
 from capacity_report import stream as streams
 
 MAX_CHART_POINTS = 240  # points per series kept in the report (the busiest value of each bucket)
@@ -102,6 +103,8 @@ def build(
         "warnings": [],
         "notes": notes,
     }
+    region = getattr(getattr(cw, "meta", None), "region_name", None)
+    report["warnings"] += price_file.warnings(prices, now=now, region=region)
     for name in scope.tables:
         found = _safe(
             notes,

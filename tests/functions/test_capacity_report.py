@@ -536,3 +536,18 @@ def test_a_window_starting_mid_minute_keeps_that_minute_as_cloudwatch_does(aws):
     # a run at hh:mm:40 asks from hh:mm:40; CloudWatch answers from hh:mm:00, so the busiest minute stays the same
     late = metrics.fetch(cw, q, start + dt.timedelta(seconds=40), NOW)
     assert late.max("r") == 600.0 == metrics.fetch(cw, q, start, NOW).max("r")
+
+
+def test_the_report_says_when_its_prices_are_stale_or_for_another_region(aws):
+    def warnings_with(prices: dict) -> list[str]:
+        rep = report.build(_client, report.Scope("test", []), window=WINDOW, now=NOW, prices=prices)
+        return [w for w in rep["warnings"] if "prices" in w]
+
+    # The bundled file (2024-11-01) at NOW (2026-03-10): 494 days old, over the 365 allowed.
+    (stale,) = warnings_with(PRICES)
+    assert "494 days old" in stale and "CAPACITY_PRICES_FILE" in stale
+    current = {**PRICES, "region": REGION, "date": NOW.date().isoformat()}
+    assert warnings_with(current) == []
+    # Prices of another region than the stack's (the clients are in REGION): every cost is that region's.
+    (other,) = warnings_with({**current, "region": "eu-west-1"})
+    assert f"prices are for eu-west-1, the stack is in {REGION}" in other

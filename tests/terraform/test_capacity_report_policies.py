@@ -71,8 +71,18 @@ def test_handler_docstring_and_policy_name_the_same_calls():
 def test_schedule_role_may_only_invoke_the_report_function():
     text = (MODULES_DIR / "lambda_schedule" / "main.tf").read_text()
     (policy,) = [b for _, _, b in resources("aws_iam_role_policy", MODULES_DIR / "lambda_schedule")]
-    assert re.findall(r"Action\s*=\s*\[([^\]]*)\]", text) == ['"lambda:InvokeFunction"']
-    assert "Resource = [var.function_arn]" in text and "scheduler.amazonaws.com" in text
+    # Invoke the function; dead-letter to its own queue (and encrypt that with the key); nothing else.
+    assert re.findall(r"Action\s*=\s*\[([^\]]*)\]", text) == [
+        '"lambda:InvokeFunction"',
+        '"sqs:SendMessage"',
+        '"kms:GenerateDataKey", "kms:Decrypt"',
+    ]
+    assert re.findall(r"Resource\s*=\s*\[([^\]]*)\]", text)[:3] == [
+        "var.function_arn",
+        "aws_sqs_queue.dead_letter.arn",
+        "var.kms_key_arn",
+    ]
+    assert "scheduler.amazonaws.com" in text
     (call,) = [
         b
         for n, b in ((n, b) for _, n, b in blocks("module", MODULES_DIR / "pipeline"))

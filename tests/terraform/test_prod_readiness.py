@@ -108,7 +108,9 @@ def test_the_tfvars_example_passes_its_own_validation_when_copied(env: str, tmp_
     root = tmp_path / "envs" / env
     shutil.copytree(ENVS_DIR / env, root, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.auto.tfvars*"))
     shutil.copy(root / "terraform.tfvars.example", root / "terraform.tfvars")
-    init = ["terraform", "init", "-backend=false", "-input=false", "-no-color"]
+    # console needs an initialised backend: a local one in this copy (an override file replaces the S3 block).
+    (root / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    init = ["terraform", "init", "-input=false", "-no-color"]
     if plugin_dir:
         init.append(f"-plugin-dir={plugin_dir}")
     done = subprocess.run(init, cwd=root, capture_output=True, text=True, timeout=300)
@@ -131,3 +133,81 @@ def test_the_alerts_topic_takes_subscriptions_of_the_four_protocols_and_real_env
         assert pipeline.get("alert_subscriptions") == "${var.alert_subscriptions}", env
     runbook = (TERRAFORM_DIR.parent / "runbooks" / "alert-pipeline.md").read_text()
     assert "PendingConfirmation" in runbook and "alert_subscriptions" in runbook
+
+
+# --- state: a real backend, and the root that creates its bucket --------------------------------------------
+
+BOOTSTRAP = TERRAFORM_DIR / "bootstrap"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_real_envs_keep_encrypted_locked_state_in_s3(env: str):
+    backends = [
+        b for path in tf_files(ENVS_DIR / env) for tf in parse(path).get("terraform", []) for b in tf.get("backend", [])
+    ]
+    (backend,) = backends
+    s3 = backend["s3"]
+    assert s3["encrypt"] is True and s3["use_lockfile"] is True  # Terraform's native lock file: no second apply
+    assert s3["key"] == f"telemetry-pipeline/{env}/terraform.tfstate"
+    assert "bucket" not in s3  # from backend.hcl (the bootstrap's output), never a placeholder in the repo
+
+
+def test_the_sandbox_keeps_local_state():
+    assert not [
+        tf for path in tf_files(ENVS_DIR / "local") for tf in parse(path).get("terraform", []) if "backend" in tf
+    ]
+
+
+def test_bootstrap_creates_a_kms_encrypted_versioned_private_tls_only_state_bucket():
+    def one(rtype: str) -> dict:
+        (body,) = [b for _, _, b in resources(rtype, BOOTSTRAP)]
+        return body
+
+    assert one("aws_kms_key")["enable_key_rotation"] is True
+    assert first(one("aws_s3_bucket_versioning")["versioning_configuration"])["status"] == "Enabled"
+    block = one("aws_s3_bucket_public_access_block")
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    rule = first(
+        first(one("aws_s3_bucket_server_side_encryption_configuration")["rule"])[
+            "apply_server_side_encryption_by_default"
+        ]
+    )
+    assert rule["sse_algorithm"] == "aws:kms" and "aws_kms_key.state.arn" in str(rule["kms_master_key_id"])
+    assert '"aws:SecureTransport" = "false"' in str(one("aws_s3_bucket_policy")["policy"])
+    assert first(one("aws_s3_bucket")["lifecycle"])["prevent_destroy"] is True
+
+
+def test_bootstrap_initialises_and_validates(tmp_path: Path, plugin_dir: str | None):
+    import subprocess
+
+    env = {**__import__("os").environ, "TF_DATA_DIR": str(tmp_path / "tfdata")}
+    init = ["terraform", "init", "-backend=false", "-input=false", "-no-color"]
+    if plugin_dir:
+        init.append(f"-plugin-dir={plugin_dir}")
+    done = subprocess.run(init, cwd=BOOTSTRAP, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        ["terraform", "validate", "-no-color"], cwd=BOOTSTRAP, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_tables_are_deletion_protected_everywhere_but_the_sandbox():
+    tables = resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")
+    assert len(tables) == 2 and all(
+        b["deletion_protection_enabled"] == "${var.deletion_protection_enabled}" for _, _, b in tables
+    )
+    passed = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n in ("telemetry_table", "rollup_table")]
+    assert len(passed) == 2 and all(
+        b["deletion_protection_enabled"] == "${var.table_deletion_protection}" for b in passed
+    )
+    (default,) = [b for _, n, b in blocks("variable", MODULES_DIR / "pipeline") if n == "table_deletion_protection"]
+    assert default["default"] is True
+    for env in ("dev", "prod"):
+        (pipeline,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
+        assert pipeline.get("table_deletion_protection", True) is True, env
+    (local,) = [b for _, n, b in blocks("module", ENVS_DIR / "local") if n == "pipeline"]
+    assert local["table_deletion_protection"] is False  # the sandbox is torn down with its tables

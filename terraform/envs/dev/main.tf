@@ -1,15 +1,15 @@
 # dev: real AWS, credentials from the usual chain (AWS_PROFILE, SSO, instance role).
 
-# State belongs in a shared, versioned, encrypted bucket; fill in and uncomment before the first apply.
-# terraform {
-#   backend "s3" {
-#     bucket       = "<state-bucket>"
-#     key          = "telemetry-pipeline/dev/terraform.tfstate"
-#     region       = "eu-west-1"
-#     encrypt      = true
-#     use_lockfile = true
-#   }
-# }
+# State lives in the bucket terraform/bootstrap creates: encrypted with its KMS key, versioned, and locked
+# with Terraform's native S3 lock file (no DynamoDB table). bucket, region and kms_key_id come from
+# backend.hcl (the bootstrap's backend_config output): terraform init -backend-config=backend.hcl
+terraform {
+  backend "s3" {
+    key          = "telemetry-pipeline/dev/terraform.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
 
 provider "aws" {
   region = var.region

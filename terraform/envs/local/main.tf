@@ -65,7 +65,8 @@ module "pipeline" {
   rollup_timeout_seconds                  = 3
   rollup_queue_visibility_timeout_seconds = 18
   rollup_max_receive_count                = 3
-  rollup_queue_delay_seconds              = 0 # the demo and the e2e tests see rollups at once; coalescing is tested in tests/functions
+  table_deletion_protection               = false # `opsctl sandbox down` destroys the sandbox's tables
+  rollup_queue_delay_seconds              = 0     # the demo and the e2e tests see rollups at once; coalescing is tested in tests/functions
   rollup_batch_size                       = 5
   rollup_batching_window_seconds          = 0
   rollup_maximum_concurrency              = 2

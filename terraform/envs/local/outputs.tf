@@ -151,14 +151,14 @@ output "capacity_report_function_name" {
   value       = module.pipeline.capacity_report_function_name
 }
 
-output "capacity_report_dlq_url" {
-  description = "URL of the capacity report schedule's dead-letter queue (empty where the schedule is off)."
-  value       = module.pipeline.capacity_report_dlq_url
-}
-
 output "capacity_report_schedule_name" {
   description = "Name of the EventBridge Scheduler schedule of the capacity report (empty where the schedule is off)."
   value       = module.pipeline.capacity_report_schedule_name
+}
+
+output "capacity_report_dlq_url" {
+  description = "URL of the capacity report schedule's dead-letter queue (empty where the schedule is off)."
+  value       = module.pipeline.capacity_report_dlq_url
 }
 
 output "api_endpoint" {
@@ -197,7 +197,7 @@ output "iot_thing_type_name" {
 }
 
 output "iot_policy_name" {
-  description = "IoT policy attached to every device certificate."
+  description = "IoT policy attached to every device certificate (policy variables bind it to its thing)."
   value       = module.pipeline.iot_policy_name
 }
 
@@ -217,7 +217,7 @@ output "iot_error_queue_url" {
 }
 
 output "device_registry_table_name" {
-  description = "Device registry table."
+  description = "Device registry table (device -> tenant, status, certificate)."
   value       = module.pipeline.device_registry_table_name
 }
 
@@ -232,11 +232,11 @@ output "device_registry_tenant_index_name" {
 }
 
 output "api_user_pool_id" {
-  description = "Cognito user pool of the read API's readers."
+  description = "Cognito user pool of the read API's readers (empty where JWT auth is off)."
   value       = module.pipeline.api_user_pool_id
 }
 
 output "api_client_id" {
-  description = "App client id of the read API (the JWT audience)."
+  description = "App client id of the read API (the JWT audience; an identifier, not a secret)."
   value       = module.pipeline.api_client_id
 }

@@ -42,15 +42,16 @@ module "ingest_stream" {
 module "telemetry_table" {
   source = "../telemetry_table"
 
-  name                = "${var.name_prefix}-readings"
-  kms_key_arn         = module.kms_key.key_arn
-  billing_mode        = var.table_billing_mode
-  read_capacity       = var.table_read_capacity
-  write_capacity      = var.table_write_capacity
-  autoscaling_enabled = var.table_autoscaling_enabled
-  autoscaling_read    = var.table_autoscaling_read
-  autoscaling_write   = var.table_autoscaling_write
-  tags                = local.tags
+  name                        = "${var.name_prefix}-readings"
+  deletion_protection_enabled = var.table_deletion_protection
+  kms_key_arn                 = module.kms_key.key_arn
+  billing_mode                = var.table_billing_mode
+  read_capacity               = var.table_read_capacity
+  write_capacity              = var.table_write_capacity
+  autoscaling_enabled         = var.table_autoscaling_enabled
+  autoscaling_read            = var.table_autoscaling_read
+  autoscaling_write           = var.table_autoscaling_write
+  tags                        = local.tags
 }
 
 module "quarantine_bucket" {
@@ -172,11 +173,12 @@ module "rollup_table" {
 
   # Hash device_id, range hour_start (epoch ms): a device's rollups over a time range are one Query, like its
   # readings; a table of its own keeps the readings' key space, capacity and TTL apart (docs/architecture.md).
-  name         = "${var.name_prefix}-rollups"
-  range_key    = "hour_start"
-  kms_key_arn  = module.kms_key.key_arn
-  billing_mode = "PAY_PER_REQUEST" # one write per device-hour per ingest batch: spiky and small
-  tags         = local.tags
+  name                        = "${var.name_prefix}-rollups"
+  deletion_protection_enabled = var.table_deletion_protection
+  range_key                   = "hour_start"
+  kms_key_arn                 = module.kms_key.key_arn
+  billing_mode                = "PAY_PER_REQUEST" # one write per device-hour per ingest batch: spiky and small
+  tags                        = local.tags
 }
 
 module "rollup_function" {

@@ -650,3 +650,9 @@ variable "alert_subscriptions" {
   }))
   default = []
 }
+
+variable "table_deletion_protection" {
+  description = "Deletion protection of the readings and rollups tables (true in dev and prod: a destroy or a mistaken replacement is refused by DynamoDB; the sandbox turns it off to tear down)."
+  type        = bool
+  default     = true
+}

@@ -35,6 +35,9 @@ resource "aws_dynamodb_table" "this" {
   write_capacity = local.provisioned ? var.write_capacity : null
   tags           = var.tags
 
+  # A table of a real environment is never one `apply` away from gone (console, CLI or Terraform).
+  deletion_protection_enabled = var.deletion_protection_enabled
+
   attribute {
     name = "device_id"
     type = "S"
@@ -72,6 +75,9 @@ resource "aws_dynamodb_table" "autoscaled" {
   read_capacity  = var.read_capacity
   write_capacity = var.write_capacity
   tags           = var.tags
+
+  # A table of a real environment is never one `apply` away from gone (console, CLI or Terraform).
+  deletion_protection_enabled = var.deletion_protection_enabled
 
   attribute {
     name = "device_id"

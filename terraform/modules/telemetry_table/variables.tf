@@ -108,6 +108,12 @@ variable "autoscaling_write" {
   }
 }
 
+variable "deletion_protection_enabled" {
+  description = "DynamoDB deletion protection: DeleteTable is refused until it is turned off. On by default; only the sandbox turns it off (its tables are torn down with it)."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for the table."
   type        = map(string)
