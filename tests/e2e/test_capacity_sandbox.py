@@ -137,11 +137,28 @@ def test_report_html_is_one_file_with_a_chart_per_resource(sandbox, tmp_path):
     o = sandbox.outputs
     queues = [
         o[k].rsplit("/", 1)[-1]
-        for k in ("ingest_failure_queue_url", "alert_failure_queue_url", "rollup_queue_url", "rollup_dlq_url")
+        for k in (
+            "ingest_failure_queue_url",
+            "alert_failure_queue_url",
+            "rollup_queue_url",
+            "rollup_dlq_url",
+            "iot_error_queue_url",
+            "capacity_report_dlq_url",
+        )
     ]
-    # One chart per resource: both tables, the stream, its consumer function, and every queue (DLQs included).
+    registry = o["device_registry_table_name"]
+    # One chart per resource: every table (the device registry and its tenant index too), the stream, its
+    # consumer function, and every queue (DLQs and the IoT rule's error queue included).
     assert sorted(figures) == sorted(
-        [o["table_name"], o["rollup_table_name"], o["stream_name"], o["ingest_function_name"], *queues]
+        [
+            o["table_name"],
+            o["rollup_table_name"],
+            registry,
+            f"{registry}/{o['device_registry_tenant_index_name']}",
+            o["stream_name"],
+            o["ingest_function_name"],
+            *queues,
+        ]
     )
     assert "http" not in page and "<script" not in page
 
