@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from opsctl.cli.errors import error_line
 from opsctl.cli.options import Settings, check_target
 from opsctl.cli.render import err, safe
 from opsctl.core.errors import OpsError
@@ -169,7 +170,7 @@ def main() -> None:
     try:
         code = app(prog_name="opsctl", standalone_mode=False)
     except OpsError as exc:
-        _print_error(exc.line())
+        _print_error(error_line(exc))
         sys.exit(exc.exit_code)
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()  # prints the help, as `opsctl` alone should

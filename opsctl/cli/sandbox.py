@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from opsctl.cli import fmt
+from opsctl.cli.errors import error_line
 from opsctl.cli.options import OutputOpt, Settings
 from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
@@ -141,7 +142,7 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
             data["outputs"] = Workspace(SANDBOX_DIR).outputs()
         except OpsError as exc:
             data["outputs"] = {}
-            data["terraform"] = exc.line()
+            data["terraform"] = error_line(exc)
 
     table = show_sandbox_status
 

@@ -22,9 +22,11 @@ from capacity_report.metrics import (  # noqa: F401 - re-exported
 
 def parse_window(text: str) -> dt.timedelta:
     """'15m', '1h', '90s', '2d' → timedelta; anything else is a clear error."""
-    from opsctl.core.errors import OpsError
+    from opsctl.core.errors import InvalidArgument
 
     try:
         return _shared.parse_window(text)
     except ValueError:
-        raise OpsError(f"bad --window {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d") from None
+        raise InvalidArgument(
+            f"bad {{window}} {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d", arguments=["window"]
+        ) from None

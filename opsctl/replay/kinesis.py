@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, Refused
 from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.replay.sqs import DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH_ENTRIES, compile_filter, selected
 
@@ -483,7 +483,7 @@ def release(sqs, queue_url: str, handles: list[str]) -> None:
                     for j, h in enumerate(handles[i : i + MAX_BATCH_ENTRIES])
                 ],
             )
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:
             pass
 
 
@@ -537,17 +537,20 @@ def replay(
                         left if report.soonest_expiry_s is None else min(report.soonest_expiry_s, left)
                     )
         if report.expired and not options.skip_expired and not options.dry_run:
-            raise OpsError(
+            raise Refused(
                 f"{len(report.expired)} of {len(records)} failure records name ranges already trimmed from the stream "
                 f"({report.expired_records} records that nothing can bring back); nothing was replayed",
-                hint="add --skip-expired to replay the others and leave the expired ones in the queue for the post-mortem",
+                hint="add {skip_expired} to replay the others and leave the expired ones in the queue for the post-mortem",
+                arguments=["skip_expired"],
             )
         ranges = merge_ranges(live)
         report.ranges = [r.to_dict() for r in ranges]
         if options.dry_run:
             return report
         if delivery is None:
-            raise OpsError("nothing to deliver with", hint="choose --via invoke or --via stream")
+            raise InvalidArgument(
+                "nothing to deliver with", hint="choose {via} invoke or {via} stream", arguments=["via"]
+            )
         if options.backup is not None:
             from opsctl.replay.backup import open_backup
 

@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 from opsctl.replay import kinesis as kr
 from opsctl.replay import sqs as sqs_replay
 
@@ -68,7 +68,8 @@ def named_queue_url(stack, source: str) -> str:
     if not url:
         raise OpsError(
             f"environment {stack.env!r} has no {output!r} output, so it has no {source} queue to replay",
-            hint=f"apply the environment with the {source} stage, or name the queue: --source QUEUE_URL_OR_NAME",
+            hint=f"apply the environment with the {source} stage, or name the queue: {{source}} QUEUE_URL_OR_NAME",
+            arguments=["source"],
         )
     return url
 
@@ -83,14 +84,19 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
     if to:
         dest = sqs_replay.queue_url(sqs, to)
         if dest == url:
-            raise OpsError("--to names the queue being replayed", hint="name the queue the messages should go back to")
+            raise InvalidArgument(
+                "{to} names the queue being replayed",
+                hint="name the queue the messages should go back to",
+                arguments=["to"],
+            )
         return Source(label=source, kind=SQS_DLQ, url=url, arn=arn, destination_url=dest)
     if sources:
         if len(sources) > 1:
             names = ", ".join(s.rsplit("/", 1)[-1] for s in sources)
             raise OpsError(
                 f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): which one gets them back?",
-                hint="pass --to QUEUE",
+                hint="pass {to} QUEUE",
+                arguments=["to"],
             )
         return Source(label=source, kind=SQS_DLQ, url=url, arn=arn, destination_url=sources[0])
     mappings = on_failure_mappings(t.client("lambda"), arn)
@@ -102,7 +108,8 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
     raise OpsError(
         f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event source "
         "mapping sends failures to it",
-        hint="pass --to QUEUE to say where its messages go",
+        hint="pass {to} QUEUE to say where its messages go",
+        arguments=["to"],
     )
 
 
@@ -130,7 +137,7 @@ def _oldest_age_s(cloudwatch, queue_name: str, now: dt.datetime) -> float | None
             Period=300,
             Statistics=["Maximum"],
         ).get("Datapoints", [])
-    except Exception:  # noqa: BLE001 - an age we cannot read is shown as unknown, not as a failure of the listing
+    except Exception:
         return None
     return max((d["Maximum"] for d in dps), default=None)
 
@@ -152,7 +159,7 @@ def failure_record_expiry(sqs, kinesis, url: str, *, peek: int) -> dict:
         for arn in {r.stream_arn for r in records}:
             try:
                 facts[arn] = kr.StreamFacts.read(kinesis, arn)
-            except Exception:  # noqa: BLE001 - a deleted stream: its records are gone
+            except Exception:
                 facts[arn] = kr.StreamFacts(retention_hours=0, shards={})
         now = kr.clock()
         lefts = [facts[r.stream_arn].seconds_left(r, now) for r in records]
@@ -182,7 +189,7 @@ def list_queues(stack, *, peek: int = PEEK_DEFAULT) -> dict:
         row: dict = {"output": output, "queue": url.rstrip("/").rsplit("/", 1)[-1], "url": url}
         try:
             attrs = sqs_replay.queue_attributes(sqs, url, ["All"])
-        except Exception as exc:  # noqa: BLE001 - one unreadable queue must not hide the others
+        except Exception as exc:
             row.update(kind="unknown", error=str(exc).splitlines()[0])
             rows.append(row)
             continue
@@ -245,7 +252,7 @@ def native_move(
         args["MaxNumberOfMessagesPerSecond"] = int(min(NATIVE_MAX_RATE_PER_S, max(1, rate_per_s)))
     try:
         handle = sqs.start_message_move_task(**args)["TaskHandle"]
-    except Exception as exc:  # noqa: BLE001 - turned into one line below when it is the endpoint's lack
+    except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if (
             isinstance(exc, NotImplementedError)
@@ -254,7 +261,8 @@ def native_move(
         ):
             raise OpsError(
                 "this endpoint does not implement StartMessageMoveTask (the sandbox's moto does not)",
-                hint="drop --native: the client-side mover does the same, and more",
+                hint="drop {native}: the client-side mover does the same, and more",
+                arguments=["native"],
             ) from None
         raise
     while True:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 
 MAX_BATCH_ENTRIES = 10  # SQS: entries per SendMessageBatch / DeleteMessageBatch / ReceiveMessage
 MAX_BATCH_BYTES = 256 * 1024  # SQS: total payload of one SendMessageBatch request, bytes
@@ -104,8 +104,9 @@ def compile_filter(expression: str | None):
     try:
         return jmespath.compile(expression)
     except JMESPathError as exc:
-        raise OpsError(
-            f"bad --filter {expression!r}: {str(exc).splitlines()[0]}",
+        raise InvalidArgument(
+            f"bad {{filter}} {expression!r}: {str(exc).splitlines()[0]}",
+            arguments=["filter"],
             hint="a JMESPath expression over the JSON body, e.g. \"device_id == 'dev-0001'\"",
         ) from None
 
@@ -359,7 +360,7 @@ class Mover:
                 )
                 self.report.left_visible = int(attrs.get("ApproximateNumberOfMessages", 0))
                 self.report.left_in_flight = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
-            except Exception:  # noqa: BLE001 - the counts are a courtesy; the report must still come back
+            except Exception:
                 pass
         return self.report
 
@@ -368,7 +369,7 @@ class Mover:
             while not self._stop.is_set():
                 if not self._one_round():
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to run(), which re-raises it after releasing what it holds
+        except BaseException as exc:
             self._stop.set()
             errors.append(exc)
 
@@ -490,7 +491,7 @@ class Mover:
                     QueueUrl=self.source,
                     Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in enumerate(chunk)],
                 )
-            except Exception:  # noqa: BLE001 - best effort: they come back on their own after the visibility timeout
+            except Exception:
                 pass
 
 
@@ -524,7 +525,7 @@ def queue_url(sqs, name_or_url: str) -> str:
         raise OpsError(
             f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - moto and AWS name a missing queue in more than one way
+    except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
             raise OpsError(

@@ -455,5 +455,6 @@ def server(local_api: LocalApi, port: int | None, *, host: str = HOST, on_reques
     except OSError as exc:
         raise OpsError(
             f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port, or leave it out for a free one",
+            hint="pick another {port}, or leave it out for a free one",
+            arguments=["port"],
         ) from None

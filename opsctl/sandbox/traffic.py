@@ -192,11 +192,12 @@ def send(
             result.throttled_retries += len(failed)
             stalled = 0 if done else stalled + 1
             if stalled >= MAX_PUT_ATTEMPTS:
-                from opsctl.core.errors import OpsError
+                from opsctl.core.errors import Refused
 
-                raise OpsError(
+                raise Refused(
                     f"{len(failed)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
-                    hint="the stream is under-provisioned: slow down with --rate or reshard",
+                    hint="the stream is under-provisioned: slow down with {rate} or reshard",
+                    arguments=["rate"],
                 )
             pending = failed
             # 50-100 ms doubling to 1-2 s: past the shard's 1 s window within a few attempts.

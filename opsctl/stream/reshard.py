@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from capacity_report import stream as _stream
 from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
 from capacity_report.stream import StreamRecommendation as Recommendation  # noqa: F401 - the one recommendation type
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import NotFound, OpsError
 
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a stream to return to ACTIVE after one step
@@ -99,7 +99,7 @@ def _summary(kinesis, stream: str) -> dict:
     try:
         return kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     except kinesis.exceptions.ResourceNotFoundException:
-        raise OpsError(f"stream {stream!r} does not exist", hint="check --env or pass --stream") from None
+        raise NotFound("stream", stream, hint="check {env} or pass {stream}", arguments=["env", "stream"]) from None
 
 
 def plan(kinesis, stream: str, target: int) -> ReshardPlan:

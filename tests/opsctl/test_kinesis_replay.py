@@ -14,6 +14,7 @@ from collections import Counter
 import boto3
 import pytest
 
+from opsctl.cli.errors import error_line
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.packaging import build_zip
@@ -245,7 +246,8 @@ def test_an_expired_range_is_refused_with_one_line_and_nothing_moves(w):
     assert (
         "1 of 2 failure records" in str(exc.value)
         and "4 records" in str(exc.value)
-        and "--skip-expired" in exc.value.line()
+        and "--skip-expired" in error_line(exc.value)
+        and exc.value.code == "refused"
     )
     assert consumer.events == [] and w.queue_depth() == (2, 0)  # nothing moved, both visible again at once
     report = kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(skip_expired=True), _invoke(consumer))

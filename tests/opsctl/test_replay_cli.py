@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from opsctl.cli.errors import error_line
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.stack import Stack
@@ -303,9 +304,9 @@ def test_rollup_without_its_output_is_one_clear_line():
     stack = Stack(env="dev", target=AwsTarget(), outputs={"ingest_failure_queue_url": "https://x"})
     with pytest.raises(OpsError) as exc:
         dlq.named_queue_url(stack, "rollup")
-    assert (
-        "environment 'dev' has no 'rollup_dlq_url' output" in exc.value.line() and "--source QUEUE" in exc.value.line()
-    )
+    assert "environment 'dev' has no 'rollup_dlq_url' output" in error_line(
+        exc.value
+    ) and "--source QUEUE" in error_line(exc.value)
 
 
 def test_native_follows_the_move_task_to_the_end():
