@@ -359,54 +359,28 @@ def reshard(
       opsctl reshard --to 4 --yes"""
     from opsctl.stream import reshard as rs
 
-    if (to is None) == (not recommend):
-        raise OpsError("give exactly one of --to N or --recommend", hint="e.g. `opsctl reshard --to 4 --dry-run`")
-    if to is not None and not 1 <= to <= 10_000:
-        raise OpsError(
-            f"--to {to} is not a shard count AWS allows: a stream has at least 1 and at most 10,000 open shards"
-        )
     if apply_ and not recommend:
         raise OpsError("--apply goes with --recommend only, and is no longer needed", hint="drop it")
-    if not 0 < headroom <= 1:
-        raise OpsError(
-            f"--headroom {headroom:g} is not a share of the write limits",
-            hint="between 0 and 1, e.g. 0.7 = fill to 70%",
-        )
-    if recommend:
-        from opsctl.core import metrics
-
-        metrics.parse_window(window)  # a bad --window is one line before the first AWS call
+    request = rs.Request(to=to, recommend=recommend, window=window, headroom=headroom)
+    request.check()  # every argument before the first AWS call
     settings = ctx.obj
     stack = settings.stack()
-    kinesis = stack.target.client("kinesis")
-    stream = stack.get("stream_name")
-    rec = None
-    if recommend:
-        from opsctl.stream import recommend as recmod
-
-        rec = recmod.recommend(stack, window=window, headroom=headroom)
-        to = rec.target
-    the_plan = rs.plan(kinesis, stream, to)
-    data = {
-        "plan": the_plan.to_dict(),
-        "recommendation": rec.to_dict() if rec else None,
-        "applied": [],
-        "terraform": None,
-    }
-
-    show_plan = show_reshard
+    job = rs.prepare(stack, request)
+    the_plan, stream = job.plan, job.stream
 
     if dry_run or not the_plan.steps:
-        emit(data, output, show_plan)
+        if not the_plan.steps and not dry_run:
+            rs.record_count(stack.env, job, the_plan.current)
+        emit(job.to_dict(), output, show_reshard)
         if not the_plan.steps:
             note(f"nothing to do: {stream} already has {the_plan.current} open shards")
         elif dry_run:
             note("dry run: nothing changed; drop --dry-run to apply")
-        if not the_plan.steps and not dry_run:
-            _record(settings, the_plan.current, data)
+        if job.terraform is not None:
+            _say_recorded(settings.env, job.terraform, the_plan.current)
         return
     if output == OutputFormat.table:
-        show_plan(data)
+        show_reshard(job.to_dict())
     if not yes:
         if not err.is_terminal:
             raise OpsError(
@@ -418,24 +392,23 @@ def reshard(
     with err.status("resharding") as status_line:
 
         def progress(r):
-            data["applied"].append(r.__dict__)
             note(
                 f"step {r.step}/{len(the_plan.steps)}: {fmt.count(r.open_after, 'open shard')} "
                 f"(verified with list_shards, {fmt.duration(r.seconds)})"
             )
 
         try:
-            rs.apply(kinesis, the_plan, progress=progress, waiting=status_line.update)
+            rs.carry_out(stack, job, progress=progress, waiting=status_line.update)
         except KeyboardInterrupt:
-            done = len(data["applied"])
+            done = len(job.applied)
             raise interrupted(
                 f"{done} of {fmt.count(len(the_plan.steps), 'step')} applied and verified"
-                + (f" ({fmt.count(data['applied'][-1]['open_after'], 'open shard')} now)" if done else ""),
+                + (f" ({fmt.count(job.applied[-1].open_after, 'open shard')} now)" if done else ""),
                 "a step already sent to AWS still completes there; run the same command again: it plans from the open count",
             ) from None
-    _record(settings, the_plan.target, data)
+    _say_recorded(settings.env, job.terraform, the_plan.target)
     if output == OutputFormat.json:
-        emit(data, output, lambda _: None)
+        emit(job.to_dict(), output, lambda _: None)
 
 
 def show_reshard(d: dict) -> None:
@@ -468,15 +441,11 @@ def show_reshard(d: dict) -> None:
         note(f"warning: {w}")
 
 
-def _record(settings, count: int, data: dict) -> None:
-    from opsctl.core import tfvars
-
-    rec = tfvars.record(settings.env, "ingest_shard_count", count)
-    data["terraform"] = rec.to_dict()
+def _say_recorded(env: str, rec, count: int) -> None:
     if rec.written:
         note(
             f"recorded ingest_shard_count = {count} in {rec.path}: `terraform plan` shows no change to the stream"
-            + ("" if settings.env == "local" else " (commit this file)")
+            + ("" if env == "local" else " (commit this file)")
         )
     else:
         note(f"could not write {rec.path}: add {rec.line} to the environment's variables so Terraform agrees")
