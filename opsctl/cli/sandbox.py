@@ -638,10 +638,6 @@ def api(
     Every route needs an access token, verified as API Gateway's JWT authorizer does (401 without one).
 
     With --get the exit code is 1 when any answer is 4xx/5xx."""
-    import threading
-    import urllib.error
-    import urllib.request
-
     from opsctl.sandbox import api_server
 
     stack = _local(ctx).stack()
@@ -661,35 +657,8 @@ def api(
     local = api_server.load(stack.target, stack.get("api_id"))
     try:
         if get:
-            srv = api_server.server(local, port)
-            thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
-            thread.start()
-            base = f"http://{srv.server_address[0]}:{srv.server_address[1]}"
-            answers = []
-            try:
-                for path in get:
-                    req = urllib.request.Request(base + path, headers={"Accept": "application/json", **auth_headers})
-                    try:
-                        with urllib.request.urlopen(req, timeout=60) as resp:
-                            status, headers, body = resp.status, dict(resp.headers), resp.read()
-                    except urllib.error.HTTPError as exc:
-                        status, headers, body = exc.code, dict(exc.headers), exc.read()
-                    try:
-                        parsed = json.loads(body) if body else None
-                    except ValueError:
-                        parsed = body.decode("utf-8", "replace")
-                    answers.append(
-                        {
-                            "path": path,
-                            "status": status,
-                            "content_type": headers.get("Content-Type"),
-                            "cache_control": headers.get("Cache-Control"),
-                            "body": parsed,
-                        }
-                    )
-            finally:
-                srv.shutdown()
-                srv.server_close()
+            base, got = api_server.get_once(local, get, port=port, headers=auth_headers)
+            answers = [a.to_dict() for a in got]
             emit({"endpoint": base, "api_id": local.api_id, "answers": answers}, output, _api_answers_table)
             if any(a["status"] >= 400 for a in answers):
                 raise typer.Exit(1)

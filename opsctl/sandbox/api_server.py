@@ -458,3 +458,56 @@ def server(local_api: LocalApi, port: int | None, *, host: str = HOST, on_reques
             hint="pick another {port}, or leave it out for a free one",
             arguments=["port"],
         ) from None
+
+
+@dataclass
+class Received:
+    """One HTTP answer of the served API, as a real client received it (`body` parsed when it is JSON)."""
+
+    path: str
+    status: int
+    content_type: str | None
+    cache_control: str | None
+    body: object
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "content_type": self.content_type,
+            "cache_control": self.cache_control,
+            "body": self.body,
+        }
+
+
+def get_once(
+    local_api: LocalApi, paths: list[str], *, port: int | None = None, headers: dict[str, str] | None = None
+) -> tuple[str, list[Received]]:
+    """Serves the API on localhost for as long as it takes to GET each of `paths` with a real HTTP client
+    (urllib, over a socket: the same path a curl takes), then stops. Returns the base URL and the answers."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    srv = server(local_api, port)
+    thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
+    thread.start()
+    base = f"http://{srv.server_address[0]}:{srv.server_address[1]}"
+    answers = []
+    try:
+        for path in paths:
+            req = urllib.request.Request(base + path, headers={"Accept": "application/json", **(headers or {})})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    status, got, body = resp.status, dict(resp.headers), resp.read()
+            except urllib.error.HTTPError as exc:
+                status, got, body = exc.code, dict(exc.headers), exc.read()
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = body.decode("utf-8", "replace")
+            answers.append(Received(path, status, got.get("Content-Type"), got.get("Cache-Control"), parsed))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return base, answers

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from capacity_report import stream as _stream
 from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
-from capacity_report.stream import StreamRecommendation as Recommendation  # noqa: F401 - the one recommendation type
+from capacity_report.stream import StreamRecommendation as Recommendation  # the one recommendation type
 from opsctl.core.errors import InvalidArgument, NotFound, OpsError
 
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
