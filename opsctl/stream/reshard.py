@@ -314,7 +314,14 @@ def carry_out(
         reshard.applied.append(result)
         progress(result)
 
-    apply(stack.target.client("kinesis"), reshard.plan, progress=step_done, waiting=waiting)
+    try:
+        apply(stack.target.client("kinesis"), reshard.plan, progress=step_done, waiting=waiting)
+    except BaseException:
+        # interrupted or refused part way: Terraform must learn the count the stream has now, or the next apply
+        # would undo the steps already made
+        if reshard.applied:
+            record_count(stack.env, reshard, reshard.applied[-1].open_after)
+        raise
     record_count(stack.env, reshard, reshard.plan.target)
     return reshard
 

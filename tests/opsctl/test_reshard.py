@@ -226,3 +226,22 @@ def test_a_bad_request_is_refused_before_any_aws_call(request_, flags):
     with pytest.raises(InvalidArgument) as exc:
         reshard.Request(**request_).check()  # no stack, no client: nothing was called
     assert error_line(exc.value).startswith(flags)
+
+
+def test_an_interrupted_reshard_records_the_count_it_reached(kinesis, tmp_path, monkeypatch):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.core.stack import Stack
+
+    monkeypatch.setattr(tfvars, "ENVS_DIR", tmp_path)
+    (tmp_path / "dev").mkdir()
+    stack = Stack(env="dev", target=AwsTarget(region="us-east-1"), outputs={"stream_name": "readings"})
+    job = reshard.prepare(stack, reshard.Request(to=8))
+
+    def ctrl_c_after_the_first_step(result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reshard.carry_out(stack, job, progress=ctrl_c_after_the_first_step)
+    assert [r.open_after for r in job.applied] == [6] and len(reshard.open_shards(kinesis, "readings")) == 6
+    # the next `terraform apply` keeps the 6 shards instead of undoing the step
+    assert json.loads((tmp_path / "dev" / tfvars.FILE_NAME).read_text()) == {"ingest_shard_count": 6}
