@@ -340,7 +340,13 @@ def run(
                 status.update(
                     f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
                     f"delivered; waiting for {fmt.count(details['in_flight'], 'in-flight message')} of "
-                    f"{details['queue']} to come back after its visibility timeout (a failed batch, retried as on AWS)"
+                    f"{safe(details['queue'])} to come back after its visibility timeout"
+                    + (
+                        f" ({fmt.duration(details['visibility_timeout_s'])})"
+                        if details.get("visibility_timeout_s")
+                        else ""
+                    )
+                    + " (a failed batch, retried as on AWS)"
                 )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
@@ -412,6 +418,13 @@ def _run_table(d: dict) -> None:
             )
             if m.get("left_in_flight"):
                 line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
+            if m.get("in_flight_wait_s"):
+                # the only waiting the runtime does: what a run spent it on, so a slow run is not a mystery
+                vt = m.get("visibility_timeout_s")
+                line += (
+                    f"; waited {fmt.duration(m['in_flight_wait_s'])} for failed deliveries to come back after the "
+                    f"queue's visibility timeout{f' ({fmt.duration(vt)})' if vt is not None else ''}, as on AWS"
+                )
             out.print(line)
     if d.get("timed_out"):
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
