@@ -265,10 +265,19 @@ def traffic(
     data = result.to_dict()
 
     def table(d):
+        if d["via"] == "iot":
+            how = (
+                f"published {fmt.count(d['sent'], 'record')} through IoT Core in "
+                f"{fmt.count(d['iot_publishes'], 'MQTT publish', 'MQTT publishes')} to the devices' topics"
+            )
+        else:
+            how = (
+                f"sent {fmt.count(d['sent'], 'record')} to {safe(stack.get('stream_name'))} in "
+                f"{fmt.count(d['put_records_calls'], 'PutRecords call')}"
+            )
         out.print(
-            f"sent {fmt.count(d['sent'], 'record')} to {stack.get('stream_name')} in "
-            f"{fmt.count(d['put_records_calls'], 'PutRecords call')} ({fmt.number(d['valid'])} valid, "
-            f"{fmt.number(d['poison_total'])} poison) at {fmt.rate(d['records_per_second'])}"
+            f"{how} ({fmt.number(d['valid'])} valid, {fmt.number(d['poison_total'])} poison) "
+            f"at {fmt.rate(d['records_per_second'])}"
         )
         if d["poison"]:
             out.print("poison: " + fmt.pairs(d["poison"]))
