@@ -54,19 +54,42 @@ def _value(key: str, value) -> str:
     return safe(str(value))
 
 
+def show_device(d: dict) -> None:
+    """A device's answer (register, show, revoke, rotate) as `field: value` lines, the PEM last when asked for."""
+    for k, v in d.items():
+        if k != "credentials_pem":
+            out.print(f"{k}: {_value(k, v)}")
+    if d.get("credentials_pem"):
+        out.print(d["credentials_pem"], end="", markup=False, highlight=False)
+
+
+def show_devices(d: dict) -> None:
+    print_table(
+        [
+            Col("device", key=True),
+            Col("tenant"),
+            Col("status"),
+            Col("created (UTC)", drop=2),
+            Col("certificate", drop=1),
+        ],
+        [
+            [
+                safe(e["device_id"]),
+                safe(e.get("tenant", "")),
+                safe(e.get("status", "")),
+                fmt.utc(e.get("created_at")),
+                safe((e.get("certificate_id") or "")[:16]),
+            ]
+            for e in d["devices"]
+        ],
+    )
+
+
 def _emit(result: dict, output: OutputFormat, print_credentials: bool) -> None:
     pem = result.pop("_pem", None)
     if print_credentials and pem:
         result["credentials_pem"] = pem
-
-    def table(d):
-        for k, v in d.items():
-            if k != "credentials_pem":
-                out.print(f"{k}: {_value(k, v)}")
-        if d.get("credentials_pem"):
-            out.print(d["credentials_pem"], end="")
-
-    emit(result, output, table)
+    emit(result, output, show_device)
 
 
 @devices_app.command()
@@ -105,28 +128,7 @@ def list_(
     _, ddb, names = _clients(ctx)
     entries = registry.list_devices(ddb, names, tenant)
 
-    def table(d):
-        print_table(
-            [
-                Col("device", key=True),
-                Col("tenant"),
-                Col("status"),
-                Col("created (UTC)", drop=2),
-                Col("certificate", drop=1),
-            ],
-            [
-                [
-                    safe(e["device_id"]),
-                    safe(e.get("tenant", "")),
-                    safe(e.get("status", "")),
-                    fmt.utc(e.get("created_at")),
-                    safe((e.get("certificate_id") or "")[:16]),
-                ]
-                for e in d["devices"]
-            ],
-        )
-
-    emit({"count": len(entries), "devices": entries}, output, table)
+    emit({"count": len(entries), "devices": entries}, output, show_devices)
 
 
 @devices_app.command()

@@ -751,10 +751,10 @@ def _api_answers_table(d: dict) -> None:
 
 def show_up(d: dict) -> None:
     out.print(
-        f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; "
+        f"sandbox up at [bold]{safe(d['endpoint'])}[/bold] ({'started' if d['started_server'] else 'reused'}; "
         f"apply took {fmt.duration(d['apply_seconds'])})"
     )
-    print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
     note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
 
 
@@ -763,13 +763,13 @@ def show_sandbox_status(d: dict) -> None:
         out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
         return
     out.print(
-        f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] "
-        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {d['log']})"
+        f"sandbox: [green]running[/green] at [bold]{safe(d['endpoint'])}[/bold] "
+        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {safe(d['log'])})"
     )
     if d.get("terraform"):
-        out.print(f"terraform: {d['terraform']}")
+        out.print(f"terraform: {safe(d['terraform'])}")
     if d.get("outputs"):
-        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+        print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
 
@@ -782,24 +782,24 @@ def show_drill(d: dict) -> None:
     a = d["accounting"]
     out.print(
         f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
-        f"{fmt.number(a['quarantined'])} quarantined ({fmt.pairs(a['quarantined_by_reason']) if a['quarantined_by_reason'] else 'none'})"
+        f"{fmt.number(a['quarantined'])} quarantined ({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
         + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
     )
-    out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+    out.print(f"[bold]fired[/bold]: {safe(', '.join(d['fired'])) or 'none'}; recovered: {safe(d['recovered'])}")
     for k, why in d["not_exercised"].items():
-        out.print(f"  not exercised: {k}: {why}")
-    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+        out.print(f"  not exercised: {safe(k)}: {safe(why)}")
+    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + safe("; ".join(d["problems"])))
 
 
 def show_inspect(d: dict) -> None:
     tb = d["table"]
     out.print(
-        f"[bold]table[/bold] {tb['name']}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+        f"[bold]table[/bold] {safe(tb['name'])}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
     )
     for r in tb["sample"]:
         out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
     q = d["quarantine"]
-    out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {fmt.count(q['records'], 'poison record')}")
+    out.print(f"[bold]quarantine[/bold] s3://{safe(q['bucket'])}: {fmt.count(q['records'], 'poison record')}")
     for reason, n in q["by_reason"].items():
         out.print(f"  {safe(reason):20} {fmt.number(n)}")
     for p in q["sample"]:
@@ -812,7 +812,7 @@ def show_inspect(d: dict) -> None:
     if "rollups" in d:
         r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
         out.print(
-            f"[bold]rollups[/bold] {r['name']}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            f"[bold]rollups[/bold] {safe(r['name'])}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
             + (
                 f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
                 if r["sample_device"]
