@@ -862,6 +862,13 @@ def _user_pool(ctx: typer.Context):
     return stack.target.client("cognito-idp"), pool_id, client_id, SANDBOX_DIR
 
 
+def show_user(d: dict) -> None:
+    out.print(
+        f"user {safe(d['user'])} ({safe(d['email'])}), sub {safe(d['sub'])}, "
+        f"groups: {safe(', '.join(d['groups'])) or fmt.NONE}"
+    )
+
+
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
@@ -881,10 +888,7 @@ def user_add(
     cognito, pool_id, _, state_dir = _user_pool(ctx)
     result = users.add_user(cognito, pool_id, name, tenant=tenant, operator=operator, state_dir=state_dir)
 
-    def table(d):
-        out.print(f"user {d['user']} ({d['email']}), sub {d['sub']}, groups: {', '.join(d['groups'])}")
-
-    emit(result, output, table)
+    emit(result, output, show_user)
 
 
 @sandbox_app.command()

@@ -515,6 +515,17 @@ DEVICE_TEXT_CASES = {
     "devices list": (devices_cli.show_devices, DEVICES),
     "devices show": (devices_cli.show_device, DEVICE_SHOWN),
     "sandbox inspect": (sandbox_cli.show_inspect, INSPECT),
+    "sandbox user add": (
+        sandbox_cli.show_user,
+        {
+            "user": "alice",
+            "email": "alice@sandbox.invalid",
+            "sub": "0f1e",
+            "tenant": "acme",
+            "operator": False,
+            "groups": ["tenant-acme"],
+        },
+    ),
 }
 
 LONG_ID = "meter-" + "9" * 300
