@@ -266,7 +266,7 @@ def _show_plan(plan: list[dict]) -> None:
         [
             [
                 safe(c["resource"]),
-                c["action"].replace("_", " "),
+                safe(c["action"].replace("_", " ")),
                 safe(fmt.pairs(c["changes"])),
                 fmt.number(c["decreases"]),
                 safe(c["untracked"] or ", ".join(c["tfvars"])),
@@ -279,20 +279,20 @@ def _show_plan(plan: list[dict]) -> None:
 
 def _show_event(p: dict) -> None:
     out.print(
-        f"[bold]prepare for {p['expect_records_per_s']:g} records/s at {p['at']}[/bold] (≈{p['avg_record_bytes']:g} B per record)"
+        f"[bold]prepare for {p['expect_records_per_s']:g} records/s at {safe(p['at'])}[/bold] (≈{p['avg_record_bytes']:g} B per record)"
     )
     for i, s in enumerate(p["steps"], 1):
-        out.print(f"{i}. {s['what']}")
+        out.print(f"{i}. {safe(s['what'])}")
         if s["command"]:
-            out.print(f"   {s['command']}")
+            out.print(f"   {safe(s['command'])}")
     if p["terraform"]:
         out.print("Terraform values (opsctl.auto.tfvars.json):")
         for k, v in p["terraform"].items():
-            out.print(f"  {k} = {v}")
+            out.print(f"  {safe(k)} = {safe(v)}")
     if p.get("cost"):
         _show_event_cost(p["cost"])
     for w in p["warnings"]:
-        note(f"warning: {w}")
+        note(f"warning: {safe(w)}")
 
 
 def _quantity(q: float) -> str:

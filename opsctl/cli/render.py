@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -28,7 +29,22 @@ from rich.text import Text
 UNLIMITED_WIDTH = 100_000
 
 
-class _Screen(Console):
+class _Guarded(Console):
+    """A Console that never writes a raw control character of any text it prints: whatever a renderer forgot to put
+    through `safe()`, an escape sequence arrives as visible `\\x1b...`. Rich's own styling and cursor control are
+    added after this (styles) or are control segments (the spinner), so they are untouched. Line breaks stay: a
+    device's newline is only stopped by `safe()` around its field."""
+
+    def _render_buffer(self, buffer) -> str:
+        return super()._render_buffer(
+            Segment(_UNSAFE_IN_SEGMENT.sub(_visible, seg.text), seg.style, seg.control)
+            if seg.control is None and _UNSAFE_IN_SEGMENT.search(seg.text)
+            else seg
+            for seg in buffer
+        )
+
+
+class _Screen(_Guarded):
     """A Console whose width is the terminal's, or unlimited when its file is not a terminal."""
 
     @property
@@ -44,7 +60,7 @@ class _Screen(Console):
 
 
 out = _Screen(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = _Guarded(stderr=True, highlight=False)
 
 
 class OutputFormat(str, enum.Enum):
@@ -80,6 +96,10 @@ def note(message: str) -> None:
 # C0 controls (ESC starts every terminal escape sequence), DEL, C1 controls (0x9b is a one-byte CSI), and the
 # Unicode format characters that reorder or hide text (bidi overrides/isolates, zero-width, BOM).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+# what the console itself lets through in a segment's text: everything printable, and the line break rich wraps at
+_UNSAFE_IN_SEGMENT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def _visible(match: re.Match) -> str:

@@ -266,10 +266,19 @@ def traffic(
     data = result.to_dict()
 
     def table(d):
+        if d["via"] == "iot":
+            how = (
+                f"published {fmt.count(d['sent'], 'record')} through IoT Core in "
+                f"{fmt.count(d['iot_publishes'], 'MQTT publish', 'MQTT publishes')} to the devices' topics"
+            )
+        else:
+            how = (
+                f"sent {fmt.count(d['sent'], 'record')} to {safe(stack.get('stream_name'))} in "
+                f"{fmt.count(d['put_records_calls'], 'PutRecords call')}"
+            )
         out.print(
-            f"sent {fmt.count(d['sent'], 'record')} to {stack.get('stream_name')} in "
-            f"{fmt.count(d['put_records_calls'], 'PutRecords call')} ({fmt.number(d['valid'])} valid, "
-            f"{fmt.number(d['poison_total'])} poison) at {fmt.rate(d['records_per_second'])}"
+            f"{how} ({fmt.number(d['valid'])} valid, {fmt.number(d['poison_total'])} poison) "
+            f"at {fmt.rate(d['records_per_second'])}"
         )
         if d["poison"]:
             out.print("poison: " + fmt.pairs(d["poison"]))
@@ -341,7 +350,13 @@ def run(
                 status.update(
                     f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
                     f"delivered; waiting for {fmt.count(details['in_flight'], 'in-flight message')} of "
-                    f"{details['queue']} to come back after its visibility timeout (a failed batch, retried as on AWS)"
+                    f"{safe(details['queue'])} to come back after its visibility timeout"
+                    + (
+                        f" ({fmt.duration(details['visibility_timeout_s'])})"
+                        if details.get("visibility_timeout_s")
+                        else ""
+                    )
+                    + " (a failed batch, retried as on AWS)"
                 )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
@@ -413,6 +428,13 @@ def _run_table(d: dict) -> None:
             )
             if m.get("left_in_flight"):
                 line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
+            if m.get("in_flight_wait_s"):
+                # the only waiting the runtime does: what a run spent it on, so a slow run is not a mystery
+                vt = m.get("visibility_timeout_s")
+                line += (
+                    f"; waited {fmt.duration(m['in_flight_wait_s'])} for failed deliveries to come back after the "
+                    f"queue's visibility timeout{f' ({fmt.duration(vt)})' if vt is not None else ''}, as on AWS"
+                )
             out.print(line)
     if d.get("timed_out"):
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
@@ -699,10 +721,10 @@ def _api_answers_table(d: dict) -> None:
 
 def show_up(d: dict) -> None:
     out.print(
-        f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; "
+        f"sandbox up at [bold]{safe(d['endpoint'])}[/bold] ({'started' if d['started_server'] else 'reused'}; "
         f"apply took {fmt.duration(d['apply_seconds'])})"
     )
-    print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
     note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
 
 
@@ -711,13 +733,13 @@ def show_sandbox_status(d: dict) -> None:
         out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
         return
     out.print(
-        f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] "
-        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {d['log']})"
+        f"sandbox: [green]running[/green] at [bold]{safe(d['endpoint'])}[/bold] "
+        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {safe(d['log'])})"
     )
     if d.get("terraform"):
-        out.print(f"terraform: {d['terraform']}")
+        out.print(f"terraform: {safe(d['terraform'])}")
     if d.get("outputs"):
-        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+        print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
 
@@ -730,24 +752,24 @@ def show_drill(d: dict) -> None:
     a = d["accounting"]
     out.print(
         f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
-        f"{fmt.number(a['quarantined'])} quarantined ({fmt.pairs(a['quarantined_by_reason']) if a['quarantined_by_reason'] else 'none'})"
+        f"{fmt.number(a['quarantined'])} quarantined ({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
         + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
     )
-    out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+    out.print(f"[bold]fired[/bold]: {safe(', '.join(d['fired'])) or 'none'}; recovered: {safe(d['recovered'])}")
     for k, why in d["not_exercised"].items():
-        out.print(f"  not exercised: {k}: {why}")
-    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+        out.print(f"  not exercised: {safe(k)}: {safe(why)}")
+    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + safe("; ".join(d["problems"])))
 
 
 def show_inspect(d: dict) -> None:
     tb = d["table"]
     out.print(
-        f"[bold]table[/bold] {tb['name']}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+        f"[bold]table[/bold] {safe(tb['name'])}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
     )
     for r in tb["sample"]:
         out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
     q = d["quarantine"]
-    out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {fmt.count(q['records'], 'poison record')}")
+    out.print(f"[bold]quarantine[/bold] s3://{safe(q['bucket'])}: {fmt.count(q['records'], 'poison record')}")
     for reason, n in q["by_reason"].items():
         out.print(f"  {safe(reason):20} {fmt.number(n)}")
     for p in q["sample"]:
@@ -760,7 +782,7 @@ def show_inspect(d: dict) -> None:
     if "rollups" in d:
         r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
         out.print(
-            f"[bold]rollups[/bold] {r['name']}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            f"[bold]rollups[/bold] {safe(r['name'])}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
             + (
                 f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
                 if r["sample_device"]
@@ -810,6 +832,13 @@ def _user_pool(ctx: typer.Context):
     return stack.target.client("cognito-idp"), pool_id, client_id, SANDBOX_DIR
 
 
+def show_user(d: dict) -> None:
+    out.print(
+        f"user {safe(d['user'])} ({safe(d['email'])}), sub {safe(d['sub'])}, "
+        f"groups: {safe(', '.join(d['groups'])) or fmt.NONE}"
+    )
+
+
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
@@ -829,10 +858,7 @@ def user_add(
     cognito, pool_id, _, state_dir = _user_pool(ctx)
     result = users.add_user(cognito, pool_id, name, tenant=tenant, operator=operator, state_dir=state_dir)
 
-    def table(d):
-        out.print(f"user {d['user']} ({d['email']}), sub {d['sub']}, groups: {', '.join(d['groups'])}")
-
-    emit(result, output, table)
+    emit(result, output, show_user)
 
 
 @sandbox_app.command()

@@ -26,8 +26,8 @@ def show_status(d: dict) -> None:
         out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
     else:
         out.print(
-            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, {fmt.count(s['open_shards'], 'open shard')}, "
-            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {s['encryption']}"
+            f"[bold]stream[/bold] {safe(s['name'])}: {safe(s['status'])}, {safe(s['mode'])}, {fmt.count(s['open_shards'], 'open shard')}, "
+            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {safe(s['encryption'])}"
         )
     mappings = d["mappings"] if isinstance(d["mappings"], list) else []
     if isinstance(d["mappings"], dict):
@@ -49,7 +49,7 @@ def show_status(d: dict) -> None:
             [
                 [
                     safe(m["function"]),
-                    str(m["state"]),
+                    safe(m["state"]),
                     fmt.number(m["batch_size"]),
                     fmt.duration(m["batching_window_s"]),
                     fmt.number(m["parallelization_factor"]),
@@ -57,7 +57,7 @@ def show_status(d: dict) -> None:
                     "forever" if m["maximum_record_age_s"] in (None, -1) else fmt.duration(m["maximum_record_age_s"]),
                     fmt.yes_no(m["bisect"]),
                     safe(m["on_failure"].rsplit(":", 1)[-1]) if m["on_failure"] else "[red]none[/red]",
-                    m["uuid"],
+                    safe(m["uuid"]),
                 ]
                 for m in mappings
             ],
@@ -101,7 +101,7 @@ def show_status(d: dict) -> None:
             else f", {fmt.number(tb['read_capacity'])} RCU / {fmt.number(tb['write_capacity'])} WCU"
         )
         out.print(
-            f"[bold]table[/bold] {safe(tb['name'])}: {tb['status']}, {tb['billing_mode']}{cap}, "
+            f"[bold]table[/bold] {safe(tb['name'])}: {safe(tb['status'])}, {safe(tb['billing_mode'])}{cap}, "
             f"~{fmt.count(tb['item_count'], 'item')}"
         )
     alarms = d["alarms"]
@@ -189,7 +189,7 @@ def iterator_age(
 
 def show_iterator_age(d: dict) -> None:
     out.print(
-        f"[bold]{d['level']}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
+        f"[bold]{safe(d['level'])}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
         f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming {fmt.rate(d['incoming_records_per_s'] or 0)}, "
         f"retention {fmt.count(d['retention_hours'], 'hour')} (window {fmt.duration(d['window_s'])}; "
         f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit {fmt.duration_ms(d['thresholds_ms']['critical'])})"
@@ -199,7 +199,7 @@ def show_iterator_age(d: dict) -> None:
         loss = (
             "n/a"
             if c["time_to_data_loss_ms"] is None
-            else f"{fmt.duration_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
+            else f"{fmt.duration_ms(c['time_to_data_loss_ms'])} ({safe(c['data_loss_by'])})"
         )
         catch = (
             "falling behind"
@@ -209,7 +209,7 @@ def show_iterator_age(d: dict) -> None:
         rows.append(
             [
                 safe(c["function_name"]),
-                c["level"],
+                safe(c["level"]),
                 fmt.duration_ms(c["iterator_age_ms"]) + _reading_age(c),
                 fmt.rate(c["processed_records_per_s"] or 0),
                 loss,
@@ -263,14 +263,14 @@ def show_monitors(d: dict) -> None:
         colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
         rows.append(
             [
-                m["id"],
-                f"[{colour}]{m['state']}[/{colour}]",
-                mon.format_value(m["value"], m["unit"]),
-                f"{_SIGN[m['comparison']]} {mon.format_value(m['threshold'], m['unit'])}",
+                safe(m["id"]),
+                f"[{colour}]{safe(m['state'])}[/{colour}]",
+                safe(mon.format_value(m["value"], m["unit"])),
+                f"{_SIGN[m['comparison']]} {safe(mon.format_value(m['threshold'], m['unit']))}",
                 f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
-                m["severity"],
-                m["cloudwatch_alarm_state"] or "-",
-                m["runbook"],
+                safe(m["severity"]),
+                safe(m["cloudwatch_alarm_state"] or "-"),
+                safe(m["runbook"]),
             ]
         )
     print_table(
@@ -288,9 +288,11 @@ def show_monitors(d: dict) -> None:
     )
     for m in d["monitors"]:
         if m["state"] == "ALARM":
-            out.print(f"[bold red]ALARM[/bold red] {m['id']} ({m['severity']}): {safe(m['reason'])} → {m['runbook']}")
+            out.print(
+                f"[bold red]ALARM[/bold red] {safe(m['id'])} ({safe(m['severity'])}): {safe(m['reason'])} → {safe(m['runbook'])}"
+            )
     if d["not_applicable"]:
-        note(f"not in this environment: {', '.join(d['not_applicable'])}")
+        note(f"not in this environment: {safe(', '.join(d['not_applicable']))}")
     note(
         f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in {fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
     )

@@ -332,7 +332,10 @@ class Mover:
             from opsctl.replay.backup import open_backup
 
             self._backup = open_backup(self.o.backup)
-        workers = 1 if self.fifo else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
+        # A dry run lists with one receiver: concurrent receives of a standard queue can hand the same message to
+        # two of them (SQS's at-least-once delivery; moto's receive has no lock at all), and every extra receive is
+        # a receive count the listing added for nothing, a step towards a redrive policy's maxReceiveCount.
+        workers = 1 if self.fifo or self.o.dry_run else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
         errors: list[BaseException] = []
         try:
             if workers == 1:

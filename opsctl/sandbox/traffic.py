@@ -45,7 +45,8 @@ class TrafficResult:
     valid: int = 0
     poison: dict[str, int] = field(default_factory=dict)
     throttled_retries: int = 0
-    calls: int = 0
+    calls: int = 0  # PutRecords calls, or MQTT publishes through IoT (one a reading)
+    via: str = "kinesis"  # "kinesis" (PutRecords to the stream) or "iot" (publishes to the devices' topics)
     seconds: float = 0.0
     readings: list[dict] = field(default_factory=list, repr=False)
 
@@ -55,7 +56,9 @@ class TrafficResult:
             "valid": self.valid,
             "poison": dict(sorted(self.poison.items())),
             "poison_total": sum(self.poison.values()),
-            "put_records_calls": self.calls,
+            "via": self.via,
+            "put_records_calls": self.calls if self.via == "kinesis" else 0,
+            "iot_publishes": self.calls if self.via == "iot" else 0,
             "throttled_retries": self.throttled_retries,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.sent / self.seconds, 1) if self.seconds else None,
@@ -226,7 +229,7 @@ def publish(
 ) -> TrafficResult:
     """Publishes each reading with the IoT data plane to its device's topic (`topic_of(device_id)`), as a device
     connected with its own certificate would; the rules engine takes it from there (QoS 1, one message each)."""
-    result = TrafficResult()
+    result = TrafficResult(via="iot")
     started = time.monotonic()
     for i, item in enumerate(items):
         if rate:
