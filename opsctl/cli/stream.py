@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,8 @@ def show_status(d: dict) -> None:
         out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
     else:
         out.print(
-            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, {fmt.count(s['open_shards'], 'open shard')}, "
+            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, "
+            f"{fmt.count(s['open_shards'], 'open shard')}, "
             f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {s['encryption']}"
         )
     mappings = d["mappings"] if isinstance(d["mappings"], list) else []
@@ -116,7 +117,8 @@ def show_status(d: dict) -> None:
 
 
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms in ALARM.
+    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms
+    in ALARM.
 
     A part that cannot be read is marked unreadable and the command exits 1 with one `error:` line; when nothing
     can be read (no credentials, an unreachable endpoint) only the error line is printed.
@@ -190,9 +192,11 @@ def iterator_age(
 def show_iterator_age(d: dict) -> None:
     out.print(
         f"[bold]{d['level']}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
-        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming {fmt.rate(d['incoming_records_per_s'] or 0)}, "
+        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming "
+        f"{fmt.rate(d['incoming_records_per_s'] or 0)}, "
         f"retention {fmt.count(d['retention_hours'], 'hour')} (window {fmt.duration(d['window_s'])}; "
-        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit {fmt.duration_ms(d['thresholds_ms']['critical'])})"
+        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit "
+        f"{fmt.duration_ms(d['thresholds_ms']['critical'])})"
     )
     rows = []
     for c in d["consumers"]:
@@ -292,7 +296,8 @@ def show_monitors(d: dict) -> None:
     if d["not_applicable"]:
         note(f"not in this environment: {', '.join(d['not_applicable'])}")
     note(
-        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in {fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
+        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in "
+        f"{fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
     )
 
 
@@ -354,7 +359,7 @@ def reshard(
     applying unless --yes (with --to N and with --recommend alike).
 
     Examples:
-      opsctl reshard --recommend --window 1h --dry-run      # the count for the busiest minute, at 70% of the write limits
+      opsctl reshard --recommend --window 1h --dry-run      # the busiest minute's count, at 70% of the write limits
       opsctl reshard --to 4 --dry-run                       # the UpdateShardCount steps to 4 shards
       opsctl reshard --to 4 --yes"""
     from opsctl.stream import reshard as rs
@@ -386,8 +391,9 @@ def reshard(
 
         rec = recmod.recommend(stack, window=window, headroom=headroom)
         to = rec.target
+    assert to is not None  # exactly one of --to and --recommend, checked above
     the_plan = rs.plan(kinesis, stream, to)
-    data = {
+    data: dict[str, Any] = {
         "plan": the_plan.to_dict(),
         "recommendation": rec.to_dict() if rec else None,
         "applied": [],
@@ -431,7 +437,8 @@ def reshard(
             raise interrupted(
                 f"{done} of {fmt.count(len(the_plan.steps), 'step')} applied and verified"
                 + (f" ({fmt.count(data['applied'][-1]['open_after'], 'open shard')} now)" if done else ""),
-                "a step already sent to AWS still completes there; run the same command again: it plans from the open count",
+                "a step already sent to AWS still completes there; run the same command again: it plans from the open "
+                "count",
             ) from None
     _record(settings, the_plan.target, data)
     if output == OutputFormat.json:
@@ -444,7 +451,8 @@ def show_reshard(d: dict) -> None:
         r = d["recommendation"]
         out.print(
             f"recommend {fmt.count(r['target'], 'shard')}: busiest minute {fmt.rate(r['max_records_per_s'])} and "
-            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, {fmt.number(r['by_bytes'])} "
+            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, "
+            f"{fmt.number(r['by_bytes'])} "
             f"by bytes, filling shards to at most {fmt.percent(r['headroom'] * 100)} of their write limits; "
             f"consumers need ≥{fmt.number(r['consumer_floor'])}"
         )
@@ -456,8 +464,9 @@ def show_reshard(d: dict) -> None:
                 f"× parallelization {r['parallelization'][fn]}"
             )
     out.print(
-        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → {fmt.number(p['target'])} in "
-        f"{fmt.count(p['calls'], 'UpdateShardCount call')} (minimum possible: {fmt.number(p['minimum_calls'])})"
+        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → "
+        f"{fmt.number(p['target'])} in {fmt.count(p['calls'], 'UpdateShardCount call')} "
+        f"(minimum possible: {fmt.number(p['minimum_calls'])})"
     )
     if p["steps"]:
         print_table(

@@ -68,7 +68,8 @@ def run(
     what: str | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> str:
-    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of output."""
+    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of
+    output."""
     cmd = [terraform_binary(), *args]
     label = what or f"terraform {args[0]}"
     try:
@@ -84,7 +85,8 @@ def run(
         tail = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
         raise OpsError(
             f"{label} did not finish within {timeout:.0f} s{tail}",
-            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against moto",
+            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against "
+            "moto",
         ) from None
     if proc.returncode != 0:
         raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(proc.stderr or proc.stdout)}")
@@ -185,7 +187,8 @@ def _terraform_outputs(
         if any(sign in (err or "") for sign in _NOT_INITIALISED):
             raise OpsError(
                 f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
-                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table",
+                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the "
+                "resources with --stream/--function/--table",
             )
         raise OpsError(f"terraform output failed in {_rel(workdir)}{_tail(err)}")
     try:
@@ -198,11 +201,13 @@ def _terraform_outputs(
             # the honest message is "init it here", not "apply it".
             raise OpsError(
                 f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
-                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table",
+                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the "
+                "resources with --stream/--function/--table",
             )
         raise OpsError(
             f"{_rel(workdir)} has no Terraform outputs (nothing applied there yet?)",
-            hint=f"run `terraform -chdir={_rel(workdir)} apply` first, or name the resources with --stream/--function/--table",
+            hint=f"run `terraform -chdir={_rel(workdir)} apply` first, or name the resources with "
+            "--stream/--function/--table",
         )
     return {name: item.get("value") for name, item in raw.items()}
 

@@ -168,7 +168,8 @@ def lint(c: Consumer, retention_hours: int, *, falling_behind: bool) -> list[str
     retention_s = retention_hours * 3600
     if c.maximum_record_age_s == -1 or c.maximum_record_age_s >= retention_s:
         out.append(
-            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ retention "
+            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ "
+            "retention "
             f"({retention_s} s): records expire from the stream before Lambda gives up on them"
         )
     if falling_behind and c.parallelization_factor < 10:
@@ -226,7 +227,7 @@ def check(
     window_s = int(window.total_seconds())
     try:
         res = metrics.fetch(cloudwatch, queries, start, end)
-    except Exception as exc:  # noqa: BLE001 - unreadable metrics are the UNKNOWN state, not a crash
+    except Exception as exc:  # unreadable metrics are the UNKNOWN state, not a crash
         from botocore.exceptions import BotoCoreError, ClientError
 
         if not isinstance(exc, (BotoCoreError, ClientError)):

@@ -206,7 +206,7 @@ class KinesisPoller:
     # -- reading -----------------------------------------------------------------------------------
 
     def _iterator(self, r: ShardReader) -> str:
-        args = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
+        args: dict[str, object] = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
         after = r.last_fetched or r.checkpoint
         if after is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
@@ -272,9 +272,15 @@ class KinesisPoller:
             return []
         full = len(r.buffer) >= self.mapping.batch_size
         window = self.mapping.batching_window_s
-        if not full and window > 0 and not (self.until_idle and r.caught_up):
-            if r.buffered_since is not None and time.monotonic() - r.buffered_since < window:
-                return []
+        if (
+            not full
+            and window > 0
+            and not (self.until_idle and r.caught_up)
+            and r.buffered_since is not None
+            and time.monotonic() - r.buffered_since < window
+        ):
+            return []
+        batch: list[KinesisRecord]
         batch, size = [], 0
         while r.buffer and len(batch) < self.mapping.batch_size:
             rec_size = len(r.buffer[0].data_b64) + RECORD_OVERHEAD_BYTES
