@@ -21,7 +21,7 @@ export BC_SKIP_MAPPING := TRUE
 
 ACTIONLINT := build/actionlint
 
-.PHONY: help venv checkov-venv actionlint zip test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
+.PHONY: help venv checkov-venv actionlint zip lint test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,10 +64,16 @@ zip: venv build/terraform.rc ## build the one Lambda zip of functions/ (determin
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
-test: venv checkov-venv zip $(ACTIONLINT)/.installed ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
+# The gate every test run passes first: zero ruff findings, formatted, zero mypy errors (config: pyproject.toml).
+lint: venv ## ruff check, ruff format --check and mypy (functions/, opsctl/): all at zero
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
+
+test: venv checkov-venv zip lint $(ACTIONLINT)/.installed ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
 	$(PY) -m pytest -q $(PYTEST_PARALLEL)
 
-test-unit: venv zip ## the fast part: no sandbox, no checkov
+test-unit: venv zip lint ## the fast part (lint included): no sandbox, no checkov
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not e2e" --ignore=tests/terraform/test_checkov.py
 
 demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with poison, run, show what landed, read it over HTTP

@@ -119,9 +119,12 @@ def to_markdown(r: dict) -> str:
         out += [
             "## Kinesis and Lambda",
             "",
-            f"- stream {s['resource']} ({s['mode']}): {s['open_shards']} open shards, {s['records_in_window']:,} records in the window, "
-            f"busiest minute {rec['max_records_per_s']} rec/s and {rec['max_bytes_per_s']:,} B/s = {s['peak_utilization_pct']}% of write capacity; "
-            f"recommended {rec['target']} shards at {rec['headroom']:.0%} headroom (consumers need ≥{rec['consumer_floor']})",
+            f"- stream {s['resource']} ({s['mode']}): {s['open_shards']} open shards, {s['records_in_window']:,} "
+            "records in the window, "
+            f"busiest minute {rec['max_records_per_s']} rec/s and {rec['max_bytes_per_s']:,} B/s = "
+            f"{s['peak_utilization_pct']}% of write capacity; "
+            f"recommended {rec['target']} shards at {rec['headroom']:.0%} headroom (consumers need "
+            f"≥{rec['consumer_floor']})",
         ]
         for c in s["consumers"]:
             out.append(
@@ -130,8 +133,9 @@ def to_markdown(r: dict) -> str:
             )
         for f in (r["lambda"] or {}).get("functions", []):
             out.append(
-                f"- concurrency {f['function_name']}: needs {f['needed_now']} now, {f['needed_at_recommended_shards']} at "
-                f"{rec['target']} shards; reserved {_n(f['reserved'])}, account {_n(f['account_limit'])}"
+                f"- concurrency {f['function_name']}: needs {f['needed_now']} now, "
+                f"{f['needed_at_recommended_shards']} at {rec['target']} shards; "
+                f"reserved {_n(f['reserved'])}, account {_n(f['account_limit'])}"
             )
         out.append("")
     if r["queues"]:

@@ -12,8 +12,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from capacity_report import metrics, quota, tables
 from capacity_report import prices as pricing
-from capacity_report import quota, tables
 from capacity_report import report as reports
 from capacity_report import stream as streams
 from opsctl.core.errors import InvalidArgument, NotFound, OpsError
@@ -59,7 +59,7 @@ def load_prices(path: str | None) -> dict:
 
 
 def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: dt.datetime | None = None) -> dict:
-    if window > reports.metrics.MAX_WINDOW:
+    if window > metrics.MAX_WINDOW:
         raise InvalidArgument(
             f"{{window}} {window} is longer than 15 days",
             hint="CloudWatch keeps one-minute datapoints for 15 days",
@@ -260,7 +260,8 @@ def prepare_event(
     now: dt.datetime,
     prices: dict | None = None,
 ) -> dict:
-    """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as commands and Terraform values."""
+    """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as
+    commands and Terraform values."""
     if expect_records_per_s <= 0:
         raise InvalidArgument(
             "{expect_records_per_s} must be a rate above 0 (records per second)", arguments=["expect_records_per_s"]
@@ -286,7 +287,8 @@ def prepare_event(
         if shards > cur:
             plan["steps"].append(
                 {
-                    "what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by bytes at {headroom:.0%})",
+                    "what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by "
+                    f"bytes at {headroom:.0%})",
                     "command": f"opsctl --env {stack.env} reshard --to {shards} --yes",
                 }
             )
@@ -296,14 +298,15 @@ def prepare_event(
             limit = f["reserved"] if f["reserved"] is not None else f["account_unreserved"]
             plan["steps"].append(
                 {
-                    "what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × {f['parallelization_factor']})"
-                    + (f"; reserved/available {limit}" if limit is not None else ""),
+                    "what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × "
+                    f"{f['parallelization_factor']})" + (f"; reserved/available {limit}" if limit is not None else ""),
                     "command": None,
                 }
             )
             if limit is not None and need > limit:
                 plan["warnings"].append(
-                    f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before {at.isoformat()}"
+                    f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before "
+                    f"{at.isoformat()}"
                 )
     for t in report["tables"]:
         if t["index"] is not None:
@@ -319,8 +322,10 @@ def prepare_event(
         if t["billing_mode"] == "PAY_PER_REQUEST":
             plan["steps"].append(
                 {
-                    "what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes do not throttle",
-                    "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput WriteUnitsPerSecond={units}",
+                    "what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes "
+                    "do not throttle",
+                    "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput "
+                    f"WriteUnitsPerSecond={units}",
                 }
             )
         else:
@@ -328,7 +333,8 @@ def prepare_event(
             if w["autoscaling"]:
                 plan["steps"].append(
                     {
-                        "what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for the event "
+                        "what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for "
+                        "the event "
                         f"({units} WCU/s at {target:g}%)",
                         "command": None,
                     }
@@ -341,7 +347,8 @@ def prepare_event(
             elif need > (w["provisioned"] or 0):
                 plan["steps"].append(
                     {
-                        "what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at {target:g}%)",
+                        "what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at "
+                        f"{target:g}%)",
                         "command": f"aws dynamodb update-table --table-name {t['table']} --provisioned-throughput "
                         f"ReadCapacityUnits={t['dimensions']['read']['provisioned']},WriteCapacityUnits={need}",
                     }
@@ -350,7 +357,8 @@ def prepare_event(
             q = quota.decreases_left(0, None, at + dt.timedelta(hours=3))
             plan["warnings"].append(
                 f"lowering {t['table']} again after the event spends a decrease: DynamoDB allows "
-                f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: {q.left_today})"
+                f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: "
+                f"{q.left_today})"
             )
     if at - now < dt.timedelta(minutes=30):
         plan["warnings"].append(

@@ -33,7 +33,8 @@ def _show_version(value: bool) -> None:
 app = typer.Typer(
     name="opsctl",
     help="Operate the telemetry pipeline (Kinesis → Lambda → DynamoDB): inspect it, steer it in incidents, "
-    "and rehearse on a local sandbox.\n\nThe environment comes from --env (default $OPSCTL_ENV, else `local`, the sandbox).",
+    "and rehearse on a local sandbox.\n\nThe environment comes from --env (default $OPSCTL_ENV, else `local`, the "
+    "sandbox).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -131,7 +132,9 @@ def _flag_without_metavar(display_type_rich):
 
 
 # typer shows `<bool>` after every flag (`--yes <bool>`), which reads as if the flag took a value
-typer.core.TyperOption.display_type_rich = _flag_without_metavar(typer.core.TyperOption.display_type_rich)
+typer.core.TyperOption.display_type_rich = _flag_without_metavar(  # type: ignore[method-assign]  # deliberate patch
+    typer.core.TyperOption.display_type_rich
+)
 
 
 def _help_as_written(typer_app: typer.Typer) -> None:

@@ -18,8 +18,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
-from rich.console import Console, ConsoleDimensions
+from rich.console import Console, ConsoleDimensions, JustifyMethod
 from rich.markup import escape
 from rich.segment import Segment
 from rich.table import Table
@@ -78,7 +79,10 @@ def _default(value):
     return str(value)
 
 
-def emit(data, fmt: OutputFormat, table: Callable[[object], None]) -> None:
+Data = TypeVar("Data")
+
+
+def emit(data: Data, fmt: OutputFormat, table: Callable[[Data], None]) -> None:
     """Writes `data` as JSON, or calls `table(data)` to render it for a person."""
     if fmt == OutputFormat.json:
         print(json.dumps(data, default=_default, indent=2, sort_keys=True))
@@ -129,7 +133,7 @@ class Col:
     header: str
     key: bool = False
     drop: int = 0
-    justify: str = "left"
+    justify: JustifyMethod = "left"
 
 
 _SHORT = 16  # cells up to this wide (times, counts, durations) are never wrapped

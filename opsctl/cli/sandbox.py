@@ -17,7 +17,8 @@ from opsctl.core.errors import OpsError
 sandbox_app = typer.Typer(
     help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
     "so you can try, test and rehearse incidents on a laptop.\n\n"
-    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison 10[/bold] "
+    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison "
+    "10[/bold] "
     "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → "
     "[bold]opsctl sandbox rollups --device dev-0001[/bold] → [bold]opsctl sandbox down[/bold].",
     no_args_is_help=True,
@@ -310,7 +311,8 @@ def run(
     max_passes: Annotated[
         int | None,
         typer.Option(
-            help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind",
+            help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls "
+            "behind",
             min=1,
         ),
     ] = None,
@@ -319,8 +321,8 @@ def run(
     """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
 
     Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
-    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
-    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
+    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends
+    each invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
 
     Examples:
       opsctl sandbox run --until-idle
@@ -423,7 +425,8 @@ def _run_table(d: dict) -> None:
     for m in mappings:
         if "messages_deleted" in m:  # an SQS mapping
             line = (
-                f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
+                f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} "
+                "failed "
                 f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)"
             )
             if m.get("left_in_flight"):
@@ -543,7 +546,8 @@ def scheduled_report(
     def table(d):
         r = d["result"]
         out.print(
-            f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):"
+            f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} "
+            "warning(s)):"
         )
         for key in r["keys"].values():
             out.print(f"  s3://{r['bucket']}/{key}")
@@ -692,7 +696,7 @@ def api(
                 f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False
             ),
         )
-        host, bound = srv.server_address[:2]
+        host, bound = str(srv.server_address[0]), srv.server_address[1]  # a TCP server's: (host, port)
         note(
             f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}"
         )
@@ -711,11 +715,12 @@ def _api_answers_table(d: dict) -> None:
     for a in d["answers"]:
         colour = "green" if a["status"] < 400 else "red"
         out.print(
-            f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})"
+            f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: "
+            f"{a['cache_control']})"
         )
         body = a["body"]
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
-            body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
+            body = {**body, "items": [*body["items"][:5], f"... {len(body['items']) - 5} more"]}
         out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)
 
 
@@ -739,7 +744,9 @@ def show_sandbox_status(d: dict) -> None:
     if d.get("terraform"):
         out.print(f"terraform: {safe(d['terraform'])}")
     if d.get("outputs"):
-        print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
+        print_table(
+            [Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())]
+        )
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
 
@@ -752,19 +759,23 @@ def show_drill(d: dict) -> None:
     a = d["accounting"]
     out.print(
         f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
-        f"{fmt.number(a['quarantined'])} quarantined ({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
+        f"{fmt.number(a['quarantined'])} quarantined "
+        f"({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
         + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
     )
     out.print(f"[bold]fired[/bold]: {safe(', '.join(d['fired'])) or 'none'}; recovered: {safe(d['recovered'])}")
     for k, why in d["not_exercised"].items():
         out.print(f"  not exercised: {safe(k)}: {safe(why)}")
-    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + safe("; ".join(d["problems"])))
+    out.print(
+        "[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + safe("; ".join(d["problems"]))
+    )
 
 
 def show_inspect(d: dict) -> None:
     tb = d["table"]
     out.print(
-        f"[bold]table[/bold] {safe(tb['name'])}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+        f"[bold]table[/bold] {safe(tb['name'])}: {fmt.count(tb['items'], 'reading')} from "
+        f"{fmt.count(tb['devices'], 'device')}"
     )
     for r in tb["sample"]:
         out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
@@ -782,7 +793,8 @@ def show_inspect(d: dict) -> None:
     if "rollups" in d:
         r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
         out.print(
-            f"[bold]rollups[/bold] {safe(r['name'])}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            f"[bold]rollups[/bold] {safe(r['name'])}: {fmt.count(r['items'], 'device-hour')} from "
+            f"{fmt.count(r['devices'], 'device')}"
             + (
                 f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
                 if r["sample_device"]
@@ -790,7 +802,8 @@ def show_inspect(d: dict) -> None:
             )
         )
         out.print(
-            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in flight; "
+            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in "
+            "flight; "
             f"[bold]rollup DLQ[/bold]: {fmt.count(dlq['visible'], 'job')}"
         )
 

@@ -26,7 +26,8 @@ def show_status(d: dict) -> None:
         out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
     else:
         out.print(
-            f"[bold]stream[/bold] {safe(s['name'])}: {safe(s['status'])}, {safe(s['mode'])}, {fmt.count(s['open_shards'], 'open shard')}, "
+            f"[bold]stream[/bold] {safe(s['name'])}: {safe(s['status'])}, {safe(s['mode'])}, "
+            f"{fmt.count(s['open_shards'], 'open shard')}, "
             f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {safe(s['encryption'])}"
         )
     mappings = d["mappings"] if isinstance(d["mappings"], list) else []
@@ -116,7 +117,8 @@ def show_status(d: dict) -> None:
 
 
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms in ALARM.
+    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms
+    in ALARM.
 
     A part that cannot be read is marked unreadable and the command exits 1 with one `error:` line; when nothing
     can be read (no credentials, an unreachable endpoint) only the error line is printed.
@@ -190,9 +192,11 @@ def iterator_age(
 def show_iterator_age(d: dict) -> None:
     out.print(
         f"[bold]{safe(d['level'])}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
-        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming {fmt.rate(d['incoming_records_per_s'] or 0)}, "
+        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming "
+        f"{fmt.rate(d['incoming_records_per_s'] or 0)}, "
         f"retention {fmt.count(d['retention_hours'], 'hour')} (window {fmt.duration(d['window_s'])}; "
-        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit {fmt.duration_ms(d['thresholds_ms']['critical'])})"
+        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit "
+        f"{fmt.duration_ms(d['thresholds_ms']['critical'])})"
     )
     rows = []
     for c in d["consumers"]:
@@ -289,12 +293,14 @@ def show_monitors(d: dict) -> None:
     for m in d["monitors"]:
         if m["state"] == "ALARM":
             out.print(
-                f"[bold red]ALARM[/bold red] {safe(m['id'])} ({safe(m['severity'])}): {safe(m['reason'])} → {safe(m['runbook'])}"
+                f"[bold red]ALARM[/bold red] {safe(m['id'])} ({safe(m['severity'])}): {safe(m['reason'])} "
+                f"→ {safe(m['runbook'])}"
             )
     if d["not_applicable"]:
         note(f"not in this environment: {safe(', '.join(d['not_applicable']))}")
     note(
-        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in {fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
+        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in "
+        f"{fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
     )
 
 
@@ -356,7 +362,7 @@ def reshard(
     applying unless --yes (with --to N and with --recommend alike).
 
     Examples:
-      opsctl reshard --recommend --window 1h --dry-run      # the count for the busiest minute, at 70% of the write limits
+      opsctl reshard --recommend --window 1h --dry-run      # the busiest minute's count, at 70% of the write limits
       opsctl reshard --to 4 --dry-run                       # the UpdateShardCount steps to 4 shards
       opsctl reshard --to 4 --yes"""
     from opsctl.stream import reshard as rs
@@ -406,7 +412,8 @@ def reshard(
             raise interrupted(
                 f"{done} of {fmt.count(len(the_plan.steps), 'step')} applied and verified"
                 + (f" ({fmt.count(job.applied[-1].open_after, 'open shard')} now)" if done else ""),
-                "a step already sent to AWS still completes there; run the same command again: it plans from the open count",
+                "a step already sent to AWS still completes there; run the same command again: it plans from the "
+                "open count",
             ) from None
     _say_recorded(settings.env, job.terraform, the_plan.target)
     if output == OutputFormat.json:
@@ -419,7 +426,8 @@ def show_reshard(d: dict) -> None:
         r = d["recommendation"]
         out.print(
             f"recommend {fmt.count(r['target'], 'shard')}: busiest minute {fmt.rate(r['max_records_per_s'])} and "
-            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, {fmt.number(r['by_bytes'])} "
+            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, "
+            f"{fmt.number(r['by_bytes'])} "
             f"by bytes, filling shards to at most {fmt.percent(r['headroom'] * 100)} of their write limits; "
             f"consumers need ≥{fmt.number(r['consumer_floor'])}"
         )
@@ -431,8 +439,9 @@ def show_reshard(d: dict) -> None:
                 f"× parallelization {r['parallelization'][fn]}"
             )
     out.print(
-        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → {fmt.number(p['target'])} in "
-        f"{fmt.count(p['calls'], 'UpdateShardCount call')} (minimum possible: {fmt.number(p['minimum_calls'])})"
+        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → "
+        f"{fmt.number(p['target'])} in {fmt.count(p['calls'], 'UpdateShardCount call')} "
+        f"(minimum possible: {fmt.number(p['minimum_calls'])})"
     )
     if p["steps"]:
         print_table(

@@ -97,7 +97,10 @@ def aws_error_line(exc: BaseException) -> str | None:
             "(check --profile / AWS_PROFILE and `aws configure list-profiles`)"
         )
     if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):
-        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (check --endpoint-url / --region; is the sandbox up? `opsctl sandbox status`)"
+        return (
+            f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} "
+            "(check --endpoint-url / --region; is the sandbox up? `opsctl sandbox status`)"
+        )
     if isinstance(exc, bx.ReadTimeoutError):
         return f"{exc.kwargs.get('endpoint_url', 'the AWS endpoint')} did not answer in time (try again)"
     if isinstance(exc, bx.ClientError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from capacity_report import metrics as _shared
-from capacity_report.metrics import (  # noqa: F401 - re-exported
+from capacity_report.metrics import (
     MAX_QUERIES_PER_CALL,
     MetricQuery,
     MetricResults,
@@ -18,6 +18,9 @@ from capacity_report.metrics import (  # noqa: F401 - re-exported
     query_id,
     whole_minute,
 )
+
+# What the shared implementation gives opsctl (re-exported), and what this module adds to it.
+__all__ = ["MAX_QUERIES_PER_CALL", "MetricQuery", "MetricResults", "fetch", "parse_window", "query_id", "whole_minute"]
 
 
 def parse_window(text: str) -> dt.timedelta:

@@ -68,7 +68,8 @@ def run(
     what: str | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> str:
-    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of output."""
+    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of
+    output."""
     cmd = [terraform_binary(), *args]
     label = what or f"terraform {args[0]}"
     try:
@@ -84,7 +85,8 @@ def run(
         tail = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
         raise OpsError(
             f"{label} did not finish within {timeout:.0f} s{tail}",
-            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against moto",
+            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against "
+            "moto",
         ) from None
     if proc.returncode != 0:
         raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(proc.stderr or proc.stdout)}")

@@ -62,9 +62,7 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
-def _entry(item: dict | None) -> dict | None:
-    if item is None:
-        return None
+def _entry(item: dict) -> dict:
     out = {k: next(iter(v.values())) for k, v in item.items()}
     for k in ("created_at", "updated_at"):
         if k in out:
@@ -75,7 +73,8 @@ def _entry(item: dict | None) -> dict | None:
 def get_entry(ddb, names: DeviceStack, device_id: str) -> dict | None:
     """The registry entry of a device (strongly consistent), or None."""
     resp = ddb.get_item(TableName=names.registry_table, Key={"device_id": {"S": device_id}}, ConsistentRead=True)
-    return _entry(resp.get("Item"))
+    item = resp.get("Item")
+    return _entry(item) if item is not None else None
 
 
 def _thing(iot, device_id: str) -> dict | None:

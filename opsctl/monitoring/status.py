@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from opsctl.stream.reshard import open_shards
 
@@ -160,13 +161,17 @@ def collect(stack, *, timeout_s: float | None = None) -> dict:
         mappings = _safe(lambda: mappings_status(t.client("lambda"), stream["arn"])) if "arn" in stream else []
         return stream, mappings
 
-    parts = {
+    parts: dict[str, Callable[[], object]] = {
         "stream": stream_and_mappings,
         "table": lambda: _safe(lambda: table_status(t.client("dynamodb"), table_name)),
         "alarms": lambda: _safe(lambda: alarms_firing(t.client("cloudwatch"))),
     }
+
+    def reads_queue(name: str, url: str) -> Callable[[], object]:
+        return lambda: queue_status(t.client("sqs"), t.client("cloudwatch"), name, url, now)
+
     for k, v in queue_outputs:
-        parts[f"queue:{k}"] = lambda k=k, v=v: queue_status(t.client("sqs"), t.client("cloudwatch"), k, v, now)
+        parts[f"queue:{k}"] = reads_queue(k, v)
     limit = STATUS_TIMEOUT_S if timeout_s is None else timeout_s
     done = concurrently(parts, limit)
 
@@ -206,7 +211,7 @@ def concurrently(calls: dict, timeout_s: float) -> dict:
     def run(name, fn):
         try:
             value = fn()
-        except BaseException as exc:  # handed back to the caller, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller, which re-raises it
             value = exc
         with lock:
             results[name] = value

@@ -94,7 +94,8 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
         if len(sources) > 1:
             names = ", ".join(s.rsplit("/", 1)[-1] for s in sources)
             raise OpsError(
-                f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): which one gets them back?",
+                f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): "
+                "which one gets them back?",
                 hint="pass {to} QUEUE",
                 arguments=["to"],
             )
@@ -106,7 +107,8 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
         # The on-failure queue exists but no mapping writes to it any more: its records still name their stream.
         return Source(label=source, kind=KINESIS_ON_FAILURE, url=url, arn=arn, mapping=None)
     raise OpsError(
-        f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event source "
+        f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event "
+        "source "
         "mapping sends failures to it",
         hint="pass {to} QUEUE to say where its messages go",
         arguments=["to"],
@@ -137,7 +139,7 @@ def _oldest_age_s(cloudwatch, queue_name: str, now: dt.datetime) -> float | None
             Period=300,
             Statistics=["Maximum"],
         ).get("Datapoints", [])
-    except Exception:
+    except Exception:  # noqa: BLE001 - an age we cannot read is shown as unknown, not as a failure of the listing
         return None
     return max((d["Maximum"] for d in dps), default=None)
 
@@ -159,22 +161,25 @@ def failure_record_expiry(sqs, kinesis, url: str, *, peek: int) -> dict:
         for arn in {r.stream_arn for r in records}:
             try:
                 facts[arn] = kr.StreamFacts.read(kinesis, arn)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a deleted stream: its records are gone
                 facts[arn] = kr.StreamFacts(retention_hours=0, shards={})
         now = kr.clock()
         lefts = [facts[r.stream_arn].seconds_left(r, now) for r in records]
         known = [x for x in lefts if x is not None]
         sent = [int((m.get("Attributes") or {}).get("SentTimestamp") or 0) for m in messages]
+        oldest_sent = min(sent, default=0)
         return {
             "peeked": len(messages),
             "failure_records": len(records),
             "not_failure_records": bad,
             "records_referenced": sum(r.batch_size for r in records),
             "expired_failure_records": sum(1 for x in known if x <= 0),
-            "expired_records": sum(r.batch_size for r, x in zip(records, lefts) if x is not None and x <= 0),
+            "expired_records": sum(
+                r.batch_size for r, x in zip(records, lefts, strict=True) if x is not None and x <= 0
+            ),
             "soonest_expiry_s": round(min(known)) if known else None,
             "expiry_level": kr.expiry_level(min(known)) if known else ("none" if not records else "unknown"),
-            "oldest_seen_age_s": round(time.time() - min(sent) / 1000) if sent and min(sent) else None,
+            "oldest_seen_age_s": round(time.time() - oldest_sent / 1000) if oldest_sent else None,
         }
     finally:
         kr.release(sqs, url, [m["ReceiptHandle"] for m in messages])
@@ -189,7 +194,7 @@ def list_queues(stack, *, peek: int = PEEK_DEFAULT) -> dict:
         row: dict = {"output": output, "queue": url.rstrip("/").rsplit("/", 1)[-1], "url": url}
         try:
             attrs = sqs_replay.queue_attributes(sqs, url, ["All"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable queue must not hide the others
             row.update(kind="unknown", error=str(exc).splitlines()[0])
             rows.append(row)
             continue
@@ -247,7 +252,8 @@ def native_move(
     sleep=time.sleep,
 ) -> dict:
     """Starts AWS's own redrive of `source` back to its source queue and follows it to the end."""
-    args = {"SourceArn": source.arn, "DestinationArn": _arn(sqs, source.destination_url)}
+    assert source.destination_url is not None  # an SQS DLQ source always names the queue that feeds it
+    args: dict[str, str | int] = {"SourceArn": source.arn, "DestinationArn": _arn(sqs, source.destination_url)}
     if rate_per_s:
         args["MaxNumberOfMessagesPerSecond"] = int(min(NATIVE_MAX_RATE_PER_S, max(1, rate_per_s)))
     try:

@@ -15,6 +15,7 @@ send (loses messages), copies only String attributes and drops FIFO group ids.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from opsctl.core.errors import InvalidArgument, OpsError
 
@@ -90,7 +92,8 @@ class MoveReport:
             "api_calls_total": sum(self.api_calls.values()),
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
-            "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers are idempotent",
+            "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers "
+            "are idempotent",
         }
 
 
@@ -178,6 +181,9 @@ def split_batches(entries: list[dict]) -> list[list[dict]]:
     batch may already be enqueued, ahead of it: order within the group would be broken for good. Batches
     are sent one after another, so a group's messages still go out in order; a queue with many groups keeps
     full batches, a queue with one group sends one message per call (FIFO order costs that much)."""
+    batches: list[list[dict]]
+    current: list[dict]
+    groups: set[str]
     batches, current, size, groups = [], [], 0, set()
     for e in entries:
         s = message_size(e)
@@ -314,7 +320,7 @@ class Mover:
         self._blocked_groups: set[str] = set()
         self._budget = _Budget(options.max_messages)
         self._rate = RateLimiter(options.rate_per_s)
-        self._backup = None
+        self._backup: TextIO | None = None
         self._stop = threading.Event()
 
     # -- calls, counted ---------------------------------------------------------------------------
@@ -363,7 +369,7 @@ class Mover:
                 )
                 self.report.left_visible = int(attrs.get("ApproximateNumberOfMessages", 0))
                 self.report.left_in_flight = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
-            except Exception:
+            except Exception:  # noqa: BLE001 - the counts are a courtesy; the report must still come back
                 pass
         return self.report
 
@@ -372,7 +378,7 @@ class Mover:
             while not self._stop.is_set():
                 if not self._one_round():
                     return
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to run(), which re-raises it after releasing what it holds
             self._stop.set()
             errors.append(exc)
 
@@ -488,14 +494,12 @@ class Mover:
             held, self._held = list(self._held.values()), {}
         for i in range(0, len(held), MAX_BATCH_ENTRIES):
             chunk = held[i : i + MAX_BATCH_ENTRIES]
-            try:
+            with contextlib.suppress(Exception):  # best effort: they come back after the visibility timeout
                 self._call(
                     "change_message_visibility_batch",
                     QueueUrl=self.source,
                     Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in enumerate(chunk)],
                 )
-            except Exception:
-                pass
 
 
 def move(

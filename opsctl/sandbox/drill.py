@@ -6,8 +6,8 @@ Lambda IteratorAge it publishes, measured from each record's real Kinesis arriva
 warning threshold for the alarm's datapoints_to_alarm minutes. `opsctl monitors` then shows the alarm and
 its runbook; the drill runs that runbook's commands (diagnose, mitigate, verify); catching up at full
 speed quarantines the poison burst, which sets off `ingest_poison_burst`, and the drill runs the
-poison-records runbook's commands; it waits until the monitor is OK again (CloudWatch needs the breaching minutes to leave the
-window: several minutes, which is why the drill takes ~7), and accounts for every record it sent: each
+poison-records runbook's commands; it waits until the monitor is OK again (CloudWatch needs the breaching minutes
+to leave the window: several minutes, which is why the drill takes ~7), and accounts for every record it sent: each
 valid reading in the table, each poison record in the quarantine by reason, anything left on the ingest
 on-failure queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is
 written by the drill, no threshold is changed. The monitors it cannot push over honestly in minutes are
@@ -31,8 +31,10 @@ POISON_MONITOR = "ingest_poison_burst"  # RecordsQuarantined per minute: the poi
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
 NOT_EXERCISED = {
     "ingest_iterator_age_critical": "600,000 ms for 5 of 5 minutes: a 15-minute drill",
-    "ingest_error_rate": "the ingest function quarantines poison instead of failing (ingest_poison_burst is its alarm): no honest way to make it error",
-    "ingest_failure_queue_not_empty": "records reach it only after retries or 3600 s of record age; moto publishes no AWS/SQS metrics",
+    "ingest_error_rate": "the ingest function quarantines poison instead of failing (ingest_poison_burst is its "
+    "alarm): no honest way to make it error",
+    "ingest_failure_queue_not_empty": "records reach it only after retries or 3600 s of record age; moto publishes no "
+    "AWS/SQS metrics",
     "stream_write_throughput_exceeded": "moto never throttles",
 }
 
@@ -106,11 +108,12 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
                 StreamName=stream, Records=[{"Data": x.data, "PartitionKey": x.partition_key} for x in pending]
             )
             failed = []
-            for item, rec in zip(pending, resp["Records"]):
+            for item, rec in zip(pending, resp["Records"], strict=True):
                 if rec.get("ErrorCode"):
                     failed.append(item)
                 elif item.kind == "valid":
-                    sent.readings.append(item.reading)
+                    if item.reading is not None:
+                        sent.readings.append(item.reading)
                 else:
                     sent.poison[(rec["ShardId"], rec["SequenceNumber"])] = item.kind
             stalled = stalled + 1 if len(failed) == len(pending) else 0
@@ -161,7 +164,7 @@ def account(stack, sent: Sent) -> dict:
         expected.setdefault(r["device_id"], set()).add(int(r["ts"]))
     in_table = 0
     for device, stamps in expected.items():
-        found = set()
+        found: set[int] = set()
         for page in ddb.get_paginator("query").paginate(
             TableName=stack.get("table_name"),
             KeyConditionExpression="device_id = :d",
@@ -175,7 +178,7 @@ def account(stack, sent: Sent) -> dict:
     by_reason: dict[str, int] = {}
     matched = 0
     for rec in quarantine.list_records(stack, limit=10**9).records:
-        kind = sent.poison.get((rec.get("shard_id"), str(rec.get("sequence_number"))))
+        kind = sent.poison.get((str(rec.get("shard_id")), str(rec.get("sequence_number"))))
         if kind is not None:
             matched += 1
             by_reason[rec.get("reason_code", "?")] = by_reason.get(rec.get("reason_code", "?"), 0) + 1

@@ -28,7 +28,7 @@ def _plain(value):
 def table_items(stack: Stack) -> list[dict]:
     """Every item of the telemetry table (sandbox-sized tables only: this is a full Scan)."""
     ddb = stack.target.client("dynamodb")
-    items = []
+    items: list[dict] = []
     for page in ddb.get_paginator("scan").paginate(TableName=stack.get("table_name")):
         items.extend({k: _plain(_deserializer.deserialize(v)) for k, v in item.items()} for item in page["Items"])
     return items

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox import moto_speed
 from opsctl.sandbox.iot_tags import enable_iot_tagging
 from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
-from opsctl.sandbox import moto_speed
 
 
 class _NeverRegistered(dict):

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 PUT_RECORDS_MAX = 500  # records per PutRecords call (AWS limit)
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # bytes per PutRecords call (AWS limit)
@@ -104,7 +105,11 @@ def poison(count: int, *, seed: int = 7, now_ms: int | None = None) -> list[Outg
     for i in range(count):
         kind = POISON_KINDS[i % len(POISON_KINDS)]
         device = f"dev-p{i:03d}"
-        good = {"device_id": device, "ts": now_ms - rng.randint(1, 600) * 1000, "metrics": {"temp_c": 20.5}}
+        good: dict[str, Any] = {
+            "device_id": device,
+            "ts": now_ms - rng.randint(1, 600) * 1000,
+            "metrics": {"temp_c": 20.5},
+        }
         if kind == "not_utf8":
             data = b"\xff\xfe" + json.dumps(good).encode()
         elif kind == "not_json":
@@ -146,6 +151,7 @@ def mix(valid: list[dict], bad: list[Outgoing], *, seed: int = 7) -> list[Outgoi
 
 
 def _batches(items: list[Outgoing], max_records: int = PUT_RECORDS_MAX):
+    batch: list[Outgoing]
     batch, size = [], 0
     for item in items:
         item_size = len(item.data) + len(item.partition_key)
@@ -213,7 +219,8 @@ def send(
     for item in items:
         if item.kind == "valid":
             result.valid += 1
-            result.readings.append(item.reading)
+            if item.reading is not None:
+                result.readings.append(item.reading)
         else:
             result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
     return result

@@ -168,7 +168,8 @@ def lint(c: Consumer, retention_hours: int, *, falling_behind: bool) -> list[str
     retention_s = retention_hours * 3600
     if c.maximum_record_age_s == -1 or c.maximum_record_age_s >= retention_s:
         out.append(
-            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ retention "
+            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ "
+            "retention "
             f"({retention_s} s): records expire from the stream before Lambda gives up on them"
         )
     if falling_behind and c.parallelization_factor < 10:

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capacity_report import stream as _stream
-from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
+from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from capacity_report.stream import StreamRecommendation as Recommendation  # the one recommendation type
+
+__all__ = ["MAX_SHARDS_PER_STREAM", "SHARD_WRITE_BYTES_PER_S", "SHARD_WRITE_RECORDS_PER_S", "Recommendation"]
 from opsctl.core.errors import InvalidArgument, NotFound, OpsError
 
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
@@ -130,18 +132,20 @@ def plan(kinesis, stream: str, target: int) -> ReshardPlan:
     warnings = []
     if limit is not None and steps and account_open - current + max(steps) > limit:
         raise OpsError(
-            f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its quota of {limit}",
+            f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its "
+            f"quota of {limit}",
             hint="ask AWS for a higher Kinesis shard quota first",
         )
     if len(steps) > MAX_CALLS_PER_24H:
         raise OpsError(
-            f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per stream per 24 h",
+            f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per "
+            "stream per 24 h",
             hint="reshard in two days, or split/merge shards by hand",
         )
     if steps:
         warnings.append(
-            f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per rolling 24 h "
-            "(calls made earlier today count too)"
+            f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per "
+            "rolling 24 h (calls made earlier today count too)"
         )
     return ReshardPlan(
         stream=stream,

@@ -38,10 +38,13 @@ E2E_DEVICES = 20
 def _table(rows: list[dict]) -> str:
     head = ("metric", "unit", "ours", "naive", "naive/ours")
     body = [(r["metric"], r["unit"], _fmt(r["ours"]), _fmt(r["naive"]), _fmt(r.get("ratio"))) for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "  ".join(
-        str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-    )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+
+    def line(cells) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 

@@ -84,7 +84,7 @@ def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, histo
     items, pages = page_through(api_url, device, order=order, limit=limit)
     assert [i["ts"] for i in items] == [r["ts"] for r in expected]  # every reading once, in order
     assert pages == -(-len(expected) // limit)  # no trailing empty page
-    for got, sent in zip(items, expected):
+    for got, sent in zip(items, expected, strict=True):
         assert got["metrics"] == pytest.approx(sent["metrics"])
         assert isinstance(got["metrics"]["rssi_dbm"], int)  # numbers stay numbers
 
@@ -92,7 +92,10 @@ def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, histo
 def test_iso_range_over_http_is_inclusive(api_url, history):
     device = "api-e2e-0001"
     chosen = history[device][10:50]
-    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+    def iso(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
     items, _ = page_through(api_url, device, **{"from": iso(chosen[0]["ts"]), "to": iso(chosen[-1]["ts"]), "limit": 15})
     assert [i["ts"] for i in items] == [r["ts"] for r in chosen]
 

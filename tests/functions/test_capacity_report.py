@@ -131,6 +131,7 @@ def test_steady_provisioned_table_is_lowered_to_peak_at_70_percent_with_one_decr
     t = _only(_report(["steady"]), "steady")
     w, r = t["dimensions"]["write"], t["dimensions"]["read"]
     assert (w["peak_per_s"], w["avg_per_s"], w["peak_utilization_pct"]) == (50, 50, 50)
+    assert (r["peak_per_s"], r["avg_per_s"], r["peak_utilization_pct"]) == (10, 10, 10)
     # by hand: ceil(50 / 0.7) = 72 WCU, ceil(10 / 0.7) = 15 RCU
     assert t["action"] == "set_capacity" and t["changes"] == {"read_capacity": 15, "write_capacity": 72}
     assert t["decreases_planned"] == 1  # one UpdateTable lowers both

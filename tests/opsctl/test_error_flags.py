@@ -50,7 +50,9 @@ def test_the_scan_sees_the_library_errors():
 
 
 def test_the_cli_says_each_argument_as_its_flag():
-    exc = InvalidArgument("{from_ms} is after {to_ms}", hint="give an earlier {from_ms}", arguments=["from_ms", "to_ms"])
+    exc = InvalidArgument(
+        "{from_ms} is after {to_ms}", hint="give an earlier {from_ms}", arguments=["from_ms", "to_ms"]
+    )
     assert str(exc) == "from_ms is after to_ms" and exc.hint == "give an earlier from_ms"
     assert error_line(exc) == "--from is after --to (give an earlier --from)"
     assert flag("quarantine_bucket") == "--quarantine-bucket"

@@ -365,7 +365,8 @@ def handler(event, context):
         raise RuntimeError("table unreachable")
     with open(os.environ["DELIVERIES"], "a") as fh:
         for r in event["Records"]:
-            fh.write(json.dumps([r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode()]) + "\\n")
+            data = base64.b64decode(r["kinesis"]["data"]).decode()
+            fh.write(json.dumps([r["kinesis"]["sequenceNumber"], data]) + "\\n")
     return {"batchItemFailures": []}
 """
 
@@ -381,7 +382,7 @@ def test_runtime_failure_records_replay_through_the_sandbox_invoker(w, tmp_path)
     w.stream(1)
     role = w.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = w.client("lambda")
-    fn = lam.create_function(
+    lam.create_function(
         FunctionName="consumer",
         Runtime="python3.11",
         Role=role,

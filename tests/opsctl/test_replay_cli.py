@@ -149,7 +149,7 @@ def test_a_killed_replay_loses_nothing_and_running_it_again_finishes(moto_endpoi
 
 def test_dry_run_through_the_cli_lists_and_moves_nothing(moto_endpoint, aws, tmp_path):
     sqs = aws("sqs")
-    src, dlq_url, bodies = dead_letter_pair(sqs, 12)
+    src, dlq_url, _ = dead_letter_pair(sqs, 12)
     proc = run(
         moto_endpoint,
         tmp_path,
@@ -205,7 +205,7 @@ def test_a_bad_filter_is_one_line(moto_endpoint, aws, tmp_path):
 
 def test_native_on_an_endpoint_without_move_tasks_is_one_line(moto_endpoint, aws, tmp_path):
     sqs = aws("sqs")
-    src, dlq_url, _ = dead_letter_pair(sqs, 4)
+    _, dlq_url, _ = dead_letter_pair(sqs, 4)
     proc = run(moto_endpoint, tmp_path, "replay-dlq", "--source", dlq_url, "--native", "--yes")
     assert_one_line_error(proc, "does not implement StartMessageMoveTask", "drop --native")
     assert depth(sqs, dlq_url) == 4

@@ -27,16 +27,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
-from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
+from opsctl.sandbox.runtime.function import Invocation
 from opsctl.sandbox.runtime.mapping import (
-    CheckpointStore,
-    EventSink,
-    MappingConfig,
-    MappingStats,
-    OnFailureSender,
     ShardStats,
     iso_millis,
 )
+from opsctl.sandbox.runtime.poller import MappingPoller
 
 SHARD_LIST_REFRESH_S = 1.0
 
@@ -72,33 +68,11 @@ class ShardReader:
     finished_at_ending: int | None = None  # the EndingSequenceNumber the shard was finished at
 
 
-class KinesisPoller:
+class KinesisPoller(MappingPoller):
     """Drives one Kinesis event source mapping: `poll()` makes one pass over its shards."""
 
-    def __init__(
-        self,
-        mapping: MappingConfig,
-        *,
-        target,
-        runner: FunctionRunner,
-        function: DeployedFunction,
-        checkpoints: CheckpointStore,
-        on_failure: OnFailureSender,
-        metrics: MetricSink,
-        on_event: EventSink,
-        until_idle: bool,
-    ):
-        self.mapping = mapping
+    def _open(self, target) -> None:
         self.kinesis = target.client("kinesis")
-        self.region = target.region
-        self.runner = runner
-        self.function = function
-        self.checkpoints = checkpoints
-        self.on_failure = on_failure
-        self.metrics = metrics
-        self.on_event = on_event
-        self.until_idle = until_idle
-        self.stats = MappingStats(uuid=mapping.uuid, function_name=function.name, source=mapping.source_arn)
         self.shards: dict[str, ShardReader] = {}
         self._listed_at: float | None = None
 
@@ -206,7 +180,7 @@ class KinesisPoller:
     # -- reading -----------------------------------------------------------------------------------
 
     def _iterator(self, r: ShardReader) -> str:
-        args = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
+        args: dict[str, object] = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
         after = r.last_fetched or r.checkpoint
         if after is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
@@ -272,9 +246,15 @@ class KinesisPoller:
             return []
         full = len(r.buffer) >= self.mapping.batch_size
         window = self.mapping.batching_window_s
-        if not full and window > 0 and not (self.until_idle and r.caught_up):
-            if r.buffered_since is not None and time.monotonic() - r.buffered_since < window:
-                return []
+        if (
+            not full
+            and window > 0
+            and not (self.until_idle and r.caught_up)
+            and r.buffered_since is not None
+            and time.monotonic() - r.buffered_since < window
+        ):
+            return []
+        batch: list[KinesisRecord]
         batch, size = [], 0
         while r.buffer and len(batch) < self.mapping.batch_size:
             rec_size = len(r.buffer[0].data_b64) + RECORD_OVERHEAD_BYTES

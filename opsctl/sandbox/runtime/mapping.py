@@ -181,5 +181,5 @@ class OnFailureSender:
 
 def iso_millis(epoch_s: float) -> str:
     """`2019-11-14T00:38:06.021Z`, the timestamp format of Lambda's on-failure records."""
-    ms = int(round(epoch_s * 1000))
+    ms = round(epoch_s * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"

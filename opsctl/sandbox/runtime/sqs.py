@@ -26,8 +26,9 @@ import base64
 import time
 from dataclasses import dataclass
 
-from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
-from opsctl.sandbox.runtime.mapping import CheckpointStore, EventSink, MappingConfig, MappingStats, OnFailureSender
+from opsctl.sandbox.runtime.function import Invocation
+from opsctl.sandbox.runtime.mapping import MappingStats
+from opsctl.sandbox.runtime.poller import MappingPoller
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 RECORD_OVERHEAD_BYTES = 600  # the JSON around one message's body in the event, roughly
@@ -47,31 +48,15 @@ class SqsMappingStats(MappingStats):
     left_in_flight: int = 0  # in-flight messages not waited for at the end (queue without a redrive policy)
 
 
-class SqsPoller:
+class SqsPoller(MappingPoller):
     """Drives one SQS event source mapping: `poll()` receives and delivers at most one batch."""
 
-    def __init__(
-        self,
-        mapping: MappingConfig,
-        *,
-        target,
-        runner: FunctionRunner,
-        function: DeployedFunction,
-        checkpoints: CheckpointStore,
-        on_failure: OnFailureSender,
-        metrics: MetricSink,
-        on_event: EventSink,
-        until_idle: bool,
-    ):
-        self.mapping = mapping
+    stats_type = SqsMappingStats
+    stats: SqsMappingStats
+
+    def _open(self, target) -> None:
+        mapping = self.mapping
         self.sqs = target.client("sqs")
-        self.region = target.region
-        self.runner = runner
-        self.function = function
-        self.metrics = metrics
-        self.on_event = on_event
-        self.until_idle = until_idle
-        self.stats = SqsMappingStats(uuid=mapping.uuid, function_name=function.name, source=mapping.source_arn)
         parts = mapping.source_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         attrs = self.sqs.get_queue_attributes(
