@@ -195,11 +195,24 @@ def test_bootstrap_initialises_and_validates(tmp_path: Path, plugin_dir: str | N
     assert done.returncode == 0, done.stderr + done.stdout
 
 
+def test_the_table_is_one_resource_whatever_the_mode_and_every_old_address_moves_to_it():
+    """A billing-mode or auto-scaling switch must be an in-place update (tests/e2e/test_table_switch_sandbox.py
+    plans and applies each one): one table resource without count, capacity left to the scalable targets, and a
+    chain of moves (Terraform allows one move per destination) from both addresses of the two-resource module."""
+    main = parse(MODULES_DIR / "telemetry_table" / "main.tf")
+    tables = [b for r in main["resource"] for n, b in r.get("aws_dynamodb_table", {}).items()]
+    assert len(tables) == 1 and "count" not in tables[0] and "for_each" not in tables[0]
+    assert set(first(tables[0]["lifecycle"])["ignore_changes"]) == {"read_capacity", "write_capacity"}
+    moves = {m["from"]: m["to"] for m in main["moved"]}
+    assert moves == {
+        "${aws_dynamodb_table.autoscaled[0]}": "${aws_dynamodb_table.this[0]}",
+        "${aws_dynamodb_table.this[0]}": "${aws_dynamodb_table.this}",
+    }
+
+
 def test_tables_are_deletion_protected_everywhere_but_the_sandbox():
-    tables = resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")
-    assert len(tables) == 2 and all(
-        b["deletion_protection_enabled"] == "${var.deletion_protection_enabled}" for _, _, b in tables
-    )
+    (table,) = [b for _, _, b in resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")]
+    assert table["deletion_protection_enabled"] == "${var.deletion_protection_enabled}"
     passed = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n in ("telemetry_table", "rollup_table")]
     assert len(passed) == 2 and all(
         b["deletion_protection_enabled"] == "${var.table_deletion_protection}" for b in passed
