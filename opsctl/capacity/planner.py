@@ -44,9 +44,10 @@ def scope(stack, table_names: list[str] | None, *, headroom: float, target_pct: 
     )
 
 
-def load_prices(path: str | None) -> dict:
+def load_prices(path: str | None, region: str | None = None) -> dict:
+    """The prices of `region` (the stack's) from --prices, $CAPACITY_PRICES_FILE or the bundled file."""
     try:
-        return pricing.load(path)
+        return pricing.load(path, region=region)
     except pricing.PricesError as exc:
         raise OpsError(
             str(exc),
