@@ -46,6 +46,11 @@ def scheduled_time(event: dict, now: dt.datetime) -> dt.datetime:
         raise ConfigError(f"scheduled_time {raw!r} is not an ISO 8601 UTC time like 2026-01-02T06:00:00Z") from None
 
 
+def _region() -> str | None:
+    """The function's own region (Lambda sets AWS_REGION): the report prices the stack where it runs."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
 def scope_from_environment(env=os.environ) -> report.Scope:
     tables = [t.strip() for t in env.get("TABLE_NAMES", "").split(",") if t.strip()]
     queues = {}
@@ -88,7 +93,7 @@ def handler(event, context):
         window_s=int(window.total_seconds()),
         schedule=(event or {}).get("schedule_arn") if isinstance(event, dict) else None,
     )
-    doc = report.build(clients.client, scope, window=window, now=end, prices=prices.load())
+    doc = report.build(clients.client, scope, window=window, now=end, prices=prices.load(region=_region()))
     keys = object_keys(prefix, scope.environment, end)
     s3 = clients.client("s3")
     for fmt, key in keys.items():

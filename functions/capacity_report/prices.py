@@ -1,7 +1,10 @@
-"""Prices, from one data file (region, date, source) that an operator can replace.
+"""Prices, from one data file that an operator can replace: a price set (date, source, the services' prices) per
+region under `regions`, and the `default_region` a stack elsewhere falls back to (with a warning). A file of one
+region (`region`, `date`, `source` at the top, as before) still loads.
 
 Default: prices.json next to this module. Override with the path in CAPACITY_PRICES_FILE (the function's
-environment, and opsctl's `--prices` flag sets the same variable)."""
+environment, and opsctl's `--prices` flag sets the same variable). `load(region=...)` picks the stack's region:
+the report function passes its own (AWS_REGION), opsctl the stack's."""
 
 from __future__ import annotations
 
@@ -28,23 +31,49 @@ class PricesError(ValueError):
     """The prices file is missing, not JSON, or lacks a price."""
 
 
-def load(path: str | Path | None = None) -> dict:
-    """The prices document: `path`, else $CAPACITY_PRICES_FILE, else the bundled prices.json."""
-    chosen = Path(path or os.environ.get(ENV_VAR) or DEFAULT_FILE)
+def _read(chosen: Path) -> dict:
     try:
-        doc = json.loads(chosen.read_text())
+        return json.loads(chosen.read_text())
     except FileNotFoundError:
         raise PricesError(f"prices file {chosen} does not exist") from None
     except (OSError, ValueError) as exc:
         raise PricesError(f"prices file {chosen} is not readable JSON: {exc}") from None
+
+
+def _check(doc: dict, where: str) -> None:
     for key in ("region", "date", "source"):
         if not isinstance(doc.get(key), str) or not doc[key]:
-            raise PricesError(f"prices file {chosen} needs a {key!r} string")
+            raise PricesError(f"prices file {where} needs a {key!r} string")
     for section, names in REQUIRED.items():
         for name in names:
             value = (doc.get(section) or {}).get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise PricesError(f"prices file {chosen} needs a non-negative number at {section}.{name}")
+                raise PricesError(f"prices file {where} needs a non-negative number at {section}.{name}")
+
+
+def load(path: str | Path | None = None, region: str | None = None) -> dict:
+    """The prices of `region` (default: the file's default_region): `path`, else $CAPACITY_PRICES_FILE, else
+    the bundled prices.json. A region the file does not price gets the default region's, and `requested_region`
+    says which was asked for (warnings() then says so in every report)."""
+    chosen = Path(path or os.environ.get(ENV_VAR) or DEFAULT_FILE)
+    raw = _read(chosen)
+    if isinstance(raw.get("regions"), dict) and raw["regions"]:
+        default = raw.get("default_region")
+        if default not in raw["regions"]:
+            raise PricesError(f"prices file {chosen} needs a 'default_region' that is one of its regions")
+        for name, entry in raw["regions"].items():
+            if not isinstance(entry, dict):
+                raise PricesError(f"prices file {chosen} needs an object at regions.{name}")
+            _check({"region": name, **entry}, f"{chosen} (regions.{name})")
+        picked = region if region in raw["regions"] else default
+        doc = {"currency": raw.get("currency", "USD"), "region": picked, **raw["regions"][picked]}
+        doc["regions_priced"] = sorted(raw["regions"])
+    else:
+        doc = raw
+        _check(doc, str(chosen))
+        doc["regions_priced"] = [doc["region"]]
+    if region and region != doc["region"]:
+        doc["requested_region"] = region
     doc["file"] = chosen.name if chosen == DEFAULT_FILE else str(chosen)
     return doc
 
@@ -95,8 +124,16 @@ def warnings(prices: dict, *, now, region: str | None, max_age_days: int = MAX_P
             f"refresh {prices.get('file')} or point CAPACITY_PRICES_FILE at a current file"
         )
     if region and prices.get("region") and region != prices["region"]:
+        priced = ", ".join(prices.get("regions_priced") or [prices["region"]])
         out.append(
-            f"prices are for {prices['region']}, the stack is in {region}: costs are {prices['region']}'s; "
-            f"point CAPACITY_PRICES_FILE at a {region} price file"
+            f"prices are for {prices['region']}, the stack is in {region}: costs are {prices['region']}'s "
+            f"({prices.get('file')} prices {priced}); add {region} to it or point CAPACITY_PRICES_FILE at a "
+            f"{region} price file"
+        )
+    unverified = prices.get("unverified") or []
+    if unverified:
+        out.append(
+            f"{prices['region']} prices of {', '.join(unverified)} are unverified (not read from AWS's price pages; "
+            f"see {prices.get('file')}): those costs are estimates"
         )
     return out

@@ -87,7 +87,11 @@ def _autoscaling(aas, resource_ids: list[str]) -> tuple[dict, str | None]:
     }
     for t in targets:
         key = (t["ResourceId"], t["ScalableDimension"])
-        found[key] = {"min": t["MinCapacity"], "max": t["MaxCapacity"], "target_pct": targets_pct.get(key)}
+        # A target without a target-tracking policy never scales: it holds a fixed capacity (min = max, as
+        # terraform/modules/telemetry_table registers one for a fixed PROVISIONED table), so it is not auto scaling.
+        if targets_pct.get(key) is None:
+            continue
+        found[key] = {"min": t["MinCapacity"], "max": t["MaxCapacity"], "target_pct": targets_pct[key]}
     return found, None
 
 

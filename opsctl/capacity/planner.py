@@ -47,9 +47,10 @@ def scope(stack, table_names: list[str] | None, *, headroom: float, target_pct: 
     )
 
 
-def load_prices(path: str | None) -> dict:
+def load_prices(path: str | None, region: str | None = None) -> dict:
+    """The prices of `region` (the stack's) from --prices, $CAPACITY_PRICES_FILE or the bundled file."""
     try:
-        return pricing.load(path)
+        return pricing.load(path, region=region)
     except pricing.PricesError as exc:
         raise OpsError(
             str(exc),
@@ -170,6 +171,29 @@ def _wait_active(ddb, table: str, timeout_s: float = ACTIVE_WAIT_S) -> dict:
         time.sleep(2)
 
 
+def _move_fixed_targets(aas, table: str, pt: dict) -> None:
+    """A fixed capacity held by a scalable target with min = max (terraform/modules/telemetry_table) moves with the
+    table: else the next RegisterScalableTarget (any apply) would put the old value back, and Terraform's plan of
+    the recorded variables would not match the target."""
+    found = aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=[f"table/{table}"]).get(
+        "ScalableTargets", []
+    )
+    units = {
+        "dynamodb:table:ReadCapacityUnits": "ReadCapacityUnits",
+        "dynamodb:table:WriteCapacityUnits": "WriteCapacityUnits",
+    }
+    for t in found:
+        unit = units.get(t["ScalableDimension"])
+        if unit and t["MinCapacity"] == t["MaxCapacity"] != pt[unit]:
+            aas.register_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId=f"table/{table}",
+                ScalableDimension=t["ScalableDimension"],
+                MinCapacity=pt[unit],
+                MaxCapacity=pt[unit],
+            )
+
+
 def apply_change(stack, c: Change) -> dict:
     """Makes one change live (UpdateTable or Application Auto Scaling) and returns what DescribeTable shows after."""
     ddb, aas = stack.target.client("dynamodb"), stack.target.client("application-autoscaling")
@@ -195,6 +219,8 @@ def apply_change(stack, c: Change) -> dict:
             ddb.update_table(TableName=c.table, BillingMode="PROVISIONED", ProvisionedThroughput=pt)
         else:
             ddb.update_table(TableName=c.table, ProvisionedThroughput=pt)
+        if c.index is None:
+            _move_fixed_targets(aas, c.table, pt)
     elif c.action == "switch_to_on_demand":
         ddb.update_table(TableName=c.table, BillingMode="PAY_PER_REQUEST")
     elif c.action == "set_autoscaling":

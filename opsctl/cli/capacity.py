@@ -125,8 +125,9 @@ def capacity(
         raise OpsError(f"--expect {expect:g} records/s is not a rate", hint="e.g. --expect 2000")
     _check_headroom(headroom)
     span = _window(window)
-    the_prices = cap.load_prices(prices)
+    cap.load_prices(prices)  # a bad --prices is one error line before any AWS call
     stack = ctx.obj.stack()
+    the_prices = cap.load_prices(prices, stack.target.region)
     sc = cap.scope(stack, table, headroom=headroom, target_pct=target_pct)
     now = dt.datetime.now(dt.UTC)
     with err.status(f"reading {len(sc.tables)} table(s), the stream and its consumers over {window}"):
@@ -358,8 +359,9 @@ def report(
         fmt_ = "json"
     _check_headroom(headroom)
     span = _window(window)
-    the_prices = cap.load_prices(prices)
+    cap.load_prices(prices)  # a bad --prices is one error line before any AWS call
     stack = ctx.obj.stack()
+    the_prices = cap.load_prices(prices, stack.target.region)
     sc = cap.scope(stack, None, headroom=headroom, target_pct=None)
     with err.status(f"building the capacity report over {window}"):
         doc = cap.build(stack, sc, window=span, prices=the_prices)

@@ -38,9 +38,8 @@ def provisioned_table(sandbox):
     brought up with (tests/e2e/conftest.py SESSION_VARIABLES), so no second apply is needed to switch it.
 
     It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
-    still agrees. Switching back is not possible on moto: after UpdateTable to PAY_PER_REQUEST it keeps reporting
-    the old ProvisionedThroughput (AWS reports 0), and the AWS provider then refuses to plan ("read_capacity can not
-    be set when billing_mode is PAY_PER_REQUEST")."""
+    still agrees. Its fixed capacity is held by scalable targets with min = max (terraform/modules/telemetry_table),
+    which `--apply` moves with the table; switching modes is tests/e2e/test_table_switch_sandbox.py's subject."""
     recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
     assert recorded["table_billing_mode"] == "PROVISIONED"
     return sandbox.outputs["table_name"]

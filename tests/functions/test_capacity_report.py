@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -367,15 +369,23 @@ def test_stream_recommendation_and_lambda_concurrency(aws):
 
 def test_prices_come_from_one_file_that_can_be_replaced(tmp_path, monkeypatch):
     doc = json.loads(pricing.DEFAULT_FILE.read_text())
-    assert {"region", "date", "source"} <= doc.keys()
-    doc["dynamodb"]["provisioned_wcu_per_hour"] = 0.00225  # = one WCU-hour fully used on demand → break-even 100 %
+    assert {"date", "source"} <= doc["regions"][doc["default_region"]].keys()
+    us = doc["regions"]["us-east-1"]
+    us["dynamodb"]["provisioned_wcu_per_hour"] = 0.00225  # = one WCU-hour fully used on demand → break-even 100 %
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
     monkeypatch.setenv(pricing.ENV_VAR, str(path))
     assert pricing.break_even_utilization_pct(pricing.load(), "write") == pytest.approx(100.0)
+    # A file of one region, as an operator may still write it, loads as before.
+    path.write_text(json.dumps({"region": "us-east-1", "currency": "USD", **us}))
+    assert pricing.load(region="us-east-1")["dynamodb"]["provisioned_wcu_per_hour"] == 0.00225
     path.write_text("{}")
     with pytest.raises(pricing.PricesError, match="needs a 'region'"):
         pricing.load()
+    del us["dynamodb"]["provisioned_rcu_per_hour"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(pricing.PricesError, match=r"regions.us-east-1\) needs a non-negative number at dynamodb"):
+        pricing.load(region="eu-west-1")  # every region is checked, not only the one asked for
 
 
 # --- rendering --------------------------------------------------------------------------------------------
@@ -545,9 +555,10 @@ def test_the_report_says_when_its_prices_are_stale_or_for_another_region(aws):
         return [w for w in rep["warnings"] if "prices" in w]
 
     # The bundled file (2024-11-01) at NOW (2026-03-10): 494 days old, over the 365 allowed.
-    (stale,) = warnings_with(PRICES)
+    stale, unverified = warnings_with(PRICES)
     assert "494 days old" in stale and "CAPACITY_PRICES_FILE" in stale
-    current = {**PRICES, "region": REGION, "date": NOW.date().isoformat()}
+    assert unverified.startswith("us-east-1 prices of kms are unverified")  # what prices.json marks so
+    current = {**PRICES, "region": REGION, "date": NOW.date().isoformat(), "unverified": []}
     assert warnings_with(current) == []
     # Prices of another region than the stack's (the clients are in REGION): every cost is that region's.
     (other,) = warnings_with({**current, "region": "eu-west-1"})
@@ -572,3 +583,81 @@ def test_html_report_shows_hostile_text_as_text(aws):
     assert not {"script", "img"} & set(p.tags)
     assert "&lt;script&gt;" in page  # shown, escaped
     assert "\x1b" not in page and "\u202e" not in page  # no terminal escape nor reordering character survives
+
+
+# --- prices per region --------------------------------------------------------------------------------------
+
+
+def test_an_eu_west_1_stack_is_costed_at_eu_west_1_prices(monkeypatch):
+    """Real metrics through moto in eu-west-1, the default region of dev and prod: the report's costs are
+    eu-west-1's (a different price than us-east-1's), with no other-region warning, and its unverified
+    sections named."""
+    eu = pricing.load(region="eu-west-1")
+    us = pricing.load(region="us-east-1")
+    assert eu["region"] == "eu-west-1" and "requested_region" not in eu
+    wcu_hour = eu["dynamodb"]["provisioned_wcu_per_hour"]
+    assert wcu_hour != us["dynamodb"]["provisioned_wcu_per_hour"]  # else the test could not tell them apart
+    with mock_aws():
+
+        def eu_client(name):
+            return boto3.client(name, region_name="eu-west-1")
+
+        eu_client("dynamodb").create_table(
+            TableName="steady",
+            BillingMode="PROVISIONED",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+            ProvisionedThroughput={"ReadCapacityUnits": 100, "WriteCapacityUnits": 100},
+        )
+        monkeypatch.setattr(sys.modules[__name__], "_client", eu_client)
+        _seed("ConsumedWriteCapacityUnits", lambda i: 3000, [("TableName", "steady")])  # 50 WCU/s
+        _seed("ConsumedReadCapacityUnits", lambda i: 600, [("TableName", "steady")])
+        rep = report.build(eu_client, report.Scope("test", ["steady"]), window=WINDOW, now=NOW, prices=eu)
+    w = _only(rep, "steady")["dimensions"]["write"]
+    # ceil(50 / 0.7) = 72 WCU for 730 h at eu-west-1's WCU-hour; 50/s on demand at its per-million price
+    assert w["monthly_provisioned_needed"] == pytest.approx(72 * 730 * wcu_hour)
+    assert w["monthly_on_demand"] == pytest.approx(
+        50 * 3600 * 730 * eu["dynamodb"]["on_demand_write_per_million_units"] / 1e6
+    )
+    assert rep["prices"]["region"] == "eu-west-1"
+    price_warnings = [x for x in rep["warnings"] if "prices" in x]
+    assert not any("the stack is in" in x for x in price_warnings)
+    assert any(x.startswith("eu-west-1 prices of dynamodb, kinesis") and "unverified" in x for x in price_warnings)
+
+
+def test_a_region_without_prices_falls_back_to_the_default_with_a_warning():
+    doc = pricing.load(region="ap-southeast-2")
+    assert doc["region"] == "us-east-1" and doc["requested_region"] == "ap-southeast-2"
+    with mock_aws():
+        rep = report.build(
+            lambda name: boto3.client(name, region_name="ap-southeast-2"),
+            report.Scope("test", []),
+            window=WINDOW,
+            now=NOW,
+            prices=doc,
+        )
+    (other,) = [x for x in rep["warnings"] if "the stack is in" in x]
+    assert "prices are for us-east-1, the stack is in ap-southeast-2" in other
+    assert "prices eu-west-1, us-east-1" in other
+
+
+def test_every_region_of_the_bundled_file_is_complete_and_the_envs_defaults_are_priced():
+    raw = json.loads(pricing.DEFAULT_FILE.read_text())
+    for region in raw["regions"]:
+        doc = pricing.load(region=region)  # validates every required price of that region
+        assert doc["date"] and doc["source"] and set(doc.get("unverified", [])) <= set(doc["sources"])
+    envs = Path(__file__).resolve().parents[2] / "terraform" / "envs"
+    defaults = {
+        re.search(r'variable "region" \{[^}]*?default\s*=\s*"([^"]+)"', (d / "variables.tf").read_text(), re.S).group(1)
+        for d in envs.iterdir()
+        if (d / "variables.tf").exists()
+    }
+    assert defaults == {"us-east-1", "eu-west-1"} and defaults <= set(raw["regions"])
+
+
+def test_the_report_function_prices_its_own_region(monkeypatch):
+    from capacity_report import handler
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert handler._region() == "eu-west-1"
+    assert pricing.load(region=handler._region())["region"] == "eu-west-1"

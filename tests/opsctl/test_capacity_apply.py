@@ -136,3 +136,53 @@ def test_an_environment_without_the_variable_is_told_to_change_terraform_by_hand
     )
     (table,) = [c for c in cap.plan_changes(local, report) if c.resource == "readings"]
     assert "declares no table_autoscaling_read, table_autoscaling_write" in table.untracked
+
+
+def test_a_fixed_capacity_held_by_a_min_equals_max_target_moves_with_the_table(tmp_path, monkeypatch):
+    """terraform/modules/telemetry_table holds a fixed PROVISIONED capacity with a scalable target of min = max and
+    no policy: the report sees no auto scaling there, and --apply moves the target with the table, so the next
+    RegisterScalableTarget does not put the old capacity back and the recorded variables match it."""
+    monkeypatch.setattr(tfvars, "ENVS_DIR", tmp_path)
+    (tmp_path / "dev").mkdir()
+    monkeypatch.setattr(cap, "_declared_variables", lambda env: {"table_read_capacity", "table_write_capacity"})
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="fixed",
+            BillingMode="PROVISIONED",
+            ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+        )
+        aas = boto3.client("application-autoscaling", region_name="us-east-1")
+        for dim in ("Read", "Write"):
+            aas.register_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId="table/fixed",
+                ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+                MinCapacity=5,
+                MaxCapacity=5,
+            )
+        _seed(boto3.client("cloudwatch", region_name="us-east-1"), "fixed", 600)  # 10 WCU/s → 15 at 70 %
+        stack = Stack(env="dev", target=AwsTarget(region="us-east-1"), outputs={"table_name": "fixed"})
+        report = cap.build(
+            stack,
+            cap.scope(stack, None, headroom=0.7, target_pct=None),
+            window=dt.timedelta(hours=1),
+            prices=cap.load_prices(None, "us-east-1"),
+            now=NOW,
+        )
+        (t,) = report["tables"]
+        assert t["autoscaled"] is False and t["action"] == "set_capacity"
+        (change,) = cap.plan_changes(stack, report)
+        after = cap.apply_change(stack, change)
+        ranges = {
+            x["ScalableDimension"].split(":")[-1]: (x["MinCapacity"], x["MaxCapacity"])
+            for x in aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/fixed"])[
+                "ScalableTargets"
+            ]
+        }
+    assert (after["read_capacity"], after["write_capacity"]) == (change.changes["read_capacity"], 15)
+    assert ranges["WriteCapacityUnits"] == (15, 15)
+    assert ranges["ReadCapacityUnits"] == (after["read_capacity"],) * 2
+    assert change.tfvars["table_write_capacity"] == 15

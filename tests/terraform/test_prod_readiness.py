@@ -4,6 +4,7 @@ report, and a bound on the public api function's concurrency in prod."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -122,6 +123,61 @@ def test_the_tfvars_example_passes_its_own_validation_when_copied(env: str, tmp_
     assert console.returncode == 0 and console.stdout.strip().endswith("1"), console.stderr
 
 
+def _console(root: Path, plugin_dir: str | None, expressions: list[str], *var_args: str) -> list:
+    """The values of `expressions` in a copy of an env, by `terraform console` (offline, no AWS; it answers one
+    expression from stdin, so they go in one list)."""
+    import subprocess
+
+    init = ["terraform", "init", "-input=false", "-no-color"]
+    if plugin_dir:
+        init.append(f"-plugin-dir={plugin_dir}")
+    if not (root / ".terraform").exists():
+        done = subprocess.run(init, cwd=root, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    console = subprocess.run(
+        ["terraform", "console", "-no-color", *var_args],
+        cwd=root,
+        input=f"jsonencode([{', '.join(expressions)}])\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert console.returncode == 0, console.stderr
+    return json.loads(json.loads(console.stdout.strip().splitlines()[-1]))
+
+
+def test_prod_starts_on_demand_and_is_auto_scaled_from_a_floor_only_when_one_is_given(tmp_path: Path, plugin_dir):
+    """The design's load (~1,000 device requests/s) throttled at once on the old 10 WCU / 5 RCU start."""
+    import shutil
+
+    shutil.copytree(TERRAFORM_DIR / "modules", tmp_path / "modules")
+    root = tmp_path / "envs" / "prod"
+    shutil.copytree(
+        ENVS_DIR / "prod", root, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.auto.tfvars*")
+    )
+    (root / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    required = ["-var", "runbook_base_url=https://example.com/"]
+    asked = ["local.table_provisioned", "local.table_autoscaling_write"]
+
+    provisioned, _ = _console(root, plugin_dir, asked, *required)
+    assert provisioned is False  # no floor: PAY_PER_REQUEST
+
+    provisioned, write = _console(
+        root, plugin_dir, asked, *required, "-var", "table_autoscaling_write={min_capacity=1500}"
+    )
+    assert provisioned is True
+    assert write == {"min_capacity": 1500, "max_capacity": 4000, "target_utilization_percent": 70}
+    # Only a read floor: writes start from the design's load, 1,000 writes/s at a 70 % target.
+    provisioned, write = _console(
+        root, plugin_dir, asked, *required, "-var", "table_autoscaling_read={min_capacity=50}"
+    )
+    assert provisioned is True and write["min_capacity"] == 1430 and write["min_capacity"] * 0.7 >= 1000
+
+    (call,) = [b for _, n, b in blocks("module", ENVS_DIR / "prod") if n == "pipeline"]
+    assert call["table_billing_mode"] == '${local.table_provisioned ? "PROVISIONED" : "PAY_PER_REQUEST"}'
+    assert call["table_autoscaling_enabled"] == "${local.table_provisioned}"
+
+
 def test_the_alerts_topic_takes_subscriptions_of_the_four_protocols_and_real_envs_pass_them():
     (sub,) = [b for _, _, b in resources("aws_sns_topic_subscription", MODULES_DIR / "alerts_topic")]
     assert "var.subscriptions" in str(sub["for_each"]) and "aws_sns_topic.this.arn" in str(sub["topic_arn"])
@@ -195,11 +251,24 @@ def test_bootstrap_initialises_and_validates(tmp_path: Path, plugin_dir: str | N
     assert done.returncode == 0, done.stderr + done.stdout
 
 
+def test_the_table_is_one_resource_whatever_the_mode_and_every_old_address_moves_to_it():
+    """A billing-mode or auto-scaling switch must be an in-place update (tests/e2e/test_table_switch_sandbox.py
+    plans and applies each one): one table resource without count, capacity left to the scalable targets, and a
+    chain of moves (Terraform allows one move per destination) from both addresses of the two-resource module."""
+    main = parse(MODULES_DIR / "telemetry_table" / "main.tf")
+    tables = [b for r in main["resource"] for n, b in r.get("aws_dynamodb_table", {}).items()]
+    assert len(tables) == 1 and "count" not in tables[0] and "for_each" not in tables[0]
+    assert set(first(tables[0]["lifecycle"])["ignore_changes"]) == {"read_capacity", "write_capacity"}
+    moves = {m["from"]: m["to"] for m in main["moved"]}
+    assert moves == {
+        "${aws_dynamodb_table.autoscaled[0]}": "${aws_dynamodb_table.this[0]}",
+        "${aws_dynamodb_table.this[0]}": "${aws_dynamodb_table.this}",
+    }
+
+
 def test_tables_are_deletion_protected_everywhere_but_the_sandbox():
-    tables = resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")
-    assert len(tables) == 2 and all(
-        b["deletion_protection_enabled"] == "${var.deletion_protection_enabled}" for _, _, b in tables
-    )
+    (table,) = [b for _, _, b in resources("aws_dynamodb_table", MODULES_DIR / "telemetry_table")]
+    assert table["deletion_protection_enabled"] == "${var.deletion_protection_enabled}"
     passed = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n in ("telemetry_table", "rollup_table")]
     assert len(passed) == 2 and all(
         b["deletion_protection_enabled"] == "${var.table_deletion_protection}" for b in passed

@@ -39,23 +39,23 @@ variable "tags" {
 }
 
 variable "table_autoscaling_read" {
-  description = "Read auto scaling of the readings table: min and max capacity units, target utilisation percent."
+  description = "Provisioned floor of the readings table's reads: min and max capacity units, target utilisation percent. Default null: the table is on demand (PAY_PER_REQUEST) unless this or table_autoscaling_write is given. Why on demand: the design's load is ~1,000 device requests/s, i.e. ~1,000 writes/s of items under 1 KB (1 write unit each) in bursts; a new on-demand table sustains up to 4,000 writes/s and 12,000 reads/s at once (DynamoDB developer guide, \"Initial throughput and scaling properties\"), while the old provisioned start (10 WCU / 5 RCU, auto scaling reacting after ~2 minutes above target) throttled any real fleet at once and sent batches to the failure queue. Give a floor once `opsctl capacity` shows steady use above the break-even (~29 % average utilisation); when only the write floor is given, reads start at min 100, max 4000 units."
   type = object({
-    min_capacity               = optional(number, 5)
-    max_capacity               = optional(number, 200)
+    min_capacity               = number
+    max_capacity               = optional(number, 4000)
     target_utilization_percent = optional(number, 70)
   })
-  default = {}
+  default = null
 }
 
 variable "table_autoscaling_write" {
-  description = "Write auto scaling of the readings table: min and max capacity units, target utilisation percent."
+  description = "Provisioned floor of the readings table's writes: min and max capacity units, target utilisation percent. Default null: on demand (see table_autoscaling_read for why). A floor for the design's load (~1,000 writes/s of items under 1 KB) is min_capacity = 1430 (1,000 units / 70 % target); when only the read floor is given, writes start at that, max 4000 units."
   type = object({
-    min_capacity               = optional(number, 10)
-    max_capacity               = optional(number, 1000)
+    min_capacity               = number
+    max_capacity               = optional(number, 4000)
     target_utilization_percent = optional(number, 70)
   })
-  default = {}
+  default = null
 }
 
 variable "ingest_reserved_concurrency" {

@@ -30,7 +30,7 @@ variable "kms_key_arn" {
 }
 
 variable "billing_mode" {
-  description = "PAY_PER_REQUEST (on demand) or PROVISIONED (read_capacity/write_capacity, optionally auto scaled)."
+  description = "PAY_PER_REQUEST (on demand) or PROVISIONED (read_capacity/write_capacity, or auto scaled). A switch is an in-place update of the same table. AWS allows PROVISIONED to PAY_PER_REQUEST up to 4 times in a rolling 24 hours, PAY_PER_REQUEST to PROVISIONED at any time (DynamoDB developer guide, \"Considerations when switching capacity modes\")."
   type        = string
   default     = "PAY_PER_REQUEST"
 
@@ -41,7 +41,7 @@ variable "billing_mode" {
 }
 
 variable "read_capacity" {
-  description = "Read capacity units when PROVISIONED (the starting value when auto scaled)."
+  description = "Read capacity units when PROVISIONED without auto scaling (a scalable target with min = max = this value holds it); unused when auto scaled (autoscaling_read.min_capacity is the start)."
   type        = number
   default     = 5
 
@@ -52,7 +52,7 @@ variable "read_capacity" {
 }
 
 variable "write_capacity" {
-  description = "Write capacity units when PROVISIONED (the starting value when auto scaled)."
+  description = "Write capacity units when PROVISIONED without auto scaling (a scalable target with min = max = this value holds it); unused when auto scaled (autoscaling_write.min_capacity is the start)."
   type        = number
   default     = 5
 
@@ -63,7 +63,7 @@ variable "write_capacity" {
 }
 
 variable "autoscaling_enabled" {
-  description = "With PROVISIONED: target-tracking auto scaling of read and write capacity. Keep false against the sandbox (moto cannot serve scalable targets)."
+  description = "With PROVISIONED: target-tracking auto scaling of read and write capacity between autoscaling_read/autoscaling_write min and max. Off: the capacity is fixed at read_capacity/write_capacity."
   type        = bool
   default     = false
 }

@@ -1,0 +1,302 @@
+"""A settings change never replaces the readings table: terraform/modules/telemetry_table applied to a sandbox of
+this module's own (a moto server with the sandbox's patches, opsctl.sandbox.moto_main), then planned and applied in
+every other mode. The plans (`terraform show -json` of a saved plan) must hold no delete or replace of the table,
+the applies must keep its items, and state made by the two-resource module (tests/e2e/fixtures/
+telemetry_table_two_resources, `this[0]` and `autoscaled[0]`) must move to the one resource without replacement.
+
+The root module here holds only what the table needs (its KMS key and the module), with the provider pointed at the
+sandbox as envs/local does: the whole local stack would take minutes per apply, and only the table module changes
+between modes (envs and the pipeline module pass the variables through)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+
+from opsctl.core import tf
+from opsctl.sandbox import server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-table-switch")]
+
+ROOT = Path(__file__).resolve().parents[2]
+NEW_MODULE = ROOT / "terraform" / "modules" / "telemetry_table"
+OLD_MODULE = Path(__file__).with_name("fixtures") / "telemetry_table_two_resources"
+REGION = "eu-west-1"
+TF_TIMEOUT_S = 300  # seconds per terraform call: a resource moto cannot serve fails here instead of hanging
+
+ON_DEMAND = {"billing_mode": "PAY_PER_REQUEST", "autoscaling_enabled": False}
+FIXED = {"billing_mode": "PROVISIONED", "autoscaling_enabled": False, "read_capacity": 7, "write_capacity": 9}
+AUTOSCALED = {
+    "billing_mode": "PROVISIONED",
+    "autoscaling_enabled": True,
+    "autoscaling_read": {"min_capacity": 4, "max_capacity": 40, "target_utilization_percent": 70},
+    "autoscaling_write": {"min_capacity": 12, "max_capacity": 120, "target_utilization_percent": 70},
+}
+MODES = {"on_demand": ON_DEMAND, "fixed": FIXED, "autoscaled": AUTOSCALED}
+
+ROOT_TF = """
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "sandbox"
+  secret_key                  = "sandbox"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+
+  endpoints {{
+    applicationautoscaling = "{endpoint}"
+    dynamodb               = "{endpoint}"
+    kms                    = "{endpoint}"
+    sts                    = "{endpoint}"
+  }}
+}}
+
+terraform {{
+  required_providers {{
+    aws = {{
+      source  = "hashicorp/aws"
+      version = ">= 5.100, < 6.0"
+    }}
+  }}
+}}
+
+variable "table" {{
+  type = any
+}}
+
+resource "aws_kms_key" "table" {{
+  description         = "readings table"
+  enable_key_rotation = true
+}}
+
+module "table" {{
+  source = "{module}"
+
+  name                        = var.table.name
+  kms_key_arn                 = aws_kms_key.table.arn
+  deletion_protection_enabled = true
+  billing_mode                = var.table.billing_mode
+  autoscaling_enabled         = var.table.autoscaling_enabled
+  read_capacity               = lookup(var.table, "read_capacity", 5)
+  write_capacity              = lookup(var.table, "write_capacity", 5)
+  autoscaling_read            = lookup(var.table, "autoscaling_read", {{}})
+  autoscaling_write           = lookup(var.table, "autoscaling_write", {{}})
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("table-switch-sandbox")
+    state = server.start(None, state_dir)
+    yield state.endpoint
+    server.stop(state_dir)
+
+
+class Stack:
+    """One root module (the table and its key) in its own folder, with its own state, against the sandbox."""
+
+    def __init__(self, workdir: Path, endpoint: str, name: str):
+        self.workdir, self.endpoint, self.name = workdir, endpoint, name
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def use_module(self, module: Path) -> None:
+        # A copy beside the root, so that `source` is a relative path as in the envs (and the old module
+        # can be swapped for the new one under the same state).
+        shutil.rmtree(self.workdir / "table_module", ignore_errors=True)
+        shutil.copytree(module, self.workdir / "table_module", ignore=shutil.ignore_patterns(".terraform*"))
+        (self.workdir / "main.tf").write_text(
+            ROOT_TF.format(region=REGION, endpoint=self.endpoint, module="./table_module")
+        )
+        tf.init(self.workdir, timeout=TF_TIMEOUT_S)
+
+    def _vars(self, mode: dict) -> list[str]:
+        path = self.workdir / "mode.tfvars.json"
+        path.write_text(json.dumps({"table": {"name": self.name, **mode}}))
+        return [f"-var-file={path.name}"]
+
+    def apply(self, mode: dict) -> None:
+        tf.run(
+            self.workdir,
+            ["apply", "-auto-approve", "-input=false", "-no-color", *self._vars(mode)],
+            timeout=TF_TIMEOUT_S,
+        )
+
+    def plan(self, mode: dict) -> dict:
+        """`terraform show -json` of the saved plan to `mode`."""
+        tf.run(self.workdir, ["plan", "-input=false", "-no-color", "-out=switch.plan", *self._vars(mode)])
+        return json.loads(tf.run(self.workdir, ["show", "-json", "switch.plan"], timeout=TF_TIMEOUT_S))
+
+    def plan_exit_code(self, mode: dict) -> int:
+        """`plan -detailed-exitcode`: 0 = nothing to change, 2 = changes."""
+        proc = subprocess.run(
+            [tf.terraform_binary(), "plan", "-input=false", "-no-color", "-detailed-exitcode", *self._vars(mode)],
+            cwd=self.workdir,
+            env=tf.cli_environment(),
+            capture_output=True,
+            text=True,
+            timeout=TF_TIMEOUT_S,
+        )
+        assert proc.returncode in (0, 2), proc.stderr
+        return proc.returncode
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+
+    def put_readings(self, device: str, count: int) -> None:
+        ddb = self.client("dynamodb")
+        for i in range(count):
+            ddb.put_item(
+                TableName=self.name,
+                Item={"device_id": {"S": device}, "ts": {"N": str(1_764_633_600_000 + i)}, "temp": {"N": "21.5"}},
+            )
+
+    def readings(self) -> int:
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=self.name, Select="COUNT")
+        return sum(p["Count"] for p in pages)
+
+    def table(self) -> dict:
+        return self.client("dynamodb").describe_table(TableName=self.name)["Table"]
+
+    def capacity(self) -> tuple[str, int, int]:
+        t = self.table()
+        pt = t.get("ProvisionedThroughput", {})
+        mode = t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        return mode, pt.get("ReadCapacityUnits"), pt.get("WriteCapacityUnits")
+
+    def targets(self) -> dict[str, tuple[int, int]]:
+        found = self.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="dynamodb", ResourceIds=[f"table/{self.name}"]
+        )["ScalableTargets"]
+        return {t["ScalableDimension"].rsplit(":", 1)[-1]: (t["MinCapacity"], t["MaxCapacity"]) for t in found}
+
+    def policies(self) -> list[str]:
+        found = self.client("application-autoscaling").describe_scaling_policies(
+            ServiceNamespace="dynamodb", ResourceId=f"table/{self.name}"
+        )["ScalingPolicies"]
+        return sorted(p["PolicyName"] for p in found)
+
+
+def table_changes(plan: dict) -> list[dict]:
+    return [rc for rc in plan.get("resource_changes", []) if rc["type"] == "aws_dynamodb_table"]
+
+
+def assert_table_kept(plan: dict, *, moved_from: str | None = None) -> dict:
+    """The plan keeps the one table: updated in place or untouched, never deleted, replaced or created anew."""
+    (change,) = table_changes(plan)
+    actions = change["change"]["actions"]
+    assert "delete" not in actions and "create" not in actions, f"{change['address']}: {actions}"
+    assert change["address"] == "module.table.aws_dynamodb_table.this"
+    assert change.get("previous_address") == moved_from, change.get("previous_address")
+    return change
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("table-switch")
+
+
+def test_every_switch_between_modes_updates_the_table_in_place_and_keeps_its_items(endpoint, workspace):
+    stack = Stack(workspace / "switch", endpoint, "telemetry-switch-readings")
+    stack.use_module(NEW_MODULE)
+    stack.apply(FIXED)
+    stack.put_readings("dev-0001", 30)
+    assert stack.plan_exit_code(FIXED) == 0  # a clean plan after apply: nothing fights the scalable targets
+
+    # Created PROVISIONED, so the one switch to on demand comes first (AWS limits those per 24 hours, not the way
+    # back); from each state a plan to both other modes, so every one of the six switches is planned.
+    current = "fixed"
+    for target in ("on_demand", "autoscaled", "fixed"):
+        for other, mode in MODES.items():
+            if other != current:
+                plan = stack.plan(mode)
+                change = assert_table_kept(plan)
+                billing_switch = MODES[current]["billing_mode"] != mode["billing_mode"]
+                assert change["change"]["actions"] == (["update"] if billing_switch else ["no-op"]), (current, other)
+                if not billing_switch:  # fixed <-> auto scaled: the same scalable targets, their range updated
+                    targets = [rc for rc in plan["resource_changes"] if rc["type"] == "aws_appautoscaling_target"]
+                    assert [rc["change"]["actions"] for rc in targets] == [["update"], ["update"]], (current, other)
+        stack.apply(MODES[target])
+        current = target
+        assert stack.readings() == 30, f"items lost switching to {target}"
+        assert stack.plan_exit_code(MODES[target]) == 0, f"a second plan in {target} still has changes"
+        billing, rcu, wcu = stack.capacity()
+        if target == "on_demand":
+            assert billing == "PAY_PER_REQUEST" and stack.targets() == {} and stack.policies() == []
+        elif target == "fixed":
+            # min = max = the fixed value; registering the target moved the table's capacity there, as on AWS.
+            assert billing == "PROVISIONED" and (rcu, wcu) == (7, 9)
+            assert stack.targets() == {"ReadCapacityUnits": (7, 7), "WriteCapacityUnits": (9, 9)}
+            assert stack.policies() == []
+        else:
+            assert billing == "PROVISIONED" and (rcu, wcu) == (4, 12)
+            assert stack.targets() == {"ReadCapacityUnits": (4, 40), "WriteCapacityUnits": (12, 120)}
+            assert stack.policies() == [
+                "telemetry-switch-readings-read-target-tracking",
+                "telemetry-switch-readings-write-target-tracking",
+            ]
+    assert stack.table()["DeletionProtectionEnabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("old_mode", "old_address"),
+    [
+        ("on_demand", "module.table.aws_dynamodb_table.this[0]"),
+        ("fixed", "module.table.aws_dynamodb_table.this[0]"),
+        ("autoscaled", "module.table.aws_dynamodb_table.autoscaled[0]"),
+    ],
+)
+def test_state_of_the_two_resource_module_moves_to_the_one_table_without_replacement(
+    endpoint, workspace, old_mode, old_address
+):
+    stack = Stack(workspace / f"old-{old_mode}", endpoint, f"telemetry-old-{old_mode.replace('_', '-')}")
+    stack.use_module(OLD_MODULE)
+    stack.apply(MODES[old_mode])
+    state = json.loads(tf.run(stack.workdir, ["show", "-json"], timeout=TF_TIMEOUT_S))
+    addresses = [r["address"] for r in state["values"]["root_module"]["child_modules"][0]["resources"]]
+    assert old_address in addresses  # the old module really made the shape this case is about
+    stack.put_readings("dev-0002", 12)
+
+    stack.use_module(NEW_MODULE)
+    change = assert_table_kept(stack.plan(MODES[old_mode]), moved_from=old_address)
+    assert change["change"]["actions"] == ["no-op"], f"{old_mode}: the move alone must change nothing on the table"
+    stack.apply(MODES[old_mode])
+    assert stack.readings() == 12
+    assert stack.plan_exit_code(MODES[old_mode]) == 0
+    state = json.loads(tf.run(stack.workdir, ["show", "-json"], timeout=TF_TIMEOUT_S))
+    addresses = [r["address"] for r in state["values"]["root_module"]["child_modules"][0]["resources"]]
+    assert "module.table.aws_dynamodb_table.this" in addresses and old_address not in addresses
+
+
+def test_the_sandbox_never_lets_a_replacement_through_deletion_protection(endpoint):
+    """Why the plans above matter on AWS: a protected table refuses DeleteTable, so a replacing plan would fail
+    half-way. The sandbox refuses it too (moto honours DeletionProtectionEnabled)."""
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    ddb.create_table(
+        TableName="telemetry-protected",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+        DeletionProtectionEnabled=True,
+    )
+    with pytest.raises(ddb.exceptions.ClientError) as refused:
+        ddb.delete_table(TableName="telemetry-protected")
+    assert "deletionprotectionenabled is set to true" in str(refused.value).lower()
+    assert ddb.describe_table(TableName="telemetry-protected")["Table"]["TableStatus"] == "ACTIVE"
