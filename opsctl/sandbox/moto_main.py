@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox import moto_speed
 from opsctl.sandbox.iot_tags import enable_iot_tagging
 from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
-from opsctl.sandbox import moto_speed
 
 
 class _NeverRegistered(dict):
@@ -47,11 +47,13 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import cw_metrics, iam, limits, log_filters
+    from opsctl.sandbox import cw_metrics, dynamodb_capacity, iam, limits, log_filters, sqs_metrics
 
     disable_queue_delivery()
     iam.install()
     log_filters.install()
+    dynamodb_capacity.install()  # before limits: a request DynamoDB refuses as invalid consumes nothing
+    sqs_metrics.install()
     limits.install()
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
