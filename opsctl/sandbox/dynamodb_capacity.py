@@ -252,8 +252,9 @@ def _index_entry(index, item):
     names = [k["AttributeName"] for k in index.schema]
     if any(n not in item.attrs for n in names):
         return None
-    projected = index.project(item)
-    return tuple(repr(item.attrs[n].to_json()) for n in names), projected.attrs
+    # A snapshot in wire format: moto updates items in place, and an ALL projection is the item itself.
+    projected = {name: value.to_json() for name, value in index.project(item).attrs.items()}
+    return tuple(repr(projected.get(n) or item.attrs[n].to_json()) for n in names), projected
 
 
 def index_write_units(before, after) -> int:

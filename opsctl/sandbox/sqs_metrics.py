@@ -14,12 +14,12 @@ considers active: a queue is active for up to six hours after any action accesse
   message included), NumberOfEmptyReceives (ReceiveMessage calls that returned nothing) (Count): the minute's total,
   0 for an active queue that saw none.
 
-How: the counts come from moto's SQS backend calls (send, receive, delete); the depths are sampled by a
-cw_metrics sampler that runs once per minute."""
+How: the counts come from moto's SQS backend calls (send, receive, delete) as one datapoint per minute
+(cw_metrics.minute_value); the depths are set by a cw_metrics sampler that runs at every flush, so a minute keeps
+its last sample (its state at its end)."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from opsctl.sandbox import cw_metrics
@@ -31,28 +31,14 @@ COUNTERS = ("NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessage
 
 
 class QueueActivity:
-    """Per queue: when an action last accessed it, and the counts since the last sample (thread-safe)."""
+    """When an action last accessed each queue (thread-safe: one dict store per call)."""
 
     def __init__(self, clock=time.time):
         self.clock = clock
-        self._lock = threading.Lock()
         self.accessed: dict[tuple[str, str, str], float] = {}  # (account, region, queue name) -> epoch seconds
-        self.counts: dict[tuple[str, str, str], dict[str, int]] = {}
 
     def touch(self, key: tuple[str, str, str]) -> None:
-        self.accessed[key] = self.clock()  # one dict store: atomic under the GIL
-
-    def count(self, key: tuple[str, str, str], metric: str, n: int = 1) -> None:
-        with self._lock:
-            counts = self.counts.get(key)
-            if counts is None:
-                counts = self.counts[key] = dict.fromkeys(COUNTERS, 0)
-            counts[metric] += n
         self.accessed[key] = self.clock()
-
-    def take_counts(self, key: tuple[str, str, str]) -> dict[str, int]:
-        with self._lock:
-            return self.counts.pop(key, None) or dict.fromkeys(COUNTERS, 0)
 
     def keys(self) -> list[tuple[str, str, str]]:
         return list(self.accessed)
@@ -78,21 +64,27 @@ def oldest_age_s(queue, now: float) -> float | None:
     return max(0.0, now - min(_entered(m) for m in messages))
 
 
+def count(key: tuple[str, str, str], metric: str, n: int = 1) -> None:
+    account_id, region, name = key
+    cw_metrics.minute_value(
+        NAMESPACE, metric, {"QueueName": name}, n, "Count", add=True, account_id=account_id, region=region
+    )
+
+
 def sample(minute: int, activity: QueueActivity = ACTIVITY) -> None:
-    """Records the minute's datapoints of every active queue (a cw_metrics sampler)."""
+    """Sets the minute's depths of every active queue, and its counts to at least 0 (a cw_metrics sampler, run at
+    every flush: the last run in a minute is the minute's sample)."""
     from moto.sqs.models import sqs_backends
 
     now = activity.clock()
     for key in activity.keys():  # noqa: SIM118 (QueueActivity is not a mapping)
         account_id, region, name = key
         queue = sqs_backends[account_id][region].queues.get(name)
-        if queue is None:  # deleted (or the server was reset): nothing to report, nothing to keep
+        if queue is None:  # deleted (or the server was reset): nothing to report
             activity.accessed.pop(key, None)
-            activity.take_counts(key)
             continue
         if not queue._messages and now - activity.accessed.get(key, 0) > ACTIVE_AFTER_ACCESS_S:
             continue
-
         points = [
             ("ApproximateNumberOfMessagesVisible", queue.approximate_number_of_messages, "Count"),
             ("ApproximateNumberOfMessagesNotVisible", queue.approximate_number_of_messages_not_visible, "Count"),
@@ -101,11 +93,15 @@ def sample(minute: int, activity: QueueActivity = ACTIVITY) -> None:
         age = oldest_age_s(queue, now)
         if age is not None:
             points.append(("ApproximateAgeOfOldestMessage", round(age), "Seconds"))
-        points += [(metric, n, "Count") for metric, n in activity.take_counts(key).items()]
         for metric, value, unit in points:
-            cw_metrics.record(
+            cw_metrics.minute_value(
                 NAMESPACE, metric, {"QueueName": name}, value, unit, at=minute, account_id=account_id, region=region
             )
+        for metric in COUNTERS:  # an active queue reports 0 for a minute without sends, receives or deletes
+            cw_metrics.minute_value(
+                NAMESPACE, metric, {"QueueName": name}, 0, "Count", add=True, at=minute, account_id=account_id,
+                region=region,
+            )  # fmt: skip
 
 
 def install(activity: QueueActivity = ACTIVITY) -> None:
@@ -133,20 +129,20 @@ def install(activity: QueueActivity = ACTIVITY) -> None:
 
     def send_(self, queue_name, *args, **kwargs):
         message = send(self, queue_name, *args, **kwargs)
-        activity.count(key(self, queue_name), "NumberOfMessagesSent")
+        count(key(self, queue_name), "NumberOfMessagesSent")
         return message
 
     def receive_(self, queue_name, *args, **kwargs):
         messages = receive(self, queue_name, *args, **kwargs)
         if messages:
-            activity.count(key(self, queue_name), "NumberOfMessagesReceived", len(messages))
+            count(key(self, queue_name), "NumberOfMessagesReceived", len(messages))
         else:
-            activity.count(key(self, queue_name), "NumberOfEmptyReceives")
+            count(key(self, queue_name), "NumberOfEmptyReceives")
         return messages
 
     def delete_(self, queue_name, receipt_handle):
         delete(self, queue_name, receipt_handle)
-        activity.count(key(self, queue_name), "NumberOfMessagesDeleted")
+        count(key(self, queue_name), "NumberOfMessagesDeleted")
 
     def add_message_(self, message):
         message._sandbox_entered = activity.clock()  # a move to a DLQ restarts the age there, as on AWS
