@@ -44,7 +44,6 @@ import base64
 import math
 import threading
 import time
-from decimal import Decimal, InvalidOperation
 
 from opsctl.sandbox import cw_metrics
 
@@ -66,11 +65,10 @@ WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 def number_size(text: str) -> int:
     """Bytes DynamoDB counts for a number: 1 per two significant digits (leading and trailing zeros trimmed), plus 1."""
-    try:
-        digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
-    except (InvalidOperation, TypeError, ValueError):
-        digits = str(text)
-    return math.ceil(max(1, len(digits)) / 2) + 1
+    # String work, not Decimal: this runs for every number of every item the sandbox serves.
+    mantissa = str(text).lower().partition("e")[0]
+    digits = mantissa.replace("-", "").replace("+", "").replace(".", "").strip("0")
+    return (max(1, len(digits)) + 1) // 2 + 1
 
 
 def _binary_size(value) -> int:
@@ -457,7 +455,7 @@ def _single_write(operation: str, original, capacity: ProvisionedCapacity):
         # new item is known only afterwards: the item before (at least 1) for the table, 0 (a bucket not in debt)
         # for each index, settled once it ran.
         if operation == "PutItem":
-            put = _wire_item(body.get("Item") or {}, table)
+            put = _wire_item(body.get("Item") or {}, table) if len(parts) > 1 else None
             estimates = [float(write_units(max(before_size, item_size(body.get("Item")))))] + [
                 float(index_write_units(e, _index_entry(p.index, put)))
                 for p, e in zip(parts[1:], before_entries[1:], strict=True)
@@ -535,14 +533,13 @@ def _batch_write(original, capacity: ProvisionedCapacity):
                 before = _existing(table, key_source)
                 before_size = item_size(before.attrs) if before is not None else 0
                 table_units = write_units(max(before_size, item_size(put.get("Item")) if put else 0))
-                before_entries = [_index_entry(p.index, before) if p.index is not None else None for p in parts]
-                after_item = _wire_item(put.get("Item"), table) if put else None
-                wanted = []
-                for i, part in enumerate(parts):
-                    if part.index is None:
-                        wanted.append(float(table_units))
-                    else:
-                        wanted.append(float(index_write_units(before_entries[i], _index_entry(part.index, after_item))))
+                wanted = [float(table_units)]
+                if len(parts) > 1:  # GSI entries only where there are GSIs: this runs for every item written
+                    after_item = _wire_item(put.get("Item"), table) if put else None
+                    wanted += [
+                        float(index_write_units(_index_entry(p.index, before), _index_entry(p.index, after_item)))
+                        for p in parts[1:]
+                    ]
                 taken = []
                 refused_part = None
                 for part, units in zip(parts, wanted, strict=True):
