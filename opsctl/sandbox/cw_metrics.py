@@ -13,8 +13,9 @@ Two kinds of datapoint, as AWS's services publish them:
   consumed capacity: one sample per request).
 - `minute_value(..., add=False|True)`: ONE datapoint per minute (SampleCount 1): a gauge whose latest sample wins
   (an SQS queue's depth), or a count whose minute total is the value (SQS's NumberOfMessagesSent).
-  Samplers registered with `add_sampler` are called at every flush with the current minute's start and set the
-  gauges then, so the value a minute keeps is its state at the minute's end.
+  Gauge samplers registered with `add_gauge_sampler` are called at every flush with the current minute's start
+  and set the gauges then, so the value a minute keeps is its state at the minute's end. Samplers registered with
+  `add_sampler` run ONCE per minute, just before the minute is published, and may `record`.
 - A minute is published once it is over (the flusher thread checks every FLUSH_INTERVAL_S seconds), with the
   minute's start as its timestamp. A minute in which nothing was recorded publishes nothing, as on AWS.
 
@@ -107,7 +108,9 @@ class MetricAccumulator:
         self._flush_lock = threading.Lock()  # one flush at a time: the thread and a forced flush
         self._minutes: dict[int, dict[MetricKey, StatisticSet]] = {}
         self._values: dict[int, dict[MetricKey, float]] = {}  # one value per metric and minute
-        self._samplers: list[Sampler] = []
+        self._samplers: list[Sampler] = []  # gauge samplers: every flush, the current minute
+        self._minute_samplers: list[Sampler] = []  # once per minute, for the minute being published
+        self._sampled_through: int | None = None  # the last minute the minute samplers ran for
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -171,11 +174,21 @@ class MetricAccumulator:
         )
         return self._minute_of(when), key
 
-    def add_sampler(self, sampler: Sampler) -> None:
-        """Registers a gauge sampler, called at every flush with the current minute's start."""
+    def add_gauge_sampler(self, sampler: Sampler) -> None:
+        """Registers a gauge sampler, called at every flush with the current minute's start; it sets minute values
+        (`minute_value`), so the minute keeps its last sample."""
         with self._lock:
             if sampler not in self._samplers:
                 self._samplers.append(sampler)
+
+    def add_sampler(self, sampler: Sampler) -> None:
+        """Registers a sampler called ONCE per minute from now on, with the minute's start, just before that minute
+        is published (at its end, or at the forced flush that publishes it early); it may `record` samples."""
+        with self._lock:
+            if sampler not in self._minute_samplers:
+                self._minute_samplers.append(sampler)
+            if self._sampled_through is None:
+                self._sampled_through = self._minute_of(self.clock()) - MINUTE_S
 
     def pending(self) -> dict[int, dict[MetricKey, StatisticSet]]:
         """A copy of what is recorded and not yet published (for tests and the bench)."""
@@ -192,8 +205,8 @@ class MetricAccumulator:
         """Publishes every completed minute (and the current one if asked); returns how many sets it published."""
         with self._flush_lock:
             current = self._minute_of(self.clock())
-            self._run_samplers(current)
             last = current if include_current else current - MINUTE_S
+            self._run_samplers(current, last)
             with self._lock:
                 due = sorted(m for m in self._minutes if m <= last)
                 taken = {m: self._minutes.pop(m) for m in due}
@@ -231,12 +244,17 @@ class MetricAccumulator:
                 return 0
             return len(batch)
 
-    def _run_samplers(self, minute: int) -> None:
+    def _run_samplers(self, current: int, last: int) -> None:
         if not self.enabled:
             return
         with self._lock:
-            samplers = list(self._samplers)
-        for sampler in samplers:
+            calls = [(sampler, current) for sampler in self._samplers]
+            # Once per minute: the newest minute due and not yet sampled (after a pause longer than a minute, the
+            # minutes missed cannot be sampled afterwards).
+            if self._minute_samplers and self._sampled_through is not None and last > self._sampled_through:
+                calls += [(sampler, last) for sampler in self._minute_samplers]
+                self._sampled_through = last
+        for sampler, minute in calls:
             try:
                 sampler(minute)
             except Exception:
@@ -365,7 +383,13 @@ def minute_value(
 
 
 def add_sampler(sampler: Sampler) -> None:
+    """A sampler run once per minute (see MetricAccumulator.add_sampler)."""
     ACCUMULATOR.add_sampler(sampler)
+
+
+def add_gauge_sampler(sampler: Sampler) -> None:
+    """A gauge sampler run at every flush (see MetricAccumulator.add_gauge_sampler)."""
+    ACCUMULATOR.add_gauge_sampler(sampler)
 
 
 def flush(*, include_current: bool = False) -> int:

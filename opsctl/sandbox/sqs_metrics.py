@@ -154,4 +154,4 @@ def install(activity: QueueActivity = ACTIVITY) -> None:
     backend_cls.delete_message = delete_
     queue_cls.add_message = add_message_
     backend_cls._sandbox_metrics = True
-    cw_metrics.add_sampler(sample)
+    cw_metrics.add_gauge_sampler(sample)

@@ -153,7 +153,7 @@ def test_a_gauge_is_one_datapoint_per_minute_its_last_sample_even_with_forced_fl
         acc.minute_value("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, depth["now"], "Count", at=minute,
                          region=REGION)  # fmt: skip
 
-    acc.add_sampler(sampler)
+    acc.add_gauge_sampler(sampler)
     acc.flush(include_current=True)  # a test looks at the minute T0 early: depth 3
     depth["now"] = 7
     clock.now = T0 + 50
@@ -263,3 +263,24 @@ def test_get_metric_data_buckets_periods_from_the_start_time_as_cloudwatch_does(
     # minutes are stamped at their start: T0 (1) falls in the first period, T0+60 (2 + 4) in the second
     assert [t.timestamp() for t in result["Timestamps"]] == [T0 - 20, T0 + 40]
     assert result["Values"] == [1.0, 6.0]
+
+
+def test_a_minute_sampler_runs_once_per_minute_even_with_forced_flushes(cloudwatch):
+    clock = Clock(T0 + 10)
+    acc = accumulator(clock)
+    calls: list[int] = []
+
+    def sampler(minute: int) -> None:
+        calls.append(minute)
+        acc.record("AWS/Kinesis", "Sampled", {"StreamName": "s"}, 1, "Count", at=minute, region=REGION)
+
+    acc.add_sampler(sampler)
+    acc.flush(include_current=True)
+    acc.flush(include_current=True)
+    clock.now = T0 + 61
+    acc.flush()  # T0 was sampled already
+    clock.now = T0 + 121
+    acc.flush()
+    assert calls == [T0, T0 + 60]
+    points = stats(cloudwatch, "Sampled", {"StreamName": "s"}, T0, T0 + 300, "AWS/Kinesis")
+    assert [(p["Timestamp"].timestamp(), p["SampleCount"]) for p in points] == [(T0, 1.0), (T0 + 60, 1.0)]
