@@ -16,6 +16,7 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
 - end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
+  and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off;
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
@@ -56,6 +57,25 @@ def _fmt(x):
     return str(x)
 
 
+def _let_the_naive_handler_put(stack) -> None:
+    """The naive handler writes with PutItem, which the ingest role is not granted (least privilege: our code calls
+    BatchWriteItem only) and the sandbox enforces: without this grant, on the bench's own sandbox only, every naive
+    batch would be AccessDenied and retried for ever."""
+    fn = stack.target.client("lambda").get_function(FunctionName=stack.get("ingest_function_name"))
+    role = fn["Configuration"]["Role"].rsplit("/", 1)[-1]
+    table_arn = stack.target.client("dynamodb").describe_table(TableName=stack.get("table_name"))["Table"]["TableArn"]
+    stack.target.client("iam").put_role_policy(
+        RoleName=role,
+        PolicyName="bench-naive-putitem",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": table_arn}],
+            }
+        ),
+    )
+
+
 def e2e_rows() -> list[dict]:
     """Records/s through a fresh sandbox: PutRecords, then the local runtime until idle."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
@@ -71,7 +91,8 @@ def e2e_rows() -> list[dict]:
         deploy.up(state_dir=state_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
         stack = stack_mod.load("local", sandbox_source=deploy.stack_source(state_dir))
         kinesis = stack.target.client("kinesis")
-        rates = {}
+        rates = _metrics_on_off(stack, state_dir, kinesis)  # first: it needs no naive handler
+        _let_the_naive_handler_put(stack)
         for label, override in (("ours", None), ("naive", naive_handler)):
             items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=len(label)), [])
             traffic.send(kinesis, stack.get("stream_name"), items)
@@ -91,12 +112,57 @@ def e2e_rows() -> list[dict]:
                 "ratio": rates["ours"] / rates["naive"],
             }
         ]
+        rows.append(
+            {
+                "metric": "end-to-end readings/s with the sandbox's AWS/DynamoDB + AWS/SQS metrics on, vs off "
+                "(same run, same readings; 'naive' = metrics off; ratio near 1 = no slowdown)",
+                "unit": "readings/s",
+                "ours": rates["metrics_on"],
+                "naive": rates["metrics_off"],
+                "ratio": rates["metrics_on"] / rates["metrics_off"],
+            }
+        )
         from api_bench import run_api_bench
 
         print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
         return rows + run_api_bench(stack, state_dir)
     finally:
         deploy.down(state_dir=state_dir)
+
+
+def _metrics_switch(endpoint: str, on: bool) -> None:
+    """The sandbox server's metrics switch (opsctl.sandbox.cw_metrics SWITCH_PATH)."""
+    import urllib.request
+
+    from opsctl.sandbox.cw_metrics import SWITCH_PATH
+
+    request = urllib.request.Request(endpoint + SWITCH_PATH, method="POST", data=b"on" if on else b"off")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def _metrics_on_off(stack, state_dir, kinesis) -> dict:
+    """Readings/s of the deployed pipeline with the sandbox's metrics off and on, in the order off, on, on, off:
+    moto slows down as the sandbox fills up, so each later run is slower whatever it measures, and the
+    symmetric order cancels that trend out of the ratio."""
+    from opsctl.sandbox import traffic
+    from opsctl.sandbox.runtime import runner as runtime
+
+    endpoint = stack.target.endpoint_url
+    delivered, seconds = {"metrics_off": 0, "metrics_on": 0}, {"metrics_off": 0.0, "metrics_on": 0.0}
+    try:
+        for i, on in enumerate((False, True, True, False)):
+            label = "metrics_on" if on else "metrics_off"
+            _metrics_switch(endpoint, on)
+            items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS // 2, seed=100 + i), [])
+            traffic.send(kinesis, stack.get("stream_name"), items)
+            t0 = time.perf_counter()
+            summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True)
+            seconds[label] += time.perf_counter() - t0
+            delivered[label] += sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
+    finally:
+        _metrics_switch(endpoint, True)
+    return {label: delivered[label] / seconds[label] for label in delivered}
 
 
 def main() -> int:
