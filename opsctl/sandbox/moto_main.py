@@ -11,15 +11,16 @@ but never act on them.
 More patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is enforced
 for the credentials the local runtime gives it), `opsctl.sandbox.log_filters` (a subscription filter
 forwards only what its pattern matches) and `opsctl.sandbox.limits` (service limits moto does not enforce:
-a Kinesis shard's write throughput). Everything else is moto as released."""
+a Kinesis shard's write and read throughput, and the AWS/Kinesis metrics of what it served). Everything else is
+moto as released."""
 
 from __future__ import annotations
 
 import sys
 
+from opsctl.sandbox import moto_speed
 from opsctl.sandbox.iot_tags import enable_iot_tagging
 from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
-from opsctl.sandbox import moto_speed
 
 
 class _NeverRegistered(dict):

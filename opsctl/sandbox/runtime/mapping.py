@@ -112,6 +112,7 @@ class MappingStats:
     on_failure_batch_records: int = 0  # source records those messages describe
     records_discarded_without_destination: int = 0
     records_expired_by_age: int = 0
+    read_throttles: int = 0  # GetRecords calls the stream refused (the shard backed off and read again)
     shards: dict[str, ShardStats] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -181,5 +182,5 @@ class OnFailureSender:
 
 def iso_millis(epoch_s: float) -> str:
     """`2019-11-14T00:38:06.021Z`, the timestamp format of Lambda's on-failure records."""
-    ms = int(round(epoch_s * 1000))
+    ms = round(epoch_s * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
