@@ -11,8 +11,8 @@ but never act on them.
 More patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is enforced
 for the credentials the local runtime gives it), `opsctl.sandbox.log_filters` (a subscription filter
 forwards only what its pattern matches) and `opsctl.sandbox.limits` (service limits moto does not enforce:
-a Kinesis shard's write and read throughput, and the AWS/Kinesis metrics of what it served). Everything else is
-moto as released."""
+a Kinesis shard's write and read throughput) and `opsctl.sandbox.cw_metrics` (the AWS service metrics CloudWatch
+would hold, published from the requests the server served). Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import iam, limits, log_filters
+    from opsctl.sandbox import cw_metrics, iam, limits, log_filters
 
     disable_queue_delivery()
     iam.install()
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
+    cw_metrics.install()  # opsctl/sandbox/cw_metrics.py: the flusher thread and POST /_sandbox/metrics/flush
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -2,9 +2,10 @@
 
 Names, units and what one datum means follow the Kinesis developer guide, "Monitoring the Amazon Kinesis Data
 Streams service with Amazon CloudWatch" (https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html),
-stream-level ("basic") metrics, dimension StreamName. One datum per request, so every CloudWatch statistic means
-what AWS says it means: Sum of IncomingRecords is the records put, Average of PutRecords.Success the share of
-calls that put something, Maximum of GetRecords.IteratorAgeMilliseconds the oldest last-record of any read.
+stream-level ("basic") metrics, dimension StreamName. One sample per request, into the minute's statistic set
+(opsctl.sandbox.cw_metrics), so every CloudWatch statistic means what AWS says it means: Sum of IncomingRecords
+is the records put, Average of PutRecords.Success the share of calls that put something, Maximum of
+GetRecords.IteratorAgeMilliseconds the oldest last-record of any read.
 
 - PutRecord: PutRecord.Success (1, or 0 when refused), PutRecord.Bytes, PutRecord.Latency, IncomingRecords,
   IncomingBytes, WriteProvisionedThroughputExceeded (records refused: 0 or 1).
@@ -33,19 +34,9 @@ def record(stream, metric: str, value: float, unit: str) -> None:
 
 
 def _publish(account_id: str, region: str, metric: str, dimensions: dict[str, str], value: float, unit: str) -> None:
-    from moto.cloudwatch.models import cloudwatch_backends
+    from opsctl.sandbox import cw_metrics
 
-    cloudwatch_backends[account_id][region].put_metric_data(
-        namespace=NAMESPACE,
-        metric_data=[
-            {
-                "MetricName": metric,
-                "Value": value,
-                "Unit": unit,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-            }
-        ],
-    )
+    cw_metrics.record(NAMESPACE, metric, dimensions, value, unit, account_id=account_id, region=region)
 
 
 def put_record_served(stream, *, size: int, accepted: bool, latency_ms: float) -> None:

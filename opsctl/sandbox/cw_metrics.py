@@ -1,0 +1,365 @@
+"""The metrics AWS services publish to CloudWatch and moto does not: an accumulator the sandbox's moto hooks
+record into, and a flusher that writes each completed minute into moto's own CloudWatch backend.
+
+Everything runs inside the moto server process (opsctl.sandbox.moto_main), so the flusher writes to moto's
+CloudWatch backend in-process: GetMetricStatistics and GetMetricData then answer from the published minutes
+exactly as they answer for PutMetricData.
+
+- `record(namespace, metric, dimensions, value, unit, at=...)` adds one sample (one request's consumed units,
+  one throttled request) to the statistic set (SampleCount, Sum, Minimum, Maximum) of its
+  (namespace, metric, dimensions, unit) in the whole UTC minute `at` falls in. This is the statistic-set shape
+  CloudWatch stores for AWS's own metrics: Sum is the minute's total, SampleCount the number of samples,
+  Average = Sum / SampleCount, Maximum the largest single sample.
+- `add_sampler(sampler)`: gauges (an SQS queue's depth) are not events but states; AWS samples them once a
+  minute. A sampler is called once for each minute, with that minute's start (epoch seconds), and records the
+  minute's values itself. It decides which resources get a datapoint (SQS: only queues that are active).
+- A minute is published once it is over (the flusher thread checks every FLUSH_INTERVAL_S seconds), with the
+  minute's start as its timestamp. A minute in which nothing was recorded publishes nothing, as on AWS.
+
+How tests see a minute without waiting for it to end: `flush(include_current=True)` publishes what has been
+recorded so far, the current minute included, after running the samplers for the current minute once. What is
+recorded later in the same minute is published later as a second statistic set for the same timestamp;
+CloudWatch (and moto) aggregate every set of one period, so Sum, SampleCount, Minimum and Maximum come out the
+same as if the minute had been published once. A sampler runs at most once per minute, so a forced flush never
+doubles a gauge's sample. In the moto server, `POST /_sandbox/metrics/flush` calls it (see `install`); unit
+tests build a `MetricAccumulator` with their own clock and sink.
+
+Nothing is lost: a minute is removed from the accumulator only after the sink accepted it (a failing sink
+keeps it for the next flush)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MINUTE_S = 60  # seconds: CloudWatch's resolution for AWS service metrics (1-minute periods)
+FLUSH_INTERVAL_S = 1.0  # seconds between the flusher's checks for a completed minute
+
+log = logging.getLogger(__name__)
+
+MetricKey = tuple[str, str, str, str, tuple[tuple[str, str], ...], str]  # account, region, ns, metric, dims, unit
+
+
+@dataclass
+class StatisticSet:
+    """One minute of one metric: what CloudWatch's StatisticValues hold."""
+
+    sample_count: float = 0.0
+    sum: float = 0.0
+    minimum: float = float("inf")
+    maximum: float = float("-inf")
+
+    def add(self, value: float) -> None:
+        self.sample_count += 1
+        self.sum += value
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
+
+
+@dataclass(frozen=True)
+class PublishedMinute:
+    """One statistic set as the sink receives it."""
+
+    account_id: str
+    region: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    unit: str
+    minute: int  # epoch seconds of the minute's start (UTC)
+    stats: StatisticSet
+
+
+Sink = Callable[[list[PublishedMinute]], None]
+Sampler = Callable[[int], None]
+
+
+def default_account_id() -> str:
+    try:
+        from moto.core import DEFAULT_ACCOUNT_ID
+    except ImportError:  # the accumulator is also usable without moto (unit tests with their own sink)
+        return "123456789012"
+    return DEFAULT_ACCOUNT_ID
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+
+
+class MetricAccumulator:
+    """Per-minute statistic sets, thread-safe (the moto server answers requests in threads)."""
+
+    def __init__(self, sink: Sink | None = None, clock: Callable[[], float] = time.time):
+        self.sink = sink or moto_sink
+        self.clock = clock
+        self.enabled = True
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one flush at a time: the thread and a forced flush
+        self._minutes: dict[int, dict[MetricKey, StatisticSet]] = {}
+        self._samplers: list[Sampler] = []
+        self._sampled_through: int | None = None  # the last minute every sampler has run for
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def record(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: dict[str, str],
+        value: float,
+        unit: str,
+        *,
+        at: float | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Adds one sample to its minute's statistic set."""
+        if not self.enabled:
+            return
+        when = self.clock() if at is None else at
+        minute = int(when // MINUTE_S) * MINUTE_S
+        key = (
+            account_id or default_account_id(),
+            region or default_region(),
+            namespace,
+            metric,
+            tuple(sorted(dimensions.items())),
+            unit,
+        )
+        with self._lock:
+            sets = self._minutes.get(minute)
+            if sets is None:
+                sets = self._minutes[minute] = {}
+            stats = sets.get(key)
+            if stats is None:
+                stats = sets[key] = StatisticSet()
+            stats.add(float(value))
+
+    def add_sampler(self, sampler: Sampler) -> None:
+        """Registers a gauge sampler, called once for every minute from now on (with the minute's start)."""
+        with self._lock:
+            if sampler not in self._samplers:
+                self._samplers.append(sampler)
+            if self._sampled_through is None:
+                self._sampled_through = self._minute_of(self.clock()) - MINUTE_S
+
+    def pending(self) -> dict[int, dict[MetricKey, StatisticSet]]:
+        """A copy of what is recorded and not yet published (for tests and the bench)."""
+        with self._lock:
+            return {m: dict(sets) for m, sets in self._minutes.items()}
+
+    def reset(self) -> None:
+        """Forgets everything not yet published (moto's reset empties CloudWatch; this is its counterpart)."""
+        with self._lock:
+            self._minutes.clear()
+
+    def flush(self, *, include_current: bool = False) -> int:
+        """Publishes every completed minute (and the current one if asked); returns how many sets it published."""
+        with self._flush_lock:
+            current = self._minute_of(self.clock())
+            last = current if include_current else current - MINUTE_S
+            self._run_samplers(last)
+            with self._lock:
+                due = sorted(m for m in self._minutes if m <= last)
+                taken = {m: self._minutes.pop(m) for m in due}
+            batch = [
+                PublishedMinute(k[0], k[1], k[2], k[3], k[4], k[5], minute, stats)
+                for minute, sets in taken.items()
+                for k, stats in sets.items()
+            ]
+            if not batch:
+                return 0
+            try:
+                self.sink(batch)
+            except Exception:
+                # Put back what the sink refused: merged with anything recorded meanwhile, nothing is lost.
+                log.exception("publishing %d metric sets failed; kept for the next flush", len(batch))
+                with self._lock:
+                    for minute, sets in taken.items():
+                        into = self._minutes.setdefault(minute, {})
+                        for key, stats in sets.items():
+                            _merge(into, key, stats)
+                return 0
+            return len(batch)
+
+    def _run_samplers(self, through: int) -> None:
+        with self._lock:
+            samplers = list(self._samplers)
+            start = self._sampled_through
+        if not samplers or start is None:
+            return
+        # A sampler runs once per minute. After a pause longer than a minute (a suspended laptop) only the
+        # last minute is sampled: a gauge is the state now, and the minutes missed cannot be sampled afterwards.
+        if through <= start:
+            return
+        minute = through
+        for sampler in samplers:
+            try:
+                sampler(minute)
+            except Exception:
+                log.exception("metric sampler %r failed for minute %d", sampler, minute)
+        with self._lock:
+            self._sampled_through = minute
+
+    def start(self) -> None:
+        """Starts the flusher (a daemon thread; idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sandbox-cw-metrics", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            self.flush()
+
+    @staticmethod
+    def _minute_of(when: float) -> int:
+        return int(when // MINUTE_S) * MINUTE_S
+
+
+def _merge(into: dict[MetricKey, StatisticSet], key: MetricKey, stats: StatisticSet) -> None:
+    mine = into.get(key)
+    if mine is None:
+        into[key] = stats
+        return
+    mine.sample_count += stats.sample_count
+    mine.sum += stats.sum
+    mine.minimum = min(mine.minimum, stats.minimum)
+    mine.maximum = max(mine.maximum, stats.maximum)
+
+
+def moto_sink(batch: list[PublishedMinute]) -> None:
+    """Writes statistic sets into moto's CloudWatch backend of their account and region, as PutMetricData's
+    StatisticValues would (moto keeps naive UTC datetimes)."""
+    from datetime import UTC, datetime
+
+    from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
+
+    for item in batch:
+        backend = cloudwatch_backends[item.account_id][item.region]
+        backend.metric_data.append(
+            MetricAggregatedDatum(
+                namespace=item.namespace,
+                name=item.metric,
+                min_stat=item.stats.minimum,
+                max_stat=item.stats.maximum,
+                sample_count=item.stats.sample_count,
+                sum_stat=item.stats.sum,
+                dimensions=[{"Name": n, "Value": v} for n, v in item.dimensions],
+                timestamp=datetime.fromtimestamp(item.minute, UTC).replace(tzinfo=None),
+                unit=item.unit,
+            )
+        )
+
+
+ACCUMULATOR = MetricAccumulator()
+
+
+def record(
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, str],
+    value: float,
+    unit: str,
+    *,
+    at: float | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+) -> None:
+    """Adds one sample to the moto server's accumulator (see MetricAccumulator.record). Hooks inside moto
+    backends pass their backend's account_id and region; without them the default account and region are used."""
+    ACCUMULATOR.record(namespace, metric, dimensions, value, unit, at=at, account_id=account_id, region=region)
+
+
+def add_sampler(sampler: Sampler) -> None:
+    ACCUMULATOR.add_sampler(sampler)
+
+
+def flush(*, include_current: bool = False) -> int:
+    return ACCUMULATOR.flush(include_current=include_current)
+
+
+FLUSH_PATH = "/_sandbox/metrics/flush"  # POST: publish everything recorded so far (the current minute included)
+SWITCH_PATH = "/_sandbox/metrics/enabled"  # POST body "on" or "off": the bench's metrics-off run
+
+
+def _control(environ, start_response):
+    """Answers the sandbox's own metric controls; None for every other request."""
+    path = environ.get("PATH_INFO", "")
+    if path not in (FLUSH_PATH, SWITCH_PATH) or environ.get("REQUEST_METHOD") != "POST":
+        return None
+    if path == FLUSH_PATH:
+        body = f'{{"published": {flush(include_current=True)}}}'
+    else:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        wanted = environ["wsgi.input"].read(length).decode().strip() if length else ""
+        if wanted not in ("on", "off"):
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"error": "body must be on or off"}']
+        ACCUMULATOR.enabled = wanted == "on"
+        body = f'{{"enabled": {"true" if ACCUMULATOR.enabled else "false"}}}'
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body.encode()]
+
+
+def exact_dimension_statistics() -> None:
+    """Patches moto's GetMetricStatistics to match a metric's dimensions exactly, as CloudWatch does.
+
+    CloudWatch treats each combination of dimensions as its own metric: a query with {TableName} alone does
+    not see the {TableName, GlobalSecondaryIndexName} samples of the table's index (CloudWatch user guide,
+    "Dimensions"; GetMetricStatistics: "you must specify the same dimensions that were used when the metrics
+    were created"). moto matches any superset, which would add an index's consumed capacity to its table's.
+    (moto's GetMetricData already compares the whole set.)"""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    if getattr(CloudWatchBackend, "_sandbox_exact_dimensions", False):
+        return
+    original = CloudWatchBackend.get_metric_statistics
+
+    def get_metric_statistics(self, namespace, metric_name, start_time, end_time, period, stats, dimensions, unit=None):
+        # (name, value) sets: moto's Dimension ordering compares a value with a name, so sorting them is unsafe
+        wanted = {(d["Name"], d.get("Value")) for d in dimensions or []}
+        answer = original(self, namespace, metric_name, start_time, end_time, period, stats, dimensions, unit)
+        kept = []
+        for statistics in answer:
+            statistics.metric_data = [md for md in statistics.metric_data if _dimension_set(md) == wanted]
+            if statistics.metric_data:
+                kept.append(statistics)
+        return kept
+
+    CloudWatchBackend.get_metric_statistics = get_metric_statistics
+    CloudWatchBackend._sandbox_exact_dimensions = True
+
+
+def _dimension_set(datum) -> set[tuple[str, str]]:
+    return {(d.name, d.value) for d in datum.dimensions}
+
+
+def install() -> None:
+    """Starts the flusher in the moto server process and serves the flush control (idempotent)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    exact_dimension_statistics()
+
+    if not getattr(DomainDispatcherApplication, "_sandbox_metrics", False):
+        original = DomainDispatcherApplication.__call__
+
+        def __call__(self, environ, start_response):
+            answered = _control(environ, start_response)
+            return answered if answered is not None else original(self, environ, start_response)
+
+        DomainDispatcherApplication.__call__ = __call__
+        DomainDispatcherApplication._sandbox_metrics = True
+    ACCUMULATOR.start()

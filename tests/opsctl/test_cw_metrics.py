@@ -1,0 +1,209 @@
+"""The sandbox's metric accumulator: per-minute statistic sets, published into moto's CloudWatch so that
+GetMetricStatistics and GetMetricData answer as CloudWatch does for AWS's own metrics."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from opsctl.sandbox.cw_metrics import MINUTE_S, MetricAccumulator, exact_dimension_statistics, moto_sink
+
+REGION = "eu-west-1"
+T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole UTC minute (epoch seconds)
+TABLE = {"TableName": "readings"}
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cloudwatch():
+    exact_dimension_statistics()
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name=REGION)
+
+
+def stats(cloudwatch, metric: str, dimensions: dict[str, str], start: float, end: float, namespace="AWS/DynamoDB"):
+    answer = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=datetime.fromtimestamp(start, UTC),
+        EndTime=datetime.fromtimestamp(end, UTC),
+        Period=60,
+        Statistics=["Sum", "Average", "Maximum", "Minimum", "SampleCount"],
+    )
+    return sorted(answer["Datapoints"], key=lambda d: d["Timestamp"])
+
+
+def accumulator(clock) -> MetricAccumulator:
+    return MetricAccumulator(sink=moto_sink, clock=clock)
+
+
+def test_a_completed_minute_answers_sum_average_maximum_and_sample_count(cloudwatch):
+    clock = Clock(T0 + 5)
+    acc = accumulator(clock)
+    for units in (1, 2, 3, 10):
+        acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, units, "Count", region=REGION)
+    assert acc.flush() == 0, "the minute is not over yet: nothing is published"
+    clock.now = T0 + MINUTE_S + 1
+    assert acc.flush() == 1
+
+    [point] = stats(cloudwatch, "ConsumedWriteCapacityUnits", TABLE, T0 - 300, T0 + 300)
+    assert point["Timestamp"] == datetime.fromtimestamp(T0, UTC)
+    assert (point["Sum"], point["SampleCount"], point["Average"], point["Maximum"], point["Minimum"]) == (
+        16.0,
+        4.0,
+        4.0,
+        10.0,
+        1.0,
+    )
+    assert point["Unit"] == "Count"
+
+
+def test_each_minute_and_each_dimension_set_is_its_own_datapoint(cloudwatch):
+    clock = Clock(T0 + 3 * MINUTE_S)
+    acc = accumulator(clock)
+    index = {"TableName": "readings", "GlobalSecondaryIndexName": "by-day"}
+    acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, 2, "Count", at=T0 + 59.9, region=REGION)
+    acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, 5, "Count", at=T0 + 60.0, region=REGION)
+    acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", index, 7, "Count", at=T0 + 61, region=REGION)
+    acc.flush()
+
+    table_points = stats(cloudwatch, "ConsumedWriteCapacityUnits", TABLE, T0, T0 + 600)
+    assert [(p["Timestamp"].timestamp(), p["Sum"]) for p in table_points] == [(T0, 2.0), (T0 + 60, 5.0)]
+    index_points = stats(cloudwatch, "ConsumedWriteCapacityUnits", index, T0, T0 + 600)
+    assert [p["Sum"] for p in index_points] == [7.0]
+
+
+def test_a_minute_without_traffic_publishes_no_datapoint(cloudwatch):
+    clock = Clock(T0 + 10 * MINUTE_S)
+    acc = accumulator(clock)
+    acc.record("AWS/DynamoDB", "WriteThrottleEvents", TABLE, 1, "Count", at=T0, region=REGION)
+    acc.record("AWS/DynamoDB", "WriteThrottleEvents", TABLE, 1, "Count", at=T0 + 5 * MINUTE_S, region=REGION)
+    acc.flush()
+    points = stats(cloudwatch, "WriteThrottleEvents", TABLE, T0, T0 + 600)
+    assert [p["Timestamp"].timestamp() for p in points] == [T0, T0 + 5 * MINUTE_S]
+
+
+def test_get_metric_data_answers_the_published_minutes(cloudwatch):
+    clock = Clock(T0 + 2 * MINUTE_S)
+    acc = accumulator(clock)
+    for _ in range(3):
+        acc.record("AWS/DynamoDB", "ConsumedReadCapacityUnits", TABLE, 0.5, "Count", at=T0 + 1, region=REGION)
+    acc.flush()
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "rcu",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/DynamoDB",
+                        "MetricName": "ConsumedReadCapacityUnits",
+                        "Dimensions": [{"Name": "TableName", "Value": "readings"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=datetime.fromtimestamp(T0, UTC),
+        EndTime=datetime.fromtimestamp(T0 + 120, UTC),
+    )
+    [result] = answer["MetricDataResults"]
+    assert result["Values"] == [1.5]
+
+
+def test_a_forced_flush_mid_minute_adds_up_to_one_minute(cloudwatch):
+    clock = Clock(T0 + 10)
+    acc = accumulator(clock)
+    acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, 4, "Count", region=REGION)
+    assert acc.flush(include_current=True) == 1
+    clock.now = T0 + 40
+    acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, 1, "Count", region=REGION)
+    clock.now = T0 + 61
+    acc.flush()
+    [point] = stats(cloudwatch, "ConsumedWriteCapacityUnits", TABLE, T0, T0 + 300)
+    assert (point["Sum"], point["SampleCount"], point["Maximum"], point["Minimum"]) == (5.0, 2.0, 4.0, 1.0)
+
+
+def test_a_sampler_runs_once_per_minute_even_with_forced_flushes(cloudwatch):
+    clock = Clock(T0 + 10)
+    acc = accumulator(clock)
+    calls: list[int] = []
+
+    def depth(minute: int) -> None:
+        calls.append(minute)
+        acc.record("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "q"}, 3, "Count", at=minute,
+                   region=REGION)  # fmt: skip
+
+    acc.add_sampler(depth)
+    acc.flush(include_current=True)
+    acc.flush(include_current=True)
+    clock.now = T0 + 61
+    acc.flush()  # the minute T0 was sampled already
+    clock.now = T0 + 121
+    acc.flush()
+    assert calls == [T0, T0 + 60]
+    points = stats(cloudwatch, "ApproximateNumberOfMessagesVisible", {"QueueName": "q"}, T0, T0 + 300, "AWS/SQS")
+    assert [(p["Timestamp"].timestamp(), p["SampleCount"], p["Maximum"]) for p in points] == [
+        (T0, 1.0, 3.0),
+        (T0 + 60, 1.0, 3.0),
+    ]
+
+
+def test_concurrent_records_lose_nothing(cloudwatch):
+    clock = Clock(T0 + 1)
+    acc = accumulator(clock)
+    threads_n, per_thread = 8, 2_000
+
+    def writer():
+        for _ in range(per_thread):
+            acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, 1, "Count", region=REGION)
+
+    threads = [threading.Thread(target=writer) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    clock.now = T0 + 61
+    acc.flush()
+    [point] = stats(cloudwatch, "ConsumedWriteCapacityUnits", TABLE, T0, T0 + 120)
+    assert point["Sum"] == point["SampleCount"] == threads_n * per_thread
+
+
+def test_a_failing_sink_keeps_the_minute_for_the_next_flush():
+    published: list = []
+    failures = [RuntimeError("backend gone")]
+
+    def sink(batch):
+        if failures:
+            raise failures.pop()
+        published.extend(batch)
+
+    clock = Clock(T0 + 1)
+    acc = MetricAccumulator(sink=sink, clock=clock)
+    acc.record("AWS/DynamoDB", "ThrottledRequests", TABLE, 1, "Count")
+    clock.now = T0 + 61
+    assert acc.flush() == 0
+    acc.record("AWS/DynamoDB", "ThrottledRequests", TABLE, 1, "Count", at=T0 + 2)  # late, same minute
+    assert acc.flush() == 1
+    [item] = published
+    assert (item.minute, item.stats.sum, item.stats.sample_count) == (T0, 2.0, 2.0)
+
+
+def test_records_while_disabled_are_not_kept():
+    clock = Clock(T0 + 1)
+    acc = MetricAccumulator(sink=lambda batch: None, clock=clock)
+    acc.enabled = False
+    acc.record("AWS/DynamoDB", "ThrottledRequests", TABLE, 1, "Count")
+    assert acc.pending() == {}
