@@ -142,12 +142,92 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         except OpsError as exc:
             data["outputs"] = {}
             data["terraform"] = exc.line()
+        from opsctl.sandbox import faults
+
+        try:
+            data["faults"] = faults.list_faults(state.endpoint)
+        except OpsError as exc:
+            data["faults"] = []
+            data["faults_unreadable"] = exc.line()
 
     table = show_sandbox_status
 
     emit(data, output, table)
     if not state:
         raise typer.Exit(1)
+
+
+@sandbox_app.command()
+def fault(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="dynamodb-throttle, dynamodb-error, sqs-error or s3-error (leave out with --clear)"),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="the table, queue or bucket name "
+            "(default: the readings table, the rollup queue, the quarantine bucket)"
+        ),
+    ] = None,
+    seconds: Annotated[
+        int,  # 900 is opsctl.sandbox.faults.MAX_SECONDS (tests/opsctl/test_faults.py holds the two together)
+        typer.Option(help="how long the fault lasts, in seconds (1-900); it then ends by itself", min=1, max=900),
+    ] = 60,
+    clear: Annotated[bool, typer.Option("--clear", help="end every fault now")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Inject a window of failures into the sandbox's AWS: DynamoDB throttling or 500s on a table, SQS or S3 500s.
+
+    Every client sees it (the local runtime's functions, opsctl, your own boto3): the retry and failure paths
+    run end to end. A fault ends by itself after --seconds; `opsctl sandbox status` lists those under way.
+
+    Examples:
+      opsctl sandbox fault dynamodb-error --seconds 90        # the readings table answers 500 for 90 seconds
+      opsctl sandbox fault dynamodb-throttle --target telemetry-local-rollups --seconds 120
+      opsctl sandbox fault sqs-error --seconds 30             # the rollup queue answers 500 for 30 seconds
+      opsctl sandbox fault --clear"""
+    from opsctl.sandbox import faults, server
+
+    settings = _local(ctx)
+    if clear and kind:
+        raise OpsError("--clear ends every fault: give no kind with it")
+    if not clear and not kind:
+        raise OpsError("which fault? give a kind", hint="one of " + ", ".join(sorted(faults.KINDS)))
+    if not clear and kind not in faults.KINDS:
+        raise OpsError(f"unknown fault kind {kind!r}", hint="one of " + ", ".join(sorted(faults.KINDS)))
+    state = server.running()
+    if state is None:
+        raise OpsError("the sandbox is not up", hint="opsctl sandbox up")
+    if clear:
+        data = {"cleared": faults.clear_faults(state.endpoint), "faults": []}
+    else:
+        if target is None:
+            value = settings.stack().get(faults.DEFAULT_TARGET_OUTPUT[kind])
+            target = value.rstrip("/").rsplit("/", 1)[-1]  # a queue URL's last part is the queue's name
+        started = faults.start_fault(state.endpoint, kind, target, seconds)
+        data = {"started": started, "faults": faults.list_faults(state.endpoint)}
+    emit(data, output, show_faults)
+
+
+def show_faults(d: dict) -> None:
+    if "cleared" in d:
+        out.print(f"ended {fmt.count(d['cleared'], 'fault')}")
+    if d.get("started"):
+        f = d["started"]
+        out.print(f"fault [bold]{f['kind']}[/bold] on {safe(f['target'])} for {fmt.duration(f['seconds_left'])}")
+    _faults_table(d.get("faults") or [])
+
+
+def _faults_table(faults: list[dict]) -> None:
+    if not faults:
+        out.print("faults: none")
+        return
+    print_table(
+        [Col("fault", key=True), Col("target"), Col("ends in")],
+        [[f["kind"], safe(f["target"]), fmt.duration(f["seconds_left"])] for f in faults],
+    )
 
 
 @sandbox_app.command()
@@ -748,6 +828,10 @@ def show_sandbox_status(d: dict) -> None:
         out.print(f"terraform: {d['terraform']}")
     if d.get("outputs"):
         print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    if d.get("faults_unreadable"):
+        out.print(f"faults: {d['faults_unreadable']}")
+    else:
+        _faults_table(d.get("faults") or [])
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
 

@@ -12,7 +12,8 @@ More patches live in modules of their own: `opsctl.sandbox.iam` (each function's
 for the credentials the local runtime gives it), `opsctl.sandbox.log_filters` (a subscription filter
 forwards only what its pattern matches) and `opsctl.sandbox.limits` (service limits moto does not enforce:
 a Kinesis shard's write and read throughput) and `opsctl.sandbox.cw_metrics` (the AWS service metrics CloudWatch
-would hold, published from the requests the server served). Everything else is moto as released."""
+would hold, published from the requests the server served) and `opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3
+errors or throttling, `opsctl sandbox fault`). Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -47,12 +48,13 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import cw_metrics, iam, limits, log_filters
+    from opsctl.sandbox import cw_metrics, faults, iam, limits, log_filters
 
     disable_queue_delivery()
     iam.install()
     log_filters.install()
     limits.install()
+    faults.install()  # opsctl/sandbox/faults.py: `opsctl sandbox fault` windows, applied to every client
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
