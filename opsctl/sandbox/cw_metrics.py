@@ -5,27 +5,29 @@ Everything runs inside the moto server process (opsctl.sandbox.moto_main), so th
 CloudWatch backend in-process: GetMetricStatistics and GetMetricData then answer from the published minutes
 exactly as they answer for PutMetricData.
 
-- `record(namespace, metric, dimensions, value, unit, at=...)` adds one sample (one request's consumed units,
-  one throttled request) to the statistic set (SampleCount, Sum, Minimum, Maximum) of its
-  (namespace, metric, dimensions, unit) in the whole UTC minute `at` falls in. This is the statistic-set shape
-  CloudWatch stores for AWS's own metrics: Sum is the minute's total, SampleCount the number of samples,
-  Average = Sum / SampleCount, Maximum the largest single sample.
-- `add_sampler(sampler)`: gauges (an SQS queue's depth) are not events but states; AWS samples them once a
-  minute. A sampler is called once for each minute, with that minute's start (epoch seconds), and records the
-  minute's values itself. It decides which resources get a datapoint (SQS: only queues that are active).
+Two kinds of datapoint, as AWS's services publish them:
+- `record(namespace, metric, dimensions, value, unit, at=...)`: one sample per event (one request's consumed
+  units, one throttled request), aggregated into the statistic set (SampleCount, Sum, Minimum, Maximum) of its
+  (namespace, metric, dimensions, unit) in the whole UTC minute `at` falls in. Sum is the minute's total,
+  SampleCount the number of samples, Average = Sum / SampleCount, Maximum the largest single sample (DynamoDB's
+  consumed capacity: one sample per request).
+- `minute_value(..., add=False|True)`: ONE datapoint per minute (SampleCount 1): a gauge whose latest sample wins
+  (an SQS queue's depth), or a count whose minute total is the value (SQS's NumberOfMessagesSent).
+  Samplers registered with `add_sampler` are called at every flush with the current minute's start and set the
+  gauges then, so the value a minute keeps is its state at the minute's end.
 - A minute is published once it is over (the flusher thread checks every FLUSH_INTERVAL_S seconds), with the
   minute's start as its timestamp. A minute in which nothing was recorded publishes nothing, as on AWS.
 
 How tests see a minute without waiting for it to end: `flush(include_current=True)` publishes what has been
-recorded so far, the current minute included, after running the samplers for the current minute once. What is
-recorded later in the same minute is published later as a second statistic set for the same timestamp;
-CloudWatch (and moto) aggregate every set of one period, so Sum, SampleCount, Minimum and Maximum come out the
-same as if the minute had been published once. A sampler runs at most once per minute, so a forced flush never
-doubles a gauge's sample. In the moto server, `POST /_sandbox/metrics/flush` calls it (see `install`); unit
-tests build a `MetricAccumulator` with their own clock and sink.
+recorded so far, the current minute included. What is recorded later in the same minute is published later: a
+sample as a second statistic set for the same timestamp (CloudWatch and moto aggregate every set of one period,
+so Sum, SampleCount, Minimum and Maximum come out as if the minute had been published once), a minute value by
+updating the datapoint already published (still one datapoint, SampleCount 1). In the moto server,
+`POST /_sandbox/metrics/flush` calls it (see `install`); unit tests build a `MetricAccumulator` with their own clock
+and sink.
 
-Nothing is lost: a minute is removed from the accumulator only after the sink accepted it (a failing sink
-keeps it for the next flush)."""
+Nothing is lost: a minute is removed from the accumulator only after the sink accepted it (a failing sink keeps
+it for the next flush)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ class StatisticSet:
 
 @dataclass(frozen=True)
 class PublishedMinute:
-    """One statistic set as the sink receives it."""
+    """One statistic set as the sink receives it; `single` marks a minute value, which replaces any datapoint
+    published before for the same metric and minute."""
 
     account_id: str
     region: str
@@ -74,6 +77,7 @@ class PublishedMinute:
     unit: str
     minute: int  # epoch seconds of the minute's start (UTC)
     stats: StatisticSet
+    single: bool = False
 
 
 Sink = Callable[[list[PublishedMinute]], None]
@@ -102,8 +106,8 @@ class MetricAccumulator:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time: the thread and a forced flush
         self._minutes: dict[int, dict[MetricKey, StatisticSet]] = {}
+        self._values: dict[int, dict[MetricKey, float]] = {}  # one value per metric and minute
         self._samplers: list[Sampler] = []
-        self._sampled_through: int | None = None  # the last minute every sampler has run for
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -122,16 +126,7 @@ class MetricAccumulator:
         """Adds one sample to its minute's statistic set."""
         if not self.enabled:
             return
-        when = self.clock() if at is None else at
-        minute = int(when // MINUTE_S) * MINUTE_S
-        key = (
-            account_id or default_account_id(),
-            region or default_region(),
-            namespace,
-            metric,
-            tuple(sorted(dimensions.items())),
-            unit,
-        )
+        minute, key = self._where(namespace, metric, dimensions, unit, at, account_id, region)
         with self._lock:
             sets = self._minutes.get(minute)
             if sets is None:
@@ -141,13 +136,46 @@ class MetricAccumulator:
                 stats = sets[key] = StatisticSet()
             stats.add(float(value))
 
+    def minute_value(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: dict[str, str],
+        value: float,
+        unit: str,
+        *,
+        add: bool = False,
+        at: float | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Sets (or with add=True adds to) the one datapoint of its minute."""
+        if not self.enabled:
+            return
+        minute, key = self._where(namespace, metric, dimensions, unit, at, account_id, region)
+        with self._lock:
+            values = self._values.get(minute)
+            if values is None:
+                values = self._values[minute] = {}
+            values[key] = values.get(key, 0.0) + float(value) if add else float(value)
+
+    def _where(self, namespace, metric, dimensions, unit, at, account_id, region) -> tuple[int, MetricKey]:
+        when = self.clock() if at is None else at
+        key = (
+            account_id or default_account_id(),
+            region or default_region(),
+            namespace,
+            metric,
+            tuple(sorted(dimensions.items())),
+            unit,
+        )
+        return self._minute_of(when), key
+
     def add_sampler(self, sampler: Sampler) -> None:
-        """Registers a gauge sampler, called once for every minute from now on (with the minute's start)."""
+        """Registers a gauge sampler, called at every flush with the current minute's start."""
         with self._lock:
             if sampler not in self._samplers:
                 self._samplers.append(sampler)
-            if self._sampled_through is None:
-                self._sampled_through = self._minute_of(self.clock()) - MINUTE_S
 
     def pending(self) -> dict[int, dict[MetricKey, StatisticSet]]:
         """A copy of what is recorded and not yet published (for tests and the bench)."""
@@ -158,20 +186,31 @@ class MetricAccumulator:
         """Forgets everything not yet published (moto's reset empties CloudWatch; this is its counterpart)."""
         with self._lock:
             self._minutes.clear()
+            self._values.clear()
 
     def flush(self, *, include_current: bool = False) -> int:
         """Publishes every completed minute (and the current one if asked); returns how many sets it published."""
         with self._flush_lock:
             current = self._minute_of(self.clock())
+            self._run_samplers(current)
             last = current if include_current else current - MINUTE_S
-            self._run_samplers(last)
             with self._lock:
                 due = sorted(m for m in self._minutes if m <= last)
                 taken = {m: self._minutes.pop(m) for m in due}
+                # A minute's values stay until the minute is over: later counts add to them, a later sample
+                # replaces them, and each flush republishes the whole value.
+                values = {m: dict(v) for m, v in self._values.items() if m <= last}
+                for m in [m for m in self._values if m < current and m <= last]:
+                    del self._values[m]
             batch = [
                 PublishedMinute(k[0], k[1], k[2], k[3], k[4], k[5], minute, stats)
                 for minute, sets in taken.items()
                 for k, stats in sets.items()
+            ]
+            batch += [
+                PublishedMinute(k[0], k[1], k[2], k[3], k[4], k[5], minute, _single(value), single=True)
+                for minute, vals in values.items()
+                for k, value in vals.items()
             ]
             if not batch:
                 return 0
@@ -185,27 +224,21 @@ class MetricAccumulator:
                         into = self._minutes.setdefault(minute, {})
                         for key, stats in sets.items():
                             _merge(into, key, stats)
+                    for minute, vals in values.items():
+                        into_values = self._values.setdefault(minute, {})
+                        for key, value in vals.items():
+                            into_values.setdefault(key, value)
                 return 0
             return len(batch)
 
-    def _run_samplers(self, through: int) -> None:
+    def _run_samplers(self, minute: int) -> None:
         with self._lock:
             samplers = list(self._samplers)
-            start = self._sampled_through
-        if not samplers or start is None:
-            return
-        # A sampler runs once per minute. After a pause longer than a minute (a suspended laptop) only the
-        # last minute is sampled: a gauge is the state now, and the minutes missed cannot be sampled afterwards.
-        if through <= start:
-            return
-        minute = through
         for sampler in samplers:
             try:
                 sampler(minute)
             except Exception:
                 log.exception("metric sampler %r failed for minute %d", sampler, minute)
-        with self._lock:
-            self._sampled_through = minute
 
     def start(self) -> None:
         """Starts the flusher (a daemon thread; idempotent)."""
@@ -229,6 +262,12 @@ class MetricAccumulator:
         return int(when // MINUTE_S) * MINUTE_S
 
 
+def _single(value: float) -> StatisticSet:
+    stats = StatisticSet()
+    stats.add(value)
+    return stats
+
+
 def _merge(into: dict[MetricKey, StatisticSet], key: MetricKey, stats: StatisticSet) -> None:
     mine = into.get(key)
     if mine is None:
@@ -240,17 +279,30 @@ def _merge(into: dict[MetricKey, StatisticSet], key: MetricKey, stats: Statistic
     mine.maximum = max(mine.maximum, stats.maximum)
 
 
-def moto_sink(batch: list[PublishedMinute]) -> None:
+class MotoSink:
     """Writes statistic sets into moto's CloudWatch backend of their account and region, as PutMetricData's
-    StatisticValues would (moto keeps naive UTC datetimes)."""
-    from datetime import UTC, datetime
+    StatisticValues would (moto keeps naive UTC datetimes). A minute value published again updates its datapoint."""
 
-    from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
+    KEEP_S = 10 * MINUTE_S  # how long a minute value's datapoint can still be updated (seconds)
 
-    for item in batch:
-        backend = cloudwatch_backends[item.account_id][item.region]
-        backend.metric_data.append(
-            MetricAggregatedDatum(
+    def __init__(self):
+        self._singles: dict[tuple, object] = {}
+
+    def __call__(self, batch: list[PublishedMinute]) -> None:
+        from datetime import UTC, datetime
+
+        from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
+
+        for item in batch:
+            ident = (item.account_id, item.region, item.namespace, item.metric, item.dimensions, item.unit, item.minute)
+            backend = cloudwatch_backends[item.account_id][item.region]
+            if item.single:
+                datum, held_by = self._singles.get(ident, (None, None))
+                if datum is not None and held_by is backend:  # not if moto was reset since (a new backend)
+                    datum.min, datum.max = item.stats.minimum, item.stats.maximum
+                    datum.sum, datum.sample_count = item.stats.sum, item.stats.sample_count
+                    continue
+            datum = MetricAggregatedDatum(
                 namespace=item.namespace,
                 name=item.metric,
                 min_stat=item.stats.minimum,
@@ -261,7 +313,16 @@ def moto_sink(batch: list[PublishedMinute]) -> None:
                 timestamp=datetime.fromtimestamp(item.minute, UTC).replace(tzinfo=None),
                 unit=item.unit,
             )
-        )
+            backend.metric_data.append(datum)
+            if item.single:
+                self._singles[ident] = (datum, backend)
+        if batch:
+            newest = max(item.minute for item in batch)
+            for ident in [i for i in self._singles if i[-1] < newest - self.KEEP_S]:
+                del self._singles[ident]
+
+
+moto_sink = MotoSink()
 
 
 ACCUMULATOR = MetricAccumulator()
@@ -281,6 +342,24 @@ def record(
     """Adds one sample to the moto server's accumulator (see MetricAccumulator.record). Hooks inside moto
     backends pass their backend's account_id and region; without them the default account and region are used."""
     ACCUMULATOR.record(namespace, metric, dimensions, value, unit, at=at, account_id=account_id, region=region)
+
+
+def minute_value(
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, str],
+    value: float,
+    unit: str,
+    *,
+    add: bool = False,
+    at: float | None = None,
+    account_id: str | None = None,
+    region: str | None = None,
+) -> None:
+    """Sets (add=True: adds to) the one datapoint of its minute (see MetricAccumulator.minute_value)."""
+    ACCUMULATOR.minute_value(
+        namespace, metric, dimensions, value, unit, add=add, at=at, account_id=account_id, region=region
+    )
 
 
 def add_sampler(sampler: Sampler) -> None:

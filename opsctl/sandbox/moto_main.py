@@ -48,11 +48,13 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import cw_metrics, faults, iam, limits, log_filters
+    from opsctl.sandbox import cw_metrics, dynamodb_capacity, faults, iam, limits, log_filters, sqs_metrics
 
     disable_queue_delivery()
     iam.install()
     log_filters.install()
+    dynamodb_capacity.install()  # before limits: a request DynamoDB refuses as invalid consumes nothing
+    sqs_metrics.install()
     limits.install()
     faults.install()  # opsctl/sandbox/faults.py: `opsctl sandbox fault` windows, applied to every client
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from opsctl.sandbox.cw_metrics import MINUTE_S, MetricAccumulator, exact_dimension_statistics, moto_sink
+from opsctl.sandbox.cw_metrics import MINUTE_S, MetricAccumulator, MotoSink, exact_dimension_statistics
 
 REGION = "eu-west-1"
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole UTC minute (epoch seconds)
@@ -46,7 +46,7 @@ def stats(cloudwatch, metric: str, dimensions: dict[str, str], start: float, end
 
 
 def accumulator(clock) -> MetricAccumulator:
-    return MetricAccumulator(sink=moto_sink, clock=clock)
+    return MetricAccumulator(sink=MotoSink(), clock=clock)
 
 
 def test_a_completed_minute_answers_sum_average_maximum_and_sample_count(cloudwatch):
@@ -136,29 +136,46 @@ def test_a_forced_flush_mid_minute_adds_up_to_one_minute(cloudwatch):
     assert (point["Sum"], point["SampleCount"], point["Maximum"], point["Minimum"]) == (5.0, 2.0, 4.0, 1.0)
 
 
-def test_a_sampler_runs_once_per_minute_even_with_forced_flushes(cloudwatch):
+def test_a_gauge_is_one_datapoint_per_minute_its_last_sample_even_with_forced_flushes(cloudwatch):
     clock = Clock(T0 + 10)
     acc = accumulator(clock)
-    calls: list[int] = []
+    depth = {"now": 3}
+    queue = {"QueueName": "q"}
 
-    def depth(minute: int) -> None:
-        calls.append(minute)
-        acc.record("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "q"}, 3, "Count", at=minute,
-                   region=REGION)  # fmt: skip
+    def sampler(minute: int) -> None:
+        acc.minute_value("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, depth["now"], "Count", at=minute,
+                         region=REGION)  # fmt: skip
 
-    acc.add_sampler(depth)
-    acc.flush(include_current=True)
-    acc.flush(include_current=True)
+    acc.add_sampler(sampler)
+    acc.flush(include_current=True)  # a test looks at the minute T0 early: depth 3
+    depth["now"] = 7
+    clock.now = T0 + 50
+    acc.flush(include_current=True)  # and again: the same datapoint now says 7
+    depth["now"] = 2
+    clock.now = T0 + 59
+    acc.flush()  # the flusher's last tick in T0 samples it once more: 2, the minute's state at its end
     clock.now = T0 + 61
-    acc.flush()  # the minute T0 was sampled already
+    acc.flush()  # T0 is over; T0 + 60 is being sampled, not yet published
+    points = stats(cloudwatch, "ApproximateNumberOfMessagesVisible", queue, T0 - 60, T0 + 300, "AWS/SQS")
+    assert [(p["Timestamp"].timestamp(), p["SampleCount"], p["Maximum"]) for p in points] == [(T0, 1.0, 2.0)]
     clock.now = T0 + 121
     acc.flush()
-    assert calls == [T0, T0 + 60]
-    points = stats(cloudwatch, "ApproximateNumberOfMessagesVisible", {"QueueName": "q"}, T0, T0 + 300, "AWS/SQS")
-    assert [(p["Timestamp"].timestamp(), p["SampleCount"], p["Maximum"]) for p in points] == [
-        (T0, 1.0, 3.0),
-        (T0 + 60, 1.0, 3.0),
-    ]
+    points = stats(cloudwatch, "ApproximateNumberOfMessagesVisible", queue, T0 - 60, T0 + 300, "AWS/SQS")
+    assert [(p["Timestamp"].timestamp(), p["SampleCount"]) for p in points] == [(T0, 1.0), (T0 + 60, 1.0)]
+
+
+def test_a_minute_count_adds_up_to_one_datapoint(cloudwatch):
+    clock = Clock(T0 + 1)
+    acc = accumulator(clock)
+    queue = {"QueueName": "q"}
+    for n in (4, 1):
+        acc.minute_value("AWS/SQS", "NumberOfMessagesSent", queue, n, "Count", add=True, region=REGION)
+    acc.flush(include_current=True)
+    acc.minute_value("AWS/SQS", "NumberOfMessagesSent", queue, 5, "Count", add=True, region=REGION)
+    clock.now = T0 + 61
+    acc.flush()
+    [point] = stats(cloudwatch, "NumberOfMessagesSent", queue, T0, T0 + 120, "AWS/SQS")
+    assert (point["Sum"], point["SampleCount"]) == (10.0, 1.0)
 
 
 def test_concurrent_records_lose_nothing(cloudwatch):
