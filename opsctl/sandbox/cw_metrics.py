@@ -232,6 +232,8 @@ class MetricAccumulator:
             return len(batch)
 
     def _run_samplers(self, minute: int) -> None:
+        if not self.enabled:
+            return
         with self._lock:
             samplers = list(self._samplers)
         for sampler in samplers:

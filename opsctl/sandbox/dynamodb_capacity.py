@@ -364,6 +364,8 @@ def _measure_reads(original, projection_arg: str):
     signature = inspect.signature(original)
 
     def method(self, *args, **kwargs):
+        if _unmeasured(self):
+            return original(self, *args, **kwargs)
         bound = signature.bind(self, *args, **kwargs)
         arguments = bound.arguments
         filter_expression, projection = arguments.get("filter_expression"), arguments.get(projection_arg)
@@ -386,6 +388,12 @@ def _measure_reads(original, projection_arg: str):
 
 def _table(handler, name):
     return handler.dynamodb_backend.get_table(name)
+
+
+def _unmeasured(table) -> bool:
+    """With metrics switched off (the bench's baseline), an on-demand table is served by moto as released: nothing
+    to throttle, nothing to publish. A PROVISIONED table is still measured: its throttling needs the units."""
+    return not cw_metrics.ACCUMULATOR.enabled and getattr(table, "billing_mode", "") == "PAY_PER_REQUEST"
 
 
 def _parts(table, index_name: str | None = None) -> list[Part]:
@@ -438,6 +446,8 @@ def _single_write(operation: str, original, capacity: ProvisionedCapacity):
     def run(self):
         body = self.body
         table = _table(self, body["TableName"])
+        if _unmeasured(table):
+            return original(self)
         key_source = body.get("Item") if operation == "PutItem" else body.get("Key") or {}
         before = _existing(table, key_source)
         before_size = item_size(before.attrs) if before is not None else 0
@@ -508,6 +518,8 @@ def _batch_write(original, capacity: ProvisionedCapacity):
     def run(self):
         body = self.body
         requested = body.get("RequestItems") or {}
+        if all(_unmeasured(_table(self, name)) for name in requested):
+            return original(self)
         accepted: dict[str, list] = {}
         unprocessed: dict[str, list] = {}
         plans = []  # (table, parts, metrics rows per accepted item)
@@ -613,6 +625,8 @@ def _read(operation: str, original, capacity: ProvisionedCapacity):
     def run(self):
         body = self.body
         table = _table(self, body["TableName"])
+        if _unmeasured(table):
+            return original(self)
         consistent = bool(body.get("ConsistentRead"))
         (part,) = _parts(table, body.get("IndexName"))
         metrics = Metrics(self, operation)

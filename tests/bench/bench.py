@@ -16,6 +16,7 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
 - end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
+  and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off;
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
@@ -38,10 +39,13 @@ E2E_DEVICES = 20
 def _table(rows: list[dict]) -> str:
     head = ("metric", "unit", "ours", "naive", "naive/ours")
     body = [(r["metric"], r["unit"], _fmt(r["ours"]), _fmt(r["naive"]), _fmt(r.get("ratio"))) for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "  ".join(
-        str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-    )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+
+    def line(cells):
+        return "  ".join(
+            str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 
@@ -78,6 +82,7 @@ def e2e_rows() -> list[dict]:
             elapsed = time.perf_counter() - t0
             delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
             rates[label] = delivered / elapsed
+        rates.update(_metrics_on_off(stack, state_dir, kinesis))
         rows = [
             {
                 "metric": "end-to-end Kinesis → DynamoDB → rollup jobs → rollups via the sandbox "
@@ -88,12 +93,55 @@ def e2e_rows() -> list[dict]:
                 "ratio": rates["ours"] / rates["naive"],
             }
         ]
+        rows.append(
+            {
+                "metric": "end-to-end readings/s with the sandbox's AWS/DynamoDB + AWS/SQS metrics on, vs off "
+                "(same run, same readings; 'naive' = metrics off; ratio near 1 = no slowdown)",
+                "unit": "readings/s",
+                "ours": rates["metrics_on"],
+                "naive": rates["metrics_off"],
+                "ratio": rates["metrics_on"] / rates["metrics_off"],
+            }
+        )
         from api_bench import run_api_bench
 
         print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
         return rows + run_api_bench(stack, state_dir)
     finally:
         deploy.down(state_dir=state_dir)
+
+
+def _metrics_switch(endpoint: str, on: bool) -> None:
+    """The sandbox server's metrics switch (opsctl.sandbox.cw_metrics SWITCH_PATH)."""
+    import urllib.request
+
+    from opsctl.sandbox.cw_metrics import SWITCH_PATH
+
+    request = urllib.request.Request(endpoint + SWITCH_PATH, method="POST", data=b"on" if on else b"off")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def _metrics_on_off(stack, state_dir, kinesis) -> dict:
+    """Readings/s of the deployed pipeline with the sandbox's metrics off, then on (off first: a warm sandbox
+    favours the second run, so the order is against the metrics)."""
+    from opsctl.sandbox import traffic
+    from opsctl.sandbox.runtime import runner as runtime
+
+    endpoint = stack.target.endpoint_url
+    rates = {}
+    try:
+        for label, on in (("metrics_off", False), ("metrics_on", True)):
+            _metrics_switch(endpoint, on)
+            items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=100 + on), [])
+            traffic.send(kinesis, stack.get("stream_name"), items)
+            t0 = time.perf_counter()
+            summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True)
+            elapsed = time.perf_counter() - t0
+            rates[label] = sum(m["records_delivered"] for m in summary.to_dict()["mappings"]) / elapsed
+    finally:
+        _metrics_switch(endpoint, True)
+    return rates
 
 
 def main() -> int:
