@@ -39,8 +39,9 @@ TABLE_THROTTLE_MONITOR = "table_write_throttles"  # a dynamodb-throttle fault du
 TABLE_ERRORS_MONITOR = "table_system_errors"  # a dynamodb-error fault during the slow passes
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
-ERROR_FAULT_S = 4  # seconds of DynamoDB 500s on the readings table at the start of a slow pass
-THROTTLE_FAULT_S = 8  # seconds of DynamoDB throttling (the errors come first: a fault of each kind runs at once)
+ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
+# takes a few seconds to start: the window must still be open when it writes)
+THROTTLE_FAULT_S = 20  # seconds of DynamoDB throttling (the errors come first: a fault of each kind runs at once)
 FULL_DRILL_MINUTES = 20  # about how long `--full` takes: 10 minutes of backlog age, 5 slow minutes, recovery
 # Every catalog monitor the drill does not push over, and why (tests/e2e/test_drill_sandbox.py checks the rest).
 NOT_EXERCISED = {
