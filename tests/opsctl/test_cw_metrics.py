@@ -10,7 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from opsctl.sandbox.cw_metrics import MINUTE_S, MetricAccumulator, MotoSink, exact_dimension_statistics
+from opsctl.sandbox.cw_metrics import (
+    MINUTE_S,
+    MetricAccumulator,
+    MotoSink,
+    exact_dimension_statistics,
+    indexed_metric_data,
+)
 
 REGION = "eu-west-1"
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole UTC minute (epoch seconds)
@@ -28,6 +34,7 @@ class Clock:
 @pytest.fixture
 def cloudwatch():
     exact_dimension_statistics()
+    indexed_metric_data()
     with mock_aws():
         yield boto3.client("cloudwatch", region_name=REGION)
 
@@ -224,3 +231,35 @@ def test_records_while_disabled_are_not_kept():
     acc.enabled = False
     acc.record("AWS/DynamoDB", "ThrottledRequests", TABLE, 1, "Count")
     assert acc.pending() == {}
+
+
+def test_get_metric_data_buckets_periods_from_the_start_time_as_cloudwatch_does(cloudwatch):
+    clock = Clock(T0 + 10 * MINUTE_S)
+    acc = accumulator(clock)
+    for at, units in ((T0 + 30, 1), (T0 + 90, 2), (T0 + 95, 4)):
+        acc.record("AWS/DynamoDB", "ConsumedWriteCapacityUnits", TABLE, units, "Count", at=at, region=REGION)
+    acc.record("AWS/SQS", "ConsumedWriteCapacityUnits", TABLE, 100, "Count", at=T0 + 30, region=REGION)  # not ours
+    acc.flush()
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "w",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/DynamoDB",
+                        "MetricName": "ConsumedWriteCapacityUnits",
+                        "Dimensions": [{"Name": "TableName", "Value": "readings"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=datetime.fromtimestamp(T0 - 20, UTC),  # periods [T0-20, T0+40), [T0+40, T0+100), ...
+        EndTime=datetime.fromtimestamp(T0 + 300, UTC),
+        ScanBy="TimestampAscending",
+    )
+    [result] = answer["MetricDataResults"]
+    # minutes are stamped at their start: T0 (1) falls in the first period, T0+60 (2 + 4) in the second
+    assert [t.timestamp() for t in result["Timestamps"]] == [T0 - 20, T0 + 40]
+    assert result["Values"] == [1.0, 6.0]

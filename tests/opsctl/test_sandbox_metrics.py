@@ -324,3 +324,38 @@ def test_a_queue_without_activity_publishes_nothing(sandbox, aws):
     _flush(sandbox)
     never = _stats(cloudwatch, "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "no-such-queue"})
     assert never["SampleCount"] == 0
+
+
+def test_the_oldest_age_leaves_out_poison_pills_while_others_remain():
+    from types import SimpleNamespace
+
+    from opsctl.sandbox.sqs_metrics import oldest_age_s
+
+    def message(entered: float, receives: int):
+        return SimpleNamespace(_sandbox_entered=entered, sent_timestamp=None, approximate_receive_count=receives)
+
+    now = 1_000.0
+    standard = SimpleNamespace(fifo_queue=False, _messages=[message(100, 4), message(700, 1)])
+    assert oldest_age_s(standard, now) == 300  # the message received 4 times is left out
+    only_poison = SimpleNamespace(fifo_queue=False, _messages=[message(100, 4)])
+    assert oldest_age_s(only_poison, now) == 900
+    fifo = SimpleNamespace(fifo_queue=True, _messages=[message(100, 4), message(700, 1)])
+    assert oldest_age_s(fifo, now) == 900  # FIFO keeps its order: the blocked message counts
+    assert oldest_age_s(SimpleNamespace(fifo_queue=False, _messages=[]), now) is None
+
+
+def test_the_burst_bucket_starts_empty_at_creation_and_holds_at_most_300_seconds():
+    from opsctl.sandbox.dynamodb_capacity import ProvisionedCapacity
+
+    now = [1_000.0]
+    capacity = ProvisionedCapacity(clock=lambda: now[0])
+    key, rate, created = ("arn:table", 1_000.0, None, "write"), 5.0, 1_000.0  # 5 WCU, created at t = 1,000 s
+    assert not capacity.reserve(key, rate, created, 1)  # a new table has no burst yet
+    now[0] = 1_010.0
+    assert capacity.tokens(key, rate, created) == 50  # 10 s of unused capacity at 5 WCU/s
+    now[0] = 5_000.0
+    assert capacity.tokens(key, rate, created) == BURST_S * rate  # at most 300 s of it: 1,500 units
+    assert capacity.reserve(key, rate, created, 1_500) and not capacity.reserve(key, rate, created, 1)
+    capacity.settle(key, 10)  # a Query that read more than its minimum leaves the bucket in debt
+    now[0] = 5_001.0
+    assert capacity.tokens(key, rate, created) == -5 and not capacity.reserve(key, rate, created, 0.5)
