@@ -38,6 +38,7 @@ WRITE_THROTTLE_MONITOR = "stream_write_throughput_exceeded"  # a hot device over
 TABLE_THROTTLE_MONITOR = "table_write_throttles"  # a dynamodb-throttle fault during the slow passes
 TABLE_ERRORS_MONITOR = "table_system_errors"  # a dynamodb-error fault during the slow passes
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
+MINUTE_WORK_S = 40  # seconds a slow minute's burst, faults and pass take at most (the throttle window is 20)
 METRICS_PUBLISHED_S = 3  # seconds into a minute by which the sandbox has published the minute before
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
 ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
@@ -329,8 +330,19 @@ def run(
     # same minutes DynamoDB fails, then throttles, the readings table for a few seconds (the ingest function's
     # retries ride it out) and one device sends more than its shard takes in a second.
     for i in range(passes):
-        if i:
+        # Each slow minute's faults, hot burst and pass fall in one minute: they are its breaching datapoints.
+        if i or time.time() % period > period - MINUTE_WORK_S:
             _wait_until((time.time() // period + 1) * period + 1)
+        if i < hot_minutes:
+            hot = _readings(f"drill{run_id}h{i}", 1, HOT_DEVICE_BURST, seed + 10 + i)
+            refused = _send(
+                kinesis, stream, [gen.Outgoing(r["device_id"], json.dumps(r).encode(), "valid", r) for r in hot], sent
+            )
+            d.log(
+                "incident",
+                f"PutRecords: one device sends {HOT_DEVICE_BURST} readings at once",
+                f"{refused} refused by its shard and sent again",
+            )
         if i < error_minutes:
             faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S)
             d.log("incident", f"opsctl sandbox fault dynamodb-error --seconds {ERROR_FAULT_S}", f"{table}: HTTP 500")
@@ -355,16 +367,6 @@ def run(
                 + " records delivered"
             ),
         )
-        if i < hot_minutes:
-            hot = _readings(f"drill{run_id}h{i}", 1, HOT_DEVICE_BURST, seed + 10 + i)
-            refused = _send(
-                kinesis, stream, [gen.Outgoing(r["device_id"], json.dumps(r).encode(), "valid", r) for r in hot], sent
-            )
-            d.log(
-                "incident",
-                f"PutRecords: one device sends {HOT_DEVICE_BURST} readings at once",
-                f"{refused} refused by its shard and sent again",
-            )
     # (c) what fired. The server publishes a minute's AWS metrics once the minute is over (cw_metrics): look after
     # the last slow minute has closed, before the catch-up, whose length (seconds to minutes, with the machine's
     # load) must not decide whether its 3-of-5 alarms are still inside their window when they are read.
