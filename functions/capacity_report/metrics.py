@@ -80,7 +80,9 @@ def fetch(cloudwatch, queries: list[MetricQuery], start: dt.datetime, end: dt.da
             resp = cloudwatch.get_metric_data(**kwargs)
             results.calls += 1
             for r in resp.get("MetricDataResults", []):
-                results.series.setdefault(r["Id"], []).extend(zip(r.get("Timestamps", []), r.get("Values", [])))
+                results.series.setdefault(r["Id"], []).extend(
+                    zip(r.get("Timestamps", []), r.get("Values", []), strict=True)
+                )
             token = resp.get("NextToken")
             if not token:
                 break

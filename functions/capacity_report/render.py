@@ -7,8 +7,22 @@ import datetime as dt
 import html
 import json
 import math
+import re
 
 from capacity_report.prices import MAX_PRICE_AGE_DAYS
+
+# Control characters (ESC starts terminal escape sequences; someone may `cat` the file) and the Unicode characters
+# that reorder or hide text: shown as visible \xNN / \uNNNN, like opsctl's terminal output, then HTML-escaped.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def _escape(value, quote: bool = True) -> str:
+    """Text for the page: visible where it holds control or reordering characters, HTML-escaped."""
+    shown = _UNSAFE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(value)
+    )
+    return html.escape(shown, quote)
+
 
 FORMATS = ("md", "json", "html")
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -105,9 +119,12 @@ def to_markdown(r: dict) -> str:
         out += [
             "## Kinesis and Lambda",
             "",
-            f"- stream {s['resource']} ({s['mode']}): {s['open_shards']} open shards, {s['records_in_window']:,} records in the window, "
-            f"busiest minute {rec['max_records_per_s']} rec/s and {rec['max_bytes_per_s']:,} B/s = {s['peak_utilization_pct']}% of write capacity; "
-            f"recommended {rec['target']} shards at {rec['headroom']:.0%} headroom (consumers need ≥{rec['consumer_floor']})",
+            f"- stream {s['resource']} ({s['mode']}): {s['open_shards']} open shards, {s['records_in_window']:,} "
+            "records in the window, "
+            f"busiest minute {rec['max_records_per_s']} rec/s and {rec['max_bytes_per_s']:,} B/s = "
+            f"{s['peak_utilization_pct']}% of write capacity; "
+            f"recommended {rec['target']} shards at {rec['headroom']:.0%} headroom (consumers need "
+            f"≥{rec['consumer_floor']})",
         ]
         for c in s["consumers"]:
             out.append(
@@ -116,8 +133,9 @@ def to_markdown(r: dict) -> str:
             )
         for f in (r["lambda"] or {}).get("functions", []):
             out.append(
-                f"- concurrency {f['function_name']}: needs {f['needed_now']} now, {f['needed_at_recommended_shards']} at "
-                f"{rec['target']} shards; reserved {_n(f['reserved'])}, account {_n(f['account_limit'])}"
+                f"- concurrency {f['function_name']}: needs {f['needed_now']} now, "
+                f"{f['needed_at_recommended_shards']} at {rec['target']} shards; "
+                f"reserved {_n(f['reserved'])}, account {_n(f['account_limit'])}"
             )
         out.append("")
     if r["queues"]:
@@ -220,7 +238,7 @@ def svg_chart(
     step = _nice_step(top)
     top = math.ceil(top / step) * step
     w, h = CHART_VIEW_W - _PL - _PR, CHART_VIEW_H - _PT - _PB
-    e = html.escape
+    e = _escape
 
     def x(t: float) -> float:
         return _PL + w * (t - t0) / span
@@ -420,15 +438,11 @@ def _td(cell: str) -> str:
     numeric = (
         cell.replace(",", "").replace(".", "").replace("%", "").replace("$", "").replace("-", "").strip().isdigit()
     )
-    return (
-        f"<td>{html.escape(cell)}</td>"
-        if numeric or cell in ("n/a", "none")
-        else f'<td class="t">{html.escape(cell)}</td>'
-    )
+    return f"<td>{_escape(cell)}</td>" if numeric or cell in ("n/a", "none") else f'<td class="t">{_escape(cell)}</td>'
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    e = html.escape
+    e = _escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(_td(str(c)) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -444,7 +458,7 @@ def _prices_age_days(r: dict) -> int | None:
 
 
 def to_html(r: dict) -> str:
-    e = html.escape
+    e = _escape
     p = r["prices"]
     body = [
         f"<h1>Capacity report: {e(r['environment'])}</h1>",

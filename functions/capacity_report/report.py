@@ -43,7 +43,7 @@ def downsample(points: list[tuple[dt.datetime, float]], limit: int = MAX_CHART_P
 def _safe(notes: list[str], what: str, fn: Callable):
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - one unreadable resource must not hide the others; the error is reported
+    except Exception as exc:  # one unreadable resource must not hide the others; the error is reported
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, (BotoCoreError, ClientError)):
@@ -126,13 +126,14 @@ def build(
                 )
             report["warnings"].extend(rec["warnings"])
     if scope.stream:
+        stream_name = scope.stream
         obs = _safe(
             notes,
-            f"stream {scope.stream}",
-            lambda: streams.observe(client("kinesis"), client("lambda"), cw, scope.stream, start, end),
+            f"stream {stream_name}",
+            lambda: streams.observe(client("kinesis"), client("lambda"), cw, stream_name, start, end),
         )
         if obs:
-            rec = streams.recommend(obs, scope.headroom)
+            stream_rec = streams.recommend(obs, scope.headroom)
             report["stream"] = {
                 "resource": obs.stream,
                 "mode": obs.mode,
@@ -148,7 +149,7 @@ def build(
                     1,
                 ),
                 "capacity_records_per_s": streams.SHARD_WRITE_RECORDS_PER_S * obs.open_shards,
-                "recommendation": rec.to_dict(),
+                "recommendation": stream_rec.to_dict(),
                 "monthly_cost_shards": round(obs.open_shards * prices["kinesis"]["shard_per_hour"] * 730, 2)
                 if obs.mode == "PROVISIONED"
                 else None,
@@ -166,12 +167,12 @@ def build(
                     for c in obs.consumers
                 ],
             }
-            if obs.mode == "PROVISIONED" and rec.target != rec.current:
+            if obs.mode == "PROVISIONED" and stream_rec.target != stream_rec.current:
                 report["recommendations"].append(
-                    f"stream {obs.stream}: reshard {rec.current} → {rec.target} shards "
-                    f"(`opsctl reshard --to {rec.target}`)"
+                    f"stream {obs.stream}: reshard {stream_rec.current} → {stream_rec.target} shards "
+                    f"(`opsctl reshard --to {stream_rec.target}`)"
                 )
-            conc = streams.lambda_concurrency(client("lambda"), obs.consumers, obs.open_shards, rec.target)
+            conc = streams.lambda_concurrency(client("lambda"), obs.consumers, obs.open_shards, stream_rec.target)
             report["lambda"] = conc
             for f in conc["functions"]:
                 report["warnings"].extend(f["warnings"])
@@ -197,13 +198,15 @@ def summary(report: dict, location: str | None = None) -> tuple[str, str]:
     for t in report["tables"]:
         w = t["dimensions"]["write"]
         lines.append(
-            f"- table {t['resource']} ({t['billing_mode']}): write peak {w['peak_per_s']:g}/s, avg {w['avg_per_s']:g}/s, "
+            f"- table {t['resource']} ({t['billing_mode']}): write peak {w['peak_per_s']:g}/s, avg "
+            f"{w['avg_per_s']:g}/s, "
             f"{t['decrease_quota']['left_today']} decreases left today"
         )
     if report["stream"]:
         s = report["stream"]
         lines.append(
-            f"- stream {s['resource']}: {s['open_shards']} shards, peak {s['peak_utilization_pct']}% of write capacity, "
+            f"- stream {s['resource']}: {s['open_shards']} shards, peak {s['peak_utilization_pct']}% of write "
+            "capacity, "
             f"recommended {s['recommendation']['target']}"
         )
     if throttled:

@@ -36,7 +36,8 @@ def recommend_shards(
 def consumer_floor(
     peak_records_per_s: float, avg_duration_ms: float | None, batch_size: int, parallelization: int
 ) -> int:
-    """Shards a consumer needs: one execution handles ≈ batch_size records per Duration; a shard runs `parallelization` of them."""
+    """Shards a consumer needs: one execution handles ≈ batch_size records per Duration; a shard runs
+    `parallelization` of them."""
     if not avg_duration_ms or peak_records_per_s <= 0:
         return 1
     concurrency = math.ceil(peak_records_per_s * (avg_duration_ms / 1000.0) / max(batch_size, 1))

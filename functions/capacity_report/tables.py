@@ -161,10 +161,11 @@ def needed_capacity(u: Usage, target_pct: float) -> int:
 def recommend(cap: Capacity, prices: dict, now: dt.datetime, *, target_pct: float | None = None) -> dict:
     """The recommendation for one table or index: keep, switch billing mode, or new capacity / auto scaling values.
 
-    Costs are per month (730 h) at the window's average load; `decreases` says how much of today's quota the plan uses."""
+    Costs are per month (730 h) at the window's average load; `decreases` says how much of today's quota the plan
+    uses."""
     quota = decreases_left(cap.decreases_today, cap.last_decrease, now)
     autoscaled = all(cap.usage[d].autoscaling for d in DIMENSIONS)
-    dims = {}
+    dims: dict[str, dict] = {}
     for d in DIMENSIONS:
         u = cap.usage[d]
         target = target_pct or (u.autoscaling or {}).get("target_pct") or DEFAULT_TARGET_UTILIZATION_PCT
@@ -236,7 +237,8 @@ def recommend(cap: Capacity, prices: dict, now: dt.datetime, *, target_pct: floa
         if cap.last_switch_to_on_demand is not None and now - cap.last_switch_to_on_demand < dt.timedelta(hours=24):
             allowed = (
                 f"now unless {SWITCH_TO_ON_DEMAND_PER_24H} switches were made since "
-                f"{(now - dt.timedelta(hours=24)).isoformat()} (the last at {cap.last_switch_to_on_demand.isoformat()}); "
+                f"{(now - dt.timedelta(hours=24)).isoformat()} (the last at "
+                f"{cap.last_switch_to_on_demand.isoformat()}); "
                 f"certainly from {(cap.last_switch_to_on_demand + dt.timedelta(hours=24)).isoformat()}"
             )
         rec["switch_allowed"] = allowed

@@ -54,7 +54,8 @@ class Rejection(NamedTuple):
 
 
 def _non_finite(name: str) -> Decimal:
-    # json.loads takes NaN/Infinity by default; keep them as non-finite Decimals so the field they sit in decides the reason.
+    # json.loads takes NaN/Infinity by default; keep them as non-finite Decimals so the field they sit in decides
+    # the reason.
     return Decimal(name)
 
 

@@ -39,7 +39,7 @@ def storable(value: Decimal) -> Decimal | None:
 
 
 class MetricStats(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # the field hides tuple.count(), which nothing here calls
     min: Decimal
     max: Decimal
     sum: Decimal  # exact (38 digits); may lie outside DynamoDB's range: see `stored_sum`
@@ -55,7 +55,7 @@ class MetricStats(NamedTuple):
 
 
 class Aggregate(NamedTuple):
-    count: int  # readings in the hour
+    count: int  # type: ignore[assignment]  # readings in the hour (hides tuple.count(), which nothing calls)
     first_ts: int | None  # epoch ms of the earliest and latest reading
     last_ts: int | None
     metrics: dict[str, MetricStats]

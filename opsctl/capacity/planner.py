@@ -12,11 +12,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from capacity_report import metrics, quota, tables
 from capacity_report import prices as pricing
-from capacity_report import quota, tables
 from capacity_report import report as reports
 from capacity_report import stream as streams
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, NotFound, OpsError
 
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a table to be ACTIVE again after UpdateTable
 
@@ -31,9 +31,12 @@ def scope(stack, table_names: list[str] | None, *, headroom: float, target_pct: 
     # Work queues, on-failure queues and DLQs (`*_queue_url`, `*_dlq_url`): the report shows each one's depth.
     queues = {k: v for k, v in sorted(out.items()) if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v}
     if not 0 < headroom <= 1:
-        raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
+        raise InvalidArgument(f"{{headroom}} must be in (0, 1], got {headroom}", arguments=["headroom"])
     if target_pct is not None and not 20 <= target_pct <= 90:
-        raise OpsError(f"--target-pct must be from 20 to 90 (DynamoDB target tracking range), got {target_pct}")
+        raise InvalidArgument(
+            f"{{target_pct}} must be from 20 to 90 (DynamoDB target tracking range), got {target_pct}",
+            arguments=["target_pct"],
+        )
     return reports.Scope(
         environment=stack.env,
         tables=names,
@@ -50,20 +53,25 @@ def load_prices(path: str | None) -> dict:
     except pricing.PricesError as exc:
         raise OpsError(
             str(exc),
-            hint="point --prices (or $CAPACITY_PRICES_FILE) at a JSON file like functions/capacity_report/prices.json",
+            hint="point {prices} (or $CAPACITY_PRICES_FILE) at a JSON file like functions/capacity_report/prices.json",
+            arguments=["prices"],
         ) from None
 
 
 def build(stack, sc: reports.Scope, *, window: dt.timedelta, prices: dict, now: dt.datetime | None = None) -> dict:
-    if window > reports.metrics.MAX_WINDOW:
-        raise OpsError(
-            f"--window {window} is longer than 15 days", hint="CloudWatch keeps one-minute datapoints for 15 days"
+    if window > metrics.MAX_WINDOW:
+        raise InvalidArgument(
+            f"{{window}} {window} is longer than 15 days",
+            hint="CloudWatch keeps one-minute datapoints for 15 days",
+            arguments=["window"],
         )
     for name in sc.tables:
         try:
             stack.target.client("dynamodb").describe_table(TableName=name)
         except stack.target.client("dynamodb").exceptions.ResourceNotFoundException:
-            raise OpsError(f"table {name!r} does not exist", hint="check --table or --env") from None
+            raise NotFound(
+                "table", name, hint="check {table_names} or {env}", arguments=["table_names", "env"]
+            ) from None
     return reports.build(
         stack.target.client,
         sc,
@@ -232,11 +240,13 @@ def parse_at(text: str, now: dt.datetime) -> dt.datetime:
         try:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise OpsError(f"bad --at {text!r}", hint="use an ISO time like 2026-12-24T18:00Z, or 'in 3h'") from None
+            raise InvalidArgument(
+                f"bad {{at}} {text!r}", hint="use an ISO time like 2026-12-24T18:00Z, or 'in 3h'", arguments=["at"]
+            ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
     if when <= now:
-        raise OpsError(f"--at {when.isoformat()} is not in the future")
+        raise InvalidArgument(f"{{at}} {when.isoformat()} is not in the future", arguments=["at"])
     return when
 
 
@@ -250,9 +260,12 @@ def prepare_event(
     now: dt.datetime,
     prices: dict | None = None,
 ) -> dict:
-    """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as commands and Terraform values."""
+    """Shards, table capacity (or warm throughput), Lambda concurrency for `expect_records_per_s` at `at`, as
+    commands and Terraform values."""
     if expect_records_per_s <= 0:
-        raise OpsError("--expect must be a rate above 0 (records per second)")
+        raise InvalidArgument(
+            "{expect_records_per_s} must be a rate above 0 (records per second)", arguments=["expect_records_per_s"]
+        )
     s = report.get("stream")
     avg_bytes = (s["bytes_in_window"] / s["records_in_window"]) if s and s["records_in_window"] else 1024.0
     shards, by_bytes, by_records = streams.recommend_shards(
@@ -274,7 +287,8 @@ def prepare_event(
         if shards > cur:
             plan["steps"].append(
                 {
-                    "what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by bytes at {headroom:.0%})",
+                    "what": f"stream {stream_name}: {cur} → {shards} shards ({by_records} by records, {by_bytes} by "
+                    f"bytes at {headroom:.0%})",
                     "command": f"opsctl --env {stack.env} reshard --to {shards} --yes",
                 }
             )
@@ -284,14 +298,15 @@ def prepare_event(
             limit = f["reserved"] if f["reserved"] is not None else f["account_unreserved"]
             plan["steps"].append(
                 {
-                    "what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × {f['parallelization_factor']})"
-                    + (f"; reserved/available {limit}" if limit is not None else ""),
+                    "what": f"{f['function_name']}: needs {need} concurrent executions ({shards} shards × "
+                    f"{f['parallelization_factor']})" + (f"; reserved/available {limit}" if limit is not None else ""),
                     "command": None,
                 }
             )
             if limit is not None and need > limit:
                 plan["warnings"].append(
-                    f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before {at.isoformat()}"
+                    f"{f['function_name']} would need {need} concurrent executions, over {limit}: raise it before "
+                    f"{at.isoformat()}"
                 )
     for t in report["tables"]:
         if t["index"] is not None:
@@ -307,8 +322,10 @@ def prepare_event(
         if t["billing_mode"] == "PAY_PER_REQUEST":
             plan["steps"].append(
                 {
-                    "what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes do not throttle",
-                    "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput WriteUnitsPerSecond={units}",
+                    "what": f"table {t['table']} (on demand): pre-warm to {units} write units/s so the first minutes "
+                    "do not throttle",
+                    "command": f"aws dynamodb update-table --table-name {t['table']} --warm-throughput "
+                    f"WriteUnitsPerSecond={units}",
                 }
             )
         else:
@@ -316,7 +333,8 @@ def prepare_event(
             if w["autoscaling"]:
                 plan["steps"].append(
                     {
-                        "what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for the event "
+                        "what": f"table {t['table']}: auto scaling min write {w['autoscaling']['min']} → {need} for "
+                        "the event "
                         f"({units} WCU/s at {target:g}%)",
                         "command": None,
                     }
@@ -329,7 +347,8 @@ def prepare_event(
             elif need > (w["provisioned"] or 0):
                 plan["steps"].append(
                     {
-                        "what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at {target:g}%)",
+                        "what": f"table {t['table']}: write capacity {w['provisioned']} → {need} ({units} WCU/s at "
+                        f"{target:g}%)",
                         "command": f"aws dynamodb update-table --table-name {t['table']} --provisioned-throughput "
                         f"ReadCapacityUnits={t['dimensions']['read']['provisioned']},WriteCapacityUnits={need}",
                     }
@@ -338,7 +357,8 @@ def prepare_event(
             q = quota.decreases_left(0, None, at + dt.timedelta(hours=3))
             plan["warnings"].append(
                 f"lowering {t['table']} again after the event spends a decrease: DynamoDB allows "
-                f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: {q.left_today})"
+                f"{quota.FREE_DECREASES_PER_DAY} a day plus one an hour (on a fresh day after the event: "
+                f"{q.left_today})"
             )
     if at - now < dt.timedelta(minutes=30):
         plan["warnings"].append(

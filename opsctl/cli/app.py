@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from opsctl.cli.errors import error_line
 from opsctl.cli.options import Settings, check_target
 from opsctl.cli.render import err, safe
 from opsctl.core.errors import OpsError
@@ -32,7 +33,8 @@ def _show_version(value: bool) -> None:
 app = typer.Typer(
     name="opsctl",
     help="Operate the telemetry pipeline (Kinesis → Lambda → DynamoDB): inspect it, steer it in incidents, "
-    "and rehearse on a local sandbox.\n\nThe environment comes from --env (default $OPSCTL_ENV, else `local`, the sandbox).",
+    "and rehearse on a local sandbox.\n\nThe environment comes from --env (default $OPSCTL_ENV, else `local`, the "
+    "sandbox).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -130,7 +132,9 @@ def _flag_without_metavar(display_type_rich):
 
 
 # typer shows `<bool>` after every flag (`--yes <bool>`), which reads as if the flag took a value
-typer.core.TyperOption.display_type_rich = _flag_without_metavar(typer.core.TyperOption.display_type_rich)
+typer.core.TyperOption.display_type_rich = _flag_without_metavar(  # type: ignore[method-assign]  # deliberate patch
+    typer.core.TyperOption.display_type_rich
+)
 
 
 def _help_as_written(typer_app: typer.Typer) -> None:
@@ -169,7 +173,7 @@ def main() -> None:
     try:
         code = app(prog_name="opsctl", standalone_mode=False)
     except OpsError as exc:
-        _print_error(exc.line())
+        _print_error(error_line(exc))
         sys.exit(exc.exit_code)
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()  # prints the help, as `opsctl` alone should

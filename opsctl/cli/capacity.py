@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -132,8 +132,9 @@ def capacity(
     with err.status(f"reading {len(sc.tables)} table(s), the stream and its consumers over {window}"):
         report = cap.build(stack, sc, window=span, prices=the_prices, now=now)
     if prepare_event:
+        assert at is not None and expect is not None  # --prepare-event without them is refused above
         when = cap.parse_at(at, now)
-        data = {
+        data: dict[str, Any] = {
             "report": report,
             "prepare_event": cap.prepare_event(
                 stack, report, at=when, expect_records_per_s=expect, headroom=headroom, now=now, prices=the_prices
@@ -240,11 +241,13 @@ def _show_capacity(r: dict) -> None:
         out.print(
             f"[bold]stream[/bold] {safe(s['resource'])}: {fmt.count(s['open_shards'], 'shard')}, busiest minute "
             f"{fmt.rate(rec['max_records_per_s'])} ({s['peak_utilization_pct']}% of write capacity) → recommended "
-            f"{fmt.number(rec['target'])}, filling shards to at most {fmt.percent(rec['headroom'] * 100)} of their write limits"
+            f"{fmt.number(rec['target'])}, filling shards to at most {fmt.percent(rec['headroom'] * 100)} of their "
+            "write limits"
         )
         for f in (r["lambda"] or {}).get("functions", []):
             out.print(
-                f"[bold]lambda[/bold] {f['function_name']}: concurrency {f['needed_now']} now, {f['needed_at_recommended_shards']} at "
+                f"[bold]lambda[/bold] {f['function_name']}: concurrency {f['needed_now']} now, "
+                f"{f['needed_at_recommended_shards']} at "
                 f"{rec['target']} shards (reserved {f['reserved'] if f['reserved'] is not None else 'none'}, "
                 f"account {f['account_limit'] if f['account_limit'] is not None else 'unknown'})"
             )
@@ -266,7 +269,7 @@ def _show_plan(plan: list[dict]) -> None:
         [
             [
                 safe(c["resource"]),
-                c["action"].replace("_", " "),
+                safe(c["action"].replace("_", " ")),
                 safe(fmt.pairs(c["changes"])),
                 fmt.number(c["decreases"]),
                 safe(c["untracked"] or ", ".join(c["tfvars"])),
@@ -279,20 +282,21 @@ def _show_plan(plan: list[dict]) -> None:
 
 def _show_event(p: dict) -> None:
     out.print(
-        f"[bold]prepare for {p['expect_records_per_s']:g} records/s at {p['at']}[/bold] (≈{p['avg_record_bytes']:g} B per record)"
+        f"[bold]prepare for {p['expect_records_per_s']:g} records/s at {safe(p['at'])}[/bold] "
+        f"(≈{p['avg_record_bytes']:g} B per record)"
     )
     for i, s in enumerate(p["steps"], 1):
-        out.print(f"{i}. {s['what']}")
+        out.print(f"{i}. {safe(s['what'])}")
         if s["command"]:
-            out.print(f"   {s['command']}")
+            out.print(f"   {safe(s['command'])}")
     if p["terraform"]:
         out.print("Terraform values (opsctl.auto.tfvars.json):")
         for k, v in p["terraform"].items():
-            out.print(f"  {k} = {v}")
+            out.print(f"  {safe(k)} = {safe(v)}")
     if p.get("cost"):
         _show_event_cost(p["cost"])
     for w in p["warnings"]:
-        note(f"warning: {w}")
+        note(f"warning: {safe(w)}")
 
 
 def _quantity(q: float) -> str:

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
+from opsctl.cli import fmt
 from opsctl.cli.options import OutputOpt, Settings
-from opsctl.cli.render import OutputFormat, emit, note, out
+from opsctl.cli.render import Col, OutputFormat, emit, note, out, print_table, safe
 
 devices_app = typer.Typer(
     help="Devices of the IoT Core front door: each an IoT thing with its own certificate, bound by the device "
@@ -23,7 +22,8 @@ CredentialsOpt = Annotated[
     Path,
     typer.Option(
         "--credentials",
-        help="file (or directory: <device>.pem in it) for the certificate and private key, created mode 0600",
+        help="directory for <device>.pem (made if missing), or a file ending in .pem, for the certificate and "
+        "private key, created mode 0600",
     ),
 ]
 PrintOpt = Annotated[
@@ -39,19 +39,57 @@ def _clients(ctx: typer.Context):
     return stack.target.client("iot"), stack.target.client("dynamodb"), DeviceStack.from_stack(stack)
 
 
+def _value(key: str, value) -> str:
+    """One field of a device's answer in the written form every opsctl table uses (fmt), device text made safe."""
+    if key.endswith("_at"):  # epoch milliseconds in the registry
+        return fmt.utc(value)
+    if isinstance(value, bool):
+        return fmt.yes_no(value)
+    if isinstance(value, dict):  # the registry entry, the thing: key=value pairs, never a Python repr
+        return ", ".join(f"{safe(str(k))}={_value(str(k), v)}" for k, v in value.items()) or fmt.NONE
+    if isinstance(value, list):
+        return ", ".join(safe(str(v)) for v in value) or fmt.NONE
+    if value is None:
+        return fmt.NONE
+    return safe(str(value))
+
+
+def show_device(d: dict) -> None:
+    """A device's answer (register, show, revoke, rotate) as `field: value` lines, the PEM last when asked for."""
+    for k, v in d.items():
+        if k != "credentials_pem":
+            out.print(f"{k}: {_value(k, v)}")
+    if d.get("credentials_pem"):
+        out.print(d["credentials_pem"], end="", markup=False, highlight=False)
+
+
+def show_devices(d: dict) -> None:
+    print_table(
+        [
+            Col("device", key=True),
+            Col("tenant"),
+            Col("status"),
+            Col("created (UTC)", drop=2),
+            Col("certificate", drop=1),
+        ],
+        [
+            [
+                safe(e["device_id"]),
+                safe(e.get("tenant", "")),
+                safe(e.get("status", "")),
+                fmt.utc(e.get("created_at")),
+                safe((e.get("certificate_id") or "")[:16]),
+            ]
+            for e in d["devices"]
+        ],
+    )
+
+
 def _emit(result: dict, output: OutputFormat, print_credentials: bool) -> None:
     pem = result.pop("_pem", None)
     if print_credentials and pem:
         result["credentials_pem"] = pem
-
-    def table(d):
-        for k, v in d.items():
-            if k != "credentials_pem":
-                out.print(f"{k}: {escape(str(v))}")
-        if d.get("credentials_pem"):
-            out.print(d["credentials_pem"], end="")
-
-    emit(result, output, table)
+    emit(result, output, show_device)
 
 
 @devices_app.command()
@@ -74,7 +112,7 @@ def register(
     iot, ddb, names = _clients(ctx)
     result = registry.register(iot, ddb, names, device, tenant, credentials=credentials, dry_run=dry_run)
     if result["action"] == "registered":
-        note(f"certificate and private key written to {result['credentials_file']} (mode 0600)")
+        note(f"certificate and private key written to {safe(result['credentials_file'])} (mode 0600)")
     _emit(result, output, print_credentials)
 
 
@@ -90,19 +128,7 @@ def list_(
     _, ddb, names = _clients(ctx)
     entries = registry.list_devices(ddb, names, tenant)
 
-    def table(d):
-        t = Table("device", "tenant", "status", "created_at (epoch ms)", "certificate")
-        for e in d["devices"]:
-            t.add_row(
-                escape(e["device_id"]),
-                escape(e.get("tenant", "")),
-                e.get("status", ""),
-                str(e.get("created_at", "")),
-                (e.get("certificate_id") or "")[:16],
-            )
-        out.print(t)
-
-    emit({"count": len(entries), "devices": entries}, output, table)
+    emit({"count": len(entries), "devices": entries}, output, show_devices)
 
 
 @devices_app.command()
@@ -151,5 +177,5 @@ def rotate(
     iot, ddb, names = _clients(ctx)
     result = registry.rotate(iot, ddb, names, device, credentials=credentials, dry_run=dry_run)
     if result["action"] == "rotated":
-        note(f"new certificate and private key written to {result['credentials_file']} (mode 0600)")
+        note(f"new certificate and private key written to {safe(result['credentials_file'])} (mode 0600)")
     _emit(result, output, print_credentials)

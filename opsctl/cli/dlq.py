@@ -1,4 +1,5 @@
-"""`opsctl dlq list` and `opsctl replay-dlq`: put failed work back during an incident, losing and duplicating nothing."""
+"""`opsctl dlq list` and `opsctl replay-dlq`: put failed work back during an incident, losing and duplicating
+nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, o
 from opsctl.core.errors import OpsError
 
 dlq_app = typer.Typer(
-    help="Dead-letter and on-failure queues of the environment: what failed, and how long until it cannot be replayed.\n\n"
+    help="Dead-letter and on-failure queues of the environment: what failed, and how long until it cannot be "
+    "replayed.\n\n"
     "Replay them with [bold]opsctl replay-dlq --source rollup|ingest|QUEUE[/bold].",
     no_args_is_help=True,
 )
@@ -48,8 +50,9 @@ def list_(
     ] = 100,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Every dead-letter and on-failure queue with its depth and oldest age; for Kinesis failure records, how long until the
-    records they point at expire from the stream (the most urgent fact: shown first, red within 6 h, yellow within 24 h).
+    """Every dead-letter and on-failure queue with its depth and oldest age; for Kinesis failure records, how long
+    until the records they point at expire from the stream (the most urgent fact: shown first, red within 6 h,
+    yellow within 24 h).
 
     Examples:  opsctl dlq list
                opsctl --env prod dlq list --output json | jq '.queues[0]'"""
@@ -76,7 +79,8 @@ def show_dlq_list(d: dict) -> None:
             left = q["soonest_expiry_s"]
             what = "already expired" if left is not None and left <= 0 else f"expire in {_age(left)}"
             out.print(
-                f"[{style}]{safe(q['queue'])}: the records of {fmt.count(q['failure_records'], 'failed batch', 'failed batches')} "
+                f"[{style}]{safe(q['queue'])}: the records of "
+                f"{fmt.count(q['failure_records'], 'failed batch', 'failed batches')} "
                 f"({fmt.count(q['records_referenced'], 'record')}) {what}[/{style}]"
                 + (f" — {fmt.count(q['expired_records'], 'record')} already gone" if q.get("expired_records") else "")
                 + f"; replay: opsctl replay-dlq --source {safe(q['replay_source'])}"
@@ -154,7 +158,8 @@ def replay_dlq(
         bool,
         typer.Option(
             "--peek/--no-peek",
-            help="with --dry-run: receive the messages to list them (default), or read only the queue's depth and leave "
+            help="with --dry-run: receive the messages to list them (default), or read only the queue's depth and "
+            "leave "
             "every receive count as it was",
         ),
     ] = True,
@@ -187,7 +192,8 @@ def replay_dlq(
     via: Annotated[
         Via | None,
         typer.Option(
-            help="Kinesis failure records: invoke the consumer with the records (default), or put them back on the stream"
+            help="Kinesis failure records: invoke the consumer with the records (default), or put them back on the "
+            "stream"
         ),
     ] = None,
     skip_expired: Annotated[
@@ -208,7 +214,8 @@ def replay_dlq(
     ] = 60,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Put failed work back: SQS dead letters to the queue that feeds the DLQ, Kinesis failure records to their consumer.
+    """Put failed work back: SQS dead letters to the queue that feeds the DLQ, Kinesis failure records to their
+    consumer.
 
     Nothing is deleted before its copy is confirmed, so a crash loses nothing: run it again to finish.
     Delivery is at least once (a message sent just before a crash is sent again); our consumers are idempotent.
@@ -227,7 +234,8 @@ def replay_dlq(
         )
     if native and (backup or max_):
         raise OpsError(
-            f"--native cannot {'--backup' if backup else '--max'}: StartMessageMoveTask moves messages server-side, all of them",
+            f"--native cannot {'--backup' if backup else '--max'}: StartMessageMoveTask moves messages server-side, "
+            "all of them",
             hint="drop --native to use the client-side mover",
         )
     if not peek and not dry_run:
@@ -246,7 +254,8 @@ def replay_dlq(
     if src.kind == dlq.SQS_DLQ:
         if via is not None or skip_expired:
             raise OpsError(
-                f"{'--via' if via else '--skip-expired'} is for Kinesis failure records; {src.name} holds the messages themselves",
+                f"{'--via' if via else '--skip-expired'} is for Kinesis failure records; {src.name} holds the messages "
+                "themselves",
                 hint="drop it",
             )
         _replay_sqs(
@@ -266,7 +275,8 @@ def replay_dlq(
     else:
         if native:
             raise OpsError(
-                f"--native cannot replay {src.name}: StartMessageMoveTask moves SQS dead letters, and a Lambda on-failure "
+                f"--native cannot replay {src.name}: StartMessageMoveTask moves SQS dead letters, and a Lambda "
+                "on-failure "
                 "record holds no records, only where they were on the stream",
                 hint="drop --native",
             )
@@ -365,7 +375,8 @@ def _replay_sqs(
         how = "AWS's StartMessageMoveTask" if native else "the client-side mover"
         if output == OutputFormat.table:
             out.print(
-                f"plan: move {'up to ' + str(max_) if max_ else 'all'} of ~{waiting} messages from {src.name} to {dest_name} with {how}"
+                f"plan: move {'up to ' + str(max_) if max_ else 'all'} of ~{waiting} messages from {src.name} to "
+                f"{dest_name} with {how}"
                 + (f", only those matching {safe(repr(filter_))}" if filter_ else "")
                 + (f", at most {rate:g}/s" if rate else ""),
                 soft_wrap=True,
@@ -421,7 +432,8 @@ def _replay_sqs(
     emit(data, output, table)
     if not dry_run:
         note(
-            "at-least-once: a message sent just before a crash is sent again by the next run; our consumers are idempotent"
+            "at-least-once: a message sent just before a crash is sent again by the next run; our consumers are "
+            "idempotent"
         )
     if report.failed or report.delete_failed:
         raise typer.Exit(1)
@@ -463,18 +475,20 @@ def show_sqs_replay(d: dict, *, source: str, destination: str) -> None:
     _summary(d, f"{safe(source)} → {safe(destination)}")
     for f in d["failures"][:20]:
         out.print(
-            f"  [red]failed[/red] {safe(f['message_id'])}: {safe(f['code'])}: {safe(f['message'])} (stays in {safe(source)})"
+            f"  [red]failed[/red] {safe(f['message_id'])}: {safe(f['code'])}: {safe(f['message'])} (stays in "
+            f"{safe(source)})"
         )
     for f in d["delete_failed"][:20]:
         out.print(
-            f"  [yellow]sent but not deleted[/yellow] {safe(f['message_id'])}: {safe(f['code'])} (a rerun sends it again)"
+            f"  [yellow]sent but not deleted[/yellow] {safe(f['message_id'])}: {safe(f['code'])} (a rerun sends it "
+            "again)"
         )
 
 
 def show_depth_plan(d: dict) -> None:
     out.print(
-        f"dry run (no peek): {fmt.count(d['visible'], 'message')} visible and {fmt.number(d['in_flight'])} in flight in "
-        f"{safe(d['source'])} would {d['action']}"
+        f"dry run (no peek): {fmt.count(d['visible'], 'message')} visible and {fmt.number(d['in_flight'])} "
+        f"in flight in {safe(d['source'])} would {d['action']}"
         + (f", only those matching {safe(repr(d['filter']))}" if d.get("filter") else "")
         + "; nothing received, so no receive count changed (drop --no-peek to list them)"
     )
@@ -484,7 +498,8 @@ def _summary(d: dict, route: str) -> None:
     left = d["left"]
     out.print(
         f"[bold]{route}[/bold]: moved {fmt.number(d['moved'])}, failed {fmt.number(d['failed'])}, "
-        f"skipped {fmt.number(d['skipped'])}, left {fmt.number(left['visible']) if left['visible'] is not None else '?'} "
+        f"skipped {fmt.number(d['skipped'])}, left "
+        f"{fmt.number(left['visible']) if left['visible'] is not None else '?'} "
         f"(+{fmt.number(left['in_flight'] or 0)} in flight) in {fmt.duration(d['seconds'])}, "
         f"{fmt.count(d['api_calls_total'], 'API call')}"
     )
@@ -551,7 +566,8 @@ def _replay_kinesis(
     emit(data, output, table)
     if not dry_run:
         note(
-            "at-least-once: a range delivered just before a crash is delivered again by the next run; our consumers are idempotent"
+            "at-least-once: a range delivered just before a crash is delivered again by the next run; our consumers "
+            "are idempotent"
         )
     if report.failed_ranges:
         raise typer.Exit(1)
@@ -575,13 +591,15 @@ def show_kinesis_replay(d: dict, *, source: str) -> None:
     if d["dry_run"]:
         out.print(
             f"dry run: {fmt.count(d['failure_messages'], 'failure record')} in {fmt.count(len(d['ranges']), 'range')}, "
-            f"{fmt.number(len(d['expired']))} expired ({fmt.count(d['expired_records'], 'record')} gone); nothing replayed, "
+            f"{fmt.number(len(d['expired']))} expired ({fmt.count(d['expired_records'], 'record')} gone); nothing "
+            "replayed, "
             "every message visible again (each received once to look at it)"
         )
         return
     out.print(
         f"[bold]{safe(source)} → {d['via']}[/bold]: replayed {fmt.count(d['replayed_messages'], 'failure record')} "
-        f"({fmt.count(d['records_delivered'], 'record')}), failed {fmt.number(d['failed'])}, skipped {fmt.number(d['skipped'])}, "
+        f"({fmt.count(d['records_delivered'], 'record')}), failed {fmt.number(d['failed'])}, skipped "
+        f"{fmt.number(d['skipped'])}, "
         f"expired {fmt.number(len(d['expired']))} ({fmt.count(d['expired_records'], 'record')}, left in the queue)"
     )
     for f in d["failed_ranges"][:20]:

@@ -78,7 +78,9 @@ def utc(value) -> str:
         try:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            from opsctl.cli.render import safe
+
+            return safe(value)  # not a time: shown as the text it is, never as markup or terminal control
     if isinstance(value, int | float):
         seconds = float(value) / 1000 if float(value) > 1e11 else float(value)  # epoch ms are 13 digits today
         value = dt.datetime.fromtimestamp(seconds, dt.UTC)

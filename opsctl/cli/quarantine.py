@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,8 @@ from opsctl.cli.render import Col, OutputFormat, emit, note, out, print_table, s
 from opsctl.core.errors import OpsError
 
 quarantine_app = typer.Typer(
-    help="Poison records the ingest function quarantined (invalid JSON, bad device ids, timestamps in seconds, ...).\n\n"
+    help="Poison records the ingest function quarantined (invalid JSON, bad device ids, timestamps in seconds, "
+    "...).\n\n"
     "Nothing in the quarantine blocks a shard; it waits here, with its reason and raw data, for a person to decide.",
     no_args_is_help=True,
 )
@@ -66,7 +67,7 @@ def list_(
 
 
 def _arrival(record: dict) -> float:
-    value = record.get("approximate_arrival_timestamp")
+    value: Any = record.get("approximate_arrival_timestamp")  # a JSON value: float() refuses what is not a number
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -18,9 +18,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
-from rich.console import Console, ConsoleDimensions
+from rich.console import Console, ConsoleDimensions, JustifyMethod
 from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -28,7 +30,22 @@ from rich.text import Text
 UNLIMITED_WIDTH = 100_000
 
 
-class _Screen(Console):
+class _Guarded(Console):
+    """A Console that never writes a raw control character of any text it prints: whatever a renderer forgot to put
+    through `safe()`, an escape sequence arrives as visible `\\x1b...`. Rich's own styling and cursor control are
+    added after this (styles) or are control segments (the spinner), so they are untouched. Line breaks stay: a
+    device's newline is only stopped by `safe()` around its field."""
+
+    def _render_buffer(self, buffer) -> str:
+        return super()._render_buffer(
+            Segment(_UNSAFE_IN_SEGMENT.sub(_visible, seg.text), seg.style, seg.control)
+            if seg.control is None and _UNSAFE_IN_SEGMENT.search(seg.text)
+            else seg
+            for seg in buffer
+        )
+
+
+class _Screen(_Guarded):
     """A Console whose width is the terminal's, or unlimited when its file is not a terminal."""
 
     @property
@@ -44,7 +61,7 @@ class _Screen(Console):
 
 
 out = _Screen(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = _Guarded(stderr=True, highlight=False)
 
 
 class OutputFormat(str, enum.Enum):
@@ -62,7 +79,10 @@ def _default(value):
     return str(value)
 
 
-def emit(data, fmt: OutputFormat, table: Callable[[object], None]) -> None:
+Data = TypeVar("Data")
+
+
+def emit(data: Data, fmt: OutputFormat, table: Callable[[Data], None]) -> None:
     """Writes `data` as JSON, or calls `table(data)` to render it for a person."""
     if fmt == OutputFormat.json:
         print(json.dumps(data, default=_default, indent=2, sort_keys=True))
@@ -80,6 +100,10 @@ def note(message: str) -> None:
 # C0 controls (ESC starts every terminal escape sequence), DEL, C1 controls (0x9b is a one-byte CSI), and the
 # Unicode format characters that reorder or hide text (bidi overrides/isolates, zero-width, BOM).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+# what the console itself lets through in a segment's text: everything printable, and the line break rich wraps at
+_UNSAFE_IN_SEGMENT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def _visible(match: re.Match) -> str:
@@ -109,7 +133,7 @@ class Col:
     header: str
     key: bool = False
     drop: int = 0
-    justify: str = "left"
+    justify: JustifyMethod = "left"
 
 
 _SHORT = 16  # cells up to this wide (times, counts, durations) are never wrapped

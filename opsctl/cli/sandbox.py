@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from opsctl.cli import fmt
+from opsctl.cli.errors import error_line
 from opsctl.cli.options import OutputOpt, Settings
 from opsctl.cli.render import Col, OutputFormat, emit, err, interrupted, note, out, print_table, safe
 from opsctl.core.errors import OpsError
@@ -16,7 +17,8 @@ from opsctl.core.errors import OpsError
 sandbox_app = typer.Typer(
     help="A local AWS (a moto server) with the real Terraform applied to it and a local Lambda runtime, "
     "so you can try, test and rehearse incidents on a laptop.\n\n"
-    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison 10[/bold] "
+    "Typical session: [bold]opsctl sandbox up[/bold] → [bold]opsctl sandbox traffic --devices 5 --records 500 --poison "
+    "10[/bold] "
     "→ [bold]opsctl sandbox run --until-idle[/bold] → [bold]opsctl sandbox inspect[/bold] → "
     "[bold]opsctl sandbox rollups --device dev-0001[/bold] → [bold]opsctl sandbox down[/bold].",
     no_args_is_help=True,
@@ -141,14 +143,14 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
             data["outputs"] = Workspace(SANDBOX_DIR).outputs()
         except OpsError as exc:
             data["outputs"] = {}
-            data["terraform"] = exc.line()
+            data["terraform"] = error_line(exc)
         from opsctl.sandbox import faults
 
         try:
             data["faults"] = faults.list_faults(state.endpoint)
         except OpsError as exc:
             data["faults"] = []
-            data["faults_unreadable"] = exc.line()
+            data["faults_unreadable"] = error_line(exc)
 
     table = show_sandbox_status
 
@@ -203,6 +205,7 @@ def fault(
     if clear:
         data = {"cleared": faults.clear_faults(state.endpoint), "faults": []}
     else:
+        assert kind is not None  # checked above: no --clear means a known kind
         if target is None:
             value = settings.stack().get(faults.DEFAULT_TARGET_OUTPUT[kind])
             target = value.rstrip("/").rsplit("/", 1)[-1]  # a queue URL's last part is the queue's name
@@ -226,7 +229,7 @@ def _faults_table(faults: list[dict]) -> None:
         return
     print_table(
         [Col("fault", key=True), Col("target"), Col("ends in")],
-        [[f["kind"], safe(f["target"]), fmt.duration(f["seconds_left"])] for f in faults],
+        [[safe(f["kind"]), safe(f["target"]), fmt.duration(f["seconds_left"])] for f in faults],
     )
 
 
@@ -345,10 +348,19 @@ def traffic(
     data = result.to_dict()
 
     def table(d):
+        if d["via"] == "iot":
+            how = (
+                f"published {fmt.count(d['sent'], 'record')} through IoT Core in "
+                f"{fmt.count(d['iot_publishes'], 'MQTT publish', 'MQTT publishes')} to the devices' topics"
+            )
+        else:
+            how = (
+                f"sent {fmt.count(d['sent'], 'record')} to {safe(stack.get('stream_name'))} in "
+                f"{fmt.count(d['put_records_calls'], 'PutRecords call')}"
+            )
         out.print(
-            f"sent {fmt.count(d['sent'], 'record')} to {stack.get('stream_name')} in "
-            f"{fmt.count(d['put_records_calls'], 'PutRecords call')} ({fmt.number(d['valid'])} valid, "
-            f"{fmt.number(d['poison_total'])} poison) at {fmt.rate(d['records_per_second'])}"
+            f"{how} ({fmt.number(d['valid'])} valid, {fmt.number(d['poison_total'])} poison) "
+            f"at {fmt.rate(d['records_per_second'])}"
         )
         if d["poison"]:
             out.print("poison: " + fmt.pairs(d["poison"]))
@@ -380,7 +392,8 @@ def run(
     max_passes: Annotated[
         int | None,
         typer.Option(
-            help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls behind",
+            help="stop after this many passes (a pass = at most one batch per shard or queue): a consumer that falls "
+            "behind",
             min=1,
         ),
     ] = None,
@@ -389,8 +402,8 @@ def run(
     """Be Lambda locally: drive every event source mapping Terraform created, calling the real handlers in-process.
 
     Follows AWS's semantics: per-shard order, batch size and window, bisect on error, retry limit, maximum record
-    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends each
-    invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
+    age, ReportBatchItemFailures, on-failure destination records, resharding; publishes AWS/Lambda metrics and sends
+    each invocation's log lines to the function's log group (where subscription filters feed the log-alert pipeline).
 
     Examples:
       opsctl sandbox run --until-idle
@@ -420,7 +433,13 @@ def run(
                 status.update(
                     f"{fmt.count(counts['invocations'], 'invocation')}, {fmt.count(counts['records'], 'record')} "
                     f"delivered; waiting for {fmt.count(details['in_flight'], 'in-flight message')} of "
-                    f"{details['queue']} to come back after its visibility timeout (a failed batch, retried as on AWS)"
+                    f"{safe(details['queue'])} to come back after its visibility timeout"
+                    + (
+                        f" ({fmt.duration(details['visibility_timeout_s'])})"
+                        if details.get("visibility_timeout_s")
+                        else ""
+                    )
+                    + " (a failed batch, retried as on AWS)"
                 )
             elif kind in ("skip", "logs"):
                 skipped.append({**details, "kind": kind})
@@ -487,11 +506,19 @@ def _run_table(d: dict) -> None:
     for m in mappings:
         if "messages_deleted" in m:  # an SQS mapping
             line = (
-                f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} failed "
+                f"{m.get('function_name')}: {m['messages_deleted']} messages done and deleted, {m['messages_failed']} "
+                "failed "
                 f"deliveries left on the queue for redrive (the DLQ after maxReceiveCount receives)"
             )
             if m.get("left_in_flight"):
                 line += f"; {m['left_in_flight']} still in flight (no redrive policy, not waited for)"
+            if m.get("in_flight_wait_s"):
+                # the only waiting the runtime does: what a run spent it on, so a slow run is not a mystery
+                vt = m.get("visibility_timeout_s")
+                line += (
+                    f"; waited {fmt.duration(m['in_flight_wait_s'])} for failed deliveries to come back after the "
+                    f"queue's visibility timeout{f' ({fmt.duration(vt)})' if vt is not None else ''}, as on AWS"
+                )
             out.print(line)
     if d.get("timed_out"):
         note("stopped at --max-seconds before the mappings were idle; run again to continue")
@@ -615,7 +642,8 @@ def scheduled_report(
     def table(d):
         r = d["result"]
         out.print(
-            f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} warning(s)):"
+            f"capacity report stored in s3://{r['bucket']}/ ({r['recommendations']} recommendation(s), {r['warnings']} "
+            "warning(s)):"
         )
         for key in r["keys"].values():
             out.print(f"  s3://{r['bucket']}/{key}")
@@ -732,10 +760,6 @@ def api(
     Every route needs an access token, verified as API Gateway's JWT authorizer does (401 without one).
 
     With --get the exit code is 1 when any answer is 4xx/5xx."""
-    import threading
-    import urllib.error
-    import urllib.request
-
     from opsctl.sandbox import api_server
 
     stack = _local(ctx).stack()
@@ -755,35 +779,8 @@ def api(
     local = api_server.load(stack.target, stack.get("api_id"))
     try:
         if get:
-            srv = api_server.server(local, port)
-            thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
-            thread.start()
-            base = f"http://{srv.server_address[0]}:{srv.server_address[1]}"
-            answers = []
-            try:
-                for path in get:
-                    req = urllib.request.Request(base + path, headers={"Accept": "application/json", **auth_headers})
-                    try:
-                        with urllib.request.urlopen(req, timeout=60) as resp:
-                            status, headers, body = resp.status, dict(resp.headers), resp.read()
-                    except urllib.error.HTTPError as exc:
-                        status, headers, body = exc.code, dict(exc.headers), exc.read()
-                    try:
-                        parsed = json.loads(body) if body else None
-                    except ValueError:
-                        parsed = body.decode("utf-8", "replace")
-                    answers.append(
-                        {
-                            "path": path,
-                            "status": status,
-                            "content_type": headers.get("Content-Type"),
-                            "cache_control": headers.get("Cache-Control"),
-                            "body": parsed,
-                        }
-                    )
-            finally:
-                srv.shutdown()
-                srv.server_close()
+            base, got = api_server.get_once(local, get, port=port, headers=auth_headers)
+            answers = [a.to_dict() for a in got]
             emit({"endpoint": base, "api_id": local.api_id, "answers": answers}, output, _api_answers_table)
             if any(a["status"] >= 400 for a in answers):
                 raise typer.Exit(1)
@@ -795,7 +792,7 @@ def api(
                 f"{method} {target} → {a.status}" + (f" ({a.route})" if a.route else ""), markup=False, highlight=False
             ),
         )
-        host, bound = srv.server_address[:2]
+        host, bound = str(srv.server_address[0]), srv.server_address[1]  # a TCP server's: (host, port)
         note(
             f"serving API {local.api_id} ({local.name}) at http://{host}:{bound}  routes: {', '.join(local.route_keys)}"
         )
@@ -814,20 +811,21 @@ def _api_answers_table(d: dict) -> None:
     for a in d["answers"]:
         colour = "green" if a["status"] < 400 else "red"
         out.print(
-            f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: {a['cache_control']})"
+            f"[bold]GET {a['path']}[/bold] → [{colour}]{a['status']}[/{colour}]  ({a['content_type']}; Cache-Control: "
+            f"{a['cache_control']})"
         )
         body = a["body"]
         if isinstance(body, dict) and isinstance(body.get("items"), list) and len(body["items"]) > 5:
-            body = {**body, "items": body["items"][:5] + [f"... {len(body['items']) - 5} more"]}
+            body = {**body, "items": [*body["items"][:5], f"... {len(body['items']) - 5} more"]}
         out.print_json(json.dumps(body)) if not isinstance(body, str) else out.print(body)
 
 
 def show_up(d: dict) -> None:
     out.print(
-        f"sandbox up at [bold]{d['endpoint']}[/bold] ({'started' if d['started_server'] else 'reused'}; "
+        f"sandbox up at [bold]{safe(d['endpoint'])}[/bold] ({'started' if d['started_server'] else 'reused'}; "
         f"apply took {fmt.duration(d['apply_seconds'])})"
     )
-    print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+    print_table([Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())])
     note("next: `opsctl sandbox traffic --devices 5 --records 500 --poison 10`, then `opsctl sandbox run --until-idle`")
 
 
@@ -836,15 +834,17 @@ def show_sandbox_status(d: dict) -> None:
         out.print("sandbox: [red]not running[/red] (start it with `opsctl sandbox up`)")
         return
     out.print(
-        f"sandbox: [green]running[/green] at [bold]{d['endpoint']}[/bold] "
-        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {d['log']})"
+        f"sandbox: [green]running[/green] at [bold]{safe(d['endpoint'])}[/bold] "
+        f"(pid {d['pid']}, up {fmt.duration(d['uptime_s'])}, log {safe(d['log'])})"
     )
     if d.get("terraform"):
-        out.print(f"terraform: {d['terraform']}")
+        out.print(f"terraform: {safe(d['terraform'])}")
     if d.get("outputs"):
-        print_table([Col("output", key=True), Col("value")], [[k, safe(v)] for k, v in sorted(d["outputs"].items())])
+        print_table(
+            [Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())]
+        )
     if d.get("faults_unreadable"):
-        out.print(f"faults: {d['faults_unreadable']}")
+        out.print(f"faults: {safe(d['faults_unreadable'])}")
     else:
         _faults_table(d.get("faults") or [])
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
@@ -859,38 +859,42 @@ def show_drill(d: dict) -> None:
     a = d["accounting"]
     out.print(
         f"[bold]accounted[/bold]: sent {fmt.number(a['sent'])} = {fmt.number(a['in_table'])} in the table + "
-        f"{fmt.number(a['quarantined'])} quarantined ({fmt.pairs(a['quarantined_by_reason']) if a['quarantined_by_reason'] else 'none'})"
+        f"{fmt.number(a['quarantined'])} quarantined "
+        f"({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
         + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
     )
     print_table(
         [Col("monitor", key=True), Col("fired"), Col("cleared"), Col("brought back by", drop=1), Col("runbook")],
         [
             [
-                m["monitor"],
+                safe(m["monitor"]),
                 "yes" if m["fired"] else "NO",
                 "yes" if m["cleared"] else "NO",
-                m["brought_back_by"],
-                m["runbook"],
+                safe(m["brought_back_by"]),
+                safe(m["runbook"]),
             ]
             for m in d.get("exercised", [])
         ],
         title="monitors exercised",
     )
-    out.print(f"[bold]fired[/bold]: {', '.join(d['fired']) or 'none'}; recovered: {d['recovered']}")
+    out.print(f"[bold]fired[/bold]: {safe(', '.join(d['fired'])) or 'none'}; recovered: {safe(d['recovered'])}")
     for k, why in d["not_exercised"].items():
-        out.print(f"  not exercised: {k}: {why}")
-    out.print("[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + "; ".join(d["problems"]))
+        out.print(f"  not exercised: {safe(k)}: {safe(why)}")
+    out.print(
+        "[green]drill passed[/green]" if d["ok"] else "[red]drill failed[/red]: " + safe("; ".join(d["problems"]))
+    )
 
 
 def show_inspect(d: dict) -> None:
     tb = d["table"]
     out.print(
-        f"[bold]table[/bold] {tb['name']}: {fmt.count(tb['items'], 'reading')} from {fmt.count(tb['devices'], 'device')}"
+        f"[bold]table[/bold] {safe(tb['name'])}: {fmt.count(tb['items'], 'reading')} from "
+        f"{fmt.count(tb['devices'], 'device')}"
     )
     for r in tb["sample"]:
         out.print(f"  {safe(r['device_id'])}  {fmt.utc(int(r['ts']))}  {safe(fmt.pairs(r.get('metrics')))}")
     q = d["quarantine"]
-    out.print(f"[bold]quarantine[/bold] s3://{q['bucket']}: {fmt.count(q['records'], 'poison record')}")
+    out.print(f"[bold]quarantine[/bold] s3://{safe(q['bucket'])}: {fmt.count(q['records'], 'poison record')}")
     for reason, n in q["by_reason"].items():
         out.print(f"  {safe(reason):20} {fmt.number(n)}")
     for p in q["sample"]:
@@ -903,7 +907,8 @@ def show_inspect(d: dict) -> None:
     if "rollups" in d:
         r, q, dlq = d["rollups"], d["rollup_queue"], d["rollup_dlq"]
         out.print(
-            f"[bold]rollups[/bold] {r['name']}: {fmt.count(r['items'], 'device-hour')} from {fmt.count(r['devices'], 'device')}"
+            f"[bold]rollups[/bold] {safe(r['name'])}: {fmt.count(r['items'], 'device-hour')} from "
+            f"{fmt.count(r['devices'], 'device')}"
             + (
                 f" (see one: `opsctl sandbox rollups --device {safe(r['sample_device'])}`)"
                 if r["sample_device"]
@@ -911,7 +916,8 @@ def show_inspect(d: dict) -> None:
             )
         )
         out.print(
-            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in flight; "
+            f"[bold]rollup queue[/bold]: {fmt.count(q['visible'], 'job')} waiting, {fmt.number(q['in_flight'])} in "
+            "flight; "
             f"[bold]rollup DLQ[/bold]: {fmt.count(dlq['visible'], 'job')}"
         )
 
@@ -953,6 +959,13 @@ def _user_pool(ctx: typer.Context):
     return stack.target.client("cognito-idp"), pool_id, client_id, SANDBOX_DIR
 
 
+def show_user(d: dict) -> None:
+    out.print(
+        f"user {safe(d['user'])} ({safe(d['email'])}), sub {safe(d['sub'])}, "
+        f"groups: {safe(', '.join(d['groups'])) or fmt.NONE}"
+    )
+
+
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
@@ -972,10 +985,7 @@ def user_add(
     cognito, pool_id, _, state_dir = _user_pool(ctx)
     result = users.add_user(cognito, pool_id, name, tenant=tenant, operator=operator, state_dir=state_dir)
 
-    def table(d):
-        out.print(f"user {d['user']} ({d['email']}), sub {d['sub']}, groups: {', '.join(d['groups'])}")
-
-    emit(result, output, table)
+    emit(result, output, show_user)
 
 
 @sandbox_app.command()

@@ -26,8 +26,9 @@ def show_status(d: dict) -> None:
         out.print(f"[bold]stream[/bold]: {unreadable} ({safe(s['error'])})")
     else:
         out.print(
-            f"[bold]stream[/bold] {safe(s['name'])}: {s['status']}, {s['mode']}, {fmt.count(s['open_shards'], 'open shard')}, "
-            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {s['encryption']}"
+            f"[bold]stream[/bold] {safe(s['name'])}: {safe(s['status'])}, {safe(s['mode'])}, "
+            f"{fmt.count(s['open_shards'], 'open shard')}, "
+            f"retention {fmt.count(s['retention_hours'], 'hour')}, encryption {safe(s['encryption'])}"
         )
     mappings = d["mappings"] if isinstance(d["mappings"], list) else []
     if isinstance(d["mappings"], dict):
@@ -49,7 +50,7 @@ def show_status(d: dict) -> None:
             [
                 [
                     safe(m["function"]),
-                    str(m["state"]),
+                    safe(m["state"]),
                     fmt.number(m["batch_size"]),
                     fmt.duration(m["batching_window_s"]),
                     fmt.number(m["parallelization_factor"]),
@@ -57,7 +58,7 @@ def show_status(d: dict) -> None:
                     "forever" if m["maximum_record_age_s"] in (None, -1) else fmt.duration(m["maximum_record_age_s"]),
                     fmt.yes_no(m["bisect"]),
                     safe(m["on_failure"].rsplit(":", 1)[-1]) if m["on_failure"] else "[red]none[/red]",
-                    m["uuid"],
+                    safe(m["uuid"]),
                 ]
                 for m in mappings
             ],
@@ -101,7 +102,7 @@ def show_status(d: dict) -> None:
             else f", {fmt.number(tb['read_capacity'])} RCU / {fmt.number(tb['write_capacity'])} WCU"
         )
         out.print(
-            f"[bold]table[/bold] {safe(tb['name'])}: {tb['status']}, {tb['billing_mode']}{cap}, "
+            f"[bold]table[/bold] {safe(tb['name'])}: {safe(tb['status'])}, {safe(tb['billing_mode'])}{cap}, "
             f"~{fmt.count(tb['item_count'], 'item')}"
         )
     alarms = d["alarms"]
@@ -116,7 +117,8 @@ def show_status(d: dict) -> None:
 
 
 def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
-    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms in ALARM.
+    """One screen: the stream, its event source mappings, the queues (the rollup DLQ included), the table, and alarms
+    in ALARM.
 
     A part that cannot be read is marked unreadable and the command exits 1 with one `error:` line; when nothing
     can be read (no credentials, an unreachable endpoint) only the error line is printed.
@@ -189,17 +191,19 @@ def iterator_age(
 
 def show_iterator_age(d: dict) -> None:
     out.print(
-        f"[bold]{d['level']}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
-        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming {fmt.rate(d['incoming_records_per_s'] or 0)}, "
+        f"[bold]{safe(d['level'])}[/bold] stream {safe(d['stream'])}: GetRecords.IteratorAgeMilliseconds max "
+        f"{fmt.duration_ms(d['stream_get_records_iterator_age_ms'])}, incoming "
+        f"{fmt.rate(d['incoming_records_per_s'] or 0)}, "
         f"retention {fmt.count(d['retention_hours'], 'hour')} (window {fmt.duration(d['window_s'])}; "
-        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit {fmt.duration_ms(d['thresholds_ms']['critical'])})"
+        f"warn {fmt.duration_ms(d['thresholds_ms']['warning'])}, crit "
+        f"{fmt.duration_ms(d['thresholds_ms']['critical'])})"
     )
     rows = []
     for c in d["consumers"]:
         loss = (
             "n/a"
             if c["time_to_data_loss_ms"] is None
-            else f"{fmt.duration_ms(c['time_to_data_loss_ms'])} ({c['data_loss_by']})"
+            else f"{fmt.duration_ms(c['time_to_data_loss_ms'])} ({safe(c['data_loss_by'])})"
         )
         catch = (
             "falling behind"
@@ -209,7 +213,7 @@ def show_iterator_age(d: dict) -> None:
         rows.append(
             [
                 safe(c["function_name"]),
-                c["level"],
+                safe(c["level"]),
                 fmt.duration_ms(c["iterator_age_ms"]) + _reading_age(c),
                 fmt.rate(c["processed_records_per_s"] or 0),
                 loss,
@@ -263,14 +267,14 @@ def show_monitors(d: dict) -> None:
         colour = {"ALARM": "red", "OK": "green"}.get(m["state"], "yellow")
         rows.append(
             [
-                m["id"],
-                f"[{colour}]{m['state']}[/{colour}]",
-                mon.format_value(m["value"], m["unit"]),
-                f"{_SIGN[m['comparison']]} {mon.format_value(m['threshold'], m['unit'])}",
+                safe(m["id"]),
+                f"[{colour}]{safe(m['state'])}[/{colour}]",
+                safe(mon.format_value(m["value"], m["unit"])),
+                f"{_SIGN[m['comparison']]} {safe(mon.format_value(m['threshold'], m['unit']))}",
                 f"{m['breaching_periods']}/{m['datapoints_to_alarm']} of {m['evaluation_periods']}",
-                m["severity"],
-                m["cloudwatch_alarm_state"] or "-",
-                m["runbook"],
+                safe(m["severity"]),
+                safe(m["cloudwatch_alarm_state"] or "-"),
+                safe(m["runbook"]),
             ]
         )
     print_table(
@@ -288,11 +292,15 @@ def show_monitors(d: dict) -> None:
     )
     for m in d["monitors"]:
         if m["state"] == "ALARM":
-            out.print(f"[bold red]ALARM[/bold red] {m['id']} ({m['severity']}): {safe(m['reason'])} → {m['runbook']}")
+            out.print(
+                f"[bold red]ALARM[/bold red] {safe(m['id'])} ({safe(m['severity'])}): {safe(m['reason'])} "
+                f"→ {safe(m['runbook'])}"
+            )
     if d["not_applicable"]:
-        note(f"not in this environment: {', '.join(d['not_applicable'])}")
+        note(f"not in this environment: {safe(', '.join(d['not_applicable']))}")
     note(
-        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in {fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
+        f"{fmt.count(len(d['monitors']), 'monitor')} evaluated in "
+        f"{fmt.count(d['get_metric_data_calls'], 'GetMetricData call')}"
     )
 
 
@@ -354,59 +362,33 @@ def reshard(
     applying unless --yes (with --to N and with --recommend alike).
 
     Examples:
-      opsctl reshard --recommend --window 1h --dry-run      # the count for the busiest minute, at 70% of the write limits
+      opsctl reshard --recommend --window 1h --dry-run      # the busiest minute's count, at 70% of the write limits
       opsctl reshard --to 4 --dry-run                       # the UpdateShardCount steps to 4 shards
       opsctl reshard --to 4 --yes"""
     from opsctl.stream import reshard as rs
 
-    if (to is None) == (not recommend):
-        raise OpsError("give exactly one of --to N or --recommend", hint="e.g. `opsctl reshard --to 4 --dry-run`")
-    if to is not None and not 1 <= to <= 10_000:
-        raise OpsError(
-            f"--to {to} is not a shard count AWS allows: a stream has at least 1 and at most 10,000 open shards"
-        )
     if apply_ and not recommend:
         raise OpsError("--apply goes with --recommend only, and is no longer needed", hint="drop it")
-    if not 0 < headroom <= 1:
-        raise OpsError(
-            f"--headroom {headroom:g} is not a share of the write limits",
-            hint="between 0 and 1, e.g. 0.7 = fill to 70%",
-        )
-    if recommend:
-        from opsctl.core import metrics
-
-        metrics.parse_window(window)  # a bad --window is one line before the first AWS call
+    request = rs.Request(to=to, recommend=recommend, window=window, headroom=headroom)
+    request.check()  # every argument before the first AWS call
     settings = ctx.obj
     stack = settings.stack()
-    kinesis = stack.target.client("kinesis")
-    stream = stack.get("stream_name")
-    rec = None
-    if recommend:
-        from opsctl.stream import recommend as recmod
-
-        rec = recmod.recommend(stack, window=window, headroom=headroom)
-        to = rec.target
-    the_plan = rs.plan(kinesis, stream, to)
-    data = {
-        "plan": the_plan.to_dict(),
-        "recommendation": rec.to_dict() if rec else None,
-        "applied": [],
-        "terraform": None,
-    }
-
-    show_plan = show_reshard
+    job = rs.prepare(stack, request)
+    the_plan, stream = job.plan, job.stream
 
     if dry_run or not the_plan.steps:
-        emit(data, output, show_plan)
+        if not the_plan.steps and not dry_run:
+            rs.record_count(stack.env, job, the_plan.current)
+        emit(job.to_dict(), output, show_reshard)
         if not the_plan.steps:
             note(f"nothing to do: {stream} already has {the_plan.current} open shards")
         elif dry_run:
             note("dry run: nothing changed; drop --dry-run to apply")
-        if not the_plan.steps and not dry_run:
-            _record(settings, the_plan.current, data)
+        if job.terraform is not None:
+            _say_recorded(settings.env, job.terraform, the_plan.current)
         return
     if output == OutputFormat.table:
-        show_plan(data)
+        show_reshard(job.to_dict())
     if not yes:
         if not err.is_terminal:
             raise OpsError(
@@ -418,24 +400,24 @@ def reshard(
     with err.status("resharding") as status_line:
 
         def progress(r):
-            data["applied"].append(r.__dict__)
             note(
                 f"step {r.step}/{len(the_plan.steps)}: {fmt.count(r.open_after, 'open shard')} "
                 f"(verified with list_shards, {fmt.duration(r.seconds)})"
             )
 
         try:
-            rs.apply(kinesis, the_plan, progress=progress, waiting=status_line.update)
+            rs.carry_out(stack, job, progress=progress, waiting=status_line.update)
         except KeyboardInterrupt:
-            done = len(data["applied"])
+            done = len(job.applied)
             raise interrupted(
                 f"{done} of {fmt.count(len(the_plan.steps), 'step')} applied and verified"
-                + (f" ({fmt.count(data['applied'][-1]['open_after'], 'open shard')} now)" if done else ""),
-                "a step already sent to AWS still completes there; run the same command again: it plans from the open count",
+                + (f" ({fmt.count(job.applied[-1].open_after, 'open shard')} now)" if done else ""),
+                "a step already sent to AWS still completes there; run the same command again: it plans from the "
+                "open count",
             ) from None
-    _record(settings, the_plan.target, data)
+    _say_recorded(settings.env, job.terraform, the_plan.target)
     if output == OutputFormat.json:
-        emit(data, output, lambda _: None)
+        emit(job.to_dict(), output, lambda _: None)
 
 
 def show_reshard(d: dict) -> None:
@@ -444,7 +426,8 @@ def show_reshard(d: dict) -> None:
         r = d["recommendation"]
         out.print(
             f"recommend {fmt.count(r['target'], 'shard')}: busiest minute {fmt.rate(r['max_records_per_s'])} and "
-            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, {fmt.number(r['by_bytes'])} "
+            f"{fmt.size(r['max_bytes_per_s'])}/s → {fmt.number(r['by_records'])} by records, "
+            f"{fmt.number(r['by_bytes'])} "
             f"by bytes, filling shards to at most {fmt.percent(r['headroom'] * 100)} of their write limits; "
             f"consumers need ≥{fmt.number(r['consumer_floor'])}"
         )
@@ -456,8 +439,9 @@ def show_reshard(d: dict) -> None:
                 f"× parallelization {r['parallelization'][fn]}"
             )
     out.print(
-        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → {fmt.number(p['target'])} in "
-        f"{fmt.count(p['calls'], 'UpdateShardCount call')} (minimum possible: {fmt.number(p['minimum_calls'])})"
+        f"stream {safe(p['stream'])}: {fmt.count(p['current_open_shards'], 'open shard')} → "
+        f"{fmt.number(p['target'])} in {fmt.count(p['calls'], 'UpdateShardCount call')} "
+        f"(minimum possible: {fmt.number(p['minimum_calls'])})"
     )
     if p["steps"]:
         print_table(
@@ -468,15 +452,11 @@ def show_reshard(d: dict) -> None:
         note(f"warning: {w}")
 
 
-def _record(settings, count: int, data: dict) -> None:
-    from opsctl.core import tfvars
-
-    rec = tfvars.record(settings.env, "ingest_shard_count", count)
-    data["terraform"] = rec.to_dict()
+def _say_recorded(env: str, rec, count: int) -> None:
     if rec.written:
         note(
             f"recorded ingest_shard_count = {count} in {rec.path}: `terraform plan` shows no change to the stream"
-            + ("" if settings.env == "local" else " (commit this file)")
+            + ("" if env == "local" else " (commit this file)")
         )
     else:
         note(f"could not write {rec.path}: add {rec.line} to the environment's variables so Terraform agrees")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from capacity_report import metrics as _shared
-from capacity_report.metrics import (  # noqa: F401 - re-exported
+from capacity_report.metrics import (
     MAX_QUERIES_PER_CALL,
     MetricQuery,
     MetricResults,
@@ -19,12 +19,17 @@ from capacity_report.metrics import (  # noqa: F401 - re-exported
     whole_minute,
 )
 
+# What the shared implementation gives opsctl (re-exported), and what this module adds to it.
+__all__ = ["MAX_QUERIES_PER_CALL", "MetricQuery", "MetricResults", "fetch", "parse_window", "query_id", "whole_minute"]
+
 
 def parse_window(text: str) -> dt.timedelta:
     """'15m', '1h', '90s', '2d' → timedelta; anything else is a clear error."""
-    from opsctl.core.errors import OpsError
+    from opsctl.core.errors import InvalidArgument
 
     try:
         return _shared.parse_window(text)
     except ValueError:
-        raise OpsError(f"bad --window {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d") from None
+        raise InvalidArgument(
+            f"bad {{window}} {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 2d", arguments=["window"]
+        ) from None

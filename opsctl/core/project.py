@@ -10,5 +10,6 @@ ENVS_DIR = TERRAFORM_DIR / "envs"
 BUILD_DIR = ROOT / "build"
 FUNCTIONS_ZIP = BUILD_DIR / "functions.zip"
 DEFAULT_SANDBOX_DIR = ROOT / ".sandbox"
-# Tests and parallel rehearsals set OPSCTL_SANDBOX_DIR to get a sandbox of their own (see opsctl.sandbox.deploy.Workspace).
+# Tests and parallel rehearsals set OPSCTL_SANDBOX_DIR to get a sandbox of their own
+# (see opsctl.sandbox.deploy.Workspace).
 SANDBOX_DIR = Path(os.environ.get("OPSCTL_SANDBOX_DIR") or DEFAULT_SANDBOX_DIR)

@@ -59,11 +59,12 @@ def load(
     sandbox = env == LOCAL_ENV
     if sandbox and sandbox_source is None:
         raise OpsError("this opsctl has no local sandbox", hint="install it with the [sandbox] extra")
-    if sandbox and not endpoint_url:
-        endpoint_url = sandbox_source.endpoint()
+    source = sandbox_source if sandbox else None
+    if source is not None and not endpoint_url:
+        endpoint_url = source.endpoint()
     workdir = tf.env_dir(env)
     try:
-        outputs = sandbox_source.outputs() if sandbox else tf.outputs(workdir)
+        outputs = source.outputs() if source is not None else tf.outputs(workdir)
     except OpsError:
         if not overrides:
             raise
@@ -72,7 +73,7 @@ def load(
         outputs = {}
     outputs.update(overrides)
     target = AwsTarget(
-        region=region or outputs.get("region") or DEFAULT_REGION,
+        region=region or str(outputs.get("region") or DEFAULT_REGION),
         endpoint_url=endpoint_url,
         profile=profile,
         sandbox=sandbox,

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import NotReady, OpsError
 from opsctl.core.project import BUILD_DIR, ENVS_DIR
 
 DEFAULT_TIMEOUT_S = 600
@@ -68,7 +68,8 @@ def run(
     what: str | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> str:
-    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of output."""
+    """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of
+    output."""
     cmd = [terraform_binary(), *args]
     label = what or f"terraform {args[0]}"
     try:
@@ -84,7 +85,8 @@ def run(
         tail = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
         raise OpsError(
             f"{label} did not finish within {timeout:.0f} s{tail}",
-            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against moto",
+            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against "
+            "moto",
         ) from None
     if proc.returncode != 0:
         raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(proc.stderr or proc.stdout)}")
@@ -183,10 +185,7 @@ def _terraform_outputs(
         os.environ.update(saved)
     if code != 0:
         if any(sign in (err or "") for sign in _NOT_INITIALISED):
-            raise OpsError(
-                f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
-                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table",
-            )
+            raise _not_initialised(workdir)
         raise OpsError(f"terraform output failed in {_rel(workdir)}{_tail(err)}")
     try:
         raw = json.loads(out or "{}")
@@ -196,15 +195,26 @@ def _terraform_outputs(
         if _needs_init(workdir, {**os.environ, **(extra_env or {})}):
             # `terraform output` exits 0 with `{}` in a root that was never initialised (no backend, no state):
             # the honest message is "init it here", not "apply it".
-            raise OpsError(
-                f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
-                hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, or name the resources with --stream/--function/--table",
-            )
-        raise OpsError(
+            raise _not_initialised(workdir)
+        raise NotReady(
             f"{_rel(workdir)} has no Terraform outputs (nothing applied there yet?)",
-            hint=f"run `terraform -chdir={_rel(workdir)} apply` first, or name the resources with --stream/--function/--table",
+            hint=f"run `terraform -chdir={_rel(workdir)} apply` first, or name the resources with {_NAMING_FLAGS}",
+            arguments=_NAMING,
         )
     return {name: item.get("value") for name, item in raw.items()}
+
+
+_NAMING = ("stream", "function", "table")  # arguments that name a resource instead of reading it from the outputs
+_NAMING_FLAGS = "/".join("{" + name + "}" for name in _NAMING)
+
+
+def _not_initialised(workdir: Path) -> NotReady:
+    return NotReady(
+        f"{_rel(workdir)} is not initialised on this machine, so its outputs cannot be read",
+        hint=f"run `terraform -chdir={_rel(workdir)} init` with the environment's backend, "
+        f"or name the resources with {_NAMING_FLAGS}",
+        arguments=_NAMING,
+    )
 
 
 def _needs_init(workdir: Path, env: dict[str, str]) -> bool:

@@ -62,9 +62,7 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
-def _entry(item: dict | None) -> dict | None:
-    if item is None:
-        return None
+def _entry(item: dict) -> dict:
     out = {k: next(iter(v.values())) for k, v in item.items()}
     for k in ("created_at", "updated_at"):
         if k in out:
@@ -75,7 +73,8 @@ def _entry(item: dict | None) -> dict | None:
 def get_entry(ddb, names: DeviceStack, device_id: str) -> dict | None:
     """The registry entry of a device (strongly consistent), or None."""
     resp = ddb.get_item(TableName=names.registry_table, Key={"device_id": {"S": device_id}}, ConsistentRead=True)
-    return _entry(resp.get("Item"))
+    item = resp.get("Item")
+    return _entry(item) if item is not None else None
 
 
 def _thing(iot, device_id: str) -> dict | None:
@@ -85,14 +84,42 @@ def _thing(iot, device_id: str) -> dict | None:
         return None
 
 
+def credentials_path(path: Path, device_id: str) -> Path:
+    """The file a device's certificate and key go to: PATH itself when it names a `.pem` file, else `<device>.pem`
+    in the directory PATH (made if missing). A directory that does not exist yet is still a directory: taking it
+    for a file would write every device's key to the same file, each overwriting the last."""
+    return path if path.suffix == ".pem" and not path.is_dir() else path / f"{device_id}.pem"
+
+
+def credentials_folder_ready(path: Path, device_id: str) -> Path:
+    """The credentials file's path, its folder made: checked before a certificate is created, so a key is never
+    made that cannot be written (its certificate would be active with no one holding the key)."""
+    path = credentials_path(path, device_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OpsError(
+            f"cannot write the credentials of {device_id} to {path}: {exc.strerror or exc}",
+            hint="give {credentials} a directory (or a .pem file) you can write",
+            arguments=["credentials"],
+        ) from None
+    return path
+
+
 def write_credentials(path: Path, device_id: str, cert: dict) -> Path:
     """Certificate and private key as PEM in one file only its owner can read (created 0600, never widened)."""
-    path = path / f"{device_id}.pem" if path.is_dir() else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(cert["certificatePem"].rstrip("\n") + "\n" + cert["keyPair"]["PrivateKey"].rstrip("\n") + "\n")
-    os.chmod(path, 0o600)
+    path = credentials_folder_ready(path, device_id)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(cert["certificatePem"].rstrip("\n") + "\n" + cert["keyPair"]["PrivateKey"].rstrip("\n") + "\n")
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise OpsError(
+            f"cannot write the credentials of {device_id} to {path}: {exc.strerror or exc}",
+            hint="give {credentials} a directory (or a .pem file) you can write",
+            arguments=["credentials"],
+        ) from None
     return path
 
 
@@ -130,10 +157,11 @@ def register(
         "policy": names.policy_name,
         "topic": names.topic(tenant, device_id),
         "registry": "create entry (active)",
-        "credentials_file": str(credentials / f"{device_id}.pem" if credentials.is_dir() else credentials),
+        "credentials_file": str(credentials_path(credentials, device_id)),
     }
     if dry_run:
         return {**plan, "action": "would register"}
+    credentials_folder_ready(credentials, device_id)
     if thing is None:
         iot.create_thing(
             thingName=device_id,
@@ -262,6 +290,7 @@ def rotate(iot, ddb, names: DeviceStack, device_id: str, *, credentials: Path, d
     plan = {"device_id": device_id, "tenant": entry["tenant"], "old_certificate_id": old}
     if dry_run:
         return {**plan, "action": "would rotate"}
+    credentials_folder_ready(credentials, device_id)
     cert = _new_certificate(iot, names, device_id)
     path = write_credentials(credentials, device_id, cert)
     ddb.update_item(

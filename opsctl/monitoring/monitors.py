@@ -12,6 +12,7 @@ ceil(n/500) GetMetricData calls."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsctl.core import metrics
@@ -20,7 +21,7 @@ from opsctl.monitoring import thresholds
 # "$name" in a catalog dimension → the environment output that holds it (and how to get the name out of it).
 # The monitors module receives the same resources (terraform/modules/pipeline/main.tf, module "monitors").
 _URL_NAME = lambda url: str(url).rstrip("/").rsplit("/", 1)[-1]  # noqa: E731 - an SQS queue URL ends in its name
-RESOURCE_OUTPUTS: dict[str, tuple[str, object]] = {
+RESOURCE_OUTPUTS: dict[str, tuple[str, Callable[[str], str]]] = {
     "stream_name": ("stream_name", str),
     "ingest_function_name": ("ingest_function_name", str),
     "ingest_failure_queue_name": ("ingest_failure_queue_url", _URL_NAME),
@@ -244,13 +245,14 @@ def evaluate(
     except (BotoCoreError, ClientError) as exc:
         return MonitorsReport(now, [], skipped, results.calls, UNREADABLE, error=f"metrics unreadable: {exc}")
     evaluations = []
-    for mid, m, dims, start, end, queries in plans:
+    for mid, m, dims, start, _end, queries in plans:
         period, n = int(m["period_seconds"]), int(m["evaluation_periods"])
         value_t, unit = thresholds.threshold(m)
         series = [_bucket(results.points(q.id), start, period, n) for q in queries]
         if len(series) == 2:  # IF(m2 > 0, 100 * m1 / m2, 0), as the alarm's metric math
             values = [
-                None if (a is None and b is None) else (100.0 * (a or 0) / b if b else 0.0) for a, b in zip(*series)
+                None if (a is None and b is None) else (100.0 * (a or 0) / b if b else 0.0)
+                for a, b in zip(*series, strict=True)
             ]
         else:
             values = series[0]
@@ -271,7 +273,8 @@ def evaluate(
         )
         reason = (
             f"{breaching} of the last {n} periods of {period} s {sign} {format_value(float(value_t), unit)} "
-            f"(ALARM at {m['datapoints_to_alarm']}; missing = {m['treat_missing_data']}); {what}, worst {format_value(worst, unit)}"
+            f"(ALARM at {m['datapoints_to_alarm']}; missing = {m['treat_missing_data']}); {what}, worst "
+            f"{format_value(worst, unit)}"
         )
         evaluations.append(
             Evaluation(

@@ -6,6 +6,8 @@ error) instead of hiding the rest of the screen."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 
 from opsctl.stream.reshard import open_shards
 
@@ -134,25 +136,92 @@ def alarms_firing(cloudwatch) -> list[dict]:
     return out
 
 
-def collect(stack) -> dict:
-    """The whole screen for `stack` (an opsctl.core.stack.Stack)."""
+# The whole screen waits this long, seconds, for its slowest part; a part that has not answered by then is shown as
+# unreadable (each call has its own connect and read timeouts too: opsctl.core.aws). A screen that hangs on one
+# slow API is worse in an incident than a screen with one part missing.
+STATUS_TIMEOUT_S = 15.0
+
+
+def collect(stack, *, timeout_s: float | None = None) -> dict:
+    """The whole screen for `stack` (an opsctl.core.stack.Stack): its independent parts read at the same time.
+
+    Each part is read in a thread of its own (the stream and then its mappings, each queue, the table, the alarms),
+    so the screen costs its slowest part rather than the sum; a part still unanswered after `timeout_s`
+    (default STATUS_TIMEOUT_S) is `{"error": "no answer within ..."}`, like any other unreadable part."""
     t = stack.target
     now = dt.datetime.now(dt.UTC)
-    stream = _safe(lambda: stream_status(t.client("kinesis"), stack.get("stream_name")))
-    mappings = _safe(lambda: mappings_status(t.client("lambda"), stream["arn"])) if "arn" in stream else []
-    queues = [
-        _safe(lambda k=k, v=v: queue_status(t.client("sqs"), t.client("cloudwatch"), k, v, now))
-        for k, v in sorted(stack.outputs.items())
-        # the rollup DLQ is named *_dlq_url: on the one screen too, its depth is what on-call needs first
-        if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v
+    # the rollup DLQ is named *_dlq_url: on the one screen too, its depth is what on-call needs first
+    queue_outputs = [
+        (k, v) for k, v in sorted(stack.outputs.items()) if (k.endswith("_queue_url") or k.endswith("_dlq_url")) and v
     ]
-    table = _safe(lambda: table_status(t.client("dynamodb"), stack.get("table_name")))
-    alarms = _safe(lambda: alarms_firing(t.client("cloudwatch")))
+    stream_name, table_name = stack.get("stream_name"), stack.get("table_name")  # a missing output: one clear error
+
+    def stream_and_mappings():
+        stream = _safe(lambda: stream_status(t.client("kinesis"), stream_name))
+        mappings = _safe(lambda: mappings_status(t.client("lambda"), stream["arn"])) if "arn" in stream else []
+        return stream, mappings
+
+    parts: dict[str, Callable[[], object]] = {
+        "stream": stream_and_mappings,
+        "table": lambda: _safe(lambda: table_status(t.client("dynamodb"), table_name)),
+        "alarms": lambda: _safe(lambda: alarms_firing(t.client("cloudwatch"))),
+    }
+
+    def reads_queue(name: str, url: str) -> Callable[[], object]:
+        return lambda: queue_status(t.client("sqs"), t.client("cloudwatch"), name, url, now)
+
+    for k, v in queue_outputs:
+        parts[f"queue:{k}"] = reads_queue(k, v)
+    limit = STATUS_TIMEOUT_S if timeout_s is None else timeout_s
+    done = concurrently(parts, limit)
+
+    def answer(name, unanswered):
+        result = done[name]
+        if isinstance(result, BaseException):
+            raise result  # an OpsError (a missing output) or a bug: as if it had run here
+        return unanswered if result is _UNANSWERED else result
+
+    late = {"error": f"no answer within {limit:g} s"}
+    stream, mappings = answer("stream", (late, []))
+    queues = [
+        answer(f"queue:{k}", {"output": k, "queue": v.rstrip("/").rsplit("/", 1)[-1], **late}) for k, v in queue_outputs
+    ]
     return {
         "environment": stack.env,
         "stream": stream,
         "mappings": mappings,
         "queues": queues,
-        "table": table,
-        "alarms": alarms,
+        "table": answer("table", late),
+        "alarms": answer("alarms", late),
     }
+
+
+_UNANSWERED = object()
+
+
+def concurrently(calls: dict, timeout_s: float) -> dict:
+    """{name: result, or the exception it raised, or _UNANSWERED} of every call run in its own thread, waiting at
+    most `timeout_s` in all. The threads are daemons: a call that hangs past the limit never holds up the exit."""
+    import threading
+
+    results: dict = {}
+    lock = threading.Lock()
+    finished = threading.Semaphore(0)
+
+    def run(name, fn):
+        try:
+            value = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller, which re-raises it
+            value = exc
+        with lock:
+            results[name] = value
+        finished.release()
+
+    for name, fn in calls.items():
+        threading.Thread(target=run, args=(name, fn), name=f"status-{name}", daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    for _ in calls:
+        if not finished.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
+    with lock:
+        return {name: results.get(name, _UNANSWERED) for name in calls}

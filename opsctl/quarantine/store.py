@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 from opsctl.core.stack import Stack
 
 DEFAULT_PREFIX = "quarantine/"
@@ -49,7 +49,7 @@ def day_prefix(base: str, day: str | None) -> str:
     try:
         dt.date.fromisoformat(day)
     except ValueError:
-        raise OpsError(f"--day must be a UTC date like 2026-11-24, not {day!r}") from None
+        raise InvalidArgument(f"{{day}} must be a UTC date like 2026-11-24, not {day!r}", arguments=["day"]) from None
     return f"{base}dt={day}/"
 
 
@@ -110,7 +110,8 @@ def list_records(
         if code in ("NoSuchBucket", "AccessDenied"):
             raise OpsError(
                 f"cannot read the quarantine bucket {bucket!r}: {code}",
-                hint="check --env and your credentials, or pass --quarantine-bucket",
+                hint="check {env} and your credentials, or pass {quarantine_bucket}",
+                arguments=["env", "quarantine_bucket"],
             ) from None
         raise
     return listing

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from typing import TextIO
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument
 
 BACKUP_MODE = 0o600
 
@@ -24,15 +24,20 @@ def open_backup(path: Path) -> TextIO:
         fd = os.open(path, flags, BACKUP_MODE)
     except OSError as exc:
         if exc.errno == errno.ELOOP or Path(path).is_symlink():
-            raise OpsError(
-                f"--backup {path} is a symlink; refusing to follow it (backups hold device data)",
+            raise InvalidArgument(
+                f"{{backup}} {path} is a symlink; refusing to follow it (backups hold device data)",
                 hint="name a regular file of your own",
+                arguments=["backup"],
             ) from None
-        raise OpsError(f"cannot open --backup {path}: {exc.strerror}", hint="name a writable file") from None
+        raise InvalidArgument(
+            f"cannot open {{backup}} {path}: {exc.strerror}", hint="name a writable file", arguments=["backup"]
+        ) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise OpsError(f"--backup {path} is not a regular file", hint="name a regular file of your own")
+        raise InvalidArgument(
+            f"{{backup}} {path} is not a regular file", hint="name a regular file of your own", arguments=["backup"]
+        )
     if stat.S_IMODE(info.st_mode) != BACKUP_MODE:
         os.fchmod(fd, BACKUP_MODE)  # an existing file another tool created world-readable
     return os.fdopen(fd, "a", encoding="utf-8")

@@ -21,6 +21,7 @@ delivered twice is harmless; a record never delivered is the one outcome this av
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -28,9 +29,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, Refused
 from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.replay.sqs import DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH_ENTRIES, compile_filter, selected
 
@@ -286,6 +287,7 @@ class StreamDelivery:
         self.sleep = sleep
 
     def deliver(self, stream_arn: str, shard_id: str, records: list[KinesisRecord]) -> str | None:
+        current: list[dict]  # one PutRecords call's entries
         chunks, current, size = [], [], 0
         for r in records:
             entry = {"Data": base64.b64decode(r.data_b64), "PartitionKey": r.partition_key}
@@ -301,7 +303,7 @@ class StreamDelivery:
             pending = chunk
             for attempt in range(MAX_DELIVERY_ATTEMPTS):
                 resp = self.kinesis.put_records(StreamARN=stream_arn, Records=pending)
-                pending = [e for e, res in zip(pending, resp["Records"]) if res.get("ErrorCode")]
+                pending = [e for e, res in zip(pending, resp["Records"], strict=True) if res.get("ErrorCode")]
                 if not pending:
                     break
                 self.sleep(0.1 * 2**attempt)
@@ -323,6 +325,8 @@ class InvokeDelivery:
         self.region = region
 
     def _chunks(self, records: list[KinesisRecord]) -> list[list[KinesisRecord]]:
+        chunks: list[list[KinesisRecord]]
+        current: list[KinesisRecord]
         chunks, current, size = [], [], 0
         for r in records:
             n = len(r.data_b64) + RECORD_OVERHEAD_BYTES
@@ -351,7 +355,7 @@ class InvokeDelivery:
                     break
                 # As Lambda does: everything before the lowest failed record is done; retry from it.
                 index = {r.sequence_number: i for i, r in enumerate(pending)}
-                ids = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]
+                ids: list[Any] = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]  # unchecked yet
                 if not ids or any(i not in index for i in ids):
                     problem = "malformed batchItemFailures in the function's answer"
                     continue
@@ -448,7 +452,8 @@ class KinesisReplayReport:
             "failed_ranges": self.failed_ranges,
             "soonest_expiry_s": None if self.soonest_expiry_s is None else round(self.soonest_expiry_s),
             "seconds": round(self.seconds, 3),
-            "delivery": "at-least-once: a range delivered just before a crash is delivered again by the next run; consumers are idempotent",
+            "delivery": "at-least-once: a range delivered just before a crash is delivered again by the next run; "
+            "consumers are idempotent",
         }
 
 
@@ -475,7 +480,7 @@ def receive_all(sqs, queue_url: str, *, limit: int | None, visibility_timeout_s:
 def release(sqs, queue_url: str, handles: list[str]) -> None:
     """Makes messages visible again at once (best effort: otherwise they return after the visibility timeout)."""
     for i in range(0, len(handles), MAX_BATCH_ENTRIES):
-        try:
+        with contextlib.suppress(Exception):  # best effort: they come back on their own after the visibility timeout
             sqs.change_message_visibility_batch(
                 QueueUrl=queue_url,
                 Entries=[
@@ -483,8 +488,6 @@ def release(sqs, queue_url: str, handles: list[str]) -> None:
                     for j, h in enumerate(handles[i : i + MAX_BATCH_ENTRIES])
                 ],
             )
-        except Exception:  # noqa: BLE001 - best effort
-            pass
 
 
 def replay(
@@ -537,17 +540,21 @@ def replay(
                         left if report.soonest_expiry_s is None else min(report.soonest_expiry_s, left)
                     )
         if report.expired and not options.skip_expired and not options.dry_run:
-            raise OpsError(
+            raise Refused(
                 f"{len(report.expired)} of {len(records)} failure records name ranges already trimmed from the stream "
                 f"({report.expired_records} records that nothing can bring back); nothing was replayed",
-                hint="add --skip-expired to replay the others and leave the expired ones in the queue for the post-mortem",
+                hint="add {skip_expired} to replay the others and leave the expired ones in the queue for the "
+                "post-mortem",
+                arguments=["skip_expired"],
             )
         ranges = merge_ranges(live)
         report.ranges = [r.to_dict() for r in ranges]
         if options.dry_run:
             return report
         if delivery is None:
-            raise OpsError("nothing to deliver with", hint="choose --via invoke or --via stream")
+            raise InvalidArgument(
+                "nothing to deliver with", hint="choose {via} invoke or {via} stream", arguments=["via"]
+            )
         if options.backup is not None:
             from opsctl.replay.backup import open_backup
 
@@ -603,9 +610,9 @@ def replay(
                     Entries=[{"Id": str(j), "ReceiptHandle": m.receipt_handle} for j, m in enumerate(chunk)],
                 )
                 failed = {f["Id"] for f in resp.get("Failed", [])}
-                for j, m in enumerate(chunk):
+                for j, msg in enumerate(chunk):
                     if str(j) not in failed:
-                        held.pop(m.message_id, None)
+                        held.pop(msg.message_id, None)
                         report.replayed_messages += 1
             progress("replayed", len(rng.messages))
         return report

@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 from opsctl.replay import kinesis as kr
 from opsctl.replay import sqs as sqs_replay
 
@@ -68,7 +68,8 @@ def named_queue_url(stack, source: str) -> str:
     if not url:
         raise OpsError(
             f"environment {stack.env!r} has no {output!r} output, so it has no {source} queue to replay",
-            hint=f"apply the environment with the {source} stage, or name the queue: --source QUEUE_URL_OR_NAME",
+            hint=f"apply the environment with the {source} stage, or name the queue: {{source}} QUEUE_URL_OR_NAME",
+            arguments=["source"],
         )
     return url
 
@@ -83,14 +84,20 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
     if to:
         dest = sqs_replay.queue_url(sqs, to)
         if dest == url:
-            raise OpsError("--to names the queue being replayed", hint="name the queue the messages should go back to")
+            raise InvalidArgument(
+                "{to} names the queue being replayed",
+                hint="name the queue the messages should go back to",
+                arguments=["to"],
+            )
         return Source(label=source, kind=SQS_DLQ, url=url, arn=arn, destination_url=dest)
     if sources:
         if len(sources) > 1:
             names = ", ".join(s.rsplit("/", 1)[-1] for s in sources)
             raise OpsError(
-                f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): which one gets them back?",
-                hint="pass --to QUEUE",
+                f"{len(sources)} queues send their dead letters to {url.rsplit('/', 1)[-1]} ({names}): "
+                "which one gets them back?",
+                hint="pass {to} QUEUE",
+                arguments=["to"],
             )
         return Source(label=source, kind=SQS_DLQ, url=url, arn=arn, destination_url=sources[0])
     mappings = on_failure_mappings(t.client("lambda"), arn)
@@ -100,9 +107,11 @@ def resolve(stack, source: str, *, to: str | None = None) -> Source:
         # The on-failure queue exists but no mapping writes to it any more: its records still name their stream.
         return Source(label=source, kind=KINESIS_ON_FAILURE, url=url, arn=arn, mapping=None)
     raise OpsError(
-        f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event source "
+        f"queue {url.rsplit('/', 1)[-1]} has no source: no redrive policy names it as a dead-letter queue and no event "
+        "source "
         "mapping sends failures to it",
-        hint="pass --to QUEUE to say where its messages go",
+        hint="pass {to} QUEUE to say where its messages go",
+        arguments=["to"],
     )
 
 
@@ -158,16 +167,19 @@ def failure_record_expiry(sqs, kinesis, url: str, *, peek: int) -> dict:
         lefts = [facts[r.stream_arn].seconds_left(r, now) for r in records]
         known = [x for x in lefts if x is not None]
         sent = [int((m.get("Attributes") or {}).get("SentTimestamp") or 0) for m in messages]
+        oldest_sent = min(sent, default=0)
         return {
             "peeked": len(messages),
             "failure_records": len(records),
             "not_failure_records": bad,
             "records_referenced": sum(r.batch_size for r in records),
             "expired_failure_records": sum(1 for x in known if x <= 0),
-            "expired_records": sum(r.batch_size for r, x in zip(records, lefts) if x is not None and x <= 0),
+            "expired_records": sum(
+                r.batch_size for r, x in zip(records, lefts, strict=True) if x is not None and x <= 0
+            ),
             "soonest_expiry_s": round(min(known)) if known else None,
             "expiry_level": kr.expiry_level(min(known)) if known else ("none" if not records else "unknown"),
-            "oldest_seen_age_s": round(time.time() - min(sent) / 1000) if sent and min(sent) else None,
+            "oldest_seen_age_s": round(time.time() - oldest_sent / 1000) if oldest_sent else None,
         }
     finally:
         kr.release(sqs, url, [m["ReceiptHandle"] for m in messages])
@@ -240,12 +252,13 @@ def native_move(
     sleep=time.sleep,
 ) -> dict:
     """Starts AWS's own redrive of `source` back to its source queue and follows it to the end."""
-    args = {"SourceArn": source.arn, "DestinationArn": _arn(sqs, source.destination_url)}
+    assert source.destination_url is not None  # an SQS DLQ source always names the queue that feeds it
+    args: dict[str, str | int] = {"SourceArn": source.arn, "DestinationArn": _arn(sqs, source.destination_url)}
     if rate_per_s:
         args["MaxNumberOfMessagesPerSecond"] = int(min(NATIVE_MAX_RATE_PER_S, max(1, rate_per_s)))
     try:
         handle = sqs.start_message_move_task(**args)["TaskHandle"]
-    except Exception as exc:  # noqa: BLE001 - turned into one line below when it is the endpoint's lack
+    except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if (
             isinstance(exc, NotImplementedError)
@@ -254,7 +267,8 @@ def native_move(
         ):
             raise OpsError(
                 "this endpoint does not implement StartMessageMoveTask (the sandbox's moto does not)",
-                hint="drop --native: the client-side mover does the same, and more",
+                hint="drop {native}: the client-side mover does the same, and more",
+                arguments=["native"],
             ) from None
         raise
     while True:

@@ -15,6 +15,7 @@ send (loses messages), copies only String attributes and drops FIFO group ids.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,8 +25,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 
 MAX_BATCH_ENTRIES = 10  # SQS: entries per SendMessageBatch / DeleteMessageBatch / ReceiveMessage
 MAX_BATCH_BYTES = 256 * 1024  # SQS: total payload of one SendMessageBatch request, bytes
@@ -90,7 +92,8 @@ class MoveReport:
             "api_calls_total": sum(self.api_calls.values()),
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
-            "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers are idempotent",
+            "delivery": "at-least-once: a message sent just before a crash is sent again by the next run; consumers "
+            "are idempotent",
         }
 
 
@@ -104,8 +107,9 @@ def compile_filter(expression: str | None):
     try:
         return jmespath.compile(expression)
     except JMESPathError as exc:
-        raise OpsError(
-            f"bad --filter {expression!r}: {str(exc).splitlines()[0]}",
+        raise InvalidArgument(
+            f"bad {{filter}} {expression!r}: {str(exc).splitlines()[0]}",
+            arguments=["filter"],
             hint="a JMESPath expression over the JSON body, e.g. \"device_id == 'dev-0001'\"",
         ) from None
 
@@ -177,6 +181,9 @@ def split_batches(entries: list[dict]) -> list[list[dict]]:
     batch may already be enqueued, ahead of it: order within the group would be broken for good. Batches
     are sent one after another, so a group's messages still go out in order; a queue with many groups keeps
     full batches, a queue with one group sends one message per call (FIFO order costs that much)."""
+    batches: list[list[dict]]
+    current: list[dict]
+    groups: set[str]
     batches, current, size, groups = [], [], 0, set()
     for e in entries:
         s = message_size(e)
@@ -313,7 +320,7 @@ class Mover:
         self._blocked_groups: set[str] = set()
         self._budget = _Budget(options.max_messages)
         self._rate = RateLimiter(options.rate_per_s)
-        self._backup = None
+        self._backup: TextIO | None = None
         self._stop = threading.Event()
 
     # -- calls, counted ---------------------------------------------------------------------------
@@ -331,7 +338,10 @@ class Mover:
             from opsctl.replay.backup import open_backup
 
             self._backup = open_backup(self.o.backup)
-        workers = 1 if self.fifo else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
+        # A dry run lists with one receiver: concurrent receives of a standard queue can hand the same message to
+        # two of them (SQS's at-least-once delivery; moto's receive has no lock at all), and every extra receive is
+        # a receive count the listing added for nothing, a step towards a redrive policy's maxReceiveCount.
+        workers = 1 if self.fifo or self.o.dry_run else max(1, min(self.o.concurrency, MAX_CONCURRENCY))
         errors: list[BaseException] = []
         try:
             if workers == 1:
@@ -484,14 +494,12 @@ class Mover:
             held, self._held = list(self._held.values()), {}
         for i in range(0, len(held), MAX_BATCH_ENTRIES):
             chunk = held[i : i + MAX_BATCH_ENTRIES]
-            try:
+            with contextlib.suppress(Exception):  # best effort: they come back after the visibility timeout
                 self._call(
                     "change_message_visibility_batch",
                     QueueUrl=self.source,
                     Entries=[{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in enumerate(chunk)],
                 )
-            except Exception:  # noqa: BLE001 - best effort: they come back on their own after the visibility timeout
-                pass
 
 
 def move(
@@ -524,7 +532,7 @@ def queue_url(sqs, name_or_url: str) -> str:
         raise OpsError(
             f"no such queue: {value}", hint="check the name with `opsctl dlq list` (or the AWS console)"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - moto and AWS name a missing queue in more than one way
+    except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
             raise OpsError(

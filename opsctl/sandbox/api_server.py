@@ -127,7 +127,7 @@ class LocalApi:
         for route in self.routes:
             if route.method not in (method, "ANY"):
                 continue
-            m = route.pattern.fullmatch(path)
+            m = route.pattern.fullmatch(path) if route.pattern is not None else None  # only $default has none
             if m:
                 return route, {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         return (self.default, {}) if self.default else None
@@ -370,7 +370,8 @@ def load(
                 raise OpsError(f"route {key!r} has no Lambda proxy integration; only those are served locally")
             if integration.get("PayloadFormatVersion") != "2.0":
                 raise OpsError(
-                    f"route {key!r} uses payload format {integration.get('PayloadFormatVersion')}; only 2.0 is served locally"
+                    f"route {key!r} uses payload format {integration.get('PayloadFormatVersion')}; only 2.0 is served "
+                    "locally"
                 )
             m = _LAMBDA_ARN.search(integration.get("IntegrationUri", ""))
             if m is None:
@@ -389,7 +390,8 @@ def load(
     throttle = None
     if settings.get("ThrottlingBurstLimit") is not None and settings.get("ThrottlingRateLimit") is not None:
         throttle = TokenBucket(int(settings["ThrottlingBurstLimit"]), float(settings["ThrottlingRateLimit"]))
-    account_id = (routes or [default])[0].function.arn.split(":")[4] if (routes or default) else "000000000000"
+    first = routes[0] if routes else default
+    account_id = first.function.arn.split(":")[4] if first else "000000000000"
     return LocalApi(
         api_id=api_id,
         name=api.get("Name", api_id),
@@ -447,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def server(local_api: LocalApi, port: int | None, *, host: str = HOST, on_request=None) -> HTTPServer:
     """An HTTP server (one request at a time, like one warm Lambda instance) bound to host:port (0/None = free port)."""
-    handler = type("ApiHandler", (_Handler,), {"local_api": local_api})
+    handler: type[_Handler] = type("ApiHandler", (_Handler,), {"local_api": local_api})
     if on_request is not None:
         handler.on_request = staticmethod(on_request)
     try:
@@ -455,5 +457,59 @@ def server(local_api: LocalApi, port: int | None, *, host: str = HOST, on_reques
     except OSError as exc:
         raise OpsError(
             f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port, or leave it out for a free one",
+            hint="pick another {port}, or leave it out for a free one",
+            arguments=["port"],
         ) from None
+
+
+@dataclass
+class Received:
+    """One HTTP answer of the served API, as a real client received it (`body` parsed when it is JSON)."""
+
+    path: str
+    status: int
+    content_type: str | None
+    cache_control: str | None
+    body: object
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "content_type": self.content_type,
+            "cache_control": self.cache_control,
+            "body": self.body,
+        }
+
+
+def get_once(
+    local_api: LocalApi, paths: list[str], *, port: int | None = None, headers: dict[str, str] | None = None
+) -> tuple[str, list[Received]]:
+    """Serves the API on localhost for as long as it takes to GET each of `paths` with a real HTTP client
+    (urllib, over a socket: the same path a curl takes), then stops. Returns the base URL and the answers."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    srv = server(local_api, port)
+    thread = threading.Thread(target=srv.serve_forever, name="sandbox-api", daemon=True)
+    thread.start()
+    base = f"http://{srv.server_address[0]!s}:{srv.server_address[1]}"
+    answers: list[Received] = []
+    try:
+        for path in paths:
+            req = urllib.request.Request(base + path, headers={"Accept": "application/json", **(headers or {})})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    status, got, body = resp.status, dict(resp.headers), resp.read()
+            except urllib.error.HTTPError as exc:
+                status, got, body = exc.code, dict(exc.headers), exc.read()
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = body.decode("utf-8", "replace")
+            answers.append(Received(path, status, got.get("Content-Type"), got.get("Cache-Control"), parsed))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return base, answers

@@ -14,7 +14,7 @@ from pathlib import Path
 from opsctl.core import tf
 from opsctl.core.aws import SANDBOX_CREDENTIALS
 from opsctl.core.packaging import build_zip
-from opsctl.core.project import DEFAULT_SANDBOX_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
+from opsctl.core.project import DEFAULT_SANDBOX_DIR, ENVS_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
 from opsctl.core.stack import SandboxSource
 from opsctl.sandbox import server
 
@@ -38,7 +38,7 @@ class Workspace:
 
     @property
     def workdir(self) -> Path:
-        return tf.ENVS_DIR / LOCAL_ENV
+        return ENVS_DIR / LOCAL_ENV
 
     @property
     def isolated(self) -> bool:

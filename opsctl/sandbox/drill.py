@@ -165,7 +165,8 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> int:
                 if rec.get("ErrorCode"):
                     failed.append(item)
                 elif item.kind == "valid":
-                    sent.readings.append(item.reading)
+                    if item.reading is not None:
+                        sent.readings.append(item.reading)
                 else:
                     sent.poison[(rec["ShardId"], rec["SequenceNumber"])] = item.kind
             stalled = stalled + 1 if len(failed) == len(pending) else 0
@@ -218,7 +219,7 @@ def account(stack, sent: Sent) -> dict:
         expected.setdefault(r["device_id"], set()).add(int(r["ts"]))
     in_table = 0
     for device, stamps in expected.items():
-        found = set()
+        found: set[int] = set()
         for page in ddb.get_paginator("query").paginate(
             TableName=stack.get("table_name"),
             KeyConditionExpression="device_id = :d",
@@ -232,7 +233,7 @@ def account(stack, sent: Sent) -> dict:
     by_reason: dict[str, int] = {}
     matched = 0
     for rec in quarantine.list_records(stack, limit=10**9).records:
-        kind = sent.poison.get((rec.get("shard_id"), str(rec.get("sequence_number"))))
+        kind = sent.poison.get((str(rec.get("shard_id")), str(rec.get("sequence_number"))))
         if kind is not None:
             matched += 1
             by_reason[rec.get("reason_code", "?")] = by_reason.get(rec.get("reason_code", "?"), 0) + 1

@@ -110,7 +110,8 @@ def _control(environ, start_response):
     if environ.get("PATH_INFO", "") != PATH:
         return None
     method = environ.get("REQUEST_METHOD")
-    status, body = "200 OK", None
+    status = "200 OK"
+    body: dict[str, object]
     if method == "GET":
         body = {"faults": [f.to_dict() for f in FAULTS.active()]}
     elif method == "DELETE":

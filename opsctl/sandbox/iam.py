@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 LAMBDA_SERVICE_PRINCIPAL = "lambda.amazonaws.com"
@@ -59,7 +60,7 @@ def access_key_of(authorization: str) -> str | None:
 def trusts_lambda(assume_role_policy: object) -> bool:
     """True if a role's trust policy lets the Lambda service assume it (an execution role)."""
     try:
-        doc = json.loads(assume_role_policy) if isinstance(assume_role_policy, str) else assume_role_policy
+        doc: Any = json.loads(assume_role_policy) if isinstance(assume_role_policy, str) else assume_role_policy
         statements = doc.get("Statement") or []
     except (ValueError, AttributeError):
         return False
@@ -117,7 +118,7 @@ def _kms_key_arn(key_id: str, account: str, region: str) -> str:
 
     try:
         return kms_backends[account][region].describe_key(key_id).arn
-    except Exception:  # an unknown key: let the policy be checked against what was asked for
+    except Exception:  # noqa: BLE001 - an unknown key: let the policy be checked against what was asked for
         return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
 
 
@@ -156,7 +157,7 @@ def install() -> None:
             try:
                 account = assumed.role_arn.split(":")[4]
                 role = iam_backends[account]["aws"].get_role_by_arn(assumed.role_arn)
-            except Exception:  # a role that does not exist is no function's role
+            except Exception:  # noqa: BLE001 - a role that does not exist is no function's role
                 return assumed
             if trusts_lambda(role.assume_role_policy_document):
                 _enforced_keys.add(assumed.access_key_id)

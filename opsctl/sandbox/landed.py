@@ -28,7 +28,7 @@ def _plain(value):
 def table_items(stack: Stack) -> list[dict]:
     """Every item of the telemetry table (sandbox-sized tables only: this is a full Scan)."""
     ddb = stack.target.client("dynamodb")
-    items = []
+    items: list[dict] = []
     for page in ddb.get_paginator("scan").paginate(TableName=stack.get("table_name")):
         items.extend({k: _plain(_deserializer.deserialize(v)) for k, v in item.items()} for item in page["Items"])
     return items
@@ -73,9 +73,13 @@ def rollups(stack: Stack, device_id: str, from_ms: int, to_ms: int) -> list[dict
     """The device's hourly rollups for every hour overlapping [from_ms, to_ms] (epoch ms), oldest first: one
     Query (and its pages) on the rollups table; numbers are plain ints and floats."""
     if from_ms > to_ms:
-        from opsctl.core.errors import OpsError
+        from opsctl.core.errors import InvalidArgument
 
-        raise OpsError("--from is after --to", hint="give an earlier --from or a later --to")
+        raise InvalidArgument(
+            "{from_ms} is after {to_ms}",
+            hint="give an earlier {from_ms} or a later {to_ms}",
+            arguments=["from_ms", "to_ms"],
+        )
     ddb = stack.target.client("dynamodb")
     args = {
         "TableName": stack.get("rollup_table_name"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # bytes (6 MB = 6,291,456): a synchronous request, and every response
 ASYNC_EVENT_MAX_BYTES = 256 * 1024  # bytes (256 KB = 262,144): an asynchronous invocation's event
@@ -57,7 +58,7 @@ class ShardWriteWindow:
     def __init__(self):
         from collections import deque
 
-        self.entries = deque()  # (monotonic time, bytes)
+        self.entries: deque[tuple[float, int]] = deque()  # (monotonic time, bytes)
         self.bytes = 0
 
     def admit(self, size: int, now: float) -> bool:
@@ -114,8 +115,8 @@ class ShardReadWindow:
     def __init__(self):
         from collections import deque
 
-        self.calls = deque()  # monotonic times of admitted calls in the last second
-        self.reads = deque()  # (monotonic time the read is paid for, bytes)
+        self.calls: deque[float] = deque()  # monotonic times of admitted calls in the last second
+        self.reads: deque[tuple[float, int]] = deque()  # (monotonic time the read is paid for, bytes)
 
     def admit(self, now: float) -> bool:
         while self.calls and now - self.calls[0] >= SHARD_WINDOW_S:
@@ -213,7 +214,7 @@ def install_kinesis_limits(
         over = next((i for i, n in enumerate(sizes) if n > 1024 * 1024), None)
         if over is not None:
             raise kx.RecordSizeExceedsLimit(position=over + 1)
-        response = {"FailedRecordCount": 0, "Records": []}
+        response: dict[str, Any] = {"FailedRecordCount": 0, "Records": []}
         accepted_bytes = accepted = 0
         for record, size in zip(records, sizes, strict=True):
             partition_key, explicit_hash_key = record.get("PartitionKey"), record.get("ExplicitHashKey")

@@ -95,10 +95,10 @@ def one_clock_reading_per_queue_pass() -> None:
     def visible(self) -> int:
         return len(self.messages)
 
-    models.Queue.messages = property(messages)
-    models.Queue.approximate_number_of_messages_delayed = property(delayed)
-    models.Queue.approximate_number_of_messages_not_visible = property(not_visible)
-    models.Queue.approximate_number_of_messages = property(visible)
+    models.Queue.messages = property(messages)  # type: ignore[assignment]  # a method becomes a property
+    models.Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment]  # a method becomes a property
+    models.Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment]  # a method becomes a property
+    models.Queue.approximate_number_of_messages = property(visible)  # type: ignore[assignment]  # a method becomes a property
     models.unix_time_millis = lambda dt=None: now_ms() if dt is None else _datetime_ms(dt)
     models.Queue._sandbox_one_clock = True
 

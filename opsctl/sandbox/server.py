@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 from opsctl.core.project import SANDBOX_DIR
 
 HOST = "127.0.0.1"
@@ -109,8 +109,10 @@ def start(port: int | None = None, state_dir: Path = SANDBOX_DIR) -> ServerState
             hint="pip install 'telemetry-pipeline-opsctl[sandbox]' or run `make demo`",
         )
     if port is not None and not port_is_free(port):
-        raise OpsError(
-            f"port {port} on {HOST} is busy", hint="pick another with --port, or leave --port out to use a free one"
+        raise InvalidArgument(
+            f"port {port} on {HOST} is busy",
+            hint="pick another with {port}, or leave {port} out to use a free one",
+            arguments=["port"],
         )
     port = port or free_port()
     state_dir.mkdir(parents=True, exist_ok=True)

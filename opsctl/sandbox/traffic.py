@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 PUT_RECORDS_MAX = 500  # records per PutRecords call (AWS limit)
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # bytes per PutRecords call (AWS limit)
@@ -45,7 +46,8 @@ class TrafficResult:
     valid: int = 0
     poison: dict[str, int] = field(default_factory=dict)
     throttled_retries: int = 0
-    calls: int = 0
+    calls: int = 0  # PutRecords calls, or MQTT publishes through IoT (one a reading)
+    via: str = "kinesis"  # "kinesis" (PutRecords to the stream) or "iot" (publishes to the devices' topics)
     seconds: float = 0.0
     readings: list[dict] = field(default_factory=list, repr=False)
 
@@ -55,7 +57,9 @@ class TrafficResult:
             "valid": self.valid,
             "poison": dict(sorted(self.poison.items())),
             "poison_total": sum(self.poison.values()),
-            "put_records_calls": self.calls,
+            "via": self.via,
+            "put_records_calls": self.calls if self.via == "kinesis" else 0,
+            "iot_publishes": self.calls if self.via == "iot" else 0,
             "throttled_retries": self.throttled_retries,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.sent / self.seconds, 1) if self.seconds else None,
@@ -101,7 +105,11 @@ def poison(count: int, *, seed: int = 7, now_ms: int | None = None) -> list[Outg
     for i in range(count):
         kind = POISON_KINDS[i % len(POISON_KINDS)]
         device = f"dev-p{i:03d}"
-        good = {"device_id": device, "ts": now_ms - rng.randint(1, 600) * 1000, "metrics": {"temp_c": 20.5}}
+        good: dict[str, Any] = {
+            "device_id": device,
+            "ts": now_ms - rng.randint(1, 600) * 1000,
+            "metrics": {"temp_c": 20.5},
+        }
         if kind == "not_utf8":
             data = b"\xff\xfe" + json.dumps(good).encode()
         elif kind == "not_json":
@@ -143,6 +151,7 @@ def mix(valid: list[dict], bad: list[Outgoing], *, seed: int = 7) -> list[Outgoi
 
 
 def _batches(items: list[Outgoing], max_records: int = PUT_RECORDS_MAX):
+    batch: list[Outgoing]
     batch, size = [], 0
     for item in items:
         item_size = len(item.data) + len(item.partition_key)
@@ -192,11 +201,12 @@ def send(
             result.throttled_retries += len(failed)
             stalled = 0 if done else stalled + 1
             if stalled >= MAX_PUT_ATTEMPTS:
-                from opsctl.core.errors import OpsError
+                from opsctl.core.errors import Refused
 
-                raise OpsError(
+                raise Refused(
                     f"{len(failed)} records were still refused by {stream_name} after {MAX_PUT_ATTEMPTS} attempts",
-                    hint="the stream is under-provisioned: slow down with --rate or reshard",
+                    hint="the stream is under-provisioned: slow down with {rate} or reshard",
+                    arguments=["rate"],
                 )
             pending = failed
             # 50-100 ms doubling to 1-2 s: past the shard's 1 s window within a few attempts.
@@ -209,7 +219,8 @@ def send(
     for item in items:
         if item.kind == "valid":
             result.valid += 1
-            result.readings.append(item.reading)
+            if item.reading is not None:
+                result.readings.append(item.reading)
         else:
             result.poison[item.kind] = result.poison.get(item.kind, 0) + 1
     return result
@@ -225,7 +236,7 @@ def publish(
 ) -> TrafficResult:
     """Publishes each reading with the IoT data plane to its device's topic (`topic_of(device_id)`), as a device
     connected with its own certificate would; the rules engine takes it from there (QoS 1, one message each)."""
-    result = TrafficResult()
+    result = TrafficResult(via="iot")
     started = time.monotonic()
     for i, item in enumerate(items):
         if rate:

@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, NotFound, OpsError
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # the same rule as functions/api/tenancy.py
@@ -45,7 +45,11 @@ def add_user(cognito, pool_id: str, name: str, *, tenant: str | None, operator: 
     if not USER_NAME.fullmatch(name):
         raise OpsError(f"user name {name[:70]!r} is not 1-63 characters of a-z 0-9 . _ -")
     if tenant is None and not operator:
-        raise OpsError("a user needs --tenant T or --operator", hint="e.g. opsctl sandbox user add alice --tenant acme")
+        raise InvalidArgument(
+            "a user needs {tenant} T or {operator}",
+            hint="e.g. opsctl sandbox user add alice {tenant} acme",
+            arguments=["tenant", "operator"],
+        )
     if tenant is not None and not TENANT.fullmatch(tenant):
         raise OpsError(f"tenant {tenant[:70]!r} is not 1-63 characters of a-z 0-9 - (starting with a letter or digit)")
     users = _load(state_dir)
@@ -87,8 +91,11 @@ def access_token(cognito, pool_id: str, client_id: str, name: str, *, state_dir:
     """A fresh access token of sandbox user `name` (ADMIN_USER_PASSWORD_AUTH)."""
     user = _load(state_dir).get(name)
     if user is None:
-        raise OpsError(
-            f"no sandbox user {name[:70]!r}", hint=f"add one: opsctl sandbox user add {name[:70]} --tenant T"
+        raise NotFound(
+            "sandbox user",
+            name[:70],
+            hint=f"add one: opsctl sandbox user add {name[:70]} {{tenant}} T",
+            arguments=["tenant"],
         )
     resp = cognito.admin_initiate_auth(
         UserPoolId=pool_id,

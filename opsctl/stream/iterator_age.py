@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 
 from opsctl.core import metrics
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, NotFound
 
 DEFAULT_NAMESPACE = "TelemetryPipeline"  # the ingest function's EMF namespace (docs/architecture.md)
 
@@ -168,7 +168,8 @@ def lint(c: Consumer, retention_hours: int, *, falling_behind: bool) -> list[str
     retention_s = retention_hours * 3600
     if c.maximum_record_age_s == -1 or c.maximum_record_age_s >= retention_s:
         out.append(
-            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ retention "
+            f"maximum record age ({'unlimited' if c.maximum_record_age_s == -1 else c.maximum_record_age_s} s) ≥ "
+            "retention "
             f"({retention_s} s): records expire from the stream before Lambda gives up on them"
         )
     if falling_behind and c.parallelization_factor < 10:
@@ -191,11 +192,13 @@ def check(
 ) -> IteratorAgeReport:
     """The iterator-age report of every consumer of `stream`. Metrics that cannot be read give UNKNOWN, not an error."""
     if warn_ms > crit_ms:
-        raise OpsError(f"--warn-ms ({warn_ms}) is above --crit-ms ({crit_ms})")
+        raise InvalidArgument(
+            f"{{warn_ms}} ({warn_ms}) is above {{crit_ms}} ({crit_ms})", arguments=["warn_ms", "crit_ms"]
+        )
     try:
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     except kinesis.exceptions.ResourceNotFoundException:
-        raise OpsError(f"stream {stream!r} does not exist", hint="check --env or pass --stream") from None
+        raise NotFound("stream", stream, hint="check {env} or pass {stream}", arguments=["env", "stream"]) from None
     retention_h = int(summary["RetentionPeriodHours"])
     consumers = consumers_of(lambda_client, summary["StreamARN"])
     for i, c in enumerate(consumers):
@@ -226,7 +229,7 @@ def check(
     window_s = int(window.total_seconds())
     try:
         res = metrics.fetch(cloudwatch, queries, start, end)
-    except Exception as exc:  # noqa: BLE001 - unreadable metrics are the UNKNOWN state, not a crash
+    except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if not isinstance(exc, (BotoCoreError, ClientError)):

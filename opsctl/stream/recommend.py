@@ -11,7 +11,7 @@ import datetime as dt
 from capacity_report import stream as streams
 from capacity_report.stream import consumer_floor  # noqa: F401 - re-exported
 from opsctl.core import metrics
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument
 from opsctl.stream.reshard import Recommendation
 
 
@@ -20,7 +20,7 @@ def recommend(stack, *, window: str, headroom: float, now: dt.datetime | None = 
     span = metrics.parse_window(window)
     end = now or dt.datetime.now(dt.UTC)
     if not 0 < headroom <= 1:
-        raise OpsError(f"--headroom must be in (0, 1], got {headroom}")
+        raise InvalidArgument(f"{{headroom}} must be in (0, 1], got {headroom}", arguments=["headroom"])
     obs = streams.observe(
         t.client("kinesis"), t.client("lambda"), t.client("cloudwatch"), stack.get("stream_name"), end - span, end
     )

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capacity_report import stream as _stream
-from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S  # noqa: F401
-from capacity_report.stream import StreamRecommendation as Recommendation  # noqa: F401 - the one recommendation type
-from opsctl.core.errors import OpsError
+from capacity_report.stream import MAX_SHARDS_PER_STREAM, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
+from capacity_report.stream import StreamRecommendation as Recommendation  # the one recommendation type
+
+__all__ = ["MAX_SHARDS_PER_STREAM", "SHARD_WRITE_BYTES_PER_S", "SHARD_WRITE_RECORDS_PER_S", "Recommendation"]
+from opsctl.core.errors import InvalidArgument, NotFound, OpsError
 
 MAX_CALLS_PER_24H = 10  # AWS: UpdateShardCount calls per stream per rolling 24 h
 ACTIVE_WAIT_S = 300.0  # seconds to wait for a stream to return to ACTIVE after one step
@@ -99,7 +101,7 @@ def _summary(kinesis, stream: str) -> dict:
     try:
         return kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     except kinesis.exceptions.ResourceNotFoundException:
-        raise OpsError(f"stream {stream!r} does not exist", hint="check --env or pass --stream") from None
+        raise NotFound("stream", stream, hint="check {env} or pass {stream}", arguments=["env", "stream"]) from None
 
 
 def plan(kinesis, stream: str, target: int) -> ReshardPlan:
@@ -130,18 +132,20 @@ def plan(kinesis, stream: str, target: int) -> ReshardPlan:
     warnings = []
     if limit is not None and steps and account_open - current + max(steps) > limit:
         raise OpsError(
-            f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its quota of {limit}",
+            f"{target} shards would take the account to {account_open - current + max(steps)} open shards, over its "
+            f"quota of {limit}",
             hint="ask AWS for a higher Kinesis shard quota first",
         )
     if len(steps) > MAX_CALLS_PER_24H:
         raise OpsError(
-            f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per stream per 24 h",
+            f"{current} → {target} needs {len(steps)} UpdateShardCount calls; AWS allows {MAX_CALLS_PER_24H} per "
+            "stream per 24 h",
             hint="reshard in two days, or split/merge shards by hand",
         )
     if steps:
         warnings.append(
-            f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per rolling 24 h "
-            "(calls made earlier today count too)"
+            f"uses {len(steps)} of the {MAX_CALLS_PER_24H} UpdateShardCount calls AWS allows per stream per "
+            "rolling 24 h (calls made earlier today count too)"
         )
     return ReshardPlan(
         stream=stream,
@@ -222,3 +226,114 @@ def recommend_shards(
         )
     except ValueError as exc:
         raise OpsError(str(exc)) from None
+
+
+# --- the whole operation, as `opsctl reshard` runs it (the CLI only renders and asks) ---------------------
+
+MAX_TARGET = 10_000  # open shards per stream (AWS)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a reshard was asked for: a count (`to`) or a recommendation over `window`, filling shards to at most
+    `headroom` (a share, 0–1] of their write limits."""
+
+    to: int | None = None
+    recommend: bool = False
+    window: str = "1h"
+    headroom: float = 0.7
+
+    def check(self) -> None:
+        """Every argument, before the first AWS call."""
+        if (self.to is None) == (not self.recommend):
+            raise InvalidArgument(
+                "give exactly one of {to} N or {recommend}",
+                hint="e.g. `opsctl reshard {to} 4 {dry_run}`",
+                arguments=["to", "recommend", "dry_run"],
+            )
+        if self.to is not None and not 1 <= self.to <= MAX_TARGET:
+            raise InvalidArgument(
+                f"{{to}} {self.to} is not a shard count AWS allows: a stream has at least 1 and at most "
+                f"{MAX_TARGET:,} open shards",
+                arguments=["to"],
+            )
+        if not 0 < self.headroom <= 1:
+            raise InvalidArgument(
+                f"{{headroom}} {self.headroom:g} is not a share of the write limits",
+                hint="between 0 and 1, e.g. 0.7 = fill to 70%",
+                arguments=["headroom"],
+            )
+        if self.recommend:
+            from opsctl.core import metrics
+
+            metrics.parse_window(self.window)
+
+
+@dataclass
+class Reshard:
+    """One reshard: its plan (and the recommendation it came from), the steps applied so far, and the count
+    recorded for Terraform. `to_dict()` is `opsctl reshard --output json` (docs/opsctl-output.md)."""
+
+    stream: str
+    plan: ReshardPlan
+    recommendation: Recommendation | None = None
+    applied: list[StepResult] = field(default_factory=list)
+    terraform: object | None = None  # opsctl.core.tfvars.Recorded
+
+    def to_dict(self) -> dict:
+        return {
+            "plan": self.plan.to_dict(),
+            "recommendation": self.recommendation.to_dict() if self.recommendation else None,
+            "applied": [r.__dict__ for r in self.applied],
+            "terraform": self.terraform.to_dict() if self.terraform is not None else None,  # type: ignore[attr-defined]
+        }
+
+
+def prepare(stack, request: Request) -> Reshard:
+    """The plan for `request` on the stack's stream (checked first; reads the stream and, to recommend, its metrics)."""
+    request.check()
+    rec = None
+    target = request.to
+    if request.recommend:
+        from opsctl.stream import recommend as recmod
+
+        rec = recmod.recommend(stack, window=request.window, headroom=request.headroom)
+        target = rec.target
+    assert target is not None  # check() made sure of one of them
+    stream = stack.get("stream_name")
+    return Reshard(stream=stream, plan=plan(stack.target.client("kinesis"), stream, target), recommendation=rec)
+
+
+def carry_out(
+    stack,
+    reshard: Reshard,
+    *,
+    progress: Callable[[StepResult], None] = lambda _: None,
+    waiting: Progress = _noop,
+) -> Reshard:
+    """Applies the plan step by step (each verified, each in `reshard.applied` as soon as it is), then records the
+    count. Interrupted, `reshard.applied` says what was done; running the same request again plans from there."""
+
+    def step_done(result: StepResult) -> None:
+        reshard.applied.append(result)
+        progress(result)
+
+    try:
+        apply(stack.target.client("kinesis"), reshard.plan, progress=step_done, waiting=waiting)
+    except BaseException:
+        # interrupted or refused part way: Terraform must learn the count the stream has now, or the next apply
+        # would undo the steps already made
+        if reshard.applied:
+            record_count(stack.env, reshard, reshard.applied[-1].open_after)
+        raise
+    record_count(stack.env, reshard, reshard.plan.target)
+    return reshard
+
+
+def record_count(env: str, reshard: Reshard, count: int):
+    """Writes `ingest_shard_count = count` to the environment's opsctl.auto.tfvars.json, so `terraform plan` agrees
+    with the stream; the result (written, or the line to add by hand) is kept on `reshard`."""
+    from opsctl.core import tfvars
+
+    reshard.terraform = tfvars.record(env, "ingest_shard_count", count)
+    return reshard.terraform

@@ -156,8 +156,8 @@ def run_api_bench(stack, state_dir: Path) -> list[dict]:
         for stat in ("p50", "p99"):
             rows.append(
                 {
-                    "metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on the sandbox)"
-                    + (" (goal: ratio ≥ 0.95)" if stat == "p50" else ""),
+                    "metric": f"read API handler latency {stat}, pages of {limit} ({ours['n']} pages, in-process on "
+                    "the sandbox)" + (" (goal: ratio ≥ 0.95)" if stat == "p50" else ""),
                     "unit": "ms",
                     "ours": ours[stat],
                     "naive": naive[stat],

@@ -41,7 +41,7 @@ def _table(rows: list[dict]) -> str:
     body = [(r["metric"], r["unit"], _fmt(r["ours"]), _fmt(r["naive"]), _fmt(r.get("ratio"))) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
 
-    def line(cells):
+    def line(cells) -> str:
         return "  ".join(
             str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +32,48 @@ class Sandbox:
         env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(self.state_dir)}
         env.pop("OPSCTL_ENV", None)
         return env
+
+    @contextlib.contextmanager
+    def serve_api(self, *, start_timeout_s: float = 120) -> Iterator[str]:
+        """`opsctl sandbox api --port P` in the background: yields its base URL once it answers HTTP at all
+        (a 401/404 counts: it serves), and stops it with Ctrl-C (SIGINT) at the end, as a person would."""
+        from opsctl.sandbox import server
+
+        port = server.free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"opsctl sandbox api exited {proc.returncode}: {proc.stderr.read()}")
+                try:
+                    urllib.request.urlopen(f"{base}/", timeout=2)
+                except urllib.error.HTTPError:
+                    break  # any HTTP answer: it serves
+                except (urllib.error.URLError, OSError):
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"opsctl sandbox api did not answer within {start_timeout_s:g} s"
+                        ) from None
+                    time.sleep(0.3)
+                else:
+                    break
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def client(self, service: str):
         """A boto3 client of this sandbox's moto server, in the region Terraform deployed to."""

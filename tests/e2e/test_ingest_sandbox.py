@@ -128,7 +128,7 @@ def test_counts_add_up_and_nothing_went_to_the_failure_queue(sandbox, sent):
 def test_redelivery_from_trim_horizon_creates_no_duplicates(sandbox, sent):
     before_items, before_quarantine = sum(_table_keys(sandbox).values()), len(_quarantine(sandbox, sent["poison"]))
     again = json.loads(opsctl(sandbox, "sandbox", "run", "--from-start", "--output", "json").stdout)
-    ingest = [m for m in again["mappings"] if m["function_name"] == sandbox.outputs["ingest_function_name"]][0]
+    ingest = next(m for m in again["mappings"] if m["function_name"] == sandbox.outputs["ingest_function_name"])
     assert ingest["records_delivered"] >= RECORDS + POISON  # really delivered again
     keys = _table_keys(sandbox)
     assert sum(keys.values()) == before_items and all(n == 1 for n in keys.values())

@@ -6,6 +6,7 @@ change that device's readings; a revoked device keeps its readings, readable by 
 from __future__ import annotations
 
 import json
+import re
 import stat
 
 import pytest
@@ -31,7 +32,8 @@ def _readings(sandbox, device: str) -> dict[int, dict]:
 
 @pytest.fixture(scope="module")
 def published(sandbox, tmp_path_factory):
-    certs = tmp_path_factory.mktemp("certs")
+    # a folder that does not exist yet, as `make demo` passes build/devices: one file per device in it
+    certs = tmp_path_factory.mktemp("certs") / "devices"
     for device in ACME:
         opsctl(sandbox, "devices", "register", device, "--tenant", "acme", "--credentials", str(certs))
     sent = opsctl(
@@ -131,3 +133,28 @@ def test_a_revoked_devices_readings_stay_readable_by_its_tenant(sandbox, publish
     listed = {d["device_id"]: d["status"] for d in answers[0]["body"]["items"]}
     assert listed[ACME[1]] == "revoked" and listed[ACME[0]] == "active"
     assert answers[1]["status"] == 200 and answers[1]["body"]["count"] == len(_readings(sandbox, ACME[1]))
+
+
+def test_devices_and_iot_traffic_speak_the_renderer_rules(sandbox, published):
+    # last in the module: its readings would change the counts the tests above assert (ACME[1] is revoked by now)
+    listing = opsctl(sandbox, "devices", "list", "--tenant", "acme").stdout
+    rows = [ln.split() for ln in listing.splitlines() if ln.strip().startswith(ACME[0][:9])]
+    assert [r[0] for r in rows] == list(ACME)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r[3]) for r in rows), listing  # UTC ISO, no epoch
+    shown = opsctl(sandbox, "devices", "show", ACME[0]).stdout
+    assert "{" not in shown and "'" not in shown, shown  # fields as key=value, never a Python repr
+    sent = opsctl(
+        sandbox,
+        "sandbox",
+        "traffic",
+        "--via",
+        "iot",
+        "--devices",
+        "1",
+        "--records",
+        "4",
+        "--device-prefix",
+        "iot-acme-",
+    ).stdout
+    assert "in 4 MQTT publishes" in sent and "PutRecords" not in sent, sent
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")

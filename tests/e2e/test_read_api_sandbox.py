@@ -7,10 +7,6 @@ The worker's sandbox is shared with other modules: this module writes devices of
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,9 +14,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opsctl.sandbox import server, traffic
+from opsctl.sandbox import traffic
 
-from .sandbox_harness import ROOT, opsctl
+from .sandbox_harness import opsctl
 
 # A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-read-api")]
@@ -53,39 +49,8 @@ def api_url(sandbox, history):
     """`opsctl sandbox api --port P` running in the background for this module, stopped at its end."""
     opsctl(sandbox, "sandbox", "user", "add", "api-e2e-op", "--operator")
     _AUTH["Authorization"] = "Bearer " + opsctl(sandbox, "sandbox", "token", "api-e2e-op").stdout.strip()
-    port = server.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)],
-        cwd=ROOT,
-        env=sandbox.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"opsctl sandbox api exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                urllib.request.urlopen(f"{base}/", timeout=2)
-            except urllib.error.HTTPError:
-                break  # any HTTP answer: it serves
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    raise AssertionError("opsctl sandbox api did not answer within 120 s")
-                time.sleep(0.3)
-            else:
-                break
+    with sandbox.serve_api() as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def get(url: str, headers: dict | None = None, method: str = "GET") -> tuple[int, dict, dict | None]:
@@ -119,7 +84,7 @@ def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, histo
     items, pages = page_through(api_url, device, order=order, limit=limit)
     assert [i["ts"] for i in items] == [r["ts"] for r in expected]  # every reading once, in order
     assert pages == -(-len(expected) // limit)  # no trailing empty page
-    for got, sent in zip(items, expected):
+    for got, sent in zip(items, expected, strict=True):
         assert got["metrics"] == pytest.approx(sent["metrics"])
         assert isinstance(got["metrics"]["rssi_dbm"], int)  # numbers stay numbers
 
@@ -127,7 +92,10 @@ def test_paging_over_http_returns_the_whole_history_once_in_order(api_url, histo
 def test_iso_range_over_http_is_inclusive(api_url, history):
     device = "api-e2e-0001"
     chosen = history[device][10:50]
-    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+    def iso(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
     items, _ = page_through(api_url, device, **{"from": iso(chosen[0]["ts"]), "to": iso(chosen[-1]["ts"]), "limit": 15})
     assert [i["ts"] for i in items] == [r["ts"] for r in chosen]
 

@@ -55,5 +55,6 @@ def test_runbook_commands_run(sandbox, page):
         proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert "Traceback" not in proc.stderr, f"{page.name}: {cmd}\n{proc.stderr}"
         assert proc.returncode in expected, (
-            f"{page.name}: `{cmd}` exited {proc.returncode}, expected {list(expected)}\n{proc.stderr}\n{proc.stdout[-2000:]}"
+            f"{page.name}: `{cmd}` exited {proc.returncode}, expected "
+            f"{list(expected)}\n{proc.stderr}\n{proc.stdout[-2000:]}"
         )

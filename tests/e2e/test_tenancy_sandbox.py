@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,9 +16,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from opsctl.sandbox import server, traffic
+from opsctl.sandbox import traffic
 
-from .sandbox_harness import ROOT, opsctl
+from .sandbox_harness import opsctl
 
 # A group of its own: pytest-xdist runs the module on one worker, so its module fixtures run once.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tenancy")]
@@ -67,37 +64,8 @@ def tenants(sandbox) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def base(sandbox, tenants):
-    port = server.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opsctl.cli.app", "sandbox", "api", "--port", str(port)],
-        cwd=ROOT,
-        env=sandbox.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"opsctl sandbox api exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                urllib.request.urlopen(f"{url}/", timeout=2)
-            except urllib.error.HTTPError:
-                break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    raise AssertionError("opsctl sandbox api did not answer within 120 s") from None
-                time.sleep(0.3)
+    with sandbox.serve_api() as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def get(url: str, token: str | None) -> tuple[int, dict | None]:

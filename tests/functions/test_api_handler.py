@@ -371,7 +371,7 @@ def test_latest_takes_no_parameters(api):
     ],
 )
 def test_every_invalid_parameter_is_a_400_with_the_error_shape(api, query, code):
-    status, headers, _ = (resp := api.get(f"/devices/{DEVICE}/readings", **query))
+    _, headers, _ = (resp := api.get(f"/devices/{DEVICE}/readings", **query))
     assert _error(resp) == (400, code)
     assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
 
@@ -393,7 +393,7 @@ def test_bad_device_id_is_a_400(api, device):
     [("GET", "/devices"), ("GET", "/devices/dev-0001/rollups"), ("POST", "/devices/dev-0001/readings"), ("GET", "/")],
 )
 def test_unknown_routes_are_a_404_with_the_error_shape(api, method, path):
-    status, _, body = resp = api.call(method, path, route_key="$default")
+    _, _, body = resp = api.call(method, path, route_key="$default")
     assert _error(resp) == (404, "route_not_found") and path in body["error"]["message"]
 
 
@@ -570,7 +570,7 @@ def test_cursor_replayed_on_another_route_is_a_400(api):
 
 def test_a_bug_is_a_500_naming_only_the_request_id_and_logged(api, monkeypatch, capsys):
     monkeypatch.setenv("TABLE_NAME", "")  # a broken deployment: DynamoDB refuses the request
-    status, _, body = resp = api.get(f"/devices/{DEVICE}/readings")
+    _, _, body = resp = api.get(f"/devices/{DEVICE}/readings")
     assert _error(resp) == (500, "internal_error")
     assert FakeContext.aws_request_id in body["error"]["message"] and "TableName" not in body["error"]["message"]
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -587,7 +587,7 @@ def test_dynamodb_throttling_is_a_503_with_retry_after(api, monkeypatch):
         stub.add_client_error(
             "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
         )
-        status, headers, _ = resp = api.get(f"/devices/{DEVICE}/latest")
+        _, headers, _ = resp = api.get(f"/devices/{DEVICE}/latest")
     assert _error(resp) == (503, "throttled") and headers["Retry-After"] == "1"
 
 

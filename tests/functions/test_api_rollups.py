@@ -42,7 +42,7 @@ def rapi(api, monkeypatch):  # noqa: F811
     return api
 
 
-def roll_up(api, device: str, hours: list[int]) -> None:
+def roll_up(api, device: str, hours: list[int]) -> None:  # noqa: F811 - takes the `api` fixture's value, not the fixture
     """What the rollup worker does for each (device, hour) job: read the hour's readings, aggregate, overwrite."""
     for h in hours:
         job = RollupJob(device, h)
@@ -57,7 +57,7 @@ def _readings_table() -> str:
     return TABLE
 
 
-def get(api, device: str, **query):
+def get(api, device: str, **query):  # noqa: F811 - takes the `api` fixture's value, not the fixture
     path = f"/devices/{device}/rollups"
     return api.call("GET", path, query, route_key=ROLLUPS, path_parameters={"device_id": device})
 
@@ -132,7 +132,7 @@ def test_every_invalid_parameter_is_a_400_with_the_error_shape(rapi, device, que
 # --- a year of data: pages, each response far below Lambda's 6 MB --------------------------------------
 
 
-def _year_of_rollups(api, device: str, hours: int, metrics: int) -> int:
+def _year_of_rollups(api, device: str, hours: int, metrics: int) -> int:  # noqa: F811 - takes the `api` fixture's value, not the fixture
     """`hours` consecutive rollup items of `metrics` metrics each, with 38-digit numbers (the widest DynamoDB
     stores), written as the worker writes them; returns the first hour_start."""
     from decimal import Decimal
@@ -157,7 +157,7 @@ def _year_of_rollups(api, device: str, hours: int, metrics: int) -> int:
     return first
 
 
-def _pages(api, device: str, **query):
+def _pages(api, device: str, **query):  # noqa: F811 - takes the `api` fixture's value, not the fixture
     """Every page of a listing, following next_cursor as a client would: (raw Lambda response size, body)."""
     from api import handler as api_handler
 

@@ -131,6 +131,7 @@ def test_steady_provisioned_table_is_lowered_to_peak_at_70_percent_with_one_decr
     t = _only(_report(["steady"]), "steady")
     w, r = t["dimensions"]["write"], t["dimensions"]["read"]
     assert (w["peak_per_s"], w["avg_per_s"], w["peak_utilization_pct"]) == (50, 50, 50)
+    assert (r["peak_per_s"], r["avg_per_s"], r["peak_utilization_pct"]) == (10, 10, 10)
     # by hand: ceil(50 / 0.7) = 72 WCU, ceil(10 / 0.7) = 15 RCU
     assert t["action"] == "set_capacity" and t["changes"] == {"read_capacity": 15, "write_capacity": 72}
     assert t["decreases_planned"] == 1  # one UpdateTable lowers both
@@ -551,3 +552,23 @@ def test_the_report_says_when_its_prices_are_stale_or_for_another_region(aws):
     # Prices of another region than the stack's (the clients are in REGION): every cost is that region's.
     (other,) = warnings_with({**current, "region": "eu-west-1"})
     assert f"prices are for eu-west-1, the stack is in {REGION}" in other
+
+
+def _with_text(data, text: str):
+    """`data` with `text` appended to every string in it: names, labels and warnings as if chosen by someone hostile."""
+    if isinstance(data, dict):
+        return {k: _with_text(v, text) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_with_text(v, text) for v in data]
+    return data + text if isinstance(data, str) and not data[:4].isdigit() else data
+
+
+def test_html_report_shows_hostile_text_as_text(aws):
+    rep = _with_text(_planner_report(), '<script>alert(1)</script>"><img src=x>\x1b[2J\u202e')
+    page = render.render(rep, "html")
+    p = _Html()
+    p.feed(page)
+    p.close()
+    assert not {"script", "img"} & set(p.tags)
+    assert "&lt;script&gt;" in page  # shown, escaped
+    assert "\x1b" not in page and "\u202e" not in page  # no terminal escape nor reordering character survives

@@ -101,12 +101,12 @@ def test_every_poison_kind_is_quarantined_and_the_readings_around_it_are_written
     assert result == {"batchItemFailures": []}
     assert set(aws.items()) == {(d["device_id"], d["ts"]) for d in valid}
     # One object for the batch's poison, at a key of its first and last sequence numbers, one line per record.
-    seqs = [r["kinesis"]["sequenceNumber"] for r, i in zip(event["Records"], items) if i.kind != "valid"]
+    seqs = [r["kinesis"]["sequenceNumber"] for r, i in zip(event["Records"], items, strict=True) if i.kind != "valid"]
     (key,) = aws.quarantine()
     assert key == f"{PREFIX}dt=2025-11-22/{SHARD}/{seqs[0]}-{seqs[-1]}.jsonl"
     quarantined = aws.quarantined_records()
     assert Counter(q["reason_code"] for q in quarantined.values()) == Counter(i.kind for i in bad)
-    for record, item in zip(event["Records"], items):
+    for record, item in zip(event["Records"], items, strict=True):
         if item.kind == "valid":
             continue
         seq = record["kinesis"]["sequenceNumber"]
@@ -208,7 +208,9 @@ def test_items_left_unprocessed_until_time_runs_out_are_exactly_the_failures(
     result = handler(event, context)
 
     expected = sorted(
-        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == "dev-0002"
+        r["kinesis"]["sequenceNumber"]
+        for r, d in zip(event["Records"], docs, strict=True)
+        if d["device_id"] == "dev-0002"
     )
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == expected
     assert set(aws.items()) == {(d["device_id"], d["ts"]) for d in docs} - stuck
@@ -265,7 +267,7 @@ def test_writes_go_in_requests_of_at_most_25_without_duplicate_keys(aws, context
 @pytest.mark.parametrize("code", ["ResourceNotFoundException", "AccessDeniedException", "ValidationException"])
 def test_a_non_retryable_error_reports_every_affected_record_without_raising(aws, context, monkeypatch, capsys, code):
     docs = traffic.readings(2, 30)
-    event = kinesis_event(docs + [b"[]"])
+    event = kinesis_event([*docs, b"[]"])
 
     def decide(n, real, kwargs):
         raise ClientError({"Error": {"Code": code, "Message": "no"}}, "BatchWriteItem")

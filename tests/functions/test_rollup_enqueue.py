@@ -156,7 +156,7 @@ def test_jobs_unsent_when_time_runs_out_hand_back_exactly_their_readings_and_a_r
     result = handler(event, context)
 
     behind_stuck = sorted(
-        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] == stuck
+        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs, strict=True) if d["device_id"] == stuck
     )
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == behind_stuck
     assert len(aws.items()) == len(docs)  # every reading is written all the same
@@ -201,7 +201,9 @@ def test_a_non_retryable_send_error_hands_back_its_readings_without_retrying(aws
 
     first_ten = {json.loads(e["MessageBody"])["device_id"] for e in seen[0]}
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
-        r["kinesis"]["sequenceNumber"] for r, d in zip(event["Records"], docs) if d["device_id"] in first_ten
+        r["kinesis"]["sequenceNumber"]
+        for r, d in zip(event["Records"], docs, strict=True)
+        if d["device_id"] in first_ten
     )
     assert len(seen) == 2  # no retry of what cannot succeed
     assert len(jobs_on_queue(aws)) == 2

@@ -128,7 +128,7 @@ def test_repeating_a_job_overwrites_and_never_double_counts(aws, context, docs):
     write_readings(aws, context, [late])
     handler(sqs_event([job("dev-a")]), context)
     got = as_plain(aws.rollups()[("dev-a", HOUR)])
-    assert got["count"] == expected(docs + [late], "dev-a")["count"] and got["metrics"]["temp_c"]["min"] == -7.0
+    assert got["count"] == expected([*docs, late], "dev-a")["count"] and got["metrics"]["temp_c"]["min"] == -7.0
 
 
 def test_a_malformed_job_fails_only_itself(aws, context, docs, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from opsctl.sandbox.api_server import LocalApi, Route, TokenBucket, _from_payload_v2
 from opsctl.sandbox.runtime.function import Invocation
 
@@ -145,3 +147,19 @@ def test_stage_throttle_answers_429_past_burst_and_refills_at_rate():
     assert [api.handle("GET", "/a", []).status for _ in range(3)] == [200, 200, 429]
     now[0] += 1.0  # one request per second comes back
     assert [api.handle("GET", "/a", []).status for _ in range(2)] == [200, 429]
+
+
+def test_get_once_answers_over_a_real_socket_then_stops():
+    from opsctl.sandbox.api_server import get_once
+
+    api = local_api(["GET /devices/{device_id}/latest"], result={**OK, "headers": {"Cache-Control": "no-store"}})
+    base, answers = get_once(api, ["/devices/dev-1/latest", "/nowhere"], headers={"Authorization": "Bearer t"})
+    assert [a.status for a in answers] == [200, 404]
+    assert answers[0].cache_control == "no-store" and answers[0].body == json.loads(OK["body"])
+    (event,) = api.runner.events  # the 404 never reached the function
+    assert event["headers"]["authorization"] == "Bearer t" and event["rawPath"] == "/devices/dev-1/latest"
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.URLError):  # the server is gone once the answers are in
+        urllib.request.urlopen(base + "/devices/dev-1/latest", timeout=2)

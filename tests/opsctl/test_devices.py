@@ -137,3 +137,26 @@ def test_list_by_tenant_and_show_flags_disagreement(aws, tmp_path):
     assert not registry.show(iot, ddb, NAMES, "g-1")["consistent"]
     with pytest.raises(OpsError, match="no device"):
         registry.show(iot, ddb, NAMES, "nobody")
+
+
+def test_a_credentials_directory_that_does_not_exist_yet_gets_one_file_per_device(aws, tmp_path):
+    # `--credentials build/devices` before build/devices exists: each device its own file, none overwritten
+    iot, ddb = aws
+    folder = tmp_path / "devices"
+    planned = registry.register(iot, ddb, NAMES, "meter-1", "acme", credentials=folder, dry_run=True)
+    assert planned["credentials_file"] == str(folder / "meter-1.pem")
+    first = registry.register(iot, ddb, NAMES, "meter-1", "acme", credentials=folder)
+    second = registry.register(iot, ddb, NAMES, "meter-2", "acme", credentials=folder)
+    assert first["credentials_file"] == str(folder / "meter-1.pem")
+    assert second["credentials_file"] == str(folder / "meter-2.pem")
+    assert sorted(p.name for p in folder.iterdir()) == ["meter-1.pem", "meter-2.pem"]
+    assert first["_pem"].split("-----END CERTIFICATE-----")[0] in (folder / "meter-1.pem").read_text()
+
+
+def test_credentials_that_cannot_be_written_are_refused_before_anything_is_created(aws, tmp_path):
+    iot, ddb = aws
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OpsError, match=r"cannot write the credentials of meter-1 to .*a-file/meter-1.pem"):
+        registry.register(iot, ddb, NAMES, "meter-1", "acme", credentials=tmp_path / "a-file")
+    assert iot.list_things()["things"] == [] and iot.list_certificates()["certificates"] == []
+    assert registry.get_entry(ddb, NAMES, "meter-1") is None

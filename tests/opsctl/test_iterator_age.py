@@ -191,10 +191,14 @@ def test_lint_names_what_can_block_or_lose_data(aws):
 
 
 def test_warn_above_crit_is_refused(aws):
-    from opsctl.core.errors import OpsError
+    from opsctl.cli.errors import error_line
+    from opsctl.core.errors import InvalidArgument
 
-    with pytest.raises(OpsError, match="above --crit-ms"):
+    with pytest.raises(InvalidArgument) as exc:
         _check(aws, warn=10, crit=5)
+    # the library names its parameters; the CLI says them as the flags a user typed
+    assert exc.value.arguments == ("warn_ms", "crit_ms") and str(exc.value) == "warn_ms (10) is above crit_ms (5)"
+    assert error_line(exc.value) == "--warn-ms (10) is above --crit-ms (5)"
 
 
 def test_two_hundred_consumers_take_one_get_metric_data_call(aws):
@@ -232,10 +236,12 @@ def test_window_parses(text, seconds):
 
 @pytest.mark.parametrize("text", ["15", "m", "0m", "1w", "-5m"])
 def test_bad_window_is_one_clear_error(text):
-    from opsctl.core.errors import OpsError
+    from opsctl.cli.errors import error_line
+    from opsctl.core.errors import InvalidArgument
 
-    with pytest.raises(OpsError, match="bad --window"):
+    with pytest.raises(InvalidArgument) as exc:
         metrics.parse_window(text)
+    assert error_line(exc.value).startswith(f"bad --window {text!r}") and "15m" in error_line(exc.value)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from collections import Counter
 import boto3
 import pytest
 
+from opsctl.cli.errors import error_line
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.packaging import build_zip
@@ -245,7 +246,8 @@ def test_an_expired_range_is_refused_with_one_line_and_nothing_moves(w):
     assert (
         "1 of 2 failure records" in str(exc.value)
         and "4 records" in str(exc.value)
-        and "--skip-expired" in exc.value.line()
+        and "--skip-expired" in error_line(exc.value)
+        and exc.value.code == "refused"
     )
     assert consumer.events == [] and w.queue_depth() == (2, 0)  # nothing moved, both visible again at once
     report = kr.replay(w.sqs, w.kinesis, w.queue_url, _opts(skip_expired=True), _invoke(consumer))
@@ -363,7 +365,8 @@ def handler(event, context):
         raise RuntimeError("table unreachable")
     with open(os.environ["DELIVERIES"], "a") as fh:
         for r in event["Records"]:
-            fh.write(json.dumps([r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode()]) + "\\n")
+            data = base64.b64decode(r["kinesis"]["data"]).decode()
+            fh.write(json.dumps([r["kinesis"]["sequenceNumber"], data]) + "\\n")
     return {"batchItemFailures": []}
 """
 
@@ -379,7 +382,7 @@ def test_runtime_failure_records_replay_through_the_sandbox_invoker(w, tmp_path)
     w.stream(1)
     role = w.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = w.client("lambda")
-    fn = lam.create_function(
+    lam.create_function(
         FunctionName="consumer",
         Runtime="python3.11",
         Role=role,

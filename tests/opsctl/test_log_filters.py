@@ -4,8 +4,8 @@ project uses; the log-alert pattern catches every error shape of the Lambda runt
 from __future__ import annotations
 
 import pytest
-from alert.handler import FILTER_PATTERN
 
+from alert.handler import FILTER_PATTERN
 from opsctl.sandbox.log_filters import UnsupportedPattern, matches
 from opsctl.sandbox.runtime.lambda_log import LoggingConfig, RuntimeLog
 

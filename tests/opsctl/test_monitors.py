@@ -58,7 +58,7 @@ def _by_id(report):
 
 
 def test_iterator_age_three_of_five_minutes_over_the_warning_threshold_is_alarm(cw):
-    warn_ms, crit_ms = thresholds.iterator_age_ms()
+    warn_ms, _ = thresholds.iterator_age_ms()
     _seed(
         cw,
         "AWS/Lambda",

@@ -7,8 +7,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from opsctl.cli.errors import error_line
 from opsctl.core.aws import AwsTarget
-from opsctl.core.errors import OpsError
+from opsctl.core.errors import InvalidArgument, OpsError
 from opsctl.core.stack import Stack
 from opsctl.quarantine import store as quarantine
 
@@ -70,8 +71,9 @@ def test_limit_stops_reading_and_says_so(stack):
 
 
 def test_malformed_day_is_a_user_error(stack):
-    with pytest.raises(OpsError, match="--day must be a UTC date"):
+    with pytest.raises(InvalidArgument, match="day must be a UTC date") as exc:
         quarantine.list_records(stack, day="24/11/2026")
+    assert error_line(exc.value).startswith("--day must be a UTC date")
 
 
 def test_missing_bucket_is_a_user_error(stack):

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from opsctl.cli import capacity as capacity_cli
+from opsctl.cli import devices as devices_cli
 from opsctl.cli import dlq as dlq_cli
 from opsctl.cli import fmt, render
 from opsctl.cli import quarantine as quarantine_cli
@@ -478,3 +479,119 @@ def test_counts_sizes_rates_and_times_have_one_form():
     assert fmt.utc(1764000000.123) == "2025-11-24T16:00:00Z" == fmt.utc(1764000000123)
     assert fmt.utc("2025-11-24T16:00:00.123456+00:00") == "2025-11-24T16:00:00Z"
     assert fmt.pairs({"temp_c": 21.5, "hum": 40}) == "temp_c=21.5, hum=40"
+
+
+# -- device text through every renderer --------------------------------------------------------------------------
+
+DEVICES = {
+    "count": 2,
+    "devices": [
+        {
+            "device_id": f"meter-{i}",
+            "tenant": "acme",
+            "status": "active",
+            "created_at": 1_764_000_000_000 + i,
+            "updated_at": 1_764_000_000_000 + i,
+            "certificate_id": "ca877bdedb75cc249fcf615a6bc47f57",
+            "thing_name": f"meter-{i}",
+        }
+        for i in range(2)
+    ],
+}
+DEVICE_SHOWN = {
+    "device_id": "meter-0",
+    "registry": DEVICES["devices"][0],
+    "thing": {"name": "meter-0", "attributes": {"tenant": "acme"}},
+    "certificate_status": "ACTIVE",
+    "principals": 1,
+    "topic": "dt/acme/meter-0/telemetry",
+    "consistent": False,
+    "problems": ["thing's tenant attribute differs from the registry"],
+}
+INSPECT = {
+    "table": {
+        "name": "telemetry-local-readings",
+        "items": 2,
+        "devices": 1,
+        "sample": [{"device_id": "meter-0", "ts": 1_764_000_000_000, "metrics": {"temp_c": 21.5}}],
+    },
+    "quarantine": {
+        "bucket": "q",
+        "records": 1,
+        "by_reason": {"bad_json": 1},
+        "sample": [{"shard_id": SHARDS[0], "sequence_number": SEQ, "reason": "bad_json"}],
+    },
+    "ingest_failure_queue": {"visible": 0, "in_flight": 0},
+}
+
+# Every renderer that can show device-controlled text (ids, tenants, payload previews, reasons, metric names, ...).
+DEVICE_TEXT_CASES = {
+    **{name: (fn, data) for name, (fn, data, _ids) in TABLE_CASES.items()},
+    "devices list": (devices_cli.show_devices, DEVICES),
+    "devices show": (devices_cli.show_device, DEVICE_SHOWN),
+    "sandbox inspect": (sandbox_cli.show_inspect, INSPECT),
+    "sandbox user add": (
+        sandbox_cli.show_user,
+        {
+            "user": "alice",
+            "email": "alice@sandbox.invalid",
+            "sub": "0f1e",
+            "tenant": "acme",
+            "operator": False,
+            "groups": ["tenant-acme"],
+        },
+    ),
+}
+
+LONG_ID = "meter-" + "9" * 300
+FAKE_LINE = "ok\nURGENT: rotate keys at https://evil.example/rotate now\r"
+
+
+def _hostile(data, text: str, _key: str = ""):
+    """`data` with `text` appended to every string in it (dict keys of counts too): as if a device had written each."""
+    if isinstance(data, dict):
+        return {
+            (k + text if isinstance(v, int | float) and not isinstance(v, bool) and not _is_field(k) else k): _hostile(
+                v, text, k
+            )
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_hostile(v, text, _key) for v in data]
+    if isinstance(data, str):
+        return data if _key in _OWN_VOCABULARY else data + text
+    return data
+
+
+# values from opsctl's own catalogue that renderers look up (a comparison operator picks its sign): not data
+_OWN_VOCABULARY = {"comparison"}
+
+
+def _is_field(key: str) -> bool:
+    # a snake_case field name of opsctl's own, not a key that came from data (a reason, a metric name, a device)
+    return re.fullmatch(r"[a-z][a-z0-9_]*", key) is not None and key not in ("temp_c", "bad_json")
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE, FAKE_LINE], ids=lambda h: repr(h)[:24])
+@pytest.mark.parametrize("case", list(DEVICE_TEXT_CASES))
+def test_device_text_in_every_renderer_is_shown_as_visible_text(case, hostile):
+    fn, data = DEVICE_TEXT_CASES[case]
+    poisoned = _hostile(data, hostile)
+    for width in (80, None):
+        text = render_as(fn, poisoned, width=width)
+        assert not _RAW_CONTROL.search(text), f"{case}: raw control character in\n{text!r}"
+    # piped, nothing wraps: a device's newline never starts a line of its own, and its markup stays literal text
+    # (rich would have consumed the closing tags had it read them as markup)
+    assert not any(line.lstrip(" │").startswith("URGENT") for line in text.splitlines()), f"{case}:\n{text}"
+    if "[bold red]" in hostile:
+        assert not re.search(r"FAKE ALARM(?!\[/bold red\])", text), f"{case}:\n{text}"
+    if "[link=" in hostile:
+        assert not re.search(r"\]x(?!\[/link\])", text), f"{case}:\n{text}"
+
+
+@pytest.mark.parametrize("case", ["devices list", "quarantine list", "replay-dlq sqs dry run"])
+def test_a_very_long_device_id_is_never_cut_when_piped(case):
+    fn, data = DEVICE_TEXT_CASES[case]
+    long = _hostile(data, "9" * 300)
+    text = render_as(fn, long, width=None)
+    assert "9" * 300 in text, text

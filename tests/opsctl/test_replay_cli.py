@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from opsctl.cli.errors import error_line
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.core.stack import Stack
@@ -148,7 +149,7 @@ def test_a_killed_replay_loses_nothing_and_running_it_again_finishes(moto_endpoi
 
 def test_dry_run_through_the_cli_lists_and_moves_nothing(moto_endpoint, aws, tmp_path):
     sqs = aws("sqs")
-    src, dlq_url, bodies = dead_letter_pair(sqs, 12)
+    src, dlq_url, _ = dead_letter_pair(sqs, 12)
     proc = run(
         moto_endpoint,
         tmp_path,
@@ -204,7 +205,7 @@ def test_a_bad_filter_is_one_line(moto_endpoint, aws, tmp_path):
 
 def test_native_on_an_endpoint_without_move_tasks_is_one_line(moto_endpoint, aws, tmp_path):
     sqs = aws("sqs")
-    src, dlq_url, _ = dead_letter_pair(sqs, 4)
+    _, dlq_url, _ = dead_letter_pair(sqs, 4)
     proc = run(moto_endpoint, tmp_path, "replay-dlq", "--source", dlq_url, "--native", "--yes")
     assert_one_line_error(proc, "does not implement StartMessageMoveTask", "drop --native")
     assert depth(sqs, dlq_url) == 4
@@ -303,9 +304,9 @@ def test_rollup_without_its_output_is_one_clear_line():
     stack = Stack(env="dev", target=AwsTarget(), outputs={"ingest_failure_queue_url": "https://x"})
     with pytest.raises(OpsError) as exc:
         dlq.named_queue_url(stack, "rollup")
-    assert (
-        "environment 'dev' has no 'rollup_dlq_url' output" in exc.value.line() and "--source QUEUE" in exc.value.line()
-    )
+    assert "environment 'dev' has no 'rollup_dlq_url' output" in error_line(
+        exc.value
+    ) and "--source QUEUE" in error_line(exc.value)
 
 
 def test_native_follows_the_move_task_to_the_end():

@@ -188,3 +188,60 @@ def test_unwritable_variables_file_gives_the_line_to_add(tmp_path, monkeypatch):
 def test_an_isolated_sandbox_records_in_its_own_folder(tmp_path):
     path = tfvars.vars_path("local", tmp_path / "sb")
     assert path == tmp_path / "sb" / tfvars.ISOLATED_FILE_NAME
+
+
+def test_the_library_runs_a_whole_reshard_and_records_it_for_terraform(kinesis, tmp_path, monkeypatch):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.core.stack import Stack
+
+    monkeypatch.setattr(tfvars, "ENVS_DIR", tmp_path)
+    (tmp_path / "dev").mkdir()
+    stack = Stack(env="dev", target=AwsTarget(region="us-east-1"), outputs={"stream_name": "readings"})
+    job = reshard.prepare(stack, reshard.Request(to=8))
+    assert job.plan.steps == [6, 8] and job.applied == [] and job.terraform is None  # planned, nothing done
+    seen = []
+    reshard.carry_out(stack, job, progress=seen.append)
+    assert [r.open_after for r in job.applied] == [6, 8] == [r.open_after for r in seen]
+    assert len(reshard.open_shards(kinesis, "readings")) == 8
+    assert json.loads((tmp_path / "dev" / tfvars.FILE_NAME).read_text()) == {"ingest_shard_count": 8}
+    d = job.to_dict()
+    assert d["terraform"]["written"] is True and [s["open_after"] for s in d["applied"]] == [6, 8]
+
+
+@pytest.mark.parametrize(
+    "request_, flags",
+    [
+        (dict(), "give exactly one of --to N or --recommend"),
+        (dict(to=3, recommend=True), "give exactly one of --to N or --recommend"),
+        (dict(to=0), "--to 0 is not a shard count AWS allows"),
+        (dict(to=10_001), "--to 10001 is not a shard count AWS allows"),
+        (dict(recommend=True, headroom=1.5), "--headroom 1.5 is not a share of the write limits"),
+        (dict(recommend=True, window="soon"), "bad --window 'soon'"),
+    ],
+)
+def test_a_bad_request_is_refused_before_any_aws_call(request_, flags):
+    from opsctl.cli.errors import error_line
+    from opsctl.core.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument) as exc:
+        reshard.Request(**request_).check()  # no stack, no client: nothing was called
+    assert error_line(exc.value).startswith(flags)
+
+
+def test_an_interrupted_reshard_records_the_count_it_reached(kinesis, tmp_path, monkeypatch):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.core.stack import Stack
+
+    monkeypatch.setattr(tfvars, "ENVS_DIR", tmp_path)
+    (tmp_path / "dev").mkdir()
+    stack = Stack(env="dev", target=AwsTarget(region="us-east-1"), outputs={"stream_name": "readings"})
+    job = reshard.prepare(stack, reshard.Request(to=8))
+
+    def ctrl_c_after_the_first_step(result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reshard.carry_out(stack, job, progress=ctrl_c_after_the_first_step)
+    assert [r.open_after for r in job.applied] == [6] and len(reshard.open_shards(kinesis, "readings")) == 6
+    # the next `terraform apply` keeps the 6 shards instead of undoing the step
+    assert json.loads((tmp_path / "dev" / tfvars.FILE_NAME).read_text()) == {"ingest_shard_count": 6}

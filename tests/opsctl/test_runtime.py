@@ -45,18 +45,21 @@ def _first_time(key):
 
 def handler(event, context):
     import base64
-    records = [(r["eventID"].split(":")[0], r["kinesis"]["sequenceNumber"], base64.b64decode(r["kinesis"]["data"]).decode())
+    records = [(r["eventID"].split(":")[0], r["kinesis"]["sequenceNumber"],
+                base64.b64decode(r["kinesis"]["data"]).decode())
                for r in event["Records"]]
     with open(os.environ["DELIVERIES"], "a") as fh:
         fh.write(json.dumps({"records": records, "request_id": context.aws_request_id,
-                             "function_name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"), "table": os.environ.get("TABLE_NAME"),
-                             "remaining_ms": context.get_remaining_time_in_millis(), "arn": context.invoked_function_arn,
+                             "function_name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+                             "table": os.environ.get("TABLE_NAME"),
+                             "remaining_ms": context.get_remaining_time_in_millis(),
+                             "arn": context.invoked_function_arn,
                              "memory": context.memory_limit_in_mb, "log_group": context.log_group_name,
                              "event_record": event["Records"][0]}) + "\\n")
     print(json.dumps({"level": "INFO", "message": "batch", "records": len(records)}))
-    print(json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "RuntimeTest", "Dimensions": [["FunctionName"]],
-                                                                   "Metrics": [{"Name": "RecordsSeen", "Unit": "Count"}]}]},
-                      "FunctionName": context.function_name, "RecordsSeen": len(records)}))
+    emf = {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "RuntimeTest", "Dimensions": [["FunctionName"]],
+                                                  "Metrics": [{"Name": "RecordsSeen", "Unit": "Count"}]}]}
+    print(json.dumps({"_aws": emf, "FunctionName": context.function_name, "RecordsSeen": len(records)}))
     mode = os.environ.get("MODE", "ok")
     if mode == "poison" and any(data == "poison" for _, _, data in records):
         raise ValueError("cannot digest poison")
@@ -348,7 +351,7 @@ def test_poison_record_is_bisected_out_sent_once_to_the_destination_and_does_not
     sb.mapping(BatchSize=10, BisectBatchOnFunctionError=True, MaximumRetryAttempts=2, destination=True)
     datas = [f"r{i}" for i in range(10)]
     datas[3] = "poison"
-    sent = sb.put(datas + ["after0", "after1"])
+    sent = sb.put([*datas, "after0", "after1"])
     m = _mapping(sb.run())
 
     (msg,) = sb.failure_messages()
@@ -681,7 +684,7 @@ def test_follow_mode_delivers_what_arrives_later_in_batches_held_open_by_the_win
 def test_an_sns_on_failure_destination_gets_the_same_record(sb):
     sb.stream()
     sb.function(mode="raise")
-    sns, sqs = sb.client("sns"), sb.client("sqs")
+    sns = sb.client("sns")
     topic = sns.create_topic(Name="rt-failures")["TopicArn"]
     sb.failure_queue()
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sb.queue_arn, Attributes={"RawMessageDelivery": "true"})

@@ -231,6 +231,8 @@ def test_every_message_is_delivered_once_in_batches_of_at_most_the_batch_size_an
     assert qs.depth(qs.queue_url) == (0, 0)
     assert m["uuid"] == uuid and m["records_delivered"] == 30 and m["messages_deleted"] == 30
     assert m["function_errors"] == m["partial_failures"] == m["messages_failed"] == 0
+    # nothing failed, so nothing was in flight to wait for: a queue with visible messages is never waited on
+    assert m["in_flight_waits"] == 0 and m["in_flight_wait_s"] == 0
 
 
 def test_a_failing_message_is_retried_alone_and_reaches_the_dlq_after_max_receive_count(qs):
@@ -257,6 +259,8 @@ def test_a_failing_message_is_retried_alone_and_reaches_the_dlq_after_max_receiv
         and m["partial_failures"] == 2
         and m["in_flight_waits"] > 0
     )
+    # what the run waited for is in its summary: the queue's visibility timeout, waited out by the failed deliveries
+    assert m["visibility_timeout_s"] == 1 and m["in_flight_wait_s"] > 0
 
 
 def test_a_message_that_fails_once_succeeds_on_redelivery_and_never_reaches_the_dlq(qs):

@@ -12,7 +12,8 @@ from opsctl.core.project import ROOT
 
 @pytest.fixture(scope="session")
 def plugin_dir() -> str | None:
-    """$TF_PLUGIN_DIR, else the provider mirror `.ci/find-tf-mirror` finds (offline machines), else None (the registry)."""
+    """$TF_PLUGIN_DIR, else the provider mirror `.ci/find-tf-mirror` finds (offline machines), else None (the
+    registry)."""
     if os.environ.get("TF_PLUGIN_DIR"):
         return os.environ["TF_PLUGIN_DIR"]
     found = subprocess.run(

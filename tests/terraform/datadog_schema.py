@@ -160,7 +160,8 @@ def check(parsed_files: dict[str, dict], schema: dict) -> list[str]:
                 spec = schema["resources"].get(rtype)
                 if spec is None:
                     problems.append(
-                        f"{fname}: resource type {rtype!r} is not in the committed schema (add it with `make datadog-schema`)"
+                        f"{fname}: resource type {rtype!r} is not in the committed schema (add it with `make "
+                        "datadog-schema`)"
                     )
                     continue
                 for rname, body in instances.items():

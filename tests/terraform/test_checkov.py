@@ -41,7 +41,7 @@ def test_checkov_finds_no_failed_check():
         for c in r.get("results", {}).get("failed_checks", [])
     ]
     parsing = [e for r in reports for e in r.get("results", {}).get("parsing_errors", [])] + [
-        e for r in reports if r.get("summary", {}).get("parsing_errors")
+        r["summary"] for r in reports if r.get("summary", {}).get("parsing_errors")
     ]
     assert not parsing, f"checkov could not parse: {parsing}"
     assert not failed, "checkov failed checks:\n" + "\n".join(

@@ -59,7 +59,8 @@ def test_parser_reads_the_issue_example():
 
 def test_parser_reads_ratios_functions_and_groups():
     q = parse(
-        "sum(last_1h):100 * sum:aws.lambda.errors{functionname:f}.as_count() / sum:aws.lambda.invocations{functionname:f} by {region}.as_count() >= 5.5"
+        "sum(last_1h):100 * sum:aws.lambda.errors{functionname:f}.as_count() / "
+        "sum:aws.lambda.invocations{functionname:f} by {region}.as_count() >= 5.5"
     )
     assert [s.metric for s in q.series] == ["aws.lambda.errors", "aws.lambda.invocations"] and q.series[
         0

@@ -69,7 +69,8 @@ def test_a_resource_type_outside_the_schema_is_a_finding():
 def test_dynamic_blocks_are_checked_like_static_ones():
     text = GOOD.replace(
         "  monitor_thresholds {",
-        '  dynamic "monitor_thresholds" {\n    for_each = [1]\n    content {\n      critcal = 1\n    }\n  }\n  scheduling_optionz {',
+        '  dynamic "monitor_thresholds" {\n    for_each = [1]\n    content {\n      critcal = 1\n    }\n  }\n  '
+        "scheduling_optionz {",
     )
     problems = _problems(text)
     assert any("monitor_thresholds: unknown argument 'critcal'" in p for p in problems), problems

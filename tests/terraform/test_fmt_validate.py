@@ -24,7 +24,8 @@ def test_every_terraform_file_is_formatted():
         ["fmt", "-check", "-recursive", "-no-color", str(TERRAFORM_DIR)], TERRAFORM_DIR, tf.cli_environment()
     )
     assert proc.returncode == 0, (
-        f"terraform fmt would change these files (run `terraform fmt -recursive terraform/`):\n{proc.stdout}{proc.stderr}"
+        "terraform fmt would change these files (run `terraform fmt -recursive "
+        f"terraform/`):\n{proc.stdout}{proc.stderr}"
     )
 
 

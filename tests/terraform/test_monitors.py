@@ -40,11 +40,8 @@ METRIC_UNITS = {
     ("AWS/ApiGateway", "5xx"): "count",
     ("AWS/ApiGateway", "Count"): "count",
     ("AWS/ApiGateway", "Latency"): "ms",
-    (
-        "TelemetryPipeline",
-        "RecordsQuarantined",
-    ): "count",
-    ("TelemetryPipeline", "ReportsGenerated"): "count",  # functions/capacity_report/handler.py, 1 per stored report  # the ingest function's EMF metric (functions/ingest/handler.py)
+    ("TelemetryPipeline", "RecordsQuarantined"): "count",  # the ingest function's EMF metric (functions/ingest)
+    ("TelemetryPipeline", "ReportsGenerated"): "count",  # functions/capacity_report/handler.py, 1 per stored report
 }
 STATISTICS = {"Maximum", "Minimum", "Sum", "Average", "SampleCount"}
 COMPARISONS = {
@@ -132,7 +129,8 @@ def test_catalog_entry_is_a_valid_alarm_with_its_threshold_in_the_metrics_unit(m
         assert 0 < value <= 100
     assert m["statistic"] in STATISTICS or re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", m["statistic"]), m["statistic"]
     assert m["comparison"] in COMPARISONS
-    # PutMetricAlarm: period 10, 20, 30 or a multiple of 60; period x periods at most 1 day below 1-hour periods, 7 days above.
+    # PutMetricAlarm: period 10, 20, 30 or a multiple of 60; period x periods at most 1 day below 1-hour periods,
+    # 7 days above.
     period, periods = m["period_seconds"], m["evaluation_periods"]
     assert period in (10, 20, 30) or (period % 60 == 0 and period > 0)
     assert period * periods <= (86400 if period < 3600 else 604800), (
@@ -201,7 +199,8 @@ ALL_INPUTS = {
 
 
 def plan_alarms(tmp_path: Path, plugin_dir: str | None, inputs: dict[str, str]) -> dict[str, dict]:
-    """The planned aws_cloudwatch_metric_alarm values by catalog id, from `terraform plan` of a root calling the module."""
+    """The planned aws_cloudwatch_metric_alarm values by catalog id, from `terraform plan` of a root calling the
+    module."""
     body = "\n".join(f'  {k} = "{v}"' for k, v in inputs.items())
     # A relative source: Terraform copies a module given by absolute path, away from the catalog it reads.
     (tmp_path / "main.tf").write_text(

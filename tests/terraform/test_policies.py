@@ -178,7 +178,7 @@ def var_name(expr) -> str | None:
 
 
 def variable_of(path: Path, name: str) -> dict:
-    for vpath, vname, body in blocks("variable", path.parent):
+    for _, vname, body in blocks("variable", path.parent):
         if vname == name:
             return body
     raise AssertionError(f"{path.parent.name} uses var.{name} but declares no such variable")
@@ -236,7 +236,8 @@ def test_kinesis_mappings_give_up_on_a_record_after_finite_retries_and_age(attri
         assert var, f"{label(path, name)}: {attribute} must be a literal or a validated variable, not {value}"
         conditions = validation_conditions(variable_of(path, var))
         assert any(f"var.{var} >= {lowest}" in c for c in conditions), (
-            f"variable {var} ({path.parent.name}) must be validated >= {lowest} (so -1, forever, is refused): {conditions}"
+            f"variable {var} ({path.parent.name}) must be validated >= {lowest} (so -1, forever, is refused): "
+            f"{conditions}"
         )
 
 
@@ -424,8 +425,9 @@ def test_local_env_creates_no_autoscaling_target():
 
 
 def test_redrive_allow_policy_exists_only_behind_a_switch_that_only_the_sandbox_turns_off():
-    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (docs/moto-gaps.md §Terraform against moto). So it is a
-    separate, switchable resource (never the inline attribute), off in envs/local and on in dev and prod."""
+    """moto does not know RedriveAllowPolicy: the provider would wait for it forever (docs/moto-gaps.md §Terraform
+    against moto). So it is a separate, switchable resource (never the inline attribute), off in envs/local and on in
+    dev and prod."""
     assert not [label(p, n) for p, n, b in resources("aws_sqs_queue") if "redrive_allow_policy" in b]
     allow = resources("aws_sqs_queue_redrive_allow_policy")
     assert allow, "the rollup DLQ needs a redrive-allow policy (only its source queue may use it)"
@@ -436,7 +438,7 @@ def test_redrive_allow_policy_exists_only_behind_a_switch_that_only_the_sandbox_
         assert "byQueue" in str(body.get("redrive_allow_policy")) and "aws_sqs_queue.this.arn" in str(
             body.get("redrive_allow_policy")
         )
-    consumer = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer"][0]
+    consumer = next(b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer")
     assert consumer["redrive_allow_policy_enabled"] == "${var.rollup_redrive_allow_policy_enabled}"
     for env in ENVS:
         (call,) = [b for _, n, b in blocks("module", ENVS_DIR / env) if n == "pipeline"]
@@ -467,7 +469,7 @@ def test_every_topic_is_encrypted_with_the_key_and_alarms_may_only_publish_from_
         assert "kms_key_arn" in str(body.get("kms_master_key_id", "")), (
             f"{label(path, name)} is not encrypted with the customer-managed key"
         )
-    for path, name, body in resources("aws_sns_topic_policy"):
+    for path, name, _ in resources("aws_sns_topic_policy"):
         statements = re.findall(r"Principal\s*=\s*\{\s*Service\s*=\s*\"cloudwatch\.amazonaws\.com\"", path.read_text())
         assert statements and "aws:SourceAccount" in path.read_text(), (
             f"{label(path, name)} lets CloudWatch of any account publish"
@@ -511,7 +513,8 @@ def test_cloudwatch_logs_may_only_put_records_on_the_alert_stream_for_this_pipel
         ('"kms:GenerateDataKey"', "var.kms_key_arn"),
     ], statements
     assert (
-        '"aws:SourceArn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"'
+        '"aws:SourceArn" = '
+        '"arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name_prefix}-*"'
         in text
     )
 
@@ -559,7 +562,7 @@ def test_visibility_timeout_is_checked_against_six_times_the_real_worker_timeout
         in conditions
     )
     # The module is told the deployed function's timeout, not a copy of a variable that could drift from it.
-    consumer = [b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer"][0]
+    consumer = next(b for _, n, b in blocks("module", MODULES_DIR / "pipeline") if n == "rollup_consumer")
     assert consumer["function_timeout_seconds"] == "${module.rollup_function.timeout_seconds}"
     rollup = function_call(ROLLUP_HANDLER)
     assert rollup["timeout_seconds"] == "${var.rollup_timeout_seconds}"

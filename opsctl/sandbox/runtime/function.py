@@ -131,7 +131,7 @@ class CodeImage:
         self.activate()
         try:
             return getattr(importlib.import_module(module_name), attr)
-        except Exception as exc:  # Lambda reports any init error as Runtime.ImportModuleError
+        except Exception as exc:  # noqa: BLE001 - Lambda reports any init error as Runtime.ImportModuleError
             raise OpsError(
                 f"cannot load handler {handler!r} from {self.zip_path.name}: {type(exc).__name__}: {exc}",
                 hint="fix the function's handler setting or its code, then `opsctl sandbox up`",
@@ -262,7 +262,7 @@ def _run_with_deadline(fn: DeployedFunction, event: dict, context, output: _Invo
             stdout.local.sink = output
             try:
                 box["result"] = fn.handler(event, context)
-            except (Exception, SystemExit) as exc:  # whatever the handler raises is a function error, as on Lambda
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raises is a function error, as on Lambda
                 box["result"] = exc
             finally:
                 stdout.local.sink = None
@@ -275,6 +275,7 @@ def _run_with_deadline(fn: DeployedFunction, event: dict, context, output: _Invo
     if done.wait(fn.timeout_s):
         return box.get("result"), False
     output.accepting = False
+    assert worker.ident is not None  # set by start()
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(_LambdaTimedOut))
     return None, True
 
@@ -327,7 +328,11 @@ class FunctionRunner:
         if override is None and self._image is None:
             self._image = CodeImage(self.zip_path, hex_sha, self.state_dir / "code")
         init_started = time.monotonic()
-        handler = override or self._image.handler(cfg["Handler"])
+        if override is not None:
+            handler = override
+        else:
+            assert self._image is not None  # made just above
+            handler = self._image.handler(cfg["Handler"])
         init_ms = (time.monotonic() - init_started) * 1000
         logs_dir = self.state_dir / "logs"
         logs_dir.mkdir(parents=True, exist_ok=True)
@@ -468,7 +473,9 @@ class FunctionRunner:
 
         sent = 0
         pending, self._log_events = self._log_events, {}
-        logs = self.target.client("logs") if pending else None
+        if not pending:
+            return 0
+        logs = self.target.client("logs")
         for name, (fn, events) in pending.items():
             try:
                 if name not in self._log_streams:
@@ -508,6 +515,7 @@ def _fit_log_event(line: str) -> str:
 
 def _log_batches(events: list[dict]):
     """PutLogEvents batches within its count and size limits, in the order the lines were written."""
+    batch: list[dict]
     batch, size = [], 0
     for event in events:
         n = len(event["message"].encode()) + LOG_EVENT_OVERHEAD_BYTES
@@ -592,8 +600,8 @@ def emf_metric_data(doc: dict) -> list[tuple[str, dict]]:
     if not isinstance(meta, dict):
         return []
     try:
-        timestamp = float(meta.get("Timestamp")) / 1000
-    except (TypeError, ValueError):
+        timestamp = float(meta["Timestamp"]) / 1000
+    except (KeyError, TypeError, ValueError):
         timestamp = time.time()
     out = []
     for directive in meta.get("CloudWatchMetrics") or []:
@@ -603,7 +611,7 @@ def emf_metric_data(doc: dict) -> list[tuple[str, dict]]:
         for metric in directive.get("Metrics") or []:
             name = metric.get("Name") if isinstance(metric, dict) else None
             value = doc.get(name) if name else None
-            values = value if isinstance(value, list) else [value]
+            values: list = value if isinstance(value, list) else [value]
             if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 continue
             for dim_keys in dimension_sets:
@@ -626,5 +634,5 @@ def emf_metric_data(doc: dict) -> list[tuple[str, dict]]:
                             )
                         )
                 else:
-                    out.append((directive["Namespace"], {**datum, "Value": float(value)}))
+                    out.append((directive["Namespace"], {**datum, "Value": float(values[0])}))
     return out

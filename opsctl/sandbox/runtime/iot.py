@@ -190,8 +190,10 @@ def evaluate(rule: Rule, topic: str, payload: bytes) -> dict | None:
         if item.kind == "star":
             out.update(doc)
         elif item.kind == "topic":
+            assert not isinstance(item.arg, str)  # a topic(n) item holds n
             out[item.alias] = _topic(topic, item.arg)
         else:
+            assert isinstance(item.arg, str)  # a field item holds its path
             value = _field(doc, item.arg)
             if value is not None:
                 out[item.alias] = value
@@ -252,7 +254,7 @@ def deliver(rules: list[Rule], topic: str, payload: bytes, *, put_record, send_e
                     raise ValueError(f"partition key of {len(key)} characters (Kinesis takes 1-256)")
                 put_record(action["streamName"], key, data)
                 counts["delivered"] += 1
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed action goes to the rule's error action, as on AWS IoT
                 counts["failed"] += 1
                 _fail(rule, topic, payload, "KinesisAction", f"{type(exc).__name__}: {exc}", send_error)
     return counts
@@ -293,7 +295,7 @@ def install_in_moto_server() -> None:
         )
 
     iotdata_models.IoTDataPlaneBackend.publish = publish
-    iotdata_models.IoTDataPlaneBackend._sandbox_rules = True
+    iotdata_models.IoTDataPlaneBackend._sandbox_rules = True  # type: ignore[attr-defined]  # installed-once marker
 
 
 def _run_in_server(account_id: str, region: str, topic: str, payload: bytes) -> None:
@@ -320,10 +322,10 @@ def _run_in_server(account_id: str, region: str, topic: str, payload: bytes) -> 
 
     def put_record(stream: str, key: str, data: bytes) -> None:
         kinesis_backends[account_id][region].put_record(
-            stream_arn=None,
+            stream_arn=None,  # type: ignore[arg-type]  # moto says str; its own PutRecord handler passes None
             stream_name=stream,
             partition_key=key,
-            explicit_hash_key=None,
+            explicit_hash_key=None,  # type: ignore[arg-type]  # the same
             data=base64.b64encode(data).decode(),
         )
 

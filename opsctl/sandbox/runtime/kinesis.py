@@ -33,16 +33,12 @@ from dataclasses import dataclass, field
 from botocore.config import Config
 
 from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
-from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
+from opsctl.sandbox.runtime.function import Invocation
 from opsctl.sandbox.runtime.mapping import (
-    CheckpointStore,
-    EventSink,
-    MappingConfig,
-    MappingStats,
-    OnFailureSender,
     ShardStats,
     iso_millis,
 )
+from opsctl.sandbox.runtime.poller import MappingPoller
 
 SHARD_LIST_REFRESH_S = 1.0
 READ_BACKOFF_FIRST_S = 0.2  # seconds a shard waits after its first refused read (a shard's quota is per second)
@@ -82,40 +78,19 @@ class ShardReader:
     read_again_at: float = 0.0  # monotonic time before which the shard is not read
 
 
-class KinesisPoller:
+class KinesisPoller(MappingPoller):
     """Drives one Kinesis event source mapping: `poll()` makes one pass over its shards."""
 
-    def __init__(
-        self,
-        mapping: MappingConfig,
-        *,
-        target,
-        runner: FunctionRunner,
-        function: DeployedFunction,
-        checkpoints: CheckpointStore,
-        on_failure: OnFailureSender,
-        metrics: MetricSink,
-        on_event: EventSink,
-        until_idle: bool,
-    ):
-        self.mapping = mapping
+    def _open(self, target) -> None:
         self.kinesis = target.client("kinesis")
         # GetRecords on a client of its own that does not retry: a refused read backs off here, per shard (botocore
         # would sleep in place, up to 20 s, holding every other shard and mapping up).
-        self.reader = target.session.client(
+        self.reader = target.session.create_client(
             "kinesis",
+            region_name=target.region,
             endpoint_url=target.endpoint_url,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
         )
-        self.region = target.region
-        self.runner = runner
-        self.function = function
-        self.checkpoints = checkpoints
-        self.on_failure = on_failure
-        self.metrics = metrics
-        self.on_event = on_event
-        self.until_idle = until_idle
-        self.stats = MappingStats(uuid=mapping.uuid, function_name=function.name, source=mapping.source_arn)
         self.shards: dict[str, ShardReader] = {}
         self._listed_at: float | None = None
 
@@ -235,7 +210,7 @@ class KinesisPoller:
     # -- reading -----------------------------------------------------------------------------------
 
     def _iterator(self, r: ShardReader) -> str:
-        args = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
+        args: dict[str, object] = {"StreamARN": self.mapping.source_arn, "ShardId": r.shard_id}
         after = r.last_fetched or r.checkpoint
         if after is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
@@ -316,6 +291,7 @@ class KinesisPoller:
             and time.monotonic() - r.buffered_since < window
         ):
             return []
+        batch: list[KinesisRecord]
         batch, size = [], 0
         while r.buffer and len(batch) < self.mapping.batch_size:
             rec_size = len(r.buffer[0].data_b64) + RECORD_OVERHEAD_BYTES

@@ -26,8 +26,9 @@ import base64
 import time
 from dataclasses import dataclass
 
-from opsctl.sandbox.runtime.function import DeployedFunction, FunctionRunner, Invocation, MetricSink
-from opsctl.sandbox.runtime.mapping import CheckpointStore, EventSink, MappingConfig, MappingStats, OnFailureSender
+from opsctl.sandbox.runtime.function import Invocation
+from opsctl.sandbox.runtime.mapping import MappingStats
+from opsctl.sandbox.runtime.poller import MappingPoller
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 RECORD_OVERHEAD_BYTES = 600  # the JSON around one message's body in the event, roughly
@@ -42,40 +43,28 @@ class SqsMappingStats(MappingStats):
     messages_deleted: int = 0  # messages done with (deleted after success)
     messages_failed: int = 0  # failed deliveries left on the queue for another receive (and the DLQ)
     in_flight_waits: int = 0  # passes spent waiting for in-flight messages to become visible again
+    in_flight_wait_s: float = 0.0  # seconds of those waits: the failed deliveries' visibility timeouts, as on AWS
+    visibility_timeout_s: int | None = None  # the queue's own, which a failed delivery waits out before it comes back
     left_in_flight: int = 0  # in-flight messages not waited for at the end (queue without a redrive policy)
 
 
-class SqsPoller:
+class SqsPoller(MappingPoller):
     """Drives one SQS event source mapping: `poll()` receives and delivers at most one batch."""
 
-    def __init__(
-        self,
-        mapping: MappingConfig,
-        *,
-        target,
-        runner: FunctionRunner,
-        function: DeployedFunction,
-        checkpoints: CheckpointStore,
-        on_failure: OnFailureSender,
-        metrics: MetricSink,
-        on_event: EventSink,
-        until_idle: bool,
-    ):
-        self.mapping = mapping
+    stats_type = SqsMappingStats
+    stats: SqsMappingStats
+
+    def _open(self, target) -> None:
+        mapping = self.mapping
         self.sqs = target.client("sqs")
-        self.region = target.region
-        self.runner = runner
-        self.function = function
-        self.metrics = metrics
-        self.on_event = on_event
-        self.until_idle = until_idle
-        self.stats = SqsMappingStats(uuid=mapping.uuid, function_name=function.name, source=mapping.source_arn)
         parts = mapping.source_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]).get(
-            "Attributes", {}
-        )
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy", "VisibilityTimeout"]
+        ).get("Attributes", {})
         self.has_redrive_policy = bool(attrs.get("RedrivePolicy"))
+        if attrs.get("VisibilityTimeout") is not None:
+            self.stats.visibility_timeout_s = int(attrs["VisibilityTimeout"])
         self.buffer: list[dict] = []
         self.buffered_since: float | None = None
         # Lambda's SQS poller runs several batches at once (five pollers to start with, at most the mapping's
@@ -164,9 +153,16 @@ class SqsPoller:
         # say what the run waits for: a failed batch's messages come back at the end of their visibility timeout
         self.on_event(
             "wait",
-            {"function_name": self.function.name, "queue": self.queue_url.rsplit("/", 1)[-1], "in_flight": pending},
+            {
+                "function_name": self.function.name,
+                "queue": self.queue_url.rsplit("/", 1)[-1],
+                "in_flight": pending,
+                "visibility_timeout_s": self.stats.visibility_timeout_s,
+            },
         )
+        started = time.monotonic()
         time.sleep(IN_FLIGHT_WAIT_S)
+        self.stats.in_flight_wait_s += time.monotonic() - started
         return True
 
     # -- delivering ----------------------------------------------------------------------------------
