@@ -144,12 +144,93 @@ def status(ctx: typer.Context, output: OutputOpt = OutputFormat.table) -> None:
         except OpsError as exc:
             data["outputs"] = {}
             data["terraform"] = error_line(exc)
+        from opsctl.sandbox import faults
+
+        try:
+            data["faults"] = faults.list_faults(state.endpoint)
+        except OpsError as exc:
+            data["faults"] = []
+            data["faults_unreadable"] = error_line(exc)
 
     table = show_sandbox_status
 
     emit(data, output, table)
     if not state:
         raise typer.Exit(1)
+
+
+@sandbox_app.command()
+def fault(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="dynamodb-throttle, dynamodb-error, sqs-error or s3-error (leave out with --clear)"),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="the table, queue or bucket name "
+            "(default: the readings table, the rollup queue, the quarantine bucket)"
+        ),
+    ] = None,
+    seconds: Annotated[
+        int,  # 900 is opsctl.sandbox.faults.MAX_SECONDS (tests/opsctl/test_faults.py holds the two together)
+        typer.Option(help="how long the fault lasts, in seconds (1-900); it then ends by itself", min=1, max=900),
+    ] = 60,
+    clear: Annotated[bool, typer.Option("--clear", help="end every fault now")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Inject a window of failures into the sandbox's AWS: DynamoDB throttling or 500s on a table, SQS or S3 500s.
+
+    Every client sees it (the local runtime's functions, opsctl, your own boto3): the retry and failure paths
+    run end to end. A fault ends by itself after --seconds; `opsctl sandbox status` lists those under way.
+
+    Examples:
+      opsctl sandbox fault dynamodb-error --seconds 90        # the readings table answers 500 for 90 seconds
+      opsctl sandbox fault dynamodb-throttle --target telemetry-local-rollups --seconds 120
+      opsctl sandbox fault sqs-error --seconds 30             # the rollup queue answers 500 for 30 seconds
+      opsctl sandbox fault --clear"""
+    from opsctl.sandbox import faults, server
+
+    settings = _local(ctx)
+    if clear and kind:
+        raise OpsError("--clear ends every fault: give no kind with it")
+    if not clear and not kind:
+        raise OpsError("which fault? give a kind", hint="one of " + ", ".join(sorted(faults.KINDS)))
+    if not clear and kind not in faults.KINDS:
+        raise OpsError(f"unknown fault kind {kind!r}", hint="one of " + ", ".join(sorted(faults.KINDS)))
+    state = server.running()
+    if state is None:
+        raise OpsError("the sandbox is not up", hint="opsctl sandbox up")
+    if clear:
+        data = {"cleared": faults.clear_faults(state.endpoint), "faults": []}
+    else:
+        assert kind is not None  # checked above: no --clear means a known kind
+        if target is None:
+            value = settings.stack().get(faults.DEFAULT_TARGET_OUTPUT[kind])
+            target = value.rstrip("/").rsplit("/", 1)[-1]  # a queue URL's last part is the queue's name
+        started = faults.start_fault(state.endpoint, kind, target, seconds)
+        data = {"started": started, "faults": faults.list_faults(state.endpoint)}
+    emit(data, output, show_faults)
+
+
+def show_faults(d: dict) -> None:
+    if "cleared" in d:
+        out.print(f"ended {fmt.count(d['cleared'], 'fault')}")
+    if d.get("started"):
+        f = d["started"]
+        out.print(f"fault [bold]{f['kind']}[/bold] on {safe(f['target'])} for {fmt.duration(f['seconds_left'])}")
+    _faults_table(d.get("faults") or [])
+
+
+def _faults_table(faults: list[dict]) -> None:
+    if not faults:
+        out.print("faults: none")
+        return
+    print_table(
+        [Col("fault", key=True), Col("target"), Col("ends in")],
+        [[safe(f["kind"]), safe(f["target"]), fmt.duration(f["seconds_left"])] for f in faults],
+    )
 
 
 @sandbox_app.command()
@@ -471,9 +552,16 @@ def drill(
             min=0,
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="let the backlog age past the critical iterator-age threshold (600,000 ms) first: ~20 minutes",
+        ),
+    ] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Rehearse an incident on the sandbox with real metrics and the runbooks' own commands (~7 minutes).
+    """Rehearse an incident on the sandbox with real metrics and the runbooks' own commands (~8 minutes).
 
     The ingest consumer is stopped while a traffic spike with a poison burst arrives, then comes back slow
     (one batch per shard a minute), so its IteratorAge, measured from the records' real arrival, crosses the
@@ -481,11 +569,18 @@ def drill(
     `opsctl monitors` shows what fired and its runbook; the drill runs that runbook's diagnose / mitigate /
     verify commands (and the poison-records and, if a failed batch exists, DLQ-replay ones), waits until the
     monitor is OK again, and checks that every record it sent is in the table or quarantined (by reason).
+    In the slow minutes, `opsctl sandbox fault` makes the readings table fail (HTTP 500) and throttle for a few
+    seconds, and one device sends more than its shard's 1,000 records/s, so the table's system-error and
+    write-throttle alarms and the stream's write-throttle alarm fire from real metrics too. The default drill
+    skips the critical iterator-age alarms (600,000 ms for 5 of 5 minutes): `--full` runs them (~20 minutes).
+    Prints, per exercised monitor, whether it fired and cleared and the runbook command that brought it back,
+    and why each other catalog monitor was not exercised.
     Prints a timeline. Exit 0 when something fired, everything recovered and every record is accounted for; 1 otherwise.
 
     Examples:
       opsctl sandbox drill
-      opsctl sandbox drill --spike 3000 --poison 44 --output json"""
+      opsctl sandbox drill --spike 3000 --poison 44 --output json
+      opsctl sandbox drill --full          # ~20 minutes: the critical iterator-age alarms too"""
     from opsctl.sandbox import drill as rehearsal
 
     stack = _local(ctx).stack()
@@ -496,6 +591,7 @@ def drill(
         poison=poison,
         devices=devices,
         settle_timeout_s=settle_timeout,
+        full=full,
         progress=lambda m: err.print(m, markup=False, highlight=False),
     )
 
@@ -747,6 +843,10 @@ def show_sandbox_status(d: dict) -> None:
         print_table(
             [Col("output", key=True), Col("value")], [[safe(k), safe(v)] for k, v in sorted(d["outputs"].items())]
         )
+    if d.get("faults_unreadable"):
+        out.print(f"faults: {safe(d['faults_unreadable'])}")
+    else:
+        _faults_table(d.get("faults") or [])
     out.print("plan against it: terraform -chdir=terraform/envs/local plan")
 
 
@@ -762,6 +862,20 @@ def show_drill(d: dict) -> None:
         f"{fmt.number(a['quarantined'])} quarantined "
         f"({safe(fmt.pairs(a['quarantined_by_reason'])) if a['quarantined_by_reason'] else 'none'})"
         + (f", [red]{a['unaccounted']} unaccounted[/red]" if a["unaccounted"] else "")
+    )
+    print_table(
+        [Col("monitor", key=True), Col("fired"), Col("cleared"), Col("brought back by", drop=1), Col("runbook")],
+        [
+            [
+                safe(m["monitor"]),
+                "yes" if m["fired"] else "NO",
+                "yes" if m["cleared"] else "NO",
+                safe(m["brought_back_by"]),
+                safe(m["runbook"]),
+            ]
+            for m in d.get("exercised", [])
+        ],
+        title="monitors exercised",
     )
     out.print(f"[bold]fired[/bold]: {safe(', '.join(d['fired'])) or 'none'}; recovered: {safe(d['recovered'])}")
     for k, why in d["not_exercised"].items():

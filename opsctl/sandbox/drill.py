@@ -3,15 +3,19 @@
 The story: the ingest consumer stops while devices keep sending (a traffic spike, then a poison burst behind it).
 When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run --max-passes 1`), so the
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
-warning threshold for the alarm's datapoints_to_alarm minutes. `opsctl monitors` then shows the alarm and
-its runbook; the drill runs that runbook's commands (diagnose, mitigate, verify); catching up at full
-speed quarantines the poison burst, which sets off `ingest_poison_burst`, and the drill runs the
-poison-records runbook's commands; it waits until the monitor is OK again (CloudWatch needs the breaching minutes
-to leave the window: several minutes, which is why the drill takes ~7), and accounts for every record it sent: each
-valid reading in the table, each poison record in the quarantine by reason, anything left on the ingest
-on-failure queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is
-written by the drill, no threshold is changed. The monitors it cannot push over honestly in minutes are
-listed in the result (`not_exercised`)."""
+warning threshold for the alarm's datapoints_to_alarm minutes. In those same minutes DynamoDB has a bad spell
+(`opsctl sandbox fault`: a few seconds of HTTP 500s, then of throttling, on the readings table, which the ingest
+function's retries ride out: `table_system_errors`, `table_write_throttles`) and one device sends more than its
+shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused).
+`opsctl monitors` then shows the alarms and their runbooks; the drill runs the runbooks' commands (diagnose,
+mitigate, verify); after the catch-up a poison burst arrives and is quarantined: `ingest_poison_burst`.
+It waits until every monitor that fired is OK again (CloudWatch needs the breaching minutes to leave the window,
+so the waits of all the alarms overlap: ~8 minutes in all), and accounts for every record it sent: each valid
+reading in the table, each poison record in the quarantine by reason, anything left on the ingest on-failure
+queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is written by the drill, no
+threshold is changed. `--full` lets the backlog age past the critical threshold first (~20 minutes), which also
+fires `ingest_iterator_age_critical` and `stream_iterator_age`. Every other catalog monitor is listed in the
+result (`not_exercised`) with the reason it cannot be pushed over honestly in a drill."""
 
 from __future__ import annotations
 
@@ -27,15 +31,62 @@ from opsctl.monitoring import thresholds
 from opsctl.sandbox import traffic as gen
 
 MONITOR = "ingest_iterator_age_warning"
+CRITICAL_MONITOR = "ingest_iterator_age_critical"  # --full: the same story past the critical threshold
+STREAM_AGE_MONITOR = "stream_iterator_age"  # --full: the stream's GetRecords.IteratorAgeMilliseconds, same reads
 POISON_MONITOR = "ingest_poison_burst"  # RecordsQuarantined per minute: the poison burst's own alarm
+WRITE_THROTTLE_MONITOR = "stream_write_throughput_exceeded"  # a hot device over its shard's 1,000 records/s
+TABLE_THROTTLE_MONITOR = "table_write_throttles"  # a dynamodb-throttle fault during the slow passes
+TABLE_ERRORS_MONITOR = "table_system_errors"  # a dynamodb-error fault during the slow passes
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
+MINUTE_WORK_S = 40  # seconds a slow minute's burst, faults and pass take at most (the throttle window is 20)
+METRICS_PUBLISHED_S = 3  # seconds into a minute by which the sandbox has published the minute before
+HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
+ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
+# takes a few seconds to start: the window must still be open when it writes)
+THROTTLE_FAULT_S = 20  # seconds of DynamoDB throttling (the errors come first: a fault of each kind runs at once)
+FULL_DRILL_MINUTES = 20  # about how long `--full` takes: 10 minutes of backlog age, 5 slow minutes, recovery
+# Every catalog monitor the drill does not push over, and why (tests/e2e/test_drill_sandbox.py checks the rest).
 NOT_EXERCISED = {
-    "ingest_iterator_age_critical": "600,000 ms for 5 of 5 minutes: a 15-minute drill",
-    "ingest_error_rate": "the ingest function quarantines poison instead of failing (ingest_poison_burst is its "
-    "alarm): no honest way to make it error",
-    "ingest_failure_queue_not_empty": "records reach it only after retries or 3600 s of record age; moto publishes no "
-    "AWS/SQS metrics",
-    "stream_write_throughput_exceeded": "moto never throttles",
+    CRITICAL_MONITOR: "600,000 ms for 5 of 5 minutes: about 20 minutes; run `opsctl sandbox drill --full`",
+    STREAM_AGE_MONITOR: "GetRecords.IteratorAgeMilliseconds over 600,000 ms for 5 of 5 minutes: `--full` only",
+    "ingest_error_rate": "the ingest function turns every AWS error into batchItemFailures and quarantines poison "
+    "(it never raises), so no fault of the sandbox makes Lambda count an Error: table_system_errors is the alarm "
+    "that fires for the same incident",
+    "ingest_failure_queue_not_empty": "a batch reaches it only after 4 invocations that each retry DynamoDB for the "
+    "whole 60 s timeout: ~4 minutes of a blocked shard, which re-breaches the iterator-age alarms; rehearsed by "
+    "tests/e2e/test_faults_sandbox.py (a DynamoDB error window, then replay-dlq)",
+    "ingest_failure_queue_oldest_age": "21,600 s (6 h) of a message's age",
+    "stream_read_throughput_exceeded": "one consumer per stream: the local poller backs off before the 5 reads/s "
+    "would be refused in 3 minutes of 5",
+    "ingest_throttles": "the local runtime runs one invocation per shard at a time: Lambda never throttles it",
+    "alert_throttles": "as ingest_throttles",
+    "rollup_throttles": "as ingest_throttles",
+    "alert_error_rate": "the log-alert function's own failures are not the ingest incident's",
+    "alert_iterator_age": "300,000 ms on the alert stream: a second 10-minute incident",
+    "alert_failure_queue_not_empty": "as ingest_failure_queue_not_empty, on the alert stream",
+    "api_5xx_rate": "the read API is not part of the ingest incident",
+    "api_p99_latency": "moto has no extended statistics (p99)",
+    "rollup_error_rate": "not claimed: the rollup worker reads the readings table and fails while a fault window is "
+    "open, so it fires when its polls fall inside the windows (then it is in `fired` and must clear like the rest), "
+    "which the drill does not control",
+    "rollup_queue_oldest_age": "900 s of a rollup job's age",
+    "rollup_dlq_not_empty": "a job reaches the DLQ after maxReceiveCount receives 18 s apart, beyond a fault's "
+    "window the ingest incident needs",
+    "rollup_dlq_oldest_age": "345,600 s (4 days)",
+    "table_read_throttles": "the ingest incident writes; reads are the read API's",
+    "report_dlq_not_empty": "the capacity report's schedule is not part of the ingest incident",
+    "report_errors": "as report_dlq_not_empty",
+    "report_not_run": "26 hours without a report",
+}
+# The runbook command each exercised monitor came back after (what the drill ran; the step names the runbook).
+BROUGHT_BACK_BY = {
+    MONITOR: "opsctl sandbox run --until-idle",
+    CRITICAL_MONITOR: "opsctl sandbox run --until-idle",
+    STREAM_AGE_MONITOR: "opsctl sandbox run --until-idle",
+    POISON_MONITOR: "opsctl quarantine list --output json",
+    WRITE_THROTTLE_MONITOR: "opsctl reshard --recommend --window 1h --dry-run",
+    TABLE_THROTTLE_MONITOR: "opsctl status",
+    TABLE_ERRORS_MONITOR: "opsctl status",
 }
 
 
@@ -99,8 +150,10 @@ class Sent:
     first_sent_at: float = 0.0
 
 
-def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
-    """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later."""
+def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> int:
+    """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later;
+    returns how many records the stream refused (and this sender put again)."""
+    refused = 0
     for i in range(0, len(items), gen.PUT_RECORDS_MAX):
         pending, stalled = items[i : i + gen.PUT_RECORDS_MAX], 0
         while pending and stalled < gen.MAX_PUT_ATTEMPTS:  # a shard takes 1,000 records/s: retry what it refused
@@ -117,6 +170,7 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
                 else:
                     sent.poison[(rec["ShardId"], rec["SequenceNumber"])] = item.kind
             stalled = stalled + 1 if len(failed) == len(pending) else 0
+            refused += len(failed)
             pending = failed
             if pending:
                 time.sleep(0.2)
@@ -124,6 +178,7 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> None:
             from opsctl.core.errors import OpsError
 
             raise OpsError(f"{len(pending)} drill records refused by {stream}", hint="the stream is under-provisioned")
+    return refused
 
 
 def _readings(prefix: str, devices: int, records: int, seed: int) -> list[dict]:
@@ -203,14 +258,28 @@ def run(
     devices: int = 10,
     seed: int = 11,
     settle_timeout_s: float | None = None,
+    full: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict:
-    """The whole rehearsal; returns the result document (timeline, monitors, accounting, ok)."""
+    """The whole rehearsal; returns the result document (timeline, monitors, accounting, ok). With `full`, the
+    backlog ages past the critical iterator-age threshold first (about FULL_DRILL_MINUTES minutes in all)."""
+    from opsctl.sandbox import faults
+
     d = Drill(stack, progress)
     catalog = thresholds.monitors()
-    mon = catalog[MONITOR]
+    age_monitor = CRITICAL_MONITOR if full else MONITOR
+    mon = catalog[age_monitor]
     threshold_ms, unit = thresholds.threshold(mon)
-    assert unit == "ms", f"{MONITOR} threshold must be in ms"
+    assert unit == "ms", f"{age_monitor} threshold must be in ms"
+    exercised = [MONITOR, POISON_MONITOR, WRITE_THROTTLE_MONITOR, TABLE_THROTTLE_MONITOR, TABLE_ERRORS_MONITOR]
+    if full:
+        exercised += [CRITICAL_MONITOR, STREAM_AGE_MONITOR]
+    not_exercised = {k: v for k, v in NOT_EXERCISED.items() if k not in exercised}
+    error_minutes = int(catalog[TABLE_ERRORS_MONITOR]["datapoints_to_alarm"])
+    throttle_minutes = int(catalog[TABLE_THROTTLE_MONITOR]["datapoints_to_alarm"])
+    hot_minutes = int(catalog[WRITE_THROTTLE_MONITOR]["datapoints_to_alarm"])
+    table = stack.get("table_name")
+    endpoint = stack.target.endpoint_url
     period = int(mon["period_seconds"])
     run_id = time.strftime("%H%M%S")
     kinesis, stream = stack.target.client("kinesis"), stack.get("stream_name")
@@ -241,7 +310,7 @@ def run(
 
     # (b) the consumer is down while a spike with a poison burst arrives
     shards, batch = _mapping(stack)
-    passes = int(mon["datapoints_to_alarm"])
+    passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes)
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
     items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], [], seed=seed)
     sent.first_sent_at = time.time()
@@ -258,10 +327,33 @@ def run(
         f"waiting {breach_at - time.time():.0f} s: the oldest record passes the {threshold_ms:,.0f} ms threshold",
     )
     _wait_until(breach_at)
-    # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes.
+    # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes. In the
+    # same minutes DynamoDB fails, then throttles, the readings table for a few seconds (the ingest function's
+    # retries ride it out) and one device sends more than its shard takes in a second.
     for i in range(passes):
-        if i:
+        # Each slow minute's faults, hot burst and pass fall in one minute: they are its breaching datapoints.
+        if i or time.time() % period > period - MINUTE_WORK_S:
             _wait_until((time.time() // period + 1) * period + 1)
+        if i < hot_minutes:
+            hot = _readings(f"drill{run_id}h{i}", 1, HOT_DEVICE_BURST, seed + 10 + i)
+            refused = _send(
+                kinesis, stream, [gen.Outgoing(r["device_id"], json.dumps(r).encode(), "valid", r) for r in hot], sent
+            )
+            d.log(
+                "incident",
+                f"PutRecords: one device sends {HOT_DEVICE_BURST} readings at once",
+                f"{refused} refused by its shard and sent again",
+            )
+        if i < error_minutes:
+            faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S)
+            d.log("incident", f"opsctl sandbox fault dynamodb-error --seconds {ERROR_FAULT_S}", f"{table}: HTTP 500")
+        if i < throttle_minutes:
+            faults.start_fault(endpoint, "dynamodb-throttle", table, THROTTLE_FAULT_S)
+            d.log(
+                "incident",
+                f"opsctl sandbox fault dynamodb-throttle --seconds {THROTTLE_FAULT_S}",
+                f"{table}: ProvisionedThroughputExceededException",
+            )
         d.opsctl(
             "incident",
             "sandbox",
@@ -276,10 +368,10 @@ def run(
                 + " records delivered"
             ),
         )
-    # ... and a poison burst arrives behind the backlog (it reaches the function when the consumer catches up)
-    _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
-    d.log("incident", f"PutRecords: a burst of {poison} poison records behind the backlog", "accepted")
-    # (c) what fired
+    # (c) what fired. The server publishes a minute's AWS metrics once the minute is over (cw_metrics): look after
+    # the last slow minute has closed, before the catch-up, whose length (seconds to minutes, with the machine's
+    # load) must not decide whether its 3-of-5 alarms are still inside their window when they are read.
+    _wait_until((time.time() // period + 1) * period + METRICS_PUBLISHED_S)
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -307,8 +399,6 @@ def run(
         ok_codes=(0, 1, 2),
         summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode],
     )
-    # Catch up at the start of a minute, so the burst is quarantined (and counted) within one or two minutes.
-    _wait_until((time.time() // period + 1) * period + 1)
     d.opsctl(
         "runbooks/iterator-age.md: mitigate",
         "sandbox",
@@ -316,6 +406,12 @@ def run(
         "--until-idle",
         summarize=lambda p: "consumer at full speed: backlog drained",
     )
+    # ... and, at the start of the next minute, a poison burst arrives: quarantined within that minute, it is
+    # counted in one minute's RecordsQuarantined (behind the backlog, the shards' catch-up would split it).
+    _wait_until((time.time() // period + 1) * period + 1)
+    _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
+    d.log("incident", f"PutRecords: a burst of {poison} poison records", "accepted")
+    d.opsctl("incident", "sandbox", "run", "--until-idle", summarize=lambda p: "the burst reached the function")
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -334,6 +430,22 @@ def run(
         "--output",
         "json",
         summarize=lambda p: "by reason: " + ", ".join(f"{k}={v}" for k, v in json.loads(p.stdout)["by_reason"].items()),
+    )
+    d.opsctl(
+        "runbooks/stream-write-throttled.md: diagnose",
+        "reshard",
+        "--recommend",
+        "--window",
+        "1h",
+        "--dry-run",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: "shard recommendation read (one hot device: more shards would not help it)",
+    )
+    d.opsctl(
+        "runbooks/table-system-errors.md: diagnose",
+        "status",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: f"pipeline status read; faults under way: {len(faults.list_faults(endpoint))}",
     )
     failure = stack.target.client("sqs").get_queue_attributes(
         QueueUrl=stack.get("ingest_failure_queue_url"), AttributeNames=["ApproximateNumberOfMessages"]
@@ -391,6 +503,19 @@ def run(
     problems = []
     if not fired:
         problems.append(f"no monitor went to ALARM ({MONITOR} was {during.get(MONITOR, '?')})")
+    for k in exercised:
+        if k not in fired and k != POISON_MONITOR:  # the poison monitor has its own check below
+            problems.append(f"{k} did not go to ALARM (it was {during.get(k, '?')})")
+    report = [
+        {
+            "monitor": k,
+            "runbook": catalog[k]["runbook"],
+            "fired": k in fired,
+            "cleared": k in fired and after.get(k) == "OK",
+            "brought_back_by": BROUGHT_BACK_BY[k],
+        }
+        for k in exercised
+    ]
     poison_threshold, _ = thresholds.threshold(catalog[POISON_MONITOR])
     if poison > poison_threshold and POISON_MONITOR not in fired:
         problems.append(
@@ -409,7 +534,9 @@ def run(
         "accounting": acc,
         "timeline": [s.to_dict() for s in d.timeline],
         "seconds": round(time.monotonic() - d.started, 1),
-        "not_exercised": NOT_EXERCISED,
+        "exercised": report,
+        "not_exercised": not_exercised,
+        "full": full,
         "device_prefix": f"drill{run_id}",
         "poison_records": [
             {"shard_id": k[0], "sequence_number": k[1], "kind": v} for k, v in sorted(sent.poison.items())

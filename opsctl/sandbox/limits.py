@@ -98,34 +98,113 @@ class KinesisWriteLimits:
 
 KINESIS_WRITES = KinesisWriteLimits()
 
+# Kinesis Data Streams (developer guide, "Quotas and limits"): each shard serves up to 5 GetRecords transactions per
+# second and up to 2 MiB per second of reads; a call over either fails with ProvisionedThroughputExceededException.
+# A read counts against the byte rate for as long as the shard takes to serve it at 2 MiB/s ("if a call returns
+# 10 MiB, subsequent calls made within the next 5 seconds throw an exception"), at least for one second.
+SHARD_READ_TRANSACTIONS_PER_S = 5  # GetRecords calls per second per shard
+SHARD_READ_BYTES_PER_S = 2 * 1024 * 1024  # bytes per second per shard (2 MiB)
+
+
+class ShardReadWindow:
+    """What one shard served lately: a GetRecords call is admitted if the shard has served fewer than 5 calls in
+    the last second and the reads still being paid for add up to less than 2 MiB."""
+
+    __slots__ = ("calls", "reads")
+
+    def __init__(self):
+        from collections import deque
+
+        self.calls: deque[float] = deque()  # monotonic times of admitted calls in the last second
+        self.reads: deque[tuple[float, int]] = deque()  # (monotonic time the read is paid for, bytes)
+
+    def admit(self, now: float) -> bool:
+        while self.calls and now - self.calls[0] >= SHARD_WINDOW_S:
+            self.calls.popleft()
+        self.reads = type(self.reads)(r for r in self.reads if r[0] > now)
+        if len(self.calls) >= SHARD_READ_TRANSACTIONS_PER_S or sum(b for _, b in self.reads) >= SHARD_READ_BYTES_PER_S:
+            return False
+        self.calls.append(now)
+        return True
+
+    def served(self, size: int, now: float) -> None:
+        if size:
+            self.reads.append((now + max(SHARD_WINDOW_S, size / SHARD_READ_BYTES_PER_S), size))
+
+
+class KinesisReadLimits:
+    """Per-shard read windows, and how many GetRecords calls each stream refused since the server started."""
+
+    def __init__(self, clock=None):
+        import threading
+        import time
+
+        self.clock = clock or time.monotonic
+        self.windows: dict[tuple[str, str], ShardReadWindow] = {}
+        self.refused: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def _window(self, stream_arn: str, shard_id: str) -> ShardReadWindow:
+        window = self.windows.get((stream_arn, shard_id))
+        if window is None:
+            window = self.windows[(stream_arn, shard_id)] = ShardReadWindow()
+        return window
+
+    def admit(self, stream_arn: str, shard_id: str) -> bool:
+        with self.lock:
+            if self._window(stream_arn, shard_id).admit(self.clock()):
+                return True
+            self.refused[stream_arn] = self.refused.get(stream_arn, 0) + 1
+            return False
+
+    def served(self, stream_arn: str, shard_id: str, size: int) -> None:
+        with self.lock:
+            self._window(stream_arn, shard_id).served(size, self.clock())
+
+
+KINESIS_READS = KinesisReadLimits()
+
 
 def _throughput_message(stream, shard_id: str) -> str:
     return f"Rate exceeded for shard {shard_id} in stream {stream.stream_name} under account {stream.account_id}."
 
 
-def install_kinesis_limits(limits: KinesisWriteLimits = KINESIS_WRITES) -> None:
-    """Patches moto's Kinesis (once per process): PutRecord(s) refuse records over a shard's write throughput."""
+def install_kinesis_limits(
+    limits: KinesisWriteLimits = KINESIS_WRITES, reads: KinesisReadLimits = KINESIS_READS
+) -> None:
+    """Patches moto's Kinesis (once per process): PutRecord(s) refuse records over a shard's write throughput,
+    GetRecords calls over its read throughput, and each call publishes the AWS/Kinesis stream metrics
+    (opsctl.sandbox.stream_metrics) in place of moto's own IncomingBytes/IncomingRecords."""
+    import time
     from base64 import b64decode
 
     from moto.core.exceptions import JsonRESTError
     from moto.kinesis import exceptions as kx
     from moto.kinesis.models import KinesisBackend
+    from moto.kinesis.utils import decompose_shard_iterator
+
+    from opsctl.sandbox import stream_metrics
 
     if getattr(KinesisBackend, "_sandbox_shard_limits", False):
         return
+    original_get_records = KinesisBackend.get_records
 
     def put_record(self, stream_arn, stream_name, partition_key, explicit_hash_key, data):
+        started = time.perf_counter()
         stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
         shard = stream.get_shard_for_key(partition_key, explicit_hash_key)
-        if not limits.admit(stream.arn, shard.shard_id, len(b64decode(data)) + len(partition_key)):
+        size = len(b64decode(data)) + len(partition_key)
+        if not limits.admit(stream.arn, shard.shard_id, size):
+            stream_metrics.put_record_served(stream, size=size, accepted=False, latency_ms=0)
             raise JsonRESTError("ProvisionedThroughputExceededException", _throughput_message(stream, shard.shard_id))
         sequence_number = shard.put_record(partition_key, data, explicit_hash_key)
-        self._send_stream_metrics(
-            stream.stream_name, incoming_bytes=len(b64decode(data)) + len(partition_key), incoming_records=1
+        stream_metrics.put_record_served(
+            stream, size=size, accepted=True, latency_ms=(time.perf_counter() - started) * 1000
         )
         return sequence_number, shard.shard_id
 
     def put_records(self, stream_arn, stream_name, records):
+        started = time.perf_counter()
         stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
         if len(records) > 500:
             raise kx.TooManyRecords
@@ -152,12 +231,37 @@ def install_kinesis_limits(limits: KinesisWriteLimits = KINESIS_WRITES) -> None:
             sequence_number = shard.put_record(partition_key, record.get("Data"), explicit_hash_key)
             response["Records"].append({"SequenceNumber": sequence_number, "ShardId": shard.shard_id})
             accepted, accepted_bytes = accepted + 1, accepted_bytes + size
-        if accepted:
-            self._send_stream_metrics(stream.stream_name, incoming_bytes=accepted_bytes, incoming_records=accepted)
+        stream_metrics.put_records_served(
+            stream,
+            total=len(records),
+            accepted=accepted,
+            accepted_bytes=accepted_bytes,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
         return response
+
+    def get_records(self, stream_arn, shard_iterator, limit):
+        started = time.perf_counter()
+        stream_name, shard_id, _ = decompose_shard_iterator(shard_iterator)
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        if not reads.admit(stream.arn, shard_id):
+            stream_metrics.get_records_refused(stream)
+            raise JsonRESTError("ProvisionedThroughputExceededException", _throughput_message(stream, shard_id))
+        next_iterator, served, millis_behind = original_get_records(self, stream_arn, shard_iterator, limit)
+        size = sum(len(b64decode(r.data)) + len(r.partition_key) for r in served)
+        reads.served(stream.arn, shard_id, size)
+        stream_metrics.get_records_served(
+            stream,
+            records=len(served),
+            size=size,
+            last_arrival=served[-1].created_at if served else None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        return next_iterator, served, millis_behind
 
     KinesisBackend.put_record = put_record
     KinesisBackend.put_records = put_records
+    KinesisBackend.get_records = get_records
     KinesisBackend._sandbox_shard_limits = True
 
 

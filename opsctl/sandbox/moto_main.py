@@ -11,10 +11,11 @@ but never act on them.
 More patches live in modules of their own: `opsctl.sandbox.iam` (each function's execution role is enforced
 for the credentials the local runtime gives it), `opsctl.sandbox.log_filters` (a subscription filter
 forwards only what its pattern matches) and `opsctl.sandbox.limits` (service limits moto does not enforce:
-a Kinesis shard's write throughput), `opsctl.sandbox.table_capacity` (a table's capacity as AWS sets and reports
-it: scalable targets Terraform can create and that move it into their range, zero once on demand) and
+a Kinesis shard's write and read throughput), `opsctl.sandbox.table_capacity` (a table's capacity as AWS sets
+and reports it: scalable targets Terraform can create and that move it into their range, zero once on demand),
 `opsctl.sandbox.cw_metrics` (the AWS service metrics CloudWatch would hold, published from the requests the server
-served). Everything else is moto as released."""
+served) and `opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3 errors or throttling, `opsctl sandbox fault`).
+Everything else is moto as released."""
 
 from __future__ import annotations
 
@@ -49,7 +50,16 @@ def disable_queue_delivery() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opsctl.sandbox import cw_metrics, dynamodb_capacity, iam, limits, log_filters, sqs_metrics, table_capacity
+    from opsctl.sandbox import (
+        cw_metrics,
+        dynamodb_capacity,
+        faults,
+        iam,
+        limits,
+        log_filters,
+        sqs_metrics,
+        table_capacity,
+    )
 
     disable_queue_delivery()
     iam.install()
@@ -58,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     sqs_metrics.install()
     limits.install()
     table_capacity.install()  # scalable targets Terraform can create; capacity as AWS reports it
+    faults.install()  # opsctl/sandbox/faults.py: `opsctl sandbox fault` windows, applied to every client
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate

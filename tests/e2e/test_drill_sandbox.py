@@ -1,5 +1,5 @@
 """`opsctl sandbox drill` on a sandbox of its own (its spike and poison would otherwise land in the tables and
-quarantine the other e2e modules count): a real incident rehearsal, so it takes ~7 minutes (the
+quarantine the other e2e modules count): a real incident rehearsal, so it takes ~8 minutes (the
 iterator-age alarm needs 3 breaching minutes of 5 and then needs them to leave its window; nothing is faked
 and no threshold is lowered to make it faster). The test counts the drill's records itself, from DynamoDB and S3."""
 
@@ -55,6 +55,30 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
         assert doc["monitors"]["during"][monitor] == "ALARM" and doc["monitors"]["after"][monitor] == "OK"
     assert "ingest_iterator_age_warning" in doc["fired"]
     assert "ingest_poison_burst" in doc["fired"]  # 11 poison records quarantined within a minute: over 10
+    # Every monitor the drill claims to exercise fired and cleared, with the runbook command that brought it back;
+    # every other catalog monitor is accounted for as not exercised, with a reason.
+    claimed = {m["monitor"]: m for m in doc["exercised"]}
+    assert set(claimed) == {
+        "ingest_iterator_age_warning",
+        "ingest_poison_burst",
+        "stream_write_throughput_exceeded",
+        "table_write_throttles",
+        "table_system_errors",
+    }
+    for monitor, m in claimed.items():
+        assert m["fired"] and m["cleared"], m
+        assert monitor in doc["fired"] and doc["monitors"]["after"][monitor] == "OK"
+        assert m["runbook"] == thresholds.monitors()[monitor]["runbook"] and m["brought_back_by"].startswith("opsctl ")
+        assert any(s["command"].startswith(m["brought_back_by"]) for s in doc["timeline"])  # the drill really ran it
+    assert set(claimed) | set(doc["not_exercised"]) == set(thresholds.monitors())
+    assert not set(claimed) & set(doc["not_exercised"]) and all(doc["not_exercised"].values())
+    # The faults really bit, and the hot device really was throttled (the drill's own sender retried it).
+    outcomes = " ".join(s["outcome"] for s in doc["timeline"])
+    assert "HTTP 500" in outcomes and "ProvisionedThroughputExceededException" in outcomes
+    assert any(
+        s["outcome"].endswith("refused by its shard and sent again") and not s["outcome"].startswith("0 ")
+        for s in doc["timeline"]
+    )
     # The timeline names the runbook steps it ran, in order of time.
     steps = [s["step"] for s in doc["timeline"]]
     assert "detect" in steps and any(s.startswith("runbooks/iterator-age.md: mitigate") for s in steps)

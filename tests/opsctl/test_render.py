@@ -304,6 +304,20 @@ DRILL = {
     "ok": True,
     "problems": [],
 }
+DRILL_MONITORS = ["ingest_iterator_age_warning", "stream_write_throughput_exceeded", "table_system_errors"]
+DRILL_WITH_MONITORS = {
+    **DRILL,
+    "exercised": [
+        {
+            "monitor": m,
+            "runbook": "runbooks/stream-write-throttled.md",
+            "fired": True,
+            "cleared": True,
+            "brought_back_by": "opsctl reshard --recommend --window 1h --dry-run",
+        }
+        for m in DRILL_MONITORS
+    ],
+}
 HOURS = [1_764_000_000_000 + i * 3_600_000 for i in range(3)]
 ROLLUPS = {
     "device_id": "dev-0001",
@@ -347,6 +361,7 @@ TABLE_CASES = {
     "capacity plan": (capacity_cli._show_plan, PLAN, TABLES),
     "sandbox run": (sandbox_cli._run_table, RUN, FUNCTIONS),
     "sandbox drill": (sandbox_cli.show_drill, DRILL, DRILL_STEPS),
+    "sandbox drill monitors": (sandbox_cli.show_drill, DRILL_WITH_MONITORS, DRILL_MONITORS),
     "sandbox rollups": (sandbox_cli.show_rollups, ROLLUPS, [fmt.utc(h) for h in HOURS]),
     "sandbox up": (
         sandbox_cli.show_up,

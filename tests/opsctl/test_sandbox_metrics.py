@@ -38,7 +38,9 @@ def aws(sandbox):
 def _without_retries(sandbox):
     """A DynamoDB client that shows the first answer (boto3 would retry a throttled request itself)."""
     target = AwsTarget(endpoint_url=sandbox.endpoint, sandbox=True)
-    return target.session.client("dynamodb", endpoint_url=sandbox.endpoint, config=NO_RETRIES)
+    return target.session.create_client(
+        "dynamodb", region_name=target.region, endpoint_url=sandbox.endpoint, config=NO_RETRIES
+    )
 
 
 def _flush(sandbox) -> None:

@@ -307,6 +307,7 @@ class FunctionRunner:
         self._image: CodeImage | None = None
         self._logs: dict[str, io.TextIOBase] = {}
         self._base_env = target.lambda_environment()
+        self._default_sessions: dict[str, object] = {}  # function name -> its boto3 default session
         self._log_events: dict[str, tuple[DeployedFunction, list[dict]]] = {}  # waiting for PutLogEvents
         self._log_streams: set[str] = set()  # function names whose log stream exists
         self.log_groups_missing: set[str] = set()  # functions whose log group does not exist: not forwarded
@@ -399,6 +400,13 @@ class FunctionRunner:
         for k in HOST_ONLY_VARIABLES:
             os.environ.pop(k, None)
         os.environ.update(env)
+        # Each Lambda function is a process of its own: boto3's default session (what `boto3.client(...)` and
+        # `boto3.resource(...)` use) resolves credentials once and keeps them, so a handler relying on it must get
+        # its own function's session, never one made earlier with another function's role.
+        import boto3
+
+        host_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = self._default_sessions.get(fn.name)
         started = time.monotonic()
         context = LambdaContext(fn, request_id, started + fn.timeout_s)
         timed_out = False
@@ -418,6 +426,8 @@ class FunctionRunner:
                     inv.result = outcome
         finally:
             inv.duration_ms = (time.monotonic() - started) * 1000
+            self._default_sessions[fn.name] = boto3.DEFAULT_SESSION
+            boto3.DEFAULT_SESSION = host_session
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)

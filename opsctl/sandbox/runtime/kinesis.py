@@ -8,7 +8,11 @@ failing batch blocks its shard and only its shard, as on AWS.
 Approximations, and why:
 - ParallelizationFactor is honoured sequentially: one batch per shard at a time keeps per-partition-key
   order (what the factor guarantees) and the sandbox's throughput is bounded by moto, not by Lambda.
-- Retries happen at once, without Lambda's backoff: nothing in the sandbox gets better by waiting.
+- Retries of a failed batch happen at once, without Lambda's backoff: nothing in the sandbox gets better by
+  waiting. A read the shard refuses (ProvisionedThroughputExceededException: 5 GetRecords/s or 2 MiB/s per
+  shard, enforced by the sandbox's moto server) is different: waiting is what helps, so the shard backs off
+  (READ_BACKOFF_FIRST_S, doubling up to READ_BACKOFF_MAX_S) and reads again from the same iterator, as Lambda's
+  poller does; nothing is skipped, and other shards go on meanwhile.
 - StartingPosition LATEST starts at the mapping's creation time (AT_TIMESTAMP), which is what LATEST
   meant on AWS when the mapping began polling; shards created by resharding start at TRIM_HORIZON.
 - MaximumRecordAgeInSeconds is checked before every invocation: records already older than that are
@@ -26,6 +30,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from botocore.config import Config
+
 from opsctl.replay.kinesis_event import MAX_PAYLOAD_BYTES, RECORD_OVERHEAD_BYTES, KinesisRecord, kinesis_event
 from opsctl.sandbox.runtime.function import Invocation
 from opsctl.sandbox.runtime.mapping import (
@@ -35,6 +41,8 @@ from opsctl.sandbox.runtime.mapping import (
 from opsctl.sandbox.runtime.poller import MappingPoller
 
 SHARD_LIST_REFRESH_S = 1.0
+READ_BACKOFF_FIRST_S = 0.2  # seconds a shard waits after its first refused read (a shard's quota is per second)
+READ_BACKOFF_MAX_S = 2.0  # seconds, the longest wait between reads of a throttled shard
 
 clock = time.time  # record ages are measured with this clock (tests move it forward)
 
@@ -66,6 +74,8 @@ class ShardReader:
     caught_up: bool = False  # the last read found the shard drained
     pending: deque = field(default_factory=deque)
     finished_at_ending: int | None = None  # the EndingSequenceNumber the shard was finished at
+    read_backoff_s: float = 0.0  # the current wait after refused reads (0: the last read was served)
+    read_again_at: float = 0.0  # monotonic time before which the shard is not read
 
 
 class KinesisPoller(MappingPoller):
@@ -73,6 +83,14 @@ class KinesisPoller(MappingPoller):
 
     def _open(self, target) -> None:
         self.kinesis = target.client("kinesis")
+        # GetRecords on a client of its own that does not retry: a refused read backs off here, per shard (botocore
+        # would sleep in place, up to 20 s, holding every other shard and mapping up).
+        self.reader = target.session.create_client(
+            "kinesis",
+            region_name=target.region,
+            endpoint_url=target.endpoint_url,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+        )
         self.shards: dict[str, ShardReader] = {}
         self._listed_at: float | None = None
 
@@ -134,14 +152,26 @@ class KinesisPoller(MappingPoller):
             self.refresh_shards()
         busy = False
         finished_one = False
+        backing_off: list[float] = []
         for sid in sorted(self.shards):
             reader = self.shards[sid]
             if reader.finished or not self._parents_finished(reader):
                 continue
+            if not reader.pending and time.monotonic() < reader.read_again_at:
+                backing_off.append(reader.read_again_at)
+                continue
             busy |= self._step(reader)
             finished_one |= reader.finished
+            if reader.read_again_at > time.monotonic():
+                backing_off.append(reader.read_again_at)
         if finished_one:
             self.refresh_shards()  # children may be waiting for this parent
+        if backing_off:
+            # A throttled shard still has records to read: the pass is not idle. Wait for the earliest shard
+            # only when nothing else moved, so a pass never spins on the clock.
+            if not busy:
+                time.sleep(max(0.0, min(backing_off) - time.monotonic()))
+            return True
         return busy
 
     def _step(self, r: ShardReader) -> bool:
@@ -205,14 +235,21 @@ class KinesisPoller(MappingPoller):
                 r.iterator = self._iterator(r)
             try:
                 # StreamARN too: moto's iterators made from an ARN alone do not name their stream.
-                resp = self.kinesis.get_records(
+                resp = self.reader.get_records(
                     StreamARN=self.mapping.source_arn,
                     ShardIterator=r.iterator,
                     Limit=min(10_000, max(1, want - len(r.buffer))),
                 )
-            except self.kinesis.exceptions.ExpiredIteratorException:
+            except self.reader.exceptions.ExpiredIteratorException:
                 r.iterator = None
                 continue
+            except self.reader.exceptions.ProvisionedThroughputExceededException:
+                r.read_backoff_s = min(READ_BACKOFF_MAX_S, max(READ_BACKOFF_FIRST_S, r.read_backoff_s * 2))
+                r.read_again_at = time.monotonic() + r.read_backoff_s
+                self.stats.read_throttles += 1
+                r.caught_up = False  # unknown: the shard was not read
+                break  # the iterator stays valid: the next read starts where this one would have
+            r.read_backoff_s = 0.0
             records = resp.get("Records", [])
             r.iterator = resp.get("NextShardIterator")
             for rec in records:

@@ -112,6 +112,7 @@ class MappingStats:
     on_failure_batch_records: int = 0  # source records those messages describe
     records_discarded_without_destination: int = 0
     records_expired_by_age: int = 0
+    read_throttles: int = 0  # GetRecords calls the stream refused (the shard backed off and read again)
     shards: dict[str, ShardStats] = field(default_factory=dict)
 
     def to_dict(self) -> dict:

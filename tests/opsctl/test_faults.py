@@ -1,0 +1,230 @@
+"""`opsctl sandbox fault`: a window of DynamoDB throttling or errors, SQS or S3 errors, held by the sandbox's moto
+server and applied in its request path, so any client gets AWS's own error codes until the window ends by itself
+(or is cleared); DynamoDB's are counted in AWS/DynamoDB as CloudWatch would count them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from opsctl.core.errors import OpsError
+from opsctl.sandbox import cw_metrics, faults, server
+
+REGION = "us-east-1"
+
+
+def test_a_fault_holds_for_its_seconds_then_ends_by_itself():
+    now = [1000.0]
+    store = faults.FaultStore(clock=lambda: now[0])
+    store.start("dynamodb-error", "readings", 30)
+    assert store.hit("dynamodb-error", "readings")
+    assert not store.hit("dynamodb-error", "rollups") and not store.hit("dynamodb-throttle", "readings")
+    now[0] += 29.9
+    assert store.hit("dynamodb-error", "readings")
+    assert [f.to_dict(now[0])["seconds_left"] for f in store.active()] == [0.1]
+    now[0] += 0.1
+    assert not store.hit("dynamodb-error", "readings") and store.active() == []  # over, without anyone's help
+    store.start("sqs-error", "jobs", 10)
+    store.start("sqs-error", "jobs", 60)  # again: one fault, with the new end
+    assert [(f.kind, f.ends_at - now[0]) for f in store.active()] == [("sqs-error", 60.0)]
+    assert store.clear() == 1 and not store.hit("sqs-error", "jobs")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "seconds", "message"),
+    [
+        ("dynamodb-eror", "t", 10, "unknown fault kind 'dynamodb-eror'"),
+        ("s3-error", "", 10, "needs the bucket name"),
+        ("sqs-error", "q", 0, "--seconds must be 1 to 900 (seconds)"),
+        ("sqs-error", "q", 901, "--seconds must be 1 to 900 (seconds)"),
+    ],
+)
+def test_a_fault_out_of_bounds_is_refused(kind, target, seconds, message):
+    with pytest.raises(faults.FaultError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        faults.FaultStore().start(kind, target, seconds)
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("faults")
+    state = server.start(state_dir=state_dir)
+    try:
+        yield state.endpoint
+    finally:
+        server.stop(state_dir)
+
+
+@pytest.fixture
+def clean(endpoint):
+    faults.clear_faults(endpoint)
+    yield endpoint
+    faults.clear_faults(endpoint)
+
+
+def _client(endpoint: str, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),  # see each refusal itself
+    )
+
+
+def _table(ddb, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _item(i: int) -> dict:
+    return {"device_id": {"S": "dev-1"}, "ts": {"N": str(1_700_000_000_000 + i)}}
+
+
+def _sum(endpoint: str, metric: str, dimensions: dict[str, str]) -> float:
+    urllib.request.urlopen(urllib.request.Request(endpoint + cw_metrics.FLUSH_PATH, method="POST")).read()
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    points = _client(endpoint, "cloudwatch").get_metric_statistics(
+        Namespace="AWS/DynamoDB",
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=end - dt.timedelta(minutes=20),
+        EndTime=end,
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
+def test_a_dynamodb_error_window_answers_500_on_its_table_only_and_counts_system_errors(clean):
+    ddb = _client(clean, "dynamodb")
+    _table(ddb, "err-readings")
+    _table(ddb, "err-other")
+    faults.start_fault(clean, "dynamodb-error", "err-readings", 60)
+    assert [f["kind"] for f in faults.list_faults(clean)] == ["dynamodb-error"]
+    with pytest.raises(ClientError) as exc:
+        ddb.put_item(TableName="err-readings", Item=_item(1))
+    assert exc.value.response["Error"]["Code"] == "InternalServerError"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with pytest.raises(ClientError):
+        ddb.batch_write_item(RequestItems={"err-readings": [{"PutRequest": {"Item": _item(2)}}]})
+    ddb.put_item(TableName="err-other", Item=_item(1))  # another table is not touched
+    assert _sum(clean, "SystemErrors", {"TableName": "err-readings", "Operation": "PutItem"}) == 1
+    assert _sum(clean, "SystemErrors", {"TableName": "err-readings", "Operation": "BatchWriteItem"}) == 1
+    assert faults.clear_faults(clean) == 1
+    ddb.put_item(TableName="err-readings", Item=_item(1))
+    assert ddb.scan(TableName="err-readings")["Count"] == 1  # nothing written while the fault held
+
+
+def test_a_throttle_window_refuses_its_table_and_hands_back_its_share_of_a_batch(clean):
+    ddb = _client(clean, "dynamodb")
+    _table(ddb, "thr-readings")
+    _table(ddb, "thr-other")
+    faults.start_fault(clean, "dynamodb-throttle", "thr-readings", 60)
+    with pytest.raises(ClientError) as exc:
+        ddb.batch_write_item(RequestItems={"thr-readings": [{"PutRequest": {"Item": _item(i)}} for i in range(3)]})
+    assert exc.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    resp = ddb.batch_write_item(
+        RequestItems={
+            "thr-readings": [{"PutRequest": {"Item": _item(i)}} for i in range(4)],
+            "thr-other": [{"PutRequest": {"Item": _item(i)}} for i in range(2)],
+        }
+    )
+    assert [r["PutRequest"]["Item"] for r in resp["UnprocessedItems"]["thr-readings"]] == [_item(i) for i in range(4)]
+    assert ddb.scan(TableName="thr-other")["Count"] == 2
+    with pytest.raises(ClientError) as exc:
+        ddb.query(
+            TableName="thr-readings",
+            KeyConditionExpression="device_id = :d",
+            ExpressionAttributeValues={":d": {"S": "dev-1"}},
+        )
+    assert exc.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert _sum(clean, "WriteThrottleEvents", {"TableName": "thr-readings"}) == 3 + 4  # one per item
+    assert _sum(clean, "ReadThrottleEvents", {"TableName": "thr-readings"}) == 1
+    assert _sum(clean, "ThrottledRequests", {"TableName": "thr-readings", "Operation": "BatchWriteItem"}) == 2
+    assert _sum(clean, "ThrottledRequests", {"TableName": "thr-readings", "Operation": "Query"}) == 1
+    faults.clear_faults(clean)
+    assert ddb.scan(TableName="thr-readings")["Count"] == 0  # the handed-back items were never written
+
+
+def test_sqs_and_s3_error_windows_answer_500_for_their_resource(clean):
+    sqs, s3 = _client(clean, "sqs"), _client(clean, "s3")
+    jobs = sqs.create_queue(QueueName="fault-jobs")["QueueUrl"]
+    calm = sqs.create_queue(QueueName="fault-calm")["QueueUrl"]
+    s3.create_bucket(Bucket="fault-bucket")
+    s3.create_bucket(Bucket="calm-bucket")
+    faults.start_fault(clean, "sqs-error", "fault-jobs", 60)
+    faults.start_fault(clean, "s3-error", "fault-bucket", 60)
+    with pytest.raises(ClientError) as exc:
+        sqs.send_message(QueueUrl=jobs, MessageBody="{}")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert exc.value.response["Error"]["Code"] == "InternalFailure"
+    sqs.send_message(QueueUrl=calm, MessageBody="{}")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket="fault-bucket", Key="k", Body=b"x")
+    assert exc.value.response["Error"]["Code"] == "InternalError"
+    s3.put_object(Bucket="calm-bucket", Key="k", Body=b"x")
+    assert sorted(f["kind"] for f in faults.list_faults(clean)) == ["s3-error", "sqs-error"]
+
+
+def test_a_short_fault_ends_by_itself_on_the_server(clean):
+    sqs = _client(clean, "sqs")
+    url = sqs.create_queue(QueueName="fault-short")["QueueUrl"]
+    faults.start_fault(clean, "sqs-error", "fault-short", 1)
+    with pytest.raises(ClientError):
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+    time.sleep(1.2)
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    assert faults.list_faults(clean) == []
+
+
+def test_the_client_refuses_a_bad_fault_before_asking_the_server(clean):
+    with pytest.raises(OpsError, match="--seconds must be 1 to 900"):
+        faults.start_fault(clean, "sqs-error", "q", 3600)
+    with pytest.raises(OpsError, match="does not answer"):
+        faults.list_faults("http://127.0.0.1:9")
+
+
+def test_the_fault_command_says_what_is_wrong_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(tmp_path / "sandbox")}
+    env.pop("OPSCTL_ENV", None)
+
+    def opsctl(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "opsctl.cli.app", "sandbox", "fault", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    for args, fragment in (
+        (("dynamodb-eror",), "unknown fault kind 'dynamodb-eror'"),
+        ((), "which fault? give a kind"),
+        (("sqs-error", "--clear"), "--clear ends every fault"),
+        (("sqs-error", "--seconds", "30"), "the sandbox is not up"),
+    ):
+        proc = opsctl(*args)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+        assert fragment in lines[0]
+    proc = opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS + 1))  # the option's bound is the store's
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS)).returncode == 1  # in bounds: no sandbox
