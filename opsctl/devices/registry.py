@@ -91,6 +91,14 @@ def credentials_path(path: Path, device_id: str) -> Path:
     return path if path.suffix == ".pem" and not path.is_dir() else path / f"{device_id}.pem"
 
 
+def _unwritable(device_id: str, path: Path, exc: OSError) -> OpsError:
+    return OpsError(
+        f"cannot write the credentials of {device_id} to {path}: {exc.strerror or exc}",
+        hint="give {credentials} a directory (or a .pem file) you can write",
+        arguments=["credentials"],
+    )
+
+
 def credentials_folder_ready(path: Path, device_id: str) -> Path:
     """The credentials file's path, its folder made: checked before a certificate is created, so a key is never
     made that cannot be written (its certificate would be active with no one holding the key)."""
@@ -98,11 +106,7 @@ def credentials_folder_ready(path: Path, device_id: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OpsError(
-            f"cannot write the credentials of {device_id} to {path}: {exc.strerror or exc}",
-            hint="give {credentials} a directory (or a .pem file) you can write",
-            arguments=["credentials"],
-        ) from None
+        raise _unwritable(device_id, path, exc) from None
     return path
 
 
@@ -115,11 +119,7 @@ def write_credentials(path: Path, device_id: str, cert: dict) -> Path:
             fh.write(cert["certificatePem"].rstrip("\n") + "\n" + cert["keyPair"]["PrivateKey"].rstrip("\n") + "\n")
         os.chmod(path, 0o600)
     except OSError as exc:
-        raise OpsError(
-            f"cannot write the credentials of {device_id} to {path}: {exc.strerror or exc}",
-            hint="give {credentials} a directory (or a .pem file) you can write",
-            arguments=["credentials"],
-        ) from None
+        raise _unwritable(device_id, path, exc) from None
     return path
 
 
