@@ -47,10 +47,24 @@ def moto_endpoint(moto_server) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """The drill's xdist group first: it is the longest unit of work (minutes of waiting on CloudWatch windows,
-    little CPU), so it starts on a worker of its own while the others take the CPU-bound rest.
+    """The longest xdist groups first (LONGEST_GROUPS): the drill is minutes of waiting on CloudWatch windows with
+    little CPU, so it starts on a worker of its own while the others take the CPU-bound rest.
 
     The group also carries tests/opsctl/test_monitors.py: a pytest-xdist worker holds back the last test it was sent
     until it gets another or the run ends (it needs the next item to run fixture teardown), so a group of one test
     would wait for the end of the run before it even started."""
-    items.sort(key=lambda item: 0 if any(m.args == ("drill",) for m in item.iter_markers("xdist_group")) else 1)
+    items.sort(key=_longest_first)
+
+
+# The xdist groups that take longest, longest first (seconds of one clean-clone run): the drill (~660 s, mostly
+# waiting), the table-switch module (~610 s of Terraform applies and plans, run one after another). Started last,
+# the table-switch group was the run's tail: it began when the other e2e groups had finished and ran alone at the
+# end. Every other item keeps its collection order (a stable sort), the short unit tests filling in at the end.
+LONGEST_GROUPS = ("drill", "e2e-table-switch")
+
+
+def _longest_first(item) -> int:
+    for marker in item.iter_markers("xdist_group"):
+        if marker.args and marker.args[0] in LONGEST_GROUPS:
+            return LONGEST_GROUPS.index(marker.args[0])
+    return len(LONGEST_GROUPS)
