@@ -2,7 +2,7 @@
 this module's own (a moto server with the sandbox's patches, opsctl.sandbox.moto_main), then planned and applied in
 every other mode. The plans (`terraform show -json` of a saved plan) must hold no delete or replace of the table,
 the applies must keep its items, and state made by the two-resource module (tests/e2e/fixtures/
-telemetry_table_two_resources, `this[0]` and `autoscaled[0]`) must move to the one resource without replacement.
+telemetry_table_two_resources, `this[0]` and `autoscaled[0]`, all three in one root) must move to the one resource without replacement.
 
 The root module here holds only what the table needs (its KMS key and the module), with the provider pointed at the
 sandbox as envs/local does: the whole local stack would take minutes per apply, and only the table module changes
@@ -249,34 +249,70 @@ def test_every_switch_between_modes_updates_the_table_in_place_and_keeps_its_ite
     assert stack.table()["DeletionProtectionEnabled"] is True
 
 
-@pytest.mark.parametrize(
-    ("old_mode", "old_address"),
-    [
-        ("on_demand", "module.table.aws_dynamodb_table.this[0]"),
-        ("fixed", "module.table.aws_dynamodb_table.this[0]"),
-        ("autoscaled", "module.table.aws_dynamodb_table.autoscaled[0]"),
-    ],
-)
-def test_state_of_the_two_resource_module_moves_to_the_one_table_without_replacement(
-    endpoint, workspace, old_mode, old_address
-):
-    stack = Stack(workspace / f"old-{old_mode}", endpoint, f"telemetry-old-{old_mode.replace('_', '-')}")
+# The state shapes the two-resource module could leave: on demand and fixed as `this[0]`, auto scaled as
+# `autoscaled[0]`.
+OLD_SHAPES = {"on_demand": "this[0]", "fixed": "this[0]", "autoscaled": "autoscaled[0]"}
+
+
+class OldShapes(Stack):
+    """One root with a table of each old state shape (one module instance each), so that the three shapes cost
+    one apply, one init and one plan instead of three of each: the moves are per module instance all the same."""
+
+    def __init__(self, workdir: Path, endpoint: str):
+        super().__init__(workdir, endpoint, "unused")
+        self.tables = {mode: Stack(workdir, endpoint, f"telemetry-old-{mode.replace('_', '-')}") for mode in OLD_SHAPES}
+
+    def use_module(self, module: Path) -> None:
+        shutil.rmtree(self.workdir / "table_module", ignore_errors=True)
+        shutil.copytree(module, self.workdir / "table_module", ignore=shutil.ignore_patterns(".terraform*"))
+        head, block = ROOT_TF.split('module "table" {{', 1)
+        block = 'module "table" {{' + block
+        text = head.replace('variable "table" {{', 'variable "tables" {{') + "".join(
+            block.replace('module "table"', f'module "table_{mode}"').replace("var.table", f"var.tables.{mode}")
+            for mode in OLD_SHAPES
+        )
+        (self.workdir / "main.tf").write_text(
+            text.format(region=REGION, endpoint=self.endpoint, module="./table_module")
+        )
+        tf.init(self.workdir, timeout=TF_TIMEOUT_S)
+
+    def _vars(self, mode: dict | None) -> list[str]:
+        path = self.workdir / "tables.tfvars.json"
+        tables = {m: {"name": self.tables[m].name, **MODES[m]} for m in OLD_SHAPES}
+        path.write_text(json.dumps({"tables": tables}))
+        return [f"-var-file={path.name}"]
+
+    def table_addresses(self) -> set[str]:
+        state = json.loads(tf.run(self.workdir, ["show", "-json"], timeout=TF_TIMEOUT_S))
+        return {
+            r["address"]
+            for child in state["values"]["root_module"]["child_modules"]
+            for r in child["resources"]
+            if r["type"] == "aws_dynamodb_table"
+        }
+
+
+def test_state_of_the_two_resource_module_moves_to_the_one_table_without_replacement(endpoint, workspace):
+    stack = OldShapes(workspace / "old-shapes", endpoint)
     stack.use_module(OLD_MODULE)
-    stack.apply(MODES[old_mode])
-    state = json.loads(tf.run(stack.workdir, ["show", "-json"], timeout=TF_TIMEOUT_S))
-    addresses = [r["address"] for r in state["values"]["root_module"]["child_modules"][0]["resources"]]
-    assert old_address in addresses  # the old module really made the shape this case is about
-    stack.put_readings("dev-0002", 12)
+    stack.apply({})
+    # the old module really made each shape this test is about
+    assert stack.table_addresses() == {f"module.table_{m}.aws_dynamodb_table.{old}" for m, old in OLD_SHAPES.items()}
+    for mode, table in stack.tables.items():
+        table.put_readings(f"dev-{mode}", 12)
 
     stack.use_module(NEW_MODULE)
-    change = assert_table_kept(stack.plan(MODES[old_mode]), moved_from=old_address)
-    assert change["change"]["actions"] == ["no-op"], f"{old_mode}: the move alone must change nothing on the table"
-    stack.apply(MODES[old_mode])
-    assert stack.readings() == 12
-    assert stack.plan_exit_code(MODES[old_mode]) == 0
-    state = json.loads(tf.run(stack.workdir, ["show", "-json"], timeout=TF_TIMEOUT_S))
-    addresses = [r["address"] for r in state["values"]["root_module"]["child_modules"][0]["resources"]]
-    assert "module.table.aws_dynamodb_table.this" in addresses and old_address not in addresses
+    plan = stack.plan({})
+    changes = {rc["address"]: rc for rc in table_changes(plan)}
+    assert sorted(changes) == sorted(f"module.table_{m}.aws_dynamodb_table.this" for m in OLD_SHAPES)
+    for mode, old in OLD_SHAPES.items():
+        change = changes[f"module.table_{mode}.aws_dynamodb_table.this"]
+        assert change.get("previous_address") == f"module.table_{mode}.aws_dynamodb_table.{old}", mode
+        assert change["change"]["actions"] == ["no-op"], f"{mode}: the move alone must change nothing on the table"
+    stack.apply({})
+    assert {mode: table.readings() for mode, table in stack.tables.items()} == dict.fromkeys(OLD_SHAPES, 12)
+    assert stack.plan_exit_code({}) == 0
+    assert stack.table_addresses() == {f"module.table_{m}.aws_dynamodb_table.this" for m in OLD_SHAPES}
 
 
 def test_the_sandbox_never_lets_a_replacement_through_deletion_protection(endpoint):
