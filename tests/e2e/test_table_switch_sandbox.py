@@ -2,7 +2,8 @@
 this module's own (a moto server with the sandbox's patches, opsctl.sandbox.moto_main), then planned and applied in
 every other mode. The plans (`terraform show -json` of a saved plan) must hold no delete or replace of the table,
 the applies must keep its items, and state made by the two-resource module (tests/e2e/fixtures/
-telemetry_table_two_resources, `this[0]` and `autoscaled[0]`, all three in one root) must move to the one resource without replacement.
+telemetry_table_two_resources, `this[0]` and `autoscaled[0]`, all three shapes in one root) must move to the one
+resource without replacement.
 
 The root module here holds only what the table needs (its KMS key and the module), with the provider pointed at the
 sandbox as envs/local does: the whole local stack would take minutes per apply, and only the table module changes
