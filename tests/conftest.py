@@ -23,6 +23,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 # (opsctl's own calls already turn it off: opsctl/core/tf.py).
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
+# moto's response serializer with its attribute-name lookups remembered, as the sandbox's server runs it: the same
+# answers (tests/opsctl/test_moto_serialize.py), several times faster for large responses.
+from opsctl.sandbox import moto_serialize  # noqa: E402
+
+moto_serialize.install()
+
 
 @pytest.fixture(scope="module")
 def moto_server():

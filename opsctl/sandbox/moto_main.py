@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 
-from opsctl.sandbox import moto_speed
+from opsctl.sandbox import moto_serialize, moto_speed
 from opsctl.sandbox.iot_tags import enable_iot_tagging
 from opsctl.sandbox.runtime.iot import install_in_moto_server as install_iot_rules
 
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     enable_iot_tagging()  # opsctl/sandbox/iot_tags.py: without it Terraform's IoT resources never finish
     install_iot_rules()  # opsctl/sandbox/runtime/iot.py: moto stores topic rules but never runs them
     moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
+    moto_serialize.install()  # the same answers, without re-deriving each member's attribute names per response
     cw_metrics.install()  # opsctl/sandbox/cw_metrics.py: the flusher thread and POST /_sandbox/metrics/flush
     from moto.server import main as moto_main
 
