@@ -5,8 +5,8 @@ session, so each worker brings up its own sandbox, lazily, when it runs its firs
 module at a time (each module is an xdist_group of its own), so modules that share a worker's sandbox never run at
 the same time. Every module is order-independent: it writes devices of its own, counts only its own keys (or
 counts before and after), and processes whatever earlier modules left on the stream before it measures a run.
-The drill and the IAM module have sandboxes of their own (their alarms, reshard and removed grants belong to
-them)."""
+The drill has a sandbox of its own (its alarms, faults and catch-up belong to it); the IAM module shares the
+worker's and puts back the grant it removes."""
 
 import pytest
 
