@@ -63,6 +63,25 @@ def pytest_collection_modifyitems(config, items):
     until it gets another or the run ends (it needs the next item to run fixture teardown), so a group of one test
     would wait for the end of the run before it even started."""
     items.sort(key=_longest_first)
+    _keep_groups_together(config, items)
+
+
+def _keep_groups_together(config, items) -> None:
+    """`--dist loadgroup` sends the tests of one xdist_group to one worker by the `@group` suffix pytest-xdist puts
+    on their node ids, by assigning `item._nodeid`. pytest 9 keeps the id in `item._id` (a NodeId), so xdist 3.8's
+    assignment does nothing and every group's tests were spread over the workers: module fixtures set up on each
+    worker, and two modules at once on one worker's sandbox, which the e2e harness assumes never happens.
+    tests/test_e2e_groups.py checks the suffix is there. Where xdist's own assignment works, this does nothing."""
+    if not config.getoption("loadgroup", default=False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        if groups and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 # The xdist groups that take longest, longest first (seconds of one clean-clone run): the drill (~660 s, mostly

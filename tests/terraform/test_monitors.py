@@ -81,6 +81,10 @@ COVERAGE = [
 ]
 
 
+# One xdist group: the module's `all_alarms` fixture is a terraform plan (~15-35 s); spread over the workers, each
+# worker that ran one of its tests planned it again.
+pytestmark = pytest.mark.xdist_group("terraform-monitors")
+
 def module_resource_inputs() -> set[str]:
     text = (MODULE / "main.tf").read_text()
     block = text[text.index("resources = {") :]
