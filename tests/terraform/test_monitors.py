@@ -85,6 +85,7 @@ COVERAGE = [
 # worker that ran one of its tests planned it again.
 pytestmark = pytest.mark.xdist_group("terraform-monitors")
 
+
 def module_resource_inputs() -> set[str]:
     text = (MODULE / "main.tf").read_text()
     block = text[text.index("resources = {") :]
