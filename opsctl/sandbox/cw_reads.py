@@ -14,8 +14,8 @@ Two patches, both about reads; nothing here writes a datapoint of its own:
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html); the sandbox does
   the same from the raw values it holds (PutMetricData `Value`s, e.g. `opsctl sandbox api`'s per-request
   `AWS/ApiGateway Latency`), by nearest rank: the smallest value with at least p % of the values at or below it.
-  A period that holds only statistic sets has no percentile (None, as moto answered before): a statistic set
-  does not keep its values.
+  A period that holds only statistic sets has no percentile, and GetMetricData leaves it out (moto answered a
+  None that broke the response): a statistic set does not keep its values.
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ def flush_before_reads() -> None:
 
     def get_metric_data(self, *args, **kwargs):
         cw_metrics.flush(include_current=True)
-        return metric_data(self, *args, **kwargs)
+        answers = metric_data(self, *args, **kwargs)
+        for answer in answers:  # a period without a value for the statistic (a percentile of statistic sets only)
+            if any(v is None for v in answer.get("values", [])):  # has no datapoint, as CloudWatch answers
+                kept = [(t, v) for t, v in zip(answer["timestamps"], answer["values"], strict=True) if v is not None]
+                answer["timestamps"], answer["values"] = [t for t, _ in kept], [v for _, v in kept]
+        return answers
 
     def get_metric_statistics(self, *args, **kwargs):
         cw_metrics.flush(include_current=True)

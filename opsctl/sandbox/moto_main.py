@@ -14,7 +14,8 @@ forwards only what its pattern matches) and `opsctl.sandbox.limits` (service lim
 a Kinesis shard's write and read throughput), `opsctl.sandbox.table_capacity` (a table's capacity as AWS sets
 and reports it: scalable targets Terraform can create and that move it into their range, zero once on demand),
 `opsctl.sandbox.cw_metrics` (the AWS service metrics CloudWatch would hold, published from the requests the server
-served), `opsctl.sandbox.cw_reads` (metric reads see the minute served so far; percentiles from raw values) and `opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3 errors or throttling, `opsctl sandbox fault`).
+served), `opsctl.sandbox.cw_reads` (metric reads see the minute served so far; percentiles from raw values) and
+`opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3 errors or throttling, `opsctl sandbox fault`).
 Everything else is moto as released."""
 
 from __future__ import annotations
