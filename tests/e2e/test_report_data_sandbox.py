@@ -53,7 +53,6 @@ def _own(item: traffic.Outgoing) -> traffic.Outgoing:
 @pytest.fixture(scope="module")
 def served(sandbox, tmp_path_factory):
     """Demo-like traffic through every watched resource, then the readers, in the order of `make demo`."""
-    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")  # whatever other modules left
     started = time.time()
     creds = tmp_path_factory.mktemp("rpd-creds")
     opsctl(sandbox, "devices", "register", f"{PREFIX}0001", "--tenant", TENANT, "--credentials", str(creds))
@@ -91,9 +90,9 @@ def served(sandbox, tmp_path_factory):
         "pages": {"opsctl report": page.read_text(), "scheduled": Path(scheduled["local_copy"]).read_text()},
         "monitors": monitors,
     }
-    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")  # the waiting job
+    opsctl(sandbox, "sandbox", "run", "--until-idle", "--output", "json")  # the waiting job, as the worker would
     dlq = sandbox.outputs["rollup_dlq_url"]
-    for _ in range(5):
+    for _ in range(5):  # the DLQ message (the DLQ holds nothing else: nothing failed)
         got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
         for m in got:
             sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
