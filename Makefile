@@ -94,8 +94,6 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox run --until-idle
 	$(OPSCTL) sandbox inspect
 	$(OPSCTL) sandbox rollups --device dev-0001
-	$(OPSCTL) sandbox scheduled-report --out-dir build/reports
-	$(OPSCTL) report --window 1h --format html --file build/reports/capacity-local.html
 	@echo
 	@echo "The read API over HTTP (the API Gateway routes Terraform created, served once on a free localhost port):"
 	$(OPSCTL) sandbox user add oncall --operator
@@ -113,6 +111,9 @@ demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with po
 	$(OPSCTL) sandbox user add alice --tenant acme
 	$(OPSCTL) sandbox api --user alice --get /devices --get '/devices/acme-0001/readings?limit=3&order=desc'
 	@echo
+	@echo "The capacity report of all of the above (the scheduled function's run, and opsctl's):"
+	$(OPSCTL) sandbox scheduled-report --out-dir build/reports
+	$(OPSCTL) report --window 1h --format html --file build/reports/capacity-local.html
 	@echo "Capacity report: build/reports/capacity-local.html (and the scheduled run's copy next to it; S3 key above)"
 	@echo "The sandbox is still up. Explore it:"
 	@echo "  $(OPSCTL) sandbox status                      # endpoint, outputs"

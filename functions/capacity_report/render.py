@@ -291,13 +291,16 @@ def svg_chart(
         )
     drawn = 0
     for i, (label, pts) in enumerate(series.items()):
+        # one group per series (its legend and its line), so a reader or a test can tell which series has data
         colour = COLOURS[i % len(COLOURS)]
+        parts.append(f'<g class="series" data-series="{e(label)}">')
         parts.append(f'<text x="{_PL + 8 + 170 * i}" y="{_PT + 14}" font-size="11" fill="{colour}">{e(label)}</text>')
         if len(pts) == 1:
             parts.append(f'<circle cx="{x(_t(pts[0][0])):.1f}" cy="{y(pts[0][1]):.1f}" r="3" fill="{colour}"/>')
         elif pts:
             points = " ".join(f"{x(_t(t)):.1f},{y(v):.1f}" for t, v in pts)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{points}"/>')
+        parts.append("</g>")
         drawn += len(pts)
     if not drawn:
         parts.append(

@@ -65,7 +65,7 @@ NOT_EXERCISED = {
     "alert_iterator_age": "300,000 ms on the alert stream: a second 10-minute incident",
     "alert_failure_queue_not_empty": "as ingest_failure_queue_not_empty, on the alert stream",
     "api_5xx_rate": "the read API is not part of the ingest incident",
-    "api_p99_latency": "moto has no extended statistics (p99)",
+    "api_p99_latency": "as api_5xx_rate (the sandbox computes its p99: opsctl/sandbox/cw_reads.py)",
     "rollup_error_rate": "not claimed: the rollup worker reads the readings table and fails while a fault window is "
     "open, so it fires when its polls fall inside the windows (then it is in `fired` and must clear like the rest), "
     "which the drill does not control",

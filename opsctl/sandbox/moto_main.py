@@ -14,7 +14,8 @@ forwards only what its pattern matches) and `opsctl.sandbox.limits` (service lim
 a Kinesis shard's write and read throughput), `opsctl.sandbox.table_capacity` (a table's capacity as AWS sets
 and reports it: scalable targets Terraform can create and that move it into their range, zero once on demand),
 `opsctl.sandbox.cw_metrics` (the AWS service metrics CloudWatch would hold, published from the requests the server
-served) and `opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3 errors or throttling, `opsctl sandbox fault`).
+served), `opsctl.sandbox.cw_reads` (metric reads see the minute served so far; percentiles from raw values) and
+`opsctl.sandbox.faults` (a window of DynamoDB, SQS or S3 errors or throttling, `opsctl sandbox fault`).
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def disable_queue_delivery() -> None:
 def main(argv: list[str] | None = None) -> None:
     from opsctl.sandbox import (
         cw_metrics,
+        cw_reads,
         dynamodb_capacity,
         faults,
         iam,
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     moto_speed.apply()  # the same moto, without the work that made it too slow for the design's rate
     moto_serialize.install()  # the same answers, without re-deriving each member's attribute names per response
     cw_metrics.install()  # opsctl/sandbox/cw_metrics.py: the flusher thread and POST /_sandbox/metrics/flush
+    cw_reads.install()  # opsctl/sandbox/cw_reads.py: metric reads see the current minute; percentile statistics
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -39,6 +39,14 @@ resource "aws_kms_alias" "state" {
   target_key_id = aws_kms_key.state.key_id
 }
 
+# Why not module "private_bucket" (which has the same encryption, versioning, public-access block and TLS-only
+# policy): the state bucket needs two things the module cannot give without changing every bucket it makes.
+# - prevent_destroy: lifecycle arguments take literal values only, so a module cannot make it a variable; set in
+#   the module it would stop `opsctl sandbox down` and any env's destroy of its quarantine and reports buckets.
+# - no expiry of current objects: the module's lifecycle rule expires every object after `expiry_days`; the
+#   state must only lose old versions (noncurrent_version_expiration below).
+# Moving this bucket into the module (with `moved` blocks) would thus drop its protection against destroy or
+# expire the state itself; tests/terraform/test_prod_readiness.py pins both.
 resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_18:Access logging needs a second bucket; CloudTrail data events are the audit trail for state reads and writes if an account needs one.
   #checkov:skip=CKV_AWS_144:Versioning keeps every state version to roll back to; the state of a region's resources is of no use when that region is down.

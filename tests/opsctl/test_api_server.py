@@ -32,6 +32,12 @@ class FakeRunner:
 
 
 class FakeMetrics:
+    def __init__(self):
+        self.data: list[tuple[str, dict]] = []
+
+    def add(self, namespace, datum):
+        self.data.append((namespace, datum))
+
     def lambda_invocation(self, *a, **kw):
         pass
 
@@ -163,3 +169,27 @@ def test_get_once_answers_over_a_real_socket_then_stops():
 
     with pytest.raises(urllib.error.URLError):  # the server is gone once the answers are in
         urllib.request.urlopen(base + "/devices/dev-1/latest", timeout=2)
+
+
+def test_every_request_publishes_the_http_api_metrics_api_gateway_would():
+    bucket = TokenBucket(burst=3, rate=0.0, clock=lambda: 0.0)
+    ok = local_api(["GET /a"], result=OK, throttle=bucket)
+    statuses = [ok.handle("GET", p, [], body=b"xy").status for p in ("/a", "/nowhere", "/a", "/a")]
+    assert statuses == [200, 404, 200, 429]  # the gateway's own 404 and the stage throttle's 429 are requests too
+    failed = local_api(["GET /a"], error=True)
+    assert failed.handle("GET", "/a", []).status == 500
+    stage = [{"Name": "ApiId", "Value": "abc123"}, {"Name": "Stage", "Value": "$default"}]
+
+    def values(api, name, dims):
+        return [
+            d["Value"]
+            for ns, d in api.metrics.data
+            if ns == "AWS/ApiGateway" and d["MetricName"] == name and d["Dimensions"] == dims
+        ]
+
+    for dims in (stage, stage[:1]):  # {ApiId, Stage} and {ApiId}
+        assert values(ok, "Count", dims) == [1, 1, 1, 1] and sum(values(ok, "4xx", dims)) == 2
+        assert values(ok, "5xx", dims) == [0, 0, 0, 0] and values(failed, "5xx", dims) == [1]
+        assert len(values(ok, "Latency", dims)) == 4 and all(v >= 0 for v in values(ok, "Latency", dims))
+        assert values(ok, "IntegrationLatency", dims) == [1.0, 1.0]  # only where the function ran
+        assert values(ok, "DataProcessed", dims)[0] == 2 + len(OK["body"])

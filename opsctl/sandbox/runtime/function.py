@@ -553,12 +553,16 @@ class MetricSink:
     def lambda_invocation(
         self, function_name: str, *, duration_ms: float, error: bool, iterator_age_ms: float | None
     ) -> None:
-        """The AWS/Lambda metrics Lambda publishes for one invocation of a stream event source mapping."""
+        """The AWS/Lambda metrics Lambda publishes for one invocation of a stream event source mapping. Invocation
+        metrics are binary indicators of an invocation's outcome
+        (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): an invocation that ran was not
+        throttled, so Throttles is 0 beside it (the local runtime never refuses one for concurrency)."""
         dims = [{"Name": "FunctionName", "Value": function_name}]
         now = time.time()
         for name, value, unit in (
             ("Invocations", 1, "Count"),
             ("Errors", int(error), "Count"),
+            ("Throttles", 0, "Count"),
             ("Duration", round(duration_ms, 3), "Milliseconds"),
         ):
             self.add(
