@@ -49,6 +49,27 @@ def disable_queue_delivery() -> None:
     models.Queue._sandbox_no_delivery = True
 
 
+def quiet_access_log() -> None:
+    """Patches moto's request handler to log only the requests it answered with a server error (idempotent).
+
+    werkzeug writes one line to the server's log per request served: at 1,000 readings/s the sandbox serves a few
+    hundred requests a second, and formatting and writing those lines was a few % of the server's time (py-spy,
+    docs/architecture.md "Sandbox speed") for a log nobody reads line by line. 5xx lines and every traceback stay."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    if getattr(MotoRequestHandler, "_sandbox_quiet", False):
+        return
+    original = MotoRequestHandler.log_request
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).isdigit() and int(code) < 500:
+            return
+        original(self, code, size)
+
+    MotoRequestHandler.log_request = log_request  # type: ignore[method-assign]
+    MotoRequestHandler._sandbox_quiet = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> None:
     from opsctl.sandbox import (
         cw_metrics,
@@ -62,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     disable_queue_delivery()
+    quiet_access_log()
     iam.install()
     log_filters.install()
     dynamodb_capacity.install()  # before limits: a request DynamoDB refuses as invalid consumes nothing
