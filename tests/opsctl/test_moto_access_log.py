@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 import boto3
 import pytest
 from botocore.config import Config
