@@ -83,7 +83,12 @@ def keep_alive_connections() -> None:
     After each response werkzeug also discards whatever the client sent next (it waits 10 ms for it, since it
     closes the connection anyway): on a kept connection that would swallow the client's next request. For a request
     whose body was read here there is nothing left to discard, so that wait is skipped (werkzeug.serving's view of
-    the `selectors` module reports nothing to read for such a request; every other use is the real module)."""
+    the `selectors` module reports nothing to read for such a request; every other use is the real module).
+
+    Only boto3's clients (the runtime, `sandbox traffic`, opsctl: the sandbox's hot path) keep their connections:
+    one `sandbox up` with kept connections failed when Terraform's Go SDK retried a CreateTopicRule that had been
+    served (409 "already exists"), which was not understood in the time there was, so Terraform's requests are
+    served one per connection as before."""
     import io
     import selectors
     import threading
@@ -121,6 +126,8 @@ def keep_alive_connections() -> None:
     def make_environ(self) -> dict:
         environ = original_make_environ(self)
         self._sandbox_body_read = request.body_read = False
+        if "Botocore/" not in (self.headers.get("User-Agent") or ""):
+            return environ  # Terraform's Go SDK and everything else: one request per connection, as before
         if environ.get("wsgi.input_terminated"):  # chunked: the application reads it as it likes; closed after
             return environ
         try:

@@ -66,9 +66,9 @@ def test_one_connection_serves_many_calls_of_every_protocol_with_the_right_answe
     assert "Resetting dropped connection" not in log
 
 
-def _request(body: bytes, *, extra: str = "") -> bytes:
+def _request(body: bytes, *, extra: str = "", agent: str = "Boto3/1.0 md/Botocore#1.0 Botocore/1.0") -> bytes:
     return (
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {agent}\r\nContent-Type: application/x-amz-json-1.0\r\n"
         "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
         "Authorization: AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/dynamodb/aws4_request, "
         f"SignedHeaders=host, Signature=x\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
@@ -97,3 +97,11 @@ def test_pipelined_requests_with_bodies_the_server_ignores_are_answered_each_and
         last = _responses(sock, 1)
         assert last[0].startswith(b"HTTP/1.1 200") and b"Connection: close" in last[0]
         assert sock.recv(10) == b""  # the server closed it, as asked
+
+
+def test_clients_other_than_boto3_get_one_request_per_connection_as_before(server):
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(_request(b"{}", agent="aws-sdk-go-v2/1.36.3"))
+        answer = _responses(sock, 1)
+        assert answer[0].startswith(b"HTTP/1.1 200") and b"Connection: close" in answer[0]
+        assert sock.recv(10) == b""
