@@ -88,9 +88,15 @@ def keep_alive_connections() -> None:
     Only boto3's clients (the runtime, `sandbox traffic`, opsctl: the sandbox's hot path) keep their connections:
     one `sandbox up` with kept connections failed when Terraform's Go SDK retried a CreateTopicRule that had been
     served (409 "already exists"), which was not understood in the time there was, so Terraform's requests are
-    served one per connection as before."""
+    served one per connection as before.
+
+    Every accepted connection gets TCP_NODELAY: werkzeug writes a response's headers and body in two sends, and on a
+    kept connection Nagle's algorithm held the body back until the client's delayed ACK of the headers, 40 ms later
+    (46.6 ms per GetItem against 3.3 ms with it, one client, idle machine)."""
+    import contextlib
     import io
     import selectors
+    import socket
     import threading
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -122,6 +128,12 @@ def keep_alive_connections() -> None:
 
     original_make_environ = MotoRequestHandler.make_environ
     original_send_header = MotoRequestHandler.send_header
+    original_setup = MotoRequestHandler.setup
+
+    def setup(self) -> None:
+        original_setup(self)
+        with contextlib.suppress(OSError, AttributeError):  # not a TCP socket: nothing to tune
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def make_environ(self) -> dict:
         environ = original_make_environ(self)
@@ -152,6 +164,7 @@ def keep_alive_connections() -> None:
         original_send_header(self, keyword, value)
 
     serving.selectors = WerkzeugSelectors()  # type: ignore[assignment]
+    MotoRequestHandler.setup = setup  # type: ignore[method-assign]
     MotoRequestHandler.make_environ = make_environ  # type: ignore[method-assign]
     MotoRequestHandler.send_header = send_header  # type: ignore[method-assign]
     MotoRequestHandler._sandbox_keep_alive = True  # type: ignore[attr-defined]

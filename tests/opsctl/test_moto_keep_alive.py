@@ -105,3 +105,20 @@ def test_clients_other_than_boto3_get_one_request_per_connection_as_before(serve
         answer = _responses(sock, 1)
         assert answer[0].startswith(b"HTTP/1.1 200") and b"Connection: close" in answer[0]
         assert sock.recv(10) == b""
+
+
+def test_every_accepted_connection_sends_without_nagle_delay(server):
+    """A kept connection with Nagle's algorithm on waits for the client's delayed ACK between a response's headers
+    and its body (40 ms a request): the server's side of each connection has TCP_NODELAY."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        with client, accepted:
+            handler = object.__new__(MotoRequestHandler)
+            handler.request = accepted
+            handler.setup()
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
