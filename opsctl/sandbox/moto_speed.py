@@ -28,6 +28,8 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
   iterated the records while the server's other threads appended to them ("OrderedDict mutated during
   iteration", a 500 that stopped `opsctl sandbox run`).
 
+- SQS once more: SendMessage computed every queue attribute (three passes over the queue) to read one.
+
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -150,6 +152,44 @@ def query_reads_one_partition() -> None:
     tables.Table._sandbox_one_partition = True
 
 
+def send_reads_one_attribute() -> None:
+    """Patches moto's SQS SendMessage to compute the one queue attribute it reads, not all of them.
+
+    moto's `send_message` (and the `add_message` it calls) looks up ContentBasedDeduplication in `queue.attributes`,
+    which computes every attribute, the three approximate counts among them (each a pass over the queue): with
+    20,000 rollup jobs queued that was most of SendMessageBatch's time. While a message is being sent, this
+    thread's `queue.attributes` holds that one attribute, computed as moto computes it (FIFO queues only, "true" or
+    "false"); GetQueueAttributes and everything else still see every attribute."""
+    import threading
+
+    from moto.sqs import models
+
+    if getattr(models.SQSBackend, "_sandbox_one_attribute", False):
+        return
+    sending = threading.local()
+    original_send, original_attributes = models.SQSBackend.send_message, models.Queue.attributes
+
+    def send_message(self, *args, **kwargs):
+        depth = getattr(sending, "depth", 0)
+        sending.depth = depth + 1
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            sending.depth = depth
+
+    def attributes(self) -> dict:
+        if not getattr(sending, "depth", 0):
+            return original_attributes.fget(self)
+        if not self.fifo_queue:
+            return {}
+        value = self.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+    models.SQSBackend.send_message = send_message
+    models.Queue.attributes = property(attributes)  # type: ignore[assignment]  # a property stays a property
+    models.SQSBackend._sandbox_one_attribute = True
+
+
 def indexed_shard_records() -> None:
     """Patches moto's Kinesis Shard: O(1) last sequence number, GetRecords by bisection, puts and reads serialised.
 
@@ -227,3 +267,4 @@ def apply() -> None:
     one_clock_reading_per_queue_pass()
     query_reads_one_partition()
     indexed_shard_records()
+    send_reads_one_attribute()

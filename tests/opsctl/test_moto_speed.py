@@ -273,3 +273,23 @@ def test_kinesis_puts_and_reads_of_one_shard_from_many_threads_lose_nothing_and_
         models.Record.__init__ = original_record
     assert errors == []
     assert len(seen) == len(set(seen)) == 1 + 4 * 5 * 20
+
+
+def test_sending_still_deduplicates_on_content_in_fifo_queues_and_attributes_stay_whole(aws):
+    sqs = aws("sqs")
+    fifo = sqs.create_queue(
+        QueueName="jobs.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    plain = sqs.create_queue(QueueName="jobs", Attributes={"DelaySeconds": "0"})["QueueUrl"]
+    for _ in range(2):  # the same body twice: one message on a content-deduplicated FIFO queue
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    sqs.send_message_batch(
+        QueueUrl=plain, Entries=[{"Id": str(i), "MessageBody": "same"} for i in range(3)]
+    )  # a standard queue keeps all three
+    got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in got] == ["same"]
+    attrs = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "3" and attrs["DelaySeconds"] == "0"
+    assert "QueueArn" in attrs and "MessageRetentionPeriod" in attrs
+    fifo_attrs = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert fifo_attrs["ContentBasedDeduplication"] == "true" and fifo_attrs["FifoQueue"] == "true"
