@@ -66,8 +66,8 @@ def quiet_access_log() -> None:
             return
         original(self, code, size)
 
-    MotoRequestHandler.log_request = log_request  # type: ignore[method-assign]
-    MotoRequestHandler._sandbox_quiet = True  # type: ignore[attr-defined]
+    MotoRequestHandler.log_request = log_request
+    MotoRequestHandler._sandbox_quiet = True
 
 
 def keep_alive_connections() -> None:
@@ -164,10 +164,10 @@ def keep_alive_connections() -> None:
         original_send_header(self, keyword, value)
 
     serving.selectors = WerkzeugSelectors()  # type: ignore[assignment]
-    MotoRequestHandler.setup = setup  # type: ignore[method-assign]
-    MotoRequestHandler.make_environ = make_environ  # type: ignore[method-assign]
-    MotoRequestHandler.send_header = send_header  # type: ignore[method-assign]
-    MotoRequestHandler._sandbox_keep_alive = True  # type: ignore[attr-defined]
+    MotoRequestHandler.setup = setup
+    MotoRequestHandler.make_environ = make_environ
+    MotoRequestHandler.send_header = send_header
+    MotoRequestHandler._sandbox_keep_alive = True
 
 
 def main(argv: list[str] | None = None) -> None:
