@@ -19,6 +19,17 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
 
 - DynamoDB: every Query listed and sorted the whole table to pick one partition; it now looks at that partition.
 
+- Kinesis again: every record put listed the shard's sequence numbers to find the last one
+  (`Shard.get_max_sequence_number` is `list(keys)[-1]`), and every GetRecords walked the shard from its first
+  record to find the iterator's position: both grow with the shard, so at 1,000 readings/s the server spent most
+  of its time there within a minute. The last sequence number is now the dict's last key, and GetRecords finds its
+  position by bisecting the shard's sequence numbers (moto numbers a shard's records 1, 2, 3, ... in the order it
+  stores them, so the order is the same). The same lock also serialises puts and reads of a shard: moto's reads
+  iterated the records while the server's other threads appended to them ("OrderedDict mutated during
+  iteration", a 500 that stopped `opsctl sandbox run`).
+
+- SQS once more: SendMessage computed every queue attribute (three passes over the queue) to read one.
+
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -141,6 +152,108 @@ def query_reads_one_partition() -> None:
     tables.Table._sandbox_one_partition = True
 
 
+def send_reads_one_attribute() -> None:
+    """Patches moto's SQS SendMessage to compute the one queue attribute it reads, not all of them.
+
+    moto's `send_message` (and the `add_message` it calls) looks up ContentBasedDeduplication in `queue.attributes`,
+    which computes every attribute, the three approximate counts among them (each a pass over the queue): with
+    20,000 rollup jobs queued that was most of SendMessageBatch's time. While a message is being sent, this
+    thread's `queue.attributes` holds that one attribute, computed as moto computes it (FIFO queues only, "true" or
+    "false"); GetQueueAttributes and everything else still see every attribute."""
+    import threading
+
+    from moto.sqs import models
+
+    if getattr(models.SQSBackend, "_sandbox_one_attribute", False):
+        return
+    sending = threading.local()
+    original_send, original_attributes = models.SQSBackend.send_message, models.Queue.attributes
+
+    def send_message(self, *args, **kwargs):
+        depth = getattr(sending, "depth", 0)
+        sending.depth = depth + 1
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            sending.depth = depth
+
+    def attributes(self) -> dict:
+        if not getattr(sending, "depth", 0):
+            return original_attributes.fget(self)
+        if not self.fifo_queue:
+            return {}
+        value = self.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+    models.SQSBackend.send_message = send_message
+    models.Queue.attributes = property(attributes)  # type: ignore[assignment]  # a property stays a property
+    models.SQSBackend._sandbox_one_attribute = True
+
+
+def indexed_shard_records() -> None:
+    """Patches moto's Kinesis Shard: O(1) last sequence number, GetRecords by bisection, puts and reads serialised.
+
+    moto's `Shard.put_record` numbers a record one past the shard's last (strictly increasing in insertion
+    order, the only way records enter a shard), so the sorted list of sequence numbers is the dict's key order;
+    it is kept per shard and rebuilt whenever the dict it was built from is replaced or changed size. GetRecords
+    returns what moto's loop returns: the records after the iterator's sequence number, in order, at most
+    `limit`, with millis-behind measured from the last record returned to the shard's newest."""
+    import bisect
+    import threading
+
+    from moto.kinesis import models
+
+    if getattr(models.Shard, "_sandbox_indexed", False):
+        return
+    lock = threading.RLock()  # the moto server answers requests in threads; one lock for every shard is enough
+
+    def keys_of(shard) -> list[int]:
+        records = shard.records
+        index = shard.__dict__.get("_sandbox_keys")
+        if index is None or index[0] is not records or len(index[1]) != len(records):
+            index = (records, list(records))
+            shard._sandbox_keys = index
+        return index[1]
+
+    def get_max_sequence_number(self) -> int:
+        with lock:
+            return next(reversed(self.records)) if self.records else 0
+
+    def get_min_sequence_number(self) -> int:
+        with lock:
+            return next(iter(self.records)) if self.records else 0
+
+    def put_record(self, partition_key: str, data: str, explicit_hash_key: str) -> str:
+        with lock:
+            keys = keys_of(self)
+            sequence_number = (keys[-1] if keys else 0) + 1
+            self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
+            keys.append(sequence_number)
+            return str(sequence_number)
+
+    original_get_records = models.Shard.get_records
+
+    def get_records(self, last_sequence_id: str, limit: int | None) -> tuple[list, int, int]:
+        with lock:
+            if limit is not None and limit <= 0:  # the API refuses a Limit under 1: moto's own loop, unchanged
+                return original_get_records(self, last_sequence_id, limit)
+            last = int(last_sequence_id)
+            keys = keys_of(self)
+            start = bisect.bisect_right(keys, last)
+            chosen = keys[start:] if limit is None else keys[start : start + limit]
+            if not chosen:
+                return [], last, 0
+            results = [self.records[k] for k in chosen]
+            newest = self.records[keys[-1]]
+            return results, chosen[-1], int((newest.created_at - results[-1].created_at) * 1000)
+
+    models.Shard.get_max_sequence_number = get_max_sequence_number
+    models.Shard.get_min_sequence_number = get_min_sequence_number
+    models.Shard.put_record = put_record
+    models.Shard.get_records = get_records
+    models.Shard._sandbox_indexed = True
+
+
 def _datetime_ms(dt) -> float:
     from moto.core.utils import unix_time_millis
 
@@ -153,3 +266,5 @@ def apply() -> None:
     direct_retention_check()
     one_clock_reading_per_queue_pass()
     query_reads_one_partition()
+    indexed_shard_records()
+    send_reads_one_attribute()

@@ -16,7 +16,12 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
 - end to end through a sandbox of the bench's own: readings/s from Kinesis to DynamoDB and on to their rollups
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
-  and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off;
+  and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off
+  (BENCH_METRICS_PAIRS interleaved short runs, median ratio);
+- sustained-rate rows (tests/bench/rate_bench.py) on that sandbox: `opsctl sandbox traffic --rate BENCH_RATE
+  --duration BENCH_RATE_DURATION` to BENCH_RATE_DEVICES devices while the runtime follows, ours vs naive, every
+  reading counted in the table and in its rollups; and the backlog case (BENCH_BACKLOG_HOURS hourly readings of one
+  device at once, then the runtime until idle);
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
@@ -34,6 +39,12 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "tests" / "bench"), str(ROOT
 
 E2E_RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "3000"))
 E2E_DEVICES = 20
+METRICS_PAIRS = int(os.environ.get("BENCH_METRICS_PAIRS", "4"))  # short off/on runs, interleaved
+RATE = float(os.environ.get("BENCH_RATE", "1000"))  # readings/s the sustained-rate row holds
+RATE_DURATION_S = float(os.environ.get("BENCH_RATE_DURATION", "60"))
+RATE_DEVICES = int(os.environ.get("BENCH_RATE_DEVICES", "100"))
+RATE_DRAIN_S = float(os.environ.get("BENCH_RATE_DRAIN", "240"))  # at most this long to catch up after sending
+BACKLOG_HOURS = int(os.environ.get("BENCH_BACKLOG_HOURS", "8640"))  # 0: no backlog row
 
 
 def _table(rows: list[dict]) -> str:
@@ -115,19 +126,74 @@ def e2e_rows() -> list[dict]:
         rows.append(
             {
                 "metric": "end-to-end readings/s with the sandbox's AWS/DynamoDB + AWS/SQS metrics on, vs off "
-                "(same run, same readings; 'naive' = metrics off; ratio near 1 = no slowdown)",
+                f"('naive' = off; medians of {METRICS_PAIRS} interleaved off/on pairs; ratio = median of the pairs' "
+                f"on/off ratios {', '.join(f'{r:.2f}' for r in rates['metrics_ratios'])}; near 1 = no slowdown)",
                 "unit": "readings/s",
                 "ours": rates["metrics_on"],
                 "naive": rates["metrics_off"],
-                "ratio": rates["metrics_on"] / rates["metrics_off"],
+                "ratio": rates["metrics_ratio"],
             }
         )
+        rows += _rate_rows(stack, state_dir, naive_handler)
         from api_bench import run_api_bench
 
         print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
         return rows + run_api_bench(stack, state_dir)
     finally:
         deploy.down(state_dir=state_dir)
+
+
+def _rate_rows(stack, state_dir, naive_handler) -> list[dict]:
+    """Sustained readings/s at RATE for RATE_DURATION_S (tests/bench/rate_bench.py), ours vs naive in the same run,
+    and the backlog case: a year of one device's hourly readings sent at once, then the runtime until idle."""
+    from rate_bench import backlog, sustained
+
+    figures = {}
+    for label, override in (("ours", None), ("naive", naive_handler)):
+        print(f"bench: {RATE:.0f} readings/s for {RATE_DURATION_S:.0f} s ({label})", file=sys.stderr)
+        figures[label] = sustained(
+            stack,
+            state_dir,
+            rate=RATE,
+            duration=RATE_DURATION_S,
+            devices=RATE_DEVICES,
+            prefix=f"rate-{label}-",
+            override=override,
+            drain_s=RATE_DRAIN_S,
+        )
+        print(f"  {figures[label]}", file=sys.stderr)
+    ours, naive = figures["ours"], figures["naive"]
+
+    def complete(f: dict) -> str:
+        return f"{f['stored']}/{f['sent']} stored, {f['rolled_up']} rolled up"
+
+    rows = [
+        {
+            "metric": f"sustained end to end at {RATE:.0f}/s for {RATE_DURATION_S:.0f} s, {RATE_DEVICES} devices: "
+            "sent / "
+            f"(last rollup - first send) (goal ≥ 1,000; ours {complete(ours)}; naive {complete(naive)})",
+            "unit": "readings/s",
+            "ours": ours["readings_per_s"],
+            "naive": naive["readings_per_s"],
+            "ratio": ours["readings_per_s"] / naive["readings_per_s"],
+        }
+    ]
+    if BACKLOG_HOURS:
+        print(f"bench: backlog of {BACKLOG_HOURS} hourly readings of one device", file=sys.stderr)
+        b = backlog(stack, state_dir, hours=BACKLOG_HOURS)
+        print(f"  {b}", file=sys.stderr)
+        rows.append(
+            {
+                "metric": f"backlog: {BACKLOG_HOURS} hourly readings of one device sent at once, then run --until-idle "
+                f"(goal: minutes; {b['stored']} stored, {b['rolled_up']} rolled up in {b['rollup_invocations']} "
+                "rollup invocations)",
+                "unit": "s",
+                "ours": b["seconds"],
+                "naive": None,
+                "ratio": None,
+            }
+        )
+    return rows
 
 
 def _metrics_switch(endpoint: str, on: bool) -> None:
@@ -142,27 +208,43 @@ def _metrics_switch(endpoint: str, on: bool) -> None:
 
 
 def _metrics_on_off(stack, state_dir, kinesis) -> dict:
-    """Readings/s of the deployed pipeline with the sandbox's metrics off and on, in the order off, on, on, off:
-    moto slows down as the sandbox fills up, so each later run is slower whatever it measures, and the
-    symmetric order cancels that trend out of the ratio."""
+    """Readings/s of the deployed pipeline with the sandbox's metrics off and on: METRICS_PAIRS pairs of short runs,
+    each pair in the other order from the last (off-on, on-off, ...), so moto slowing down as the sandbox fills up
+    and the machine's load drifting touch both sides alike. The ratio is the median of the pairs' on/off ratios
+    (one noisy run moves a median of four little); the rates shown are the medians of each side."""
+    import statistics
+
     from opsctl.sandbox import traffic
     from opsctl.sandbox.runtime import runner as runtime
 
     endpoint = stack.target.endpoint_url
-    delivered, seconds = {"metrics_off": 0, "metrics_on": 0}, {"metrics_off": 0.0, "metrics_on": 0.0}
+    rates: dict[str, list[float]] = {"metrics_off": [], "metrics_on": []}
+    ratios = []
     try:
-        for i, on in enumerate((False, True, True, False)):
-            label = "metrics_on" if on else "metrics_off"
-            _metrics_switch(endpoint, on)
-            items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS // 2, seed=100 + i), [])
-            traffic.send(kinesis, stack.get("stream_name"), items)
-            t0 = time.perf_counter()
-            summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True)
-            seconds[label] += time.perf_counter() - t0
-            delivered[label] += sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
+        for pair in range(METRICS_PAIRS):
+            order = (False, True) if pair % 2 == 0 else (True, False)
+            got = {}
+            for j, on in enumerate(order):
+                label = "metrics_on" if on else "metrics_off"
+                _metrics_switch(endpoint, on)
+                items = traffic.mix(
+                    traffic.readings(E2E_DEVICES, max(100, E2E_RECORDS // 4), seed=100 + 2 * pair + j), []
+                )
+                traffic.send(kinesis, stack.get("stream_name"), items)
+                t0 = time.perf_counter()
+                summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True)
+                seconds = time.perf_counter() - t0
+                got[label] = sum(m["records_delivered"] for m in summary.to_dict()["mappings"]) / seconds
+                rates[label].append(got[label])
+            ratios.append(got["metrics_on"] / got["metrics_off"])
     finally:
         _metrics_switch(endpoint, True)
-    return {label: delivered[label] / seconds[label] for label in delivered}
+    return {
+        "metrics_on": statistics.median(rates["metrics_on"]),
+        "metrics_off": statistics.median(rates["metrics_off"]),
+        "metrics_ratio": statistics.median(ratios),
+        "metrics_ratios": ratios,
+    }
 
 
 def main() -> int:

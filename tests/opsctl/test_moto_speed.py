@@ -162,3 +162,134 @@ def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_wo
     assert [int(i["ts"]["N"]) for i in by_site["Items"]] == [10, 20, 30, 40, 50]
     scanned = ddb.scan(TableName="readings")["Items"]
     assert len(scanned) == 15  # a Scan still sees every partition
+
+
+def _read_all(kinesis, shard_id: str, iterator_type: str = "TRIM_HORIZON", limit: int = 7, **kw) -> list[bytes]:
+    it = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard_id, ShardIteratorType=iterator_type, **kw)
+    it, out = it["ShardIterator"], []
+    while True:
+        resp = kinesis.get_records(ShardIterator=it, Limit=limit)
+        out += [r["Data"] for r in resp["Records"]]
+        if not resp["Records"]:
+            return out
+        it = resp["NextShardIterator"]
+
+
+def test_kinesis_reads_page_through_a_shard_in_order_from_every_kind_of_iterator(aws):
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName="readings", ShardCount=1)
+    sent = [f"r{i:03d}".encode() for i in range(50)]
+    for start in range(0, 50, 20):  # several PutRecords calls: sequence numbers go on across calls
+        resp = kinesis.put_records(
+            StreamName="readings", Records=[{"Data": d, "PartitionKey": "k"} for d in sent[start : start + 20]]
+        )
+        assert resp["FailedRecordCount"] == 0
+    seqs = [int(r["SequenceNumber"]) for r in resp["Records"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    shard = kinesis.list_shards(StreamName="readings")["Shards"][0]
+    assert int(shard["SequenceNumberRange"]["StartingSequenceNumber"]) in (0, 1)
+    assert _read_all(kinesis, shard["ShardId"]) == sent  # pages of 7: every record once, in order
+    assert _read_all(kinesis, shard["ShardId"], limit=1000) == sent
+    tenth = kinesis.get_records(
+        ShardIterator=kinesis.get_shard_iterator(
+            StreamName="readings", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"],
+        Limit=10,
+    )["Records"][-1]["SequenceNumber"]
+    assert _read_all(kinesis, shard["ShardId"], "AT_SEQUENCE_NUMBER", StartingSequenceNumber=tenth) == sent[9:]
+    assert _read_all(kinesis, shard["ShardId"], "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=tenth) == sent[10:]
+    assert _read_all(kinesis, shard["ShardId"], "LATEST") == []
+    latest = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard["ShardId"], ShardIteratorType="LATEST")
+    kinesis.put_record(StreamName="readings", Data=b"after", PartitionKey="k")
+    after = kinesis.get_records(ShardIterator=latest["ShardIterator"])
+    assert [r["Data"] for r in after["Records"]] == [b"after"] and after["MillisBehindLatest"] == 0
+
+
+def test_kinesis_records_survive_a_split_and_a_merge_in_the_children(aws):
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName="readings", ShardCount=1)
+    sent = [f"r{i}".encode() for i in range(12)]
+    kinesis.put_records(StreamName="readings", Records=[{"Data": d, "PartitionKey": d.decode()} for d in sent])
+    kinesis.update_shard_count(StreamName="readings", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    shards = kinesis.list_shards(StreamName="readings")["Shards"]
+    read = [d for s in shards for d in _read_all(kinesis, s["ShardId"])]
+    assert set(sent) <= set(read)  # moto re-puts a split parent's records: none is lost
+    kinesis.put_records(StreamName="readings", Records=[{"Data": b"late", "PartitionKey": "p"}])
+    read = [d for s in kinesis.list_shards(StreamName="readings")["Shards"] for d in _read_all(kinesis, s["ShardId"])]
+    assert b"late" in read
+
+
+def test_kinesis_puts_and_reads_of_one_shard_from_many_threads_lose_nothing_and_never_fail(aws):
+    """The moto server answers in threads: a read used to iterate a shard's records while a put appended to them
+    ("OrderedDict mutated during iteration"). A reader slowed down inside its pass is overtaken by writers."""
+    import threading
+
+    from moto.kinesis import models
+
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName="readings", ShardCount=1)
+    kinesis.put_records(StreamName="readings", Records=[{"Data": b"first", "PartitionKey": "k"}])
+    original_record = models.Record.__init__
+
+    def slow_record(self, *args, **kwargs):  # widens the window in which a put holds the shard
+        time.sleep(0.001)
+        original_record(self, *args, **kwargs)
+
+    models.Record.__init__ = slow_record
+    errors: list[BaseException] = []
+
+    def put(n: int) -> None:
+        try:
+            for i in range(5):
+                kinesis.put_records(
+                    StreamName="readings",
+                    Records=[{"Data": f"{n}-{i}-{j}".encode(), "PartitionKey": "k"} for j in range(20)],
+                )
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+
+    shard = kinesis.list_shards(StreamName="readings")["Shards"][0]["ShardId"]
+    try:
+        writers = [threading.Thread(target=put, args=(n,)) for n in range(4)]
+        for w in writers:
+            w.start()
+        seen: list[bytes] = []
+        it = kinesis.get_shard_iterator(StreamName="readings", ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        while any(w.is_alive() for w in writers):
+            resp = kinesis.get_records(ShardIterator=it, Limit=50)
+            seen += [r["Data"] for r in resp["Records"]]
+            it = resp["NextShardIterator"]
+        for w in writers:
+            w.join()
+        while True:
+            resp = kinesis.get_records(ShardIterator=it, Limit=50)
+            if not resp["Records"]:
+                break
+            seen += [r["Data"] for r in resp["Records"]]
+            it = resp["NextShardIterator"]
+    finally:
+        models.Record.__init__ = original_record
+    assert errors == []
+    assert len(seen) == len(set(seen)) == 1 + 4 * 5 * 20
+
+
+def test_sending_still_deduplicates_on_content_in_fifo_queues_and_attributes_stay_whole(aws):
+    sqs = aws("sqs")
+    fifo = sqs.create_queue(
+        QueueName="jobs.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    plain = sqs.create_queue(QueueName="jobs", Attributes={"DelaySeconds": "0"})["QueueUrl"]
+    for _ in range(2):  # the same body twice: one message on a content-deduplicated FIFO queue
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    sqs.send_message_batch(
+        QueueUrl=plain, Entries=[{"Id": str(i), "MessageBody": "same"} for i in range(3)]
+    )  # a standard queue keeps all three
+    got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in got] == ["same"]
+    attrs = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "3" and attrs["DelaySeconds"] == "0"
+    assert "QueueArn" in attrs and "MessageRetentionPeriod" in attrs
+    fifo_attrs = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert fifo_attrs["ContentBasedDeduplication"] == "true" and fifo_attrs["FifoQueue"] == "true"
