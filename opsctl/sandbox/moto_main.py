@@ -71,106 +71,6 @@ def quiet_access_log() -> None:
     MotoRequestHandler._sandbox_quiet = True
 
 
-def keep_alive_connections() -> None:
-    """Patches moto's request handler so a client's connection serves request after request (idempotent).
-
-    werkzeug's development server answers every request with `Connection: close` (http.server cannot skip the
-    part of a request body an application left unread, so the next request line could be garbage). Every boto3
-    call then opened a new TCP connection and the server started a new thread for it: at 1,000 readings/s that
-    was a few hundred connections a second. Here the handler reads each request body (Content-Length bytes) before
-    the application runs and hands the application those bytes, so the connection is always at the next request
-    line and can stay open. A chunked request body, a short read or a client that asked to close: closed as before.
-
-    After each response werkzeug also discards whatever the client sent next (it waits 10 ms for it, since it
-    closes the connection anyway): on a kept connection that would swallow the client's next request. For a request
-    whose body was read here there is nothing left to discard, so that wait is skipped (werkzeug.serving's view of
-    the `selectors` module reports nothing to read for such a request; every other use is the real module).
-
-    Only boto3's clients (the runtime, `sandbox traffic`, opsctl: the sandbox's hot path) keep their connections:
-    one `sandbox up` with kept connections failed when Terraform's Go SDK retried a CreateTopicRule that had been
-    served (409 "already exists"), which was not understood in the time there was, so Terraform's requests are
-    served one per connection as before.
-
-    Every accepted connection gets TCP_NODELAY: werkzeug writes a response's headers and body in two sends, and on a
-    kept connection Nagle's algorithm held the body back until the client's delayed ACK of the headers, 40 ms later
-    (46.6 ms per GetItem against 3.3 ms with it, one client, idle machine)."""
-    import contextlib
-    import io
-    import selectors
-    import socket
-    import threading
-
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug import serving
-
-    if getattr(MotoRequestHandler, "_sandbox_keep_alive", False):
-        return
-    request = threading.local()  # one connection per server thread: this thread's current request
-
-    class NothingToDiscard:
-        def register(self, *args, **kwargs) -> None:
-            pass
-
-        def select(self, timeout=None) -> list:
-            return []
-
-        def close(self) -> None:
-            pass
-
-    class WerkzeugSelectors:
-        EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-        def __getattr__(self, name: str):
-            return getattr(selectors, name)
-
-        @staticmethod
-        def DefaultSelector():
-            return NothingToDiscard() if getattr(request, "body_read", False) else selectors.DefaultSelector()
-
-    original_make_environ = MotoRequestHandler.make_environ
-    original_send_header = MotoRequestHandler.send_header
-    original_setup = MotoRequestHandler.setup
-
-    def setup(self) -> None:
-        original_setup(self)
-        with contextlib.suppress(OSError, AttributeError):  # not a TCP socket: nothing to tune
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def make_environ(self) -> dict:
-        environ = original_make_environ(self)
-        self._sandbox_body_read = request.body_read = False
-        if "Botocore/" not in (self.headers.get("User-Agent") or ""):
-            return environ  # Terraform's Go SDK and everything else: one request per connection, as before
-        if environ.get("wsgi.input_terminated"):  # chunked: the application reads it as it likes; closed after
-            return environ
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return environ
-        body = self.rfile.read(length) if length > 0 else b""
-        if length < 0 or len(body) != length:  # the client went away mid-body: closed as before
-            return environ
-        environ["wsgi.input"] = io.BytesIO(body)
-        self._sandbox_body_read = request.body_read = True
-        return environ
-
-    def send_header(self, keyword: str, value: str) -> None:
-        if (
-            keyword.lower() == "connection"
-            and value.lower() == "close"
-            and getattr(self, "_sandbox_body_read", False)
-            and not self.close_connection  # the client asked for keep-alive (HTTP/1.1's default)
-        ):
-            return
-        original_send_header(self, keyword, value)
-
-    serving.selectors = WerkzeugSelectors()  # type: ignore[assignment]
-    MotoRequestHandler.setup = setup
-    MotoRequestHandler.make_environ = make_environ
-    MotoRequestHandler.send_header = send_header
-    MotoRequestHandler._sandbox_keep_alive = True
-
-
 def main(argv: list[str] | None = None) -> None:
     from opsctl.sandbox import (
         cw_metrics,
@@ -186,7 +86,6 @@ def main(argv: list[str] | None = None) -> None:
 
     disable_queue_delivery()
     quiet_access_log()
-    keep_alive_connections()
     iam.install()
     log_filters.install()
     dynamodb_capacity.install()  # before limits: a request DynamoDB refuses as invalid consumes nothing
