@@ -228,3 +228,87 @@ def test_the_fault_command_says_what_is_wrong_in_one_line(tmp_path):
     proc = opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS + 1))  # the option's bound is the store's
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS)).returncode == 1  # in bounds: no sandbox
+
+
+# -- function-crash: the local runtime reads the store and fails the invocation as Lambda reports a crashed runtime
+
+CRASH_HANDLER = """
+import os
+
+
+def handler(event, context):
+    with open(os.environ["RAN"], "a") as f:  # one line per invocation the handler really ran
+        f.write(context.aws_request_id + "\\n")
+    return {"ok": event["n"]}
+"""
+
+
+def _deployed_function(endpoint: str, tmp_path, name: str):
+    from opsctl.core.packaging import build_zip
+
+    src = tmp_path / "src"
+    (src / "crashfn").mkdir(parents=True)
+    (src / "crashfn" / "__init__.py").write_text("")
+    (src / "crashfn" / "handler.py").write_text(CRASH_HANDLER)
+    zip_path = tmp_path / "functions.zip"
+    build_zip(src, zip_path)
+    role = _client(endpoint, "iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fn = _client(endpoint, "lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="crashfn.handler.handler",
+        Code={"ZipFile": zip_path.read_bytes()},
+        Timeout=10,
+        Environment={"Variables": {"RAN": str(tmp_path / "ran.txt")}},
+    )
+    return fn["FunctionArn"], zip_path
+
+
+def test_an_invocation_that_starts_in_a_function_crash_window_fails_as_lambda_reports_a_crashed_runtime(
+    clean, tmp_path
+):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox.runtime.function import FunctionRunner, MetricSink
+
+    arn, zip_path = _deployed_function(clean, tmp_path, "crashy")
+    target = AwsTarget(region=REGION, endpoint_url=clean, sandbox=True)
+    runner = FunctionRunner(
+        target, state_dir=tmp_path / "state", zip_path=zip_path, metrics=MetricSink(_client(clean, "cloudwatch"))
+    )
+    runner.crashes.poll_s = 0  # read the store before every invocation (the runtime reads it once a second)
+    try:
+        fn = runner.function(arn)
+        assert runner.invoke(fn, {"n": 1}).result == {"ok": 1}
+        faults.start_fault(clean, "function-crash", "crashy", 30)
+        assert [f["kind"] for f in faults.list_faults(clean)] == ["function-crash"]  # what `sandbox status` lists
+        crashed = runner.invoke(fn, {"n": 2})
+        assert crashed.function_error and crashed.result is None
+        assert crashed.error_type == "Runtime.ExitError"
+        assert crashed.error_message == f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1"
+        assert not runner.crashes.crashing("another-function")
+        faults.clear_faults(clean)
+        assert runner.invoke(fn, {"n": 3}).result == {"ok": 3}
+    finally:
+        runner.close()
+    ran = (tmp_path / "ran.txt").read_text().split()
+    assert len(ran) == 2 and crashed.request_id not in ran  # the crashed invocation never ran the handler
+    log = (tmp_path / "state" / "logs" / "crashy.log").read_text()
+    # The lines Lambda writes for it, after its REPORT (the log-alert subscription filter matches "Runtime exited").
+    assert f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1\nRuntime.ExitError" in log
+    assert log.index(f"REPORT RequestId: {crashed.request_id}") < log.index(f"RequestId: {crashed.request_id} Error")
+
+
+def test_the_runtime_sees_a_crash_window_by_its_own_start_and_end(clean):
+    now = [time.time()]
+    watch = faults.CrashWatch(clean, poll_s=1.0, clock=lambda: now[0])
+    assert not watch.crashing("fn")  # read: nothing under way
+    faults.start_fault(clean, "function-crash", "fn", 5)
+    assert not watch.crashing("fn")  # not read again within poll_s: seen up to a second late
+    now[0] += 1.0
+    assert watch.crashing("fn") and not watch.crashing("other")
+    now[0] += 5.0  # past its end: no crash, even before the next read of the store shows it gone
+    watch.poll_s = 60.0
+    assert not watch.crashing("fn")
+    assert not faults.CrashWatch(None).crashing("fn")  # a target without a sandbox server: never
+    assert not faults.CrashWatch("http://127.0.0.1:9").crashing("fn")  # a server that does not answer: none
