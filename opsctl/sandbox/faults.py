@@ -101,9 +101,11 @@ class FaultStore:
         with self._lock:
             return any(f.kind == kind and f.target == target and f.ends_at > now for f in self._faults)
 
-    def clear(self) -> int:
+    def clear(self, kind: str | None = None, target: str | None = None) -> int:
+        """Ends every fault now, or only the one of `kind` on `target`; returns how many ended."""
         with self._lock:
-            n, self._faults = len(self._faults), []
+            kept = [f for f in self._faults if kind is not None and (f.kind, f.target) != (kind, target)]
+            n, self._faults = len(self._faults) - len(kept), kept
         return n
 
 
@@ -114,7 +116,8 @@ FAULTS = FaultStore()
 
 
 def _control(environ, start_response):
-    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear); None otherwise."""
+    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear, or with a body
+    {kind, target} end that one); None otherwise."""
     if environ.get("PATH_INFO", "") != PATH:
         return None
     method = environ.get("REQUEST_METHOD")
@@ -123,7 +126,15 @@ def _control(environ, start_response):
     if method == "GET":
         body = {"faults": [f.to_dict() for f in FAULTS.active()]}
     elif method == "DELETE":
-        body = {"cleared": FAULTS.clear()}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            one = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        except ValueError:
+            one = {}
+        if isinstance(one, dict) and one.get("kind"):
+            body = {"cleared": FAULTS.clear(str(one["kind"]), str(one.get("target", "")))}
+        else:
+            body = {"cleared": FAULTS.clear()}
     elif method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
@@ -388,6 +399,11 @@ def list_faults(endpoint: str) -> list[dict]:
 def clear_faults(endpoint: str) -> int:
     """Ends every fault at once; returns how many were under way."""
     return int(_call(endpoint, "DELETE")["cleared"])
+
+
+def end_fault(endpoint: str, kind: str, target: str) -> int:
+    """Ends the fault of `kind` on `target` now (the others run on); returns 1 if it was under way, else 0."""
+    return int(_call(endpoint, "DELETE", {"kind": kind, "target": target})["cleared"])
 
 
 # Which stack output names a kind's default target (the resource the ingest path writes to).

@@ -5,6 +5,7 @@ server and applied in its request path, so any client gets AWS's own error codes
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import urllib.request
 
@@ -285,7 +286,9 @@ def test_an_invocation_that_starts_in_a_function_crash_window_fails_as_lambda_re
         crashed = runner.invoke(fn, {"n": 2})
         assert crashed.function_error and crashed.result is None
         assert crashed.error_type == "Runtime.ExitError"
-        assert crashed.error_message == f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1"
+        assert (
+            crashed.error_message == f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1"
+        )
         assert not runner.crashes.crashing("another-function")
         faults.clear_faults(clean)
         assert runner.invoke(fn, {"n": 3}).result == {"ok": 3}
@@ -312,3 +315,68 @@ def test_the_runtime_sees_a_crash_window_by_its_own_start_and_end(clean):
     assert not watch.crashing("fn")
     assert not faults.CrashWatch(None).crashing("fn")  # a target without a sandbox server: never
     assert not faults.CrashWatch("http://127.0.0.1:9").crashing("fn")  # a server that does not answer: none
+
+
+def test_one_fault_can_end_early_while_the_others_run_on(clean):
+    faults.start_fault(clean, "function-crash", "ingest", 60)
+    faults.start_fault(clean, "function-crash", "rollup", 60)
+    assert faults.end_fault(clean, "function-crash", "ingest") == 1
+    assert faults.end_fault(clean, "function-crash", "ingest") == 0  # already over
+    assert [(f["kind"], f["target"]) for f in faults.list_faults(clean)] == [("function-crash", "rollup")]
+
+
+def test_a_crashing_stream_consumer_gives_up_one_record_after_the_passes_the_drill_plans(clean, tmp_path):
+    """The drill's crash pass (opsctl.sandbox.drill.crash_passes) against the real local runtime: a batch whose
+    every invocation crashes is bisected down to one record, retried, and that record is sent to the mapping's
+    on-failure queue on exactly the planned pass, not one pass earlier."""
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox import drill
+    from opsctl.sandbox.runtime import runner as runtime
+
+    arn, zip_path = _deployed_function(clean, tmp_path, "crashing-consumer")
+    kinesis, sqs = _client(clean, "kinesis"), _client(clean, "sqs")
+    kinesis.create_stream(StreamName="crash-stream", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName="crash-stream")["StreamDescriptionSummary"]["StreamARN"]
+    queue = sqs.create_queue(QueueName="crash-failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = _client(clean, "lambda").create_event_source_mapping(
+        EventSourceArn=stream_arn,
+        FunctionName=arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+        MaximumRetryAttempts=3,
+        BisectBatchOnFunctionError=True,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    for start in range(0, 100, 50):
+        kinesis.put_records(
+            StreamName="crash-stream",
+            Records=[{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(start, start + 50)],
+        )
+    target = AwsTarget(region=REGION, endpoint_url=clean, sandbox=True)
+    passes = drill.crash_passes(100, 3, bisect=True)
+    faults.start_fault(clean, "function-crash", "crashing-consumer", 120)
+    try:
+
+        def run(n: int) -> dict:
+            (m,) = [
+                x
+                for x in runtime.run(target, state_dir=tmp_path / "rt", zip_path=zip_path, max_passes=n).to_dict()[
+                    "mappings"
+                ]
+                if x["uuid"] == mapping["UUID"]
+            ]
+            return m
+
+        early = run(passes - 1)  # a fresh runtime: the batch starts over from the shard's checkpoint
+        assert early["function_errors"] == passes - 1 and early["on_failure_records"] == 0
+        planned = run(passes)
+        assert planned["function_errors"] == passes and planned["on_failure_records"] == 1
+        assert planned["on_failure_batch_records"] == 1
+    finally:
+        faults.end_fault(clean, "function-crash", "crashing-consumer")
+    assert not (tmp_path / "ran.txt").exists()  # the handler never ran: every invocation crashed
+    body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["responseContext"]["functionError"] == "Unhandled"
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert body["requestContext"]["approximateInvokeCount"] == passes  # every invocation its records were part of
