@@ -23,8 +23,9 @@ Kinds, and what AWS answers in each case (the error codes and messages are AWS's
 - function-crash: every invocation of the function (target: its name) that starts in the window fails as Lambda
   reports a runtime that exited while running it: the handler does not return, the invocation is a function
   error `Runtime.ExitError` ("RequestId: <id> Error: Runtime exited with error: exit status 1"), counted in
-  AWS/Lambda Errors, and the log ends with that line (the Lambda developer guide, "Troubleshoot invocation issues
-  in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html). No AWS API applies
+  AWS/Lambda Errors, and the log ends with that line (the Lambda developer guide, "Troubleshoot execution issues
+  in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-execution.html; a captured log:
+  https://github.com/aws/aws-lambda-python-runtime-interface-client/issues/10). No AWS API applies
   it: the store only holds it, and the local runtime (`runtime/function.py`, the one that plays Lambda) reads the
   store (`CrashWatch`) before each invocation it starts."""
 

@@ -35,9 +35,15 @@ from typing import ClassVar
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.sandbox import limits
-from opsctl.sandbox.runtime.credentials import role_session
 from opsctl.sandbox.faults import CrashWatch
-from opsctl.sandbox.runtime.lambda_log import EXIT_ERROR_TYPE, EXIT_STATUS, TIMEOUT_ERROR_TYPE, LoggingConfig, RuntimeLog
+from opsctl.sandbox.runtime.credentials import role_session
+from opsctl.sandbox.runtime.lambda_log import (
+    EXIT_ERROR_TYPE,
+    EXIT_STATUS,
+    TIMEOUT_ERROR_TYPE,
+    LoggingConfig,
+    RuntimeLog,
+)
 
 Handler = Callable[[dict, object], object]
 

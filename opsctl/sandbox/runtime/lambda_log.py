@@ -125,7 +125,9 @@ class RuntimeLog:
     def runtime_exit(self, request_id: str) -> list[str]:
         """What Lambda writes after REPORT when the runtime exited during the invocation (Text format; in JSON the
         platform records' errorType says it): `RequestId: <id> Error: Runtime exited with error: exit status 1`
-        and `Runtime.ExitError`, one event (https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html)."""
+        and `Runtime.ExitError`, one event
+        (https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-execution.html; a captured log:
+        https://github.com/aws/aws-lambda-python-runtime-interface-client/issues/10)."""
         if self.config.json:
             return []
         return [f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}\n{EXIT_ERROR_TYPE}"]
