@@ -43,7 +43,6 @@ ROLLUP_ERRORS_MONITOR = "rollup_error_rate"  # a function-crash fault on the rol
 ROLLUP_DLQ_MONITOR = "rollup_dlq_not_empty"  # a job crashed on maxReceiveCount receives: moved to the rollup DLQ
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
 MINUTE_WORK_S = 50  # seconds a slow minute's burst, faults and two passes take at most (the throttle window is 20)
-METRICS_PUBLISHED_S = 3  # seconds into a minute by which the sandbox has published the minute before
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
 ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
 # takes a few seconds to start: the window must still be open when it writes)
@@ -493,11 +492,9 @@ def run(
             )
             faults.end_fault(endpoint, "function-crash", ingest_fn)
             d.log("incident", f"(the crash window on {ingest_fn} ends)", "ended")
-    # (c) what fired. The server publishes a minute's AWS metrics once the minute is over (cw_metrics): look after
-    # the last slow minute has closed, before the catch-up, whose length (seconds to minutes, with the machine's
-    # load) must not decide whether its 3-of-5 alarms are still inside their window when they are read.
-    _wait_until((time.time() // period + 1) * period + METRICS_PUBLISHED_S)
-    _publish_current_minute(endpoint)
+    # (c) what fired: read at once, in the last slow minute, before the catch-up. `opsctl monitors` judges the
+    # periods up to the one holding now, so waiting for the next minute would leave the newest period empty and a
+    # 5-of-5 alarm (--full's critical ones) could never be met; the server publishes the running minute first.
     proc = d.opsctl(
         "detect",
         "monitors",

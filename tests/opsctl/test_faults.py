@@ -380,3 +380,33 @@ def test_a_crashing_stream_consumer_gives_up_one_record_after_the_passes_the_dri
     assert body["responseContext"]["functionError"] == "Unhandled"
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert body["requestContext"]["approximateInvokeCount"] == passes  # every invocation its records were part of
+
+
+def test_the_drill_reads_a_queues_depth_in_the_running_minute_after_publishing_it(clean):
+    """`opsctl monitors` judges the periods up to the one holding now; a queue's 1-period alarm reads only the running
+    minute, which the server publishes when it ends. The drill has it published first: the depth it sampled."""
+    from opsctl.sandbox import drill
+
+    sqs, cloudwatch = _client(clean, "sqs"), _client(clean, "cloudwatch")
+    if time.time() % 60 > 45:  # the whole test within one minute, before the server publishes it itself
+        time.sleep(61 - time.time() % 60)
+    queue = sqs.create_queue(QueueName="drill-depth-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    minute = dt.datetime.fromtimestamp(time.time() // 60 * 60, dt.UTC)
+
+    def depth() -> list[float]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[{"Name": "QueueName", "Value": "drill-depth-dlq"}],
+            StartTime=minute,
+            EndTime=minute + dt.timedelta(seconds=60),
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return [p["Maximum"] for p in points]
+
+    assert depth() == []  # not published while the minute runs
+    drill._publish_current_minute(clean)
+    assert depth() == [2.0]
