@@ -5,17 +5,23 @@ When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
 warning threshold for the alarm's datapoints_to_alarm minutes. In those same minutes DynamoDB has a bad spell
 (`opsctl sandbox fault`: a few seconds of HTTP 500s, then of throttling, on the readings table, which the ingest
-function's retries ride out: `table_system_errors`, `table_write_throttles`) and one device sends more than its
-shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused).
+function's retries ride out: `table_system_errors`, `table_write_throttles`), one device sends more than its
+shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused),
+and the functions' runtimes crash (`function-crash`): the rollup worker on every job it receives, the ingest
+consumer on a second pass each minute, the first time for as many passes as a batch needs to be bisected down and
+run out of retries. Lambda counts the Errors (`ingest_error_rate`, `rollup_error_rate`), the crashed records go to
+the ingest on-failure queue (`ingest_failure_queue_not_empty`) and a job received maxReceiveCount times to the
+rollup DLQ (`rollup_dlq_not_empty`), from the AWS/SQS depths the sandbox publishes.
 `opsctl monitors` then shows the alarms and their runbooks; the drill runs the runbooks' commands (diagnose,
-mitigate, verify); after the catch-up a poison burst arrives and is quarantined: `ingest_poison_burst`.
+mitigate, verify); after the catch-up a poison burst arrives and is quarantined: `ingest_poison_burst`; the
+failure queue and the DLQ are replayed (`opsctl replay-dlq --source ingest|rollup`).
 It waits until every monitor that fired is OK again (CloudWatch needs the breaching minutes to leave the window,
-so the waits of all the alarms overlap: ~8 minutes in all), and accounts for every record it sent: each valid
-reading in the table, each poison record in the quarantine by reason, anything left on the ingest on-failure
-queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is written by the drill, no
-threshold is changed. `--full` lets the backlog age past the critical threshold first (~20 minutes), which also
-fires `ingest_iterator_age_critical` and `stream_iterator_age`. Every other catalog monitor is listed in the
-result (`not_exercised`) with the reason it cannot be pushed over honestly in a drill."""
+so the waits of all the alarms overlap: ~9 minutes in all), and accounts for every record it sent: each valid
+reading in the table, each poison record in the quarantine by reason, the failure queue and the DLQ empty.
+Nothing is faked: no metric is written by the drill, no threshold is changed. `--full` lets the backlog age past
+the critical threshold first (~20 minutes), which also fires `ingest_iterator_age_critical` and
+`stream_iterator_age`. Every other catalog monitor is listed in the result (`not_exercised`) with the reason it
+cannot be pushed over honestly in a drill."""
 
 from __future__ import annotations
 
