@@ -423,10 +423,14 @@ def run(
     # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes. In the
     # same minutes DynamoDB fails, then throttles, the readings table for a few seconds (the ingest function's
     # retries ride it out) and one device sends more than its shard takes in a second.
+    # Slow minute i is the i-th minute from the first: each starts with its hot burst, faults and pass (its
+    # breaching datapoints). A minute whose crash pass runs past its end (a loaded machine) delays the next one's
+    # start by as much, never by a whole minute: a 5-of-5 alarm (--full) needs every one of the minutes.
+    first_minute = time.time() // period * period
+    if time.time() % period > period - MINUTE_WORK_S:
+        first_minute += period
     for i in range(passes):
-        # Each slow minute's faults, hot burst and pass fall in one minute: they are its breaching datapoints.
-        if i or time.time() % period > period - MINUTE_WORK_S:
-            _wait_until((time.time() // period + 1) * period + 1)
+        _wait_until(first_minute + i * period + 1)
         if i < hot_minutes:
             hot = _readings(f"drill{run_id}h{i}", 1, HOT_DEVICE_BURST, seed + 10 + i)
             refused = _send(
