@@ -233,6 +233,14 @@ def _monitor_states(proc: subprocess.CompletedProcess) -> dict[str, str]:
         return {}
 
 
+def _monitor_reasons(proc: subprocess.CompletedProcess) -> dict[str, str]:
+    """Each monitor's reason as `opsctl monitors` gave it (the periods it judged): what a problem shows."""
+    try:
+        return {m["id"]: str(m.get("reason", "")) for m in json.loads(proc.stdout)["monitors"]}
+    except (ValueError, KeyError):
+        return {}
+
+
 @dataclass(frozen=True)
 class IngestMapping:
     shards: int  # open shards of the ingest stream
@@ -522,6 +530,7 @@ def run(
         ),
     )
     during = _monitor_states(proc)
+    detect_reasons = _monitor_reasons(proc)
     fired = sorted(k for k, v in during.items() if v == "ALARM" and before.get(k) != "ALARM")
     # (d) the runbooks' steps: iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
     d.opsctl(
@@ -656,7 +665,9 @@ def run(
         problems.append(f"no monitor went to ALARM ({MONITOR} was {during.get(MONITOR, '?')})")
     for k in claimed:
         if k not in fired and k != POISON_MONITOR:  # the poison monitor has its own check below
-            problems.append(f"{k} did not go to ALARM (it was {during.get(k, '?')})")
+            problems.append(
+                f"{k} did not go to ALARM (it was {during.get(k, '?')}: {detect_reasons.get(k) or 'no reason given'})"
+            )
     report = [
         {
             "monitor": k,
