@@ -513,6 +513,7 @@ def run(
     # (c) what fired: read at once, in the last slow minute, before the catch-up. `opsctl monitors` judges the
     # periods up to the one holding now, so waiting for the next minute would leave the newest period empty and a
     # 5-of-5 alarm (--full's critical ones) could never be met; the server publishes the running minute first.
+    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "detect",
         "monitors",
