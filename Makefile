@@ -135,7 +135,7 @@ datadog-schema: venv ## refresh terraform/datadog/provider-schema.json from the 
 tf-generate: venv ## rewrite what is generated from the .tf files: module README tables, envs/*/outputs.tf
 	$(PY) scripts/tf_generate.py
 
-drill: venv zip ## incident rehearsal on the sandbox (~8 min; `opsctl sandbox drill --full` ~20 min): spike, poison, DynamoDB faults, a hot device; alarms fire and clear, every reading accounted for
+drill: venv zip ## incident rehearsal on the sandbox (~9 min; `opsctl sandbox drill --full` ~20 min): spike, poison, DynamoDB faults, crashing runtimes, a hot device; alarms fire and clear, every reading accounted for
 	$(OPSCTL) sandbox up
 	$(OPSCTL) sandbox drill
 

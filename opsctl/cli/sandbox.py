@@ -164,13 +164,15 @@ def fault(
     ctx: typer.Context,
     kind: Annotated[
         str | None,
-        typer.Argument(help="dynamodb-throttle, dynamodb-error, sqs-error or s3-error (leave out with --clear)"),
+        typer.Argument(
+            help="dynamodb-throttle, dynamodb-error, sqs-error, s3-error or function-crash (leave out with --clear)"
+        ),
     ] = None,
     target: Annotated[
         str | None,
         typer.Option(
-            help="the table, queue or bucket name "
-            "(default: the readings table, the rollup queue, the quarantine bucket)"
+            help="the table, queue, bucket or function name "
+            "(default: the readings table, the rollup queue, the quarantine bucket, the ingest function)"
         ),
     ] = None,
     seconds: Annotated[
@@ -180,15 +182,20 @@ def fault(
     clear: Annotated[bool, typer.Option("--clear", help="end every fault now")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Inject a window of failures into the sandbox's AWS: DynamoDB throttling or 500s on a table, SQS or S3 500s.
+    """Inject a window of failures into the sandbox's AWS: DynamoDB throttling or 500s on a table, SQS or S3 500s,
+    or a function whose runtime crashes.
 
     Every client sees it (the local runtime's functions, opsctl, your own boto3): the retry and failure paths
-    run end to end. A fault ends by itself after --seconds; `opsctl sandbox status` lists those under way.
+    run end to end. function-crash: each invocation of the function that starts in the window fails as Lambda
+    reports a crashed runtime (Runtime.ExitError, counted in AWS/Lambda Errors; the event source mapping retries,
+    bisects and finally sends the batch to its on-failure destination or the queue's DLQ).
+    A fault ends by itself after --seconds; `opsctl sandbox status` lists those under way.
 
     Examples:
       opsctl sandbox fault dynamodb-error --seconds 90        # the readings table answers 500 for 90 seconds
       opsctl sandbox fault dynamodb-throttle --target telemetry-local-rollups --seconds 120
       opsctl sandbox fault sqs-error --seconds 30             # the rollup queue answers 500 for 30 seconds
+      opsctl sandbox fault function-crash --target telemetry-local-rollup --seconds 60   # its runtime crashes
       opsctl sandbox fault --clear"""
     from opsctl.sandbox import faults, server
 
@@ -570,9 +577,12 @@ def drill(
     verify commands (and the poison-records and, if a failed batch exists, DLQ-replay ones), waits until the
     monitor is OK again, and checks that every record it sent is in the table or quarantined (by reason).
     In the slow minutes, `opsctl sandbox fault` makes the readings table fail (HTTP 500) and throttle for a few
-    seconds, and one device sends more than its shard's 1,000 records/s, so the table's system-error and
-    write-throttle alarms and the stream's write-throttle alarm fire from real metrics too. The default drill
-    skips the critical iterator-age alarms (600,000 ms for 5 of 5 minutes): `--full` runs them (~20 minutes).
+    seconds, one device sends more than its shard's 1,000 records/s, and the ingest and rollup runtimes crash
+    (function-crash: Lambda counts Errors; a crashed batch runs out of retries into the on-failure queue, a crashed
+    rollup job is dead-lettered after maxReceiveCount receives), so the table's system-error and write-throttle
+    alarms, the stream's write-throttle alarm, both functions' error-rate alarms, the failure-queue and the DLQ
+    alarms fire from real metrics too; `opsctl replay-dlq --source ingest|rollup` brings the work back. The default
+    drill skips the critical iterator-age alarms (600,000 ms for 5 of 5 minutes): `--full` runs them (~20 minutes).
     Prints, per exercised monitor, whether it fired and cleared and the runbook command that brought it back,
     and why each other catalog monitor was not exercised.
     Prints a timeline. Exit 0 when something fired, everything recovered and every record is accounted for; 1 otherwise.

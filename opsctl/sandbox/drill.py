@@ -5,17 +5,23 @@ When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
 warning threshold for the alarm's datapoints_to_alarm minutes. In those same minutes DynamoDB has a bad spell
 (`opsctl sandbox fault`: a few seconds of HTTP 500s, then of throttling, on the readings table, which the ingest
-function's retries ride out: `table_system_errors`, `table_write_throttles`) and one device sends more than its
-shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused).
+function's retries ride out: `table_system_errors`, `table_write_throttles`), one device sends more than its
+shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused),
+and the functions' runtimes crash (`function-crash`): the rollup worker on every job it receives, the ingest
+consumer on a second pass each minute, the first time for as many passes as a batch needs to be bisected down and
+run out of retries. Lambda counts the Errors (`ingest_error_rate`, `rollup_error_rate`), the crashed records go to
+the ingest on-failure queue (`ingest_failure_queue_not_empty`) and a job received maxReceiveCount times to the
+rollup DLQ (`rollup_dlq_not_empty`), from the AWS/SQS depths the sandbox publishes.
 `opsctl monitors` then shows the alarms and their runbooks; the drill runs the runbooks' commands (diagnose,
-mitigate, verify); after the catch-up a poison burst arrives and is quarantined: `ingest_poison_burst`.
+mitigate, verify); after the catch-up a poison burst arrives and is quarantined: `ingest_poison_burst`; the
+failure queue and the DLQ are replayed (`opsctl replay-dlq --source ingest|rollup`).
 It waits until every monitor that fired is OK again (CloudWatch needs the breaching minutes to leave the window,
-so the waits of all the alarms overlap: ~8 minutes in all), and accounts for every record it sent: each valid
-reading in the table, each poison record in the quarantine by reason, anything left on the ingest on-failure
-queue replayed with `opsctl replay-dlq --source ingest`. Nothing is faked: no metric is written by the drill, no
-threshold is changed. `--full` lets the backlog age past the critical threshold first (~20 minutes), which also
-fires `ingest_iterator_age_critical` and `stream_iterator_age`. Every other catalog monitor is listed in the
-result (`not_exercised`) with the reason it cannot be pushed over honestly in a drill."""
+so the waits of all the alarms overlap: ~9 minutes in all), and accounts for every record it sent: each valid
+reading in the table, each poison record in the quarantine by reason, the failure queue and the DLQ empty.
+Nothing is faked: no metric is written by the drill, no threshold is changed. `--full` lets the backlog age past
+the critical threshold first (~20 minutes), which also fires `ingest_iterator_age_critical` and
+`stream_iterator_age`. Every other catalog monitor is listed in the result (`not_exercised`) with the reason it
+cannot be pushed over honestly in a drill."""
 
 from __future__ import annotations
 
@@ -37,24 +43,24 @@ POISON_MONITOR = "ingest_poison_burst"  # RecordsQuarantined per minute: the poi
 WRITE_THROTTLE_MONITOR = "stream_write_throughput_exceeded"  # a hot device over its shard's 1,000 records/s
 TABLE_THROTTLE_MONITOR = "table_write_throttles"  # a dynamodb-throttle fault during the slow passes
 TABLE_ERRORS_MONITOR = "table_system_errors"  # a dynamodb-error fault during the slow passes
+ERROR_RATE_MONITOR = "ingest_error_rate"  # a function-crash fault on ingest during each slow minute's first pass
+FAILURE_QUEUE_MONITOR = "ingest_failure_queue_not_empty"  # the crashed batch's retries run out: on-failure queue
+ROLLUP_ERRORS_MONITOR = "rollup_error_rate"  # a function-crash fault on the rollup worker in the slow minutes
+ROLLUP_DLQ_MONITOR = "rollup_dlq_not_empty"  # a job crashed on maxReceiveCount receives: moved to the rollup DLQ
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
-MINUTE_WORK_S = 40  # seconds a slow minute's burst, faults and pass take at most (the throttle window is 20)
-METRICS_PUBLISHED_S = 3  # seconds into a minute by which the sandbox has published the minute before
+MINUTE_WORK_S = 50  # seconds a slow minute's burst, faults and two passes take at most (the throttle window is 20)
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
 ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
 # takes a few seconds to start: the window must still be open when it writes)
 THROTTLE_FAULT_S = 20  # seconds of DynamoDB throttling (the errors come first: a fault of each kind runs at once)
+CRASH_FAULT_S = 120  # seconds the ingest crash window may last at most: the drill ends it after the crash pass
+ROLLUP_CRASH_S = 55  # seconds of rollup crashes from the start of a slow minute's work: both passes, not the next
 FULL_DRILL_MINUTES = 20  # about how long `--full` takes: 10 minutes of backlog age, 5 slow minutes, recovery
 # Every catalog monitor the drill does not push over, and why (tests/e2e/test_drill_sandbox.py checks the rest).
 NOT_EXERCISED = {
-    CRITICAL_MONITOR: "600,000 ms for 5 of 5 minutes: about 20 minutes; run `opsctl sandbox drill --full`",
-    STREAM_AGE_MONITOR: "GetRecords.IteratorAgeMilliseconds over 600,000 ms for 5 of 5 minutes: `--full` only",
-    "ingest_error_rate": "the ingest function turns every AWS error into batchItemFailures and quarantines poison "
-    "(it never raises), so no fault of the sandbox makes Lambda count an Error: table_system_errors is the alarm "
-    "that fires for the same incident",
-    "ingest_failure_queue_not_empty": "a batch reaches it only after 4 invocations that each retry DynamoDB for the "
-    "whole 60 s timeout: ~4 minutes of a blocked shard, which re-breaches the iterator-age alarms; rehearsed by "
-    "tests/e2e/test_faults_sandbox.py (a DynamoDB error window, then replay-dlq)",
+    CRITICAL_MONITOR: f"600,000 ms for 5 of 5 minutes: `opsctl sandbox drill --full` (~{FULL_DRILL_MINUTES} minutes)",
+    STREAM_AGE_MONITOR: "GetRecords.IteratorAgeMilliseconds over 600,000 ms for 5 of 5 minutes: "
+    f"`opsctl sandbox drill --full` (~{FULL_DRILL_MINUTES} minutes)",
     "ingest_failure_queue_oldest_age": "21,600 s (6 h) of a message's age",
     "stream_read_throughput_exceeded": "one consumer per stream: the local poller backs off before the 5 reads/s "
     "would be refused in 3 minutes of 5",
@@ -63,19 +69,18 @@ NOT_EXERCISED = {
     "rollup_throttles": "as ingest_throttles",
     "alert_error_rate": "the log-alert function's own failures are not the ingest incident's",
     "alert_iterator_age": "300,000 ms on the alert stream: a second 10-minute incident",
-    "alert_failure_queue_not_empty": "as ingest_failure_queue_not_empty, on the alert stream",
+    "alert_failure_queue_not_empty": "a second consumer's give-up (the alert stream's), a second incident: the "
+    "same path as ingest_failure_queue_not_empty, which the drill fires",
     "api_5xx_rate": "the read API is not part of the ingest incident",
     "api_p99_latency": "as api_5xx_rate (the sandbox computes its p99: opsctl/sandbox/cw_reads.py)",
-    "rollup_error_rate": "not claimed: the rollup worker reads the readings table and fails while a fault window is "
-    "open, so it fires when its polls fall inside the windows (then it is in `fired` and must clear like the rest), "
-    "which the drill does not control",
     "rollup_queue_oldest_age": "900 s of a rollup job's age",
-    "rollup_dlq_not_empty": "a job reaches the DLQ after maxReceiveCount receives 18 s apart, beyond a fault's "
-    "window the ingest incident needs",
     "rollup_dlq_oldest_age": "345,600 s (4 days)",
     "table_read_throttles": "the ingest incident writes; reads are the read API's",
-    "report_dlq_not_empty": "the capacity report's schedule is not part of the ingest incident",
-    "report_errors": "as report_dlq_not_empty",
+    "report_dlq_not_empty": "the report's DLQ is EventBridge Scheduler's dead-letter queue, and moto never fires "
+    "schedules (the sandbox runs the report with `opsctl sandbox scheduled-report`, a direct invocation): nothing "
+    "on the sandbox can put a failed scheduled invocation there",
+    "report_errors": "Errors Sum per 3,600 s period: a function-crash fault on the report function and `opsctl "
+    "sandbox scheduled-report` would fire it, but it clears only when that hour has left its one-period window",
     "report_not_run": "26 hours without a report",
 }
 # The runbook command each exercised monitor came back after (what the drill ran; the step names the runbook).
@@ -87,7 +92,40 @@ BROUGHT_BACK_BY = {
     WRITE_THROTTLE_MONITOR: "opsctl reshard --recommend --window 1h --dry-run",
     TABLE_THROTTLE_MONITOR: "opsctl status",
     TABLE_ERRORS_MONITOR: "opsctl status",
+    ERROR_RATE_MONITOR: "opsctl status",
+    FAILURE_QUEUE_MONITOR: "opsctl replay-dlq --source ingest --yes",
+    ROLLUP_ERRORS_MONITOR: "opsctl status",
+    ROLLUP_DLQ_MONITOR: "opsctl replay-dlq --source rollup --yes",
 }
+DEFAULT_EXERCISED = [
+    MONITOR,
+    POISON_MONITOR,
+    WRITE_THROTTLE_MONITOR,
+    TABLE_THROTTLE_MONITOR,
+    TABLE_ERRORS_MONITOR,
+    ERROR_RATE_MONITOR,
+    FAILURE_QUEUE_MONITOR,
+    ROLLUP_ERRORS_MONITOR,
+    ROLLUP_DLQ_MONITOR,
+]
+FULL_EXERCISED = [*DEFAULT_EXERCISED, CRITICAL_MONITOR, STREAM_AGE_MONITOR]
+
+
+def exercised(full: bool) -> list[str]:
+    """The monitors the drill claims (and its e2e test checks): --full adds the critical iterator-age ones."""
+    return list(FULL_EXERCISED if full else DEFAULT_EXERCISED)
+
+
+def crash_passes(batch_size: int, max_retry_attempts: int, bisect: bool) -> int:
+    """Passes of one batch per shard until a batch whose every invocation crashes has a record given up: the
+    bisections down to one record (the first half of each split goes first), then its first invocation and its
+    retries, as the mapping (and Lambda) does; -1 retries (infinite) never give up."""
+    assert max_retry_attempts >= 0, "infinite retries: a crashed batch never reaches the on-failure destination"
+    splits, n = 0, batch_size
+    while bisect and n > 1:
+        n //= 2
+        splits += 1
+    return splits + 1 + max_retry_attempts
 
 
 @dataclass
@@ -195,14 +233,67 @@ def _monitor_states(proc: subprocess.CompletedProcess) -> dict[str, str]:
         return {}
 
 
-def _mapping(stack) -> tuple[int, int]:
-    """(open shards of the ingest stream, batch size of the ingest mapping)."""
+def _monitor_reasons(proc: subprocess.CompletedProcess) -> dict[str, str]:
+    """Each monitor's reason as `opsctl monitors` gave it (the periods it judged): what a problem shows."""
+    try:
+        return {m["id"]: str(m.get("reason", "")) for m in json.loads(proc.stdout)["monitors"]}
+    except (ValueError, KeyError):
+        return {}
+
+
+@dataclass(frozen=True)
+class IngestMapping:
+    shards: int  # open shards of the ingest stream
+    batch: int  # the mapping's batch size
+    max_retry_attempts: int  # -1: infinite
+    bisect: bool
+
+
+def _mapping(stack) -> IngestMapping:
     lam = stack.target.client("lambda")
     m = lam.get_event_source_mapping(UUID=stack.get("ingest_mapping_uuid"))
     shards = stack.target.client("kinesis").describe_stream_summary(StreamName=stack.get("stream_name"))[
         "StreamDescriptionSummary"
     ]["OpenShardCount"]
-    return int(shards), int(m.get("BatchSize", 100))
+    retries = m.get("MaximumRetryAttempts")
+    return IngestMapping(
+        int(shards),
+        int(m.get("BatchSize", 100)),
+        -1 if retries is None else int(retries),
+        bool(m.get("BisectBatchOnFunctionError")),
+    )
+
+
+def _depth(stack, output: str) -> int:
+    """Messages in a queue (visible + in flight + delayed), by its stack output."""
+    a = stack.target.client("sqs").get_queue_attributes(
+        QueueUrl=stack.get(output),
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(v) for v in a.values())
+
+
+def _delivered(p: subprocess.CompletedProcess) -> int:
+    return sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"])
+
+
+def _publish_current_minute(endpoint: str) -> None:
+    """Has the sandbox's server publish the current minute's AWS metrics so far (POST /_sandbox/metrics/flush; it
+    publishes a minute itself once the minute is over). `opsctl monitors` judges the periods up to the one holding
+    now, and a 1-minute, 1-period monitor (a queue's depth) has only the current minute: without this it could
+    never read a queue's depth while the minute is still running. What is published is what the server measured:
+    the queue depths sampled now, the requests served so far; the minute's end updates the same datapoints."""
+    import urllib.request
+
+    from opsctl.sandbox.cw_metrics import FLUSH_PATH
+
+    request = urllib.request.Request(endpoint.rstrip("/") + FLUSH_PATH, method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        resp.read()
 
 
 def _wait_until(t: float) -> None:
@@ -271,13 +362,19 @@ def run(
     mon = catalog[age_monitor]
     threshold_ms, unit = thresholds.threshold(mon)
     assert unit == "ms", f"{age_monitor} threshold must be in ms"
-    exercised = [MONITOR, POISON_MONITOR, WRITE_THROTTLE_MONITOR, TABLE_THROTTLE_MONITOR, TABLE_ERRORS_MONITOR]
-    if full:
-        exercised += [CRITICAL_MONITOR, STREAM_AGE_MONITOR]
-    not_exercised = {k: v for k, v in NOT_EXERCISED.items() if k not in exercised}
+    claimed = exercised(full)
+    not_exercised = {k: v for k, v in NOT_EXERCISED.items() if k not in claimed}
     error_minutes = int(catalog[TABLE_ERRORS_MONITOR]["datapoints_to_alarm"])
     throttle_minutes = int(catalog[TABLE_THROTTLE_MONITOR]["datapoints_to_alarm"])
     hot_minutes = int(catalog[WRITE_THROTTLE_MONITOR]["datapoints_to_alarm"])
+    crash_minutes = int(catalog[ERROR_RATE_MONITOR]["datapoints_to_alarm"])
+    rollup_crash_minutes = int(catalog[ROLLUP_ERRORS_MONITOR]["datapoints_to_alarm"])
+    ingest_fn, rollup_fn = stack.get("ingest_function_name"), stack.get("rollup_function_name")
+    rollup_visibility_s = int(
+        stack.target.client("sqs").get_queue_attributes(
+            QueueUrl=stack.get("rollup_queue_url"), AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"]
+    )
     table = stack.get("table_name")
     endpoint = stack.target.endpoint_url
     period = int(mon["period_seconds"])
@@ -298,6 +395,7 @@ def run(
     )
     d.log("baseline", f"PutRecords: {baseline} readings from {devices} devices", "accepted")
     d.opsctl("baseline", "sandbox", "run", "--until-idle", summarize=lambda p: "delivered")
+    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "baseline",
         "monitors",
@@ -309,9 +407,12 @@ def run(
     before = _monitor_states(proc)
 
     # (b) the consumer is down while a spike with a poison burst arrives
-    shards, batch = _mapping(stack)
-    passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes)
+    ingest = _mapping(stack)
+    shards, batch = ingest.shards, ingest.batch
+    passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes, crash_minutes)
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
+    # The first crash pass runs until one record per shard has crashed through the bisections and every retry.
+    first_crash_passes = crash_passes(batch, ingest.max_retry_attempts, ingest.bisect) + 1
     items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], [], seed=seed)
     sent.first_sent_at = time.time()
     _send(kinesis, stream, items, sent)
@@ -330,10 +431,14 @@ def run(
     # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes. In the
     # same minutes DynamoDB fails, then throttles, the readings table for a few seconds (the ingest function's
     # retries ride it out) and one device sends more than its shard takes in a second.
+    # Slow minute i is the i-th minute from the first: each starts with its hot burst, faults and pass (its
+    # breaching datapoints). A minute whose crash pass runs past its end (a loaded machine) delays the next one's
+    # start by as much, never by a whole minute: a 5-of-5 alarm (--full) needs every one of the minutes.
+    first_minute = time.time() // period * period
+    if time.time() % period > period - MINUTE_WORK_S:
+        first_minute += period
     for i in range(passes):
-        # Each slow minute's faults, hot burst and pass fall in one minute: they are its breaching datapoints.
-        if i or time.time() % period > period - MINUTE_WORK_S:
-            _wait_until((time.time() // period + 1) * period + 1)
+        _wait_until(first_minute + i * period + 1)
         if i < hot_minutes:
             hot = _readings(f"drill{run_id}h{i}", 1, HOT_DEVICE_BURST, seed + 10 + i)
             refused = _send(
@@ -343,6 +448,16 @@ def run(
                 "incident",
                 f"PutRecords: one device sends {HOT_DEVICE_BURST} readings at once",
                 f"{refused} refused by its shard and sent again",
+            )
+        if i < rollup_crash_minutes:
+            # Every rollup receive of this minute's two passes crashes: a job written in the first slow minute
+            # is received (and crashes) in each pass after it, maxReceiveCount times by the last minute, whose
+            # next receive moves it to the DLQ; and the worker's Errors count in each of these minutes.
+            faults.start_fault(endpoint, "function-crash", rollup_fn, ROLLUP_CRASH_S)
+            d.log(
+                "incident",
+                f"opsctl sandbox fault function-crash --target {rollup_fn} --seconds {ROLLUP_CRASH_S}",
+                f"{rollup_fn}: Runtime.ExitError",
             )
         if i < error_minutes:
             faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S)
@@ -362,16 +477,43 @@ def run(
             "1",
             "--output",
             "json",
-            summarize=lambda p: (
-                "slow consumer: "
-                + str(sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"]))
-                + " records delivered"
-            ),
+            summarize=lambda p: "slow consumer: " + str(_delivered(p)) + " records delivered",
         )
-    # (c) what fired. The server publishes a minute's AWS metrics once the minute is over (cw_metrics): look after
-    # the last slow minute has closed, before the catch-up, whose length (seconds to minutes, with the machine's
-    # load) must not decide whether its 3-of-5 alarms are still inside their window when they are read.
-    _wait_until((time.time() // period + 1) * period + METRICS_PUBLISHED_S)
+        if i < crash_minutes:
+            # What the rollup worker received (and crashed on) is visible again at the end of its visibility
+            # timeout: the second pass receives it once more.
+            time.sleep(rollup_visibility_s + 1)
+            # The ingest runtime crashes on the minute's second pass (Lambda counts an Error per invocation); the
+            # first time for as many passes as a batch needs to be bisected down and exhaust its retries.
+            faults.start_fault(endpoint, "function-crash", ingest_fn, CRASH_FAULT_S)
+            d.log(
+                "incident",
+                f"opsctl sandbox fault function-crash --target {ingest_fn} --seconds {CRASH_FAULT_S}",
+                f"{ingest_fn}: Runtime.ExitError",
+            )
+            n = first_crash_passes if i == 0 else 1
+            d.opsctl(
+                "incident",
+                "sandbox",
+                "run",
+                "--max-passes",
+                str(n),
+                "--output",
+                "json",
+                summarize=lambda p: (
+                    "crashing consumer: "
+                    + str(sum(m.get("function_errors", 0) for m in json.loads(p.stdout)["mappings"]))
+                    + " function errors, "
+                    + str(sum(m.get("on_failure_records", 0) for m in json.loads(p.stdout)["mappings"]))
+                    + " batches to an on-failure queue"
+                ),
+            )
+            faults.end_fault(endpoint, "function-crash", ingest_fn)
+            d.log("incident", f"(the crash window on {ingest_fn} ends)", "ended")
+    # (c) what fired: read at once, in the last slow minute, before the catch-up. `opsctl monitors` judges the
+    # periods up to the one holding now, so waiting for the next minute would leave the newest period empty and a
+    # 5-of-5 alarm (--full's critical ones) could never be met; the server publishes the running minute first.
+    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -389,6 +531,7 @@ def run(
         ),
     )
     during = _monitor_states(proc)
+    detect_reasons = _monitor_reasons(proc)
     fired = sorted(k for k, v in during.items() if v == "ALARM" and before.get(k) != "ALARM")
     # (d) the runbooks' steps: iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
     d.opsctl(
@@ -412,6 +555,7 @@ def run(
     _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
     d.log("incident", f"PutRecords: a burst of {poison} poison records", "accepted")
     d.opsctl("incident", "sandbox", "run", "--until-idle", summarize=lambda p: "the burst reached the function")
+    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -447,30 +591,47 @@ def run(
         ok_codes=(0, 1, 2),
         summarize=lambda p: f"pipeline status read; faults under way: {len(faults.list_faults(endpoint))}",
     )
-    failure = stack.target.client("sqs").get_queue_attributes(
-        QueueUrl=stack.get("ingest_failure_queue_url"), AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    if int(failure["ApproximateNumberOfMessages"]):
+    d.opsctl(
+        "runbooks/function-errors.md: diagnose",
+        "status",
+        ok_codes=(0, 1, 2),
+        summarize=lambda p: f"pipeline status read; faults under way: {len(faults.list_faults(endpoint))}",
+    )
+    # The crashed batches' records and the dead-lettered rollup jobs, back where they belong (dlq-replay.md).
+    failed_batches = _depth(stack, "ingest_failure_queue_url")
+    if failed_batches:
         d.opsctl(
-            "runbooks/dlq-replay.md: mitigate",
+            "runbooks/failure-queue.md: mitigate (dlq-replay.md)",
             "replay-dlq",
             "--source",
             "ingest",
             "--yes",
-            summarize=lambda p: "failed ranges replayed",
+            summarize=lambda p: f"{failed_batches} failed ranges replayed",
         )
+    dead_jobs = _depth(stack, "rollup_dlq_url")
+    if dead_jobs:
+        d.opsctl(
+            "runbooks/rollup-dlq.md: mitigate (dlq-replay.md)",
+            "replay-dlq",
+            "--source",
+            "rollup",
+            "--yes",
+            summarize=lambda p: f"{dead_jobs} dead-lettered rollup jobs moved back to the rollup queue",
+        )
+    if failed_batches or dead_jobs:
         d.opsctl(
             "runbooks/dlq-replay.md: verify",
             "sandbox",
             "run",
             "--until-idle",
-            summarize=lambda p: "replayed records delivered",
+            summarize=lambda p: "replayed records and jobs delivered",
         )
     # (e) verify: wait until every monitor that fired is OK again (CloudWatch's window has to slide past the breach)
     timeout = settle_timeout_s if settle_timeout_s is not None else (int(mon["evaluation_periods"]) + 2) * period
     deadline = time.time() + timeout
     after = during
     while True:
+        _publish_current_minute(endpoint)
         proc = d.opsctl(
             "runbooks/iterator-age.md: verify",
             "monitors",
@@ -503,9 +664,11 @@ def run(
     problems = []
     if not fired:
         problems.append(f"no monitor went to ALARM ({MONITOR} was {during.get(MONITOR, '?')})")
-    for k in exercised:
+    for k in claimed:
         if k not in fired and k != POISON_MONITOR:  # the poison monitor has its own check below
-            problems.append(f"{k} did not go to ALARM (it was {during.get(k, '?')})")
+            problems.append(
+                f"{k} did not go to ALARM (it was {during.get(k, '?')}: {detect_reasons.get(k) or 'no reason given'})"
+            )
     report = [
         {
             "monitor": k,
@@ -514,7 +677,7 @@ def run(
             "cleared": k in fired and after.get(k) == "OK",
             "brought_back_by": BROUGHT_BACK_BY[k],
         }
-        for k in exercised
+        for k in claimed
     ]
     poison_threshold, _ = thresholds.threshold(catalog[POISON_MONITOR])
     if poison > poison_threshold and POISON_MONITOR not in fired:
@@ -525,6 +688,14 @@ def run(
         problems.append("still in ALARM after the runbooks: " + ", ".join(k for k in fired if after.get(k) != "OK"))
     if acc["unaccounted"]:
         problems.append(f"{acc['unaccounted']} records unaccounted for")
+    left = {
+        "ingest failure queue": _depth(stack, "ingest_failure_queue_url"),
+        "rollup DLQ": _depth(stack, "rollup_dlq_url"),
+    }
+    acc["left_in"] = left
+    for where, n in left.items():
+        if n:
+            problems.append(f"{n} messages still in the {where} after the replay")
     return {
         "ok": not problems,
         "problems": problems,

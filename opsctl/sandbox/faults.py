@@ -19,7 +19,15 @@ Kinds, and what AWS answers in each case (the error codes and messages are AWS's
 - dynamodb-error: every request on the table fails with InternalServerError (HTTP 500). Counted as SystemErrors
   (dimensions TableName, Operation).
 - sqs-error: every request on the queue fails with InternalFailure (HTTP 500).
-- s3-error: every request on the bucket fails with InternalError (HTTP 500)."""
+- s3-error: every request on the bucket fails with InternalError (HTTP 500).
+- function-crash: every invocation of the function (target: its name) that starts in the window fails as Lambda
+  reports a runtime that exited while running it: the handler does not return, the invocation is a function
+  error `Runtime.ExitError` ("RequestId: <id> Error: Runtime exited with error: exit status 1"), counted in
+  AWS/Lambda Errors, and the log ends with that line (the Lambda developer guide, "Troubleshoot execution issues
+  in Lambda", https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-execution.html; a captured log:
+  https://github.com/aws/aws-lambda-python-runtime-interface-client/issues/10). No AWS API applies
+  it: the store only holds it, and the local runtime (`runtime/function.py`, the one that plays Lambda) reads the
+  store (`CrashWatch`) before each invocation it starts."""
 
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ KINDS = {
     "dynamodb-error": "table",
     "sqs-error": "queue",
     "s3-error": "bucket",
+    "function-crash": "function",
 }
 PATH = "/_sandbox/faults"
 
@@ -93,9 +102,11 @@ class FaultStore:
         with self._lock:
             return any(f.kind == kind and f.target == target and f.ends_at > now for f in self._faults)
 
-    def clear(self) -> int:
+    def clear(self, kind: str | None = None, target: str | None = None) -> int:
+        """Ends every fault now, or only the one of `kind` on `target`; returns how many ended."""
         with self._lock:
-            n, self._faults = len(self._faults), []
+            kept = [f for f in self._faults if kind is not None and (f.kind, f.target) != (kind, target)]
+            n, self._faults = len(self._faults) - len(kept), kept
         return n
 
 
@@ -106,7 +117,8 @@ FAULTS = FaultStore()
 
 
 def _control(environ, start_response):
-    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear); None otherwise."""
+    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear, or with a body
+    {kind, target} end that one); None otherwise."""
     if environ.get("PATH_INFO", "") != PATH:
         return None
     method = environ.get("REQUEST_METHOD")
@@ -115,7 +127,15 @@ def _control(environ, start_response):
     if method == "GET":
         body = {"faults": [f.to_dict() for f in FAULTS.active()]}
     elif method == "DELETE":
-        body = {"cleared": FAULTS.clear()}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            one = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        except ValueError:
+            one = {}
+        if isinstance(one, dict) and one.get("kind"):
+            body = {"cleared": FAULTS.clear(str(one["kind"]), str(one.get("target", "")))}
+        else:
+            body = {"cleared": FAULTS.clear()}
     elif method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
@@ -382,10 +402,50 @@ def clear_faults(endpoint: str) -> int:
     return int(_call(endpoint, "DELETE")["cleared"])
 
 
+def end_fault(endpoint: str, kind: str, target: str) -> int:
+    """Ends the fault of `kind` on `target` now (the others run on); returns 1 if it was under way, else 0."""
+    return int(_call(endpoint, "DELETE", {"kind": kind, "target": target})["cleared"])
+
+
 # Which stack output names a kind's default target (the resource the ingest path writes to).
 DEFAULT_TARGET_OUTPUT = {
     "dynamodb-throttle": "table_name",
     "dynamodb-error": "table_name",
     "sqs-error": "rollup_queue_url",
     "s3-error": "quarantine_bucket",
+    "function-crash": "ingest_function_name",
 }
+
+
+class CrashWatch:
+    """The function-crash faults of a sandbox's server, for the local runtime: read at most every `poll_s`
+    seconds (not once per invocation), each judged by its own start and end, so an invocation crashes exactly
+    when it starts inside a window the runtime has seen (a fault started less than `poll_s` ago may be seen that
+    much late). A server without fault control (a real AWS target, an old sandbox) has no faults."""
+
+    def __init__(self, endpoint: str | None, *, poll_s: float = 1.0, clock=time.time):
+        self.endpoint = endpoint
+        self.poll_s = poll_s
+        self.clock = clock
+        self._read_at = float("-inf")
+        self._windows: list[tuple[str, float, float]] = []  # (function name, started_at, ends_at)
+
+    def crashing(self, function_name: str) -> bool:
+        """True when an invocation of `function_name` starting now falls in a function-crash window."""
+        if not self.endpoint:
+            return False
+        now = self.clock()
+        if now - self._read_at >= self.poll_s:
+            self._read_at = now
+            from opsctl.core.errors import OpsError
+
+            try:
+                listed = list_faults(self.endpoint)
+            except OpsError:
+                listed = []
+            self._windows = [
+                (str(f["target"]), float(f["started_at"]), float(f["ends_at"]))
+                for f in listed
+                if f.get("kind") == "function-crash"
+            ]
+        return any(name == function_name and start <= now < end for name, start, end in self._windows)

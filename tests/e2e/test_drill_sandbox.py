@@ -64,6 +64,10 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
         "stream_write_throughput_exceeded",
         "table_write_throttles",
         "table_system_errors",
+        "ingest_error_rate",
+        "ingest_failure_queue_not_empty",
+        "rollup_error_rate",
+        "rollup_dlq_not_empty",
     }
     for monitor, m in claimed.items():
         assert m["fired"] and m["cleared"], m
@@ -75,6 +79,15 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     # The faults really bit, and the hot device really was throttled (the drill's own sender retried it).
     outcomes = " ".join(s["outcome"] for s in doc["timeline"])
     assert "HTTP 500" in outcomes and "ProvisionedThroughputExceededException" in outcomes
+    assert "Runtime.ExitError" in outcomes  # the function-crash faults
+    # The crashed ingest batches went to the on-failure queue and the crashed rollup jobs to the DLQ (that is what
+    # fired their alarms), and the runbooks' replays emptied both.
+    ran = [s["command"] for s in doc["timeline"]]
+    assert "opsctl replay-dlq --source ingest --yes" in ran and "opsctl replay-dlq --source rollup --yes" in ran
+    sqs = sandbox.client("sqs")
+    for queue in ("ingest_failure_queue_url", "rollup_dlq_url"):
+        attrs = sqs.get_queue_attributes(QueueUrl=sandbox.outputs[queue], AttributeNames=["All"])["Attributes"]
+        assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
     assert any(
         s["outcome"].endswith("refused by its shard and sent again") and not s["outcome"].startswith("0 ")
         for s in doc["timeline"]

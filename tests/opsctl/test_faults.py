@@ -5,6 +5,7 @@ server and applied in its request path, so any client gets AWS's own error codes
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import urllib.request
 
@@ -228,3 +229,184 @@ def test_the_fault_command_says_what_is_wrong_in_one_line(tmp_path):
     proc = opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS + 1))  # the option's bound is the store's
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS)).returncode == 1  # in bounds: no sandbox
+
+
+# -- function-crash: the local runtime reads the store and fails the invocation as Lambda reports a crashed runtime
+
+CRASH_HANDLER = """
+import os
+
+
+def handler(event, context):
+    with open(os.environ["RAN"], "a") as f:  # one line per invocation the handler really ran
+        f.write(context.aws_request_id + "\\n")
+    return {"ok": event["n"]}
+"""
+
+
+def _deployed_function(endpoint: str, tmp_path, name: str):
+    from opsctl.core.packaging import build_zip
+
+    src = tmp_path / "src"
+    (src / "crashfn").mkdir(parents=True)
+    (src / "crashfn" / "__init__.py").write_text("")
+    (src / "crashfn" / "handler.py").write_text(CRASH_HANDLER)
+    zip_path = tmp_path / "functions.zip"
+    build_zip(src, zip_path)
+    role = _client(endpoint, "iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fn = _client(endpoint, "lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="crashfn.handler.handler",
+        Code={"ZipFile": zip_path.read_bytes()},
+        Timeout=10,
+        Environment={"Variables": {"RAN": str(tmp_path / "ran.txt")}},
+    )
+    return fn["FunctionArn"], zip_path
+
+
+def test_an_invocation_that_starts_in_a_function_crash_window_fails_as_lambda_reports_a_crashed_runtime(
+    clean, tmp_path
+):
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox.runtime.function import FunctionRunner, MetricSink
+
+    arn, zip_path = _deployed_function(clean, tmp_path, "crashy")
+    target = AwsTarget(region=REGION, endpoint_url=clean, sandbox=True)
+    runner = FunctionRunner(
+        target, state_dir=tmp_path / "state", zip_path=zip_path, metrics=MetricSink(_client(clean, "cloudwatch"))
+    )
+    runner.crashes.poll_s = 0  # read the store before every invocation (the runtime reads it once a second)
+    try:
+        fn = runner.function(arn)
+        assert runner.invoke(fn, {"n": 1}).result == {"ok": 1}
+        faults.start_fault(clean, "function-crash", "crashy", 30)
+        assert [f["kind"] for f in faults.list_faults(clean)] == ["function-crash"]  # what `sandbox status` lists
+        crashed = runner.invoke(fn, {"n": 2})
+        assert crashed.function_error and crashed.result is None
+        assert crashed.error_type == "Runtime.ExitError"
+        assert (
+            crashed.error_message == f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1"
+        )
+        assert not runner.crashes.crashing("another-function")
+        faults.clear_faults(clean)
+        assert runner.invoke(fn, {"n": 3}).result == {"ok": 3}
+    finally:
+        runner.close()
+    ran = (tmp_path / "ran.txt").read_text().split()
+    assert len(ran) == 2 and crashed.request_id not in ran  # the crashed invocation never ran the handler
+    log = (tmp_path / "state" / "logs" / "crashy.log").read_text()
+    # The lines Lambda writes for it, after its REPORT (the log-alert subscription filter matches "Runtime exited").
+    assert f"RequestId: {crashed.request_id} Error: Runtime exited with error: exit status 1\nRuntime.ExitError" in log
+    assert log.index(f"REPORT RequestId: {crashed.request_id}") < log.index(f"RequestId: {crashed.request_id} Error")
+
+
+def test_the_runtime_sees_a_crash_window_by_its_own_start_and_end(clean):
+    now = [time.time()]
+    watch = faults.CrashWatch(clean, poll_s=1.0, clock=lambda: now[0])
+    assert not watch.crashing("fn")  # read: nothing under way
+    faults.start_fault(clean, "function-crash", "fn", 5)
+    assert not watch.crashing("fn")  # not read again within poll_s: seen up to a second late
+    now[0] += 1.0
+    assert watch.crashing("fn") and not watch.crashing("other")
+    now[0] += 5.0  # past its end: no crash, even before the next read of the store shows it gone
+    watch.poll_s = 60.0
+    assert not watch.crashing("fn")
+    assert not faults.CrashWatch(None).crashing("fn")  # a target without a sandbox server: never
+    assert not faults.CrashWatch("http://127.0.0.1:9").crashing("fn")  # a server that does not answer: none
+
+
+def test_one_fault_can_end_early_while_the_others_run_on(clean):
+    faults.start_fault(clean, "function-crash", "ingest", 60)
+    faults.start_fault(clean, "function-crash", "rollup", 60)
+    assert faults.end_fault(clean, "function-crash", "ingest") == 1
+    assert faults.end_fault(clean, "function-crash", "ingest") == 0  # already over
+    assert [(f["kind"], f["target"]) for f in faults.list_faults(clean)] == [("function-crash", "rollup")]
+
+
+def test_a_crashing_stream_consumer_gives_up_one_record_after_the_passes_the_drill_plans(clean, tmp_path):
+    """The drill's crash pass (opsctl.sandbox.drill.crash_passes) against the real local runtime: a batch whose
+    every invocation crashes is bisected down to one record, retried, and that record is sent to the mapping's
+    on-failure queue on exactly the planned pass, not one pass earlier."""
+    from opsctl.core.aws import AwsTarget
+    from opsctl.sandbox import drill
+    from opsctl.sandbox.runtime import runner as runtime
+
+    arn, zip_path = _deployed_function(clean, tmp_path, "crashing-consumer")
+    kinesis, sqs = _client(clean, "kinesis"), _client(clean, "sqs")
+    kinesis.create_stream(StreamName="crash-stream", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName="crash-stream")["StreamDescriptionSummary"]["StreamARN"]
+    queue = sqs.create_queue(QueueName="crash-failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = _client(clean, "lambda").create_event_source_mapping(
+        EventSourceArn=stream_arn,
+        FunctionName=arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+        MaximumRetryAttempts=3,
+        BisectBatchOnFunctionError=True,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    for start in range(0, 100, 50):
+        kinesis.put_records(
+            StreamName="crash-stream",
+            Records=[{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(start, start + 50)],
+        )
+    target = AwsTarget(region=REGION, endpoint_url=clean, sandbox=True)
+    passes = drill.crash_passes(100, 3, bisect=True)
+    faults.start_fault(clean, "function-crash", "crashing-consumer", 120)
+    try:
+
+        def run(n: int) -> dict:
+            (m,) = [
+                x
+                for x in runtime.run(target, state_dir=tmp_path / "rt", zip_path=zip_path, max_passes=n).to_dict()[
+                    "mappings"
+                ]
+                if x["uuid"] == mapping["UUID"]
+            ]
+            return m
+
+        early = run(passes - 1)  # a fresh runtime: the batch starts over from the shard's checkpoint
+        assert early["function_errors"] == passes - 1 and early["on_failure_records"] == 0
+        planned = run(passes)
+        assert planned["function_errors"] == passes and planned["on_failure_records"] == 1
+        assert planned["on_failure_batch_records"] == 1
+    finally:
+        faults.end_fault(clean, "function-crash", "crashing-consumer")
+    assert not (tmp_path / "ran.txt").exists()  # the handler never ran: every invocation crashed
+    body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["responseContext"]["functionError"] == "Unhandled"
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert body["requestContext"]["approximateInvokeCount"] == passes  # every invocation its records were part of
+
+
+def test_the_drill_reads_a_queues_depth_in_the_running_minute_after_publishing_it(clean):
+    """`opsctl monitors` judges the periods up to the one holding now; a queue's 1-period alarm reads only the running
+    minute, which the server publishes when it ends. The drill has it published first: the depth it sampled."""
+    from opsctl.sandbox import drill
+
+    sqs, cloudwatch = _client(clean, "sqs"), _client(clean, "cloudwatch")
+    if time.time() % 60 > 45:  # the whole test within one minute, before the server publishes it itself
+        time.sleep(61 - time.time() % 60)
+    queue = sqs.create_queue(QueueName="drill-depth-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    minute = dt.datetime.fromtimestamp(time.time() // 60 * 60, dt.UTC)
+
+    def depth() -> list[float]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[{"Name": "QueueName", "Value": "drill-depth-dlq"}],
+            StartTime=minute,
+            EndTime=minute + dt.timedelta(seconds=60),
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return [p["Maximum"] for p in points]
+
+    assert depth() == []  # not published while the minute runs
+    drill._publish_current_minute(clean)
+    assert depth() == [2.0]

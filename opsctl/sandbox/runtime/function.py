@@ -35,8 +35,15 @@ from typing import ClassVar
 from opsctl.core.aws import AwsTarget
 from opsctl.core.errors import OpsError
 from opsctl.sandbox import limits
+from opsctl.sandbox.faults import CrashWatch
 from opsctl.sandbox.runtime.credentials import role_session
-from opsctl.sandbox.runtime.lambda_log import TIMEOUT_ERROR_TYPE, LoggingConfig, RuntimeLog
+from opsctl.sandbox.runtime.lambda_log import (
+    EXIT_ERROR_TYPE,
+    EXIT_STATUS,
+    TIMEOUT_ERROR_TYPE,
+    LoggingConfig,
+    RuntimeLog,
+)
 
 Handler = Callable[[dict, object], object]
 
@@ -311,6 +318,7 @@ class FunctionRunner:
         self._log_events: dict[str, tuple[DeployedFunction, list[dict]]] = {}  # waiting for PutLogEvents
         self._log_streams: set[str] = set()  # function names whose log stream exists
         self.log_groups_missing: set[str] = set()  # functions whose log group does not exist: not forwarded
+        self.crashes = CrashWatch(target.endpoint_url)  # `opsctl sandbox fault function-crash` windows
 
     def function(self, function_arn: str) -> DeployedFunction:
         """The deployed function behind `function_arn`, checked to run build/functions.zip (cached per run)."""
@@ -410,9 +418,16 @@ class FunctionRunner:
         started = time.monotonic()
         context = LambdaContext(fn, request_id, started + fn.timeout_s)
         timed_out = False
+        exited = False
         try:
             if too_large:
                 inv.error_type, inv.error_message = too_large
+            elif self.crashes.crashing(fn.name):
+                # A function-crash fault: the runtime process exits while it runs this invocation (the handler
+                # never returns), as Lambda reports a crashed runtime: a function error, Runtime.ExitError.
+                exited = True
+                inv.error_type = EXIT_ERROR_TYPE
+                inv.error_message = f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}"
             else:
                 outcome, timed_out = _run_with_deadline(fn, event, context, captured)
                 if isinstance(outcome, BaseException):
@@ -461,6 +476,8 @@ class FunctionRunner:
             error_type=inv.error_type,
             timeout_s=fn.timeout_s,
         )
+        if exited:
+            events += log.runtime_exit(request_id)
         self._write_log(fn, events)
         self.metrics.add_emf(output)
         return inv

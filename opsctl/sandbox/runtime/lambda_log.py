@@ -30,6 +30,8 @@ from dataclasses import dataclass
 ERROR_LOG_INDENT = "\u00a0"  # awslambdaric's ERROR_LOG_IDENT
 LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "FATAL": 50, "CRITICAL": 50}
 TIMEOUT_ERROR_TYPE = "Sandbox.Timedout"
+EXIT_ERROR_TYPE = "Runtime.ExitError"  # the runtime process exited during an invocation (a crash)
+EXIT_STATUS = "exit status 1"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,16 @@ class RuntimeLog:
         if status == "timeout":
             lines.append(f"{_iso()} {request_id} Task timed out after {timeout_s:.2f} seconds")
         return lines
+
+    def runtime_exit(self, request_id: str) -> list[str]:
+        """What Lambda writes after REPORT when the runtime exited during the invocation (Text format; in JSON the
+        platform records' errorType says it): `RequestId: <id> Error: Runtime exited with error: exit status 1`
+        and `Runtime.ExitError`, one event
+        (https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-execution.html; a captured log:
+        https://github.com/aws/aws-lambda-python-runtime-interface-client/issues/10)."""
+        if self.config.json:
+            return []
+        return [f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}\n{EXIT_ERROR_TYPE}"]
 
     def unhandled_error(self, error_type: str, message: str, stack_trace: list[str], request_id: str) -> str:
         """One log event for an exception the handler did not catch (or an init failure: request_id "")."""
