@@ -209,11 +209,18 @@ def test_every_chart_the_traffic_fills_has_datapoints_of_its_minutes(sandbox, se
         assert max(waiting) > 0, f"{which}: the message in the rollup DLQ is not on its chart"
 
 
-def test_every_monitor_with_traffic_is_judged_from_data(served):
+def test_every_monitor_with_traffic_is_judged_from_data(sandbox, served):
     judged = {m["id"]: m for m in served["monitors"]["monitors"]}
     assert set(judged) == set(thresholds.monitors()), served["monitors"]["not_applicable"]
     no_data = {mid for mid, m in judged.items() if m["value"] is None}
-    assert no_data == set(NO_DATA_EXPECTED), {mid: judged[mid]["reason"] for mid in no_data}
+    assert no_data <= set(NO_DATA_EXPECTED), {mid: judged[mid]["reason"] for mid in no_data}
+    # The one exception holds only while its queue is empty: another module on this worker's sandbox may have left
+    # a failed batch there (test_iam_sandbox.py does, then replays it), and then its age is data like any other.
+    if "ingest_failure_queue_oldest_age" in no_data:
+        depth = sandbox.client("sqs").get_queue_attributes(
+            QueueUrl=sandbox.outputs["ingest_failure_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert depth == "0", f"ingest_failure_queue_oldest_age has no data with {depth} message(s) waiting"
     # a few values this traffic fixes: the waiting job and the DLQ message were there while the monitors looked
     assert judged["rollup_dlq_not_empty"]["state"] == "ALARM" and judged["rollup_dlq_not_empty"]["value"] >= 1
     assert judged["rollup_queue_oldest_age"]["value"] >= 0 and judged["report_not_run"]["state"] == "OK"
