@@ -116,6 +116,12 @@ FAULTS = FaultStore()
 # -- the control endpoint --------------------------------------------------------------------------------------
 
 
+def _json_body(environ):
+    """The request's JSON body ({} when it has none); ValueError when it is not JSON."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+
+
 def _control(environ, start_response):
     """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear, or with a body
     {kind, target} end that one); None otherwise."""
@@ -127,9 +133,8 @@ def _control(environ, start_response):
     if method == "GET":
         body = {"faults": [f.to_dict() for f in FAULTS.active()]}
     elif method == "DELETE":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
-            one = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+            one = _json_body(environ)
         except ValueError:
             one = {}
         if isinstance(one, dict) and one.get("kind"):
@@ -137,9 +142,8 @@ def _control(environ, start_response):
         else:
             body = {"cleared": FAULTS.clear()}
     elif method == "POST":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
-            wanted = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            wanted = _json_body(environ)
             fault = FAULTS.start(str(wanted.get("kind", "")), wanted.get("target", ""), wanted.get("seconds"))
             body = {"fault": fault.to_dict()}
         except (ValueError, TypeError, AttributeError) as exc:  # FaultError and malformed JSON alike

@@ -39,10 +39,10 @@ from opsctl.sandbox.faults import CrashWatch
 from opsctl.sandbox.runtime.credentials import role_session
 from opsctl.sandbox.runtime.lambda_log import (
     EXIT_ERROR_TYPE,
-    EXIT_STATUS,
     TIMEOUT_ERROR_TYPE,
     LoggingConfig,
     RuntimeLog,
+    exit_message,
 )
 
 Handler = Callable[[dict, object], object]
@@ -427,7 +427,7 @@ class FunctionRunner:
                 # never returns), as Lambda reports a crashed runtime: a function error, Runtime.ExitError.
                 exited = True
                 inv.error_type = EXIT_ERROR_TYPE
-                inv.error_message = f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}"
+                inv.error_message = exit_message(request_id)
             else:
                 outcome, timed_out = _run_with_deadline(fn, event, context, captured)
                 if isinstance(outcome, BaseException):

@@ -34,6 +34,11 @@ EXIT_ERROR_TYPE = "Runtime.ExitError"  # the runtime process exited during an in
 EXIT_STATUS = "exit status 1"
 
 
+def exit_message(request_id: str) -> str:
+    """Lambda's message for an invocation whose runtime exited (its errorMessage, and the log line after REPORT)."""
+    return f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}"
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     """A function's LoggingConfig as GetFunctionConfiguration returns it (Text and no levels by default)."""
@@ -130,7 +135,7 @@ class RuntimeLog:
         https://github.com/aws/aws-lambda-python-runtime-interface-client/issues/10)."""
         if self.config.json:
             return []
-        return [f"RequestId: {request_id} Error: Runtime exited with error: {EXIT_STATUS}\n{EXIT_ERROR_TYPE}"]
+        return [f"{exit_message(request_id)}\n{EXIT_ERROR_TYPE}"]
 
     def unhandled_error(self, error_type: str, message: str, stack_trace: list[str], request_id: str) -> str:
         """One log event for an exception the handler did not catch (or an init failure: request_id "")."""
