@@ -24,7 +24,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 # moto's response serializer with its attribute-name lookups remembered, as the sandbox's server runs it: the same
-# answers (tests/opsctl/test_moto_serialize.py), several times faster for large responses.
+# answers (tests/opsctl/test_moto_serialize.py), faster for large responses (a long rollup range: 6.7 s -> 4.7 s).
 from opsctl.sandbox import moto_serialize  # noqa: E402
 
 moto_serialize.install()

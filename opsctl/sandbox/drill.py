@@ -281,21 +281,6 @@ def _delivered(p: subprocess.CompletedProcess) -> int:
     return sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"])
 
 
-def _publish_current_minute(endpoint: str) -> None:
-    """Has the sandbox's server publish the current minute's AWS metrics so far (POST /_sandbox/metrics/flush; it
-    publishes a minute itself once the minute is over). `opsctl monitors` judges the periods up to the one holding
-    now, and a 1-minute, 1-period monitor (a queue's depth) has only the current minute: without this it could
-    never read a queue's depth while the minute is still running. What is published is what the server measured:
-    the queue depths sampled now, the requests served so far; the minute's end updates the same datapoints."""
-    import urllib.request
-
-    from opsctl.sandbox.cw_metrics import FLUSH_PATH
-
-    request = urllib.request.Request(endpoint.rstrip("/") + FLUSH_PATH, method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=60) as resp:
-        resp.read()
-
-
 def _wait_until(t: float) -> None:
     while (left := t - time.time()) > 0:
         time.sleep(min(left, 5))
@@ -395,7 +380,6 @@ def run(
     )
     d.log("baseline", f"PutRecords: {baseline} readings from {devices} devices", "accepted")
     d.opsctl("baseline", "sandbox", "run", "--until-idle", summarize=lambda p: "delivered")
-    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "baseline",
         "monitors",
@@ -512,8 +496,7 @@ def run(
             d.log("incident", f"(the crash window on {ingest_fn} ends)", "ended")
     # (c) what fired: read at once, in the last slow minute, before the catch-up. `opsctl monitors` judges the
     # periods up to the one holding now, so waiting for the next minute would leave the newest period empty and a
-    # 5-of-5 alarm (--full's critical ones) could never be met; the server publishes the running minute first.
-    _publish_current_minute(endpoint)
+    # 5-of-5 alarm (--full's critical ones) could never be met; a metric read sees the running minute (cw_reads).
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -555,7 +538,6 @@ def run(
     _send(kinesis, stream, gen.poison(poison, seed=seed), sent)
     d.log("incident", f"PutRecords: a burst of {poison} poison records", "accepted")
     d.opsctl("incident", "sandbox", "run", "--until-idle", summarize=lambda p: "the burst reached the function")
-    _publish_current_minute(endpoint)
     proc = d.opsctl(
         "detect",
         "monitors",
@@ -631,7 +613,6 @@ def run(
     deadline = time.time() + timeout
     after = during
     while True:
-        _publish_current_minute(endpoint)
         proc = d.opsctl(
             "runbooks/iterator-age.md: verify",
             "monitors",
