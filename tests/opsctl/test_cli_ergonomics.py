@@ -193,7 +193,9 @@ def test_a_dry_run_listing_is_refused_on_a_queue_that_redrives_itself(tmp_path, 
 
 def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_endpoint, aws):
     sqs = aws("sqs")
-    src, _dlq = _dead_letters(sqs, 60)
+    # 120 messages at 4 a second: 30 s of replay, so the interrupt after the first 10 lands mid-replay even on a
+    # loaded machine (at 60 messages and 10 a second, one slow poll below let the replay finish first)
+    src, _dlq = _dead_letters(sqs, 120)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -206,7 +208,7 @@ def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_end
             "work-dlq",
             "--yes",
             "--rate",
-            "10",
+            "4",
             "--concurrency",
             "1",
         ],
@@ -222,6 +224,7 @@ def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_end
         time.sleep(0.2)
         a = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         moved = int(a["ApproximateNumberOfMessages"])
+    assert proc.poll() is None, f"the replay ended before it could be interrupted ({moved} moved): {proc.stderr.read()}"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
