@@ -57,13 +57,53 @@ def moto_endpoint(moto_server) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """The longest xdist groups first (LONGEST_GROUPS): the drill is minutes of waiting on CloudWatch windows with
-    little CPU, so it starts on a worker of its own while the others take the CPU-bound rest.
+    little CPU, so it starts on a worker of its own while the others take the CPU-bound rest; then the tests that
+    cover the third worker's sandbox apply (WHILE_THE_SANDBOX_COMES_UP).
 
     The group also carries tests/opsctl/test_monitors.py: a pytest-xdist worker holds back the last test it was sent
     until it gets another or the run ends (it needs the next item to run fixture teardown), so a group of one test
     would wait for the end of the run before it even started."""
     items.sort(key=_longest_first)
     _keep_groups_together(config, items)
+
+
+_SEEN_FIRST_TEST = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """At the worker's first test: when this session has e2e modules on the session sandbox and that first test
+    needs no sandbox (the Terraform checks, the table-switch module with its own moto server), begin the session
+    sandbox's `sandbox up` in the background (tests/e2e/sandbox_harness.py SessionSandbox). Its minute and a half
+    is mostly the AWS provider polling moto; the worker's tests run meanwhile, and its first e2e module finds the
+    sandbox up. Not when the first test has a sandbox of its own (the drill): that worker may never need one."""
+    global _SEEN_FIRST_TEST
+    if not _SEEN_FIRST_TEST:
+        _SEEN_FIRST_TEST = True
+        users = [i for i in item.session.items if _sandbox_scope(i) == "session"]
+        if users and _sandbox_scope(item) is None:
+            session_sandbox = _sandbox_fixturedef(users[0]).func.__globals__["SESSION"]
+            session_sandbox.begin(item.config._tmp_path_factory)
+
+
+def pytest_sessionfinish(session):
+    """A session sandbox begun in the background that no module asked for is torn down too."""
+    for item in session.items:
+        if _sandbox_scope(item) == "session":
+            _sandbox_fixturedef(item).func.__globals__["SESSION"].stop()
+            return
+
+
+def _sandbox_fixturedef(item):
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("sandbox") if info is not None else None
+    return defs[-1] if defs else None
+
+
+def _sandbox_scope(item) -> str | None:
+    """ "session" for a test on the worker's session sandbox, "module" for one with a sandbox of its own, else None."""
+    fixturedef = _sandbox_fixturedef(item)
+    return fixturedef.scope if fixturedef is not None else None
 
 
 def _keep_groups_together(config, items) -> None:
@@ -84,15 +124,22 @@ def _keep_groups_together(config, items) -> None:
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
-# The xdist groups that take longest, longest first (seconds of one clean-clone run): the drill (~660 s, mostly
-# waiting), the table-switch module (~610 s of Terraform applies and plans, run one after another). Started last,
+# The xdist groups that take longest, longest first (seconds of one clean-clone run): the drill (~570 s with its
+# sandbox's apply, mostly waiting), the table-switch module (~240 s of Terraform applies and plans). Started last,
 # the table-switch group was the run's tail: it began when the other e2e groups had finished and ran alone at the
-# end. Every other item keeps its collection order (a stable sort), the short unit tests filling in at the end.
+# end.
 LONGEST_GROUPS = ("drill", "e2e-table-switch")
+# Then the tests under these folders: the third worker's first tests, ~100 s of Terraform checks (about one
+# sandbox apply), while its session sandbox comes up in the background (pytest_runtest_protocol above), so it
+# starts its e2e modules without waiting. Every other item keeps its collection order (a stable sort), the short
+# unit tests filling in at the end.
+WHILE_THE_SANDBOX_COMES_UP = ("tests/terraform/",)
 
 
 def _longest_first(item) -> int:
     for marker in item.iter_markers("xdist_group"):
         if marker.args and marker.args[0] in LONGEST_GROUPS:
             return LONGEST_GROUPS.index(marker.args[0])
-    return len(LONGEST_GROUPS)
+    if item.nodeid.startswith(WHILE_THE_SANDBOX_COMES_UP):
+        return len(LONGEST_GROUPS)
+    return len(LONGEST_GROUPS) + 1

@@ -53,3 +53,66 @@ def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
     workers = {(tmp_path / f"ran-{i}").read_text() for i in range(4)}
     assert len(workers) == 1, workers
     assert "test_i[0]@one" in proc.stdout
+
+
+def _prestart_project(tmp_path: Path) -> None:
+    """A project with the suite's hooks, a session `sandbox` fixture like tests/e2e/conftest.py's whose SESSION
+    writes down when it was begun, a unit test, an e2e test on the session sandbox and one with its own."""
+    (tmp_path / "conftest.py").write_text(
+        "import importlib.util, pathlib, pytest\n"
+        f"spec = importlib.util.spec_from_file_location('suite_conftest', {str(E2E.parent / 'conftest.py')!r})\n"
+        "suite = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(suite)\n"
+        "pytest_runtest_protocol = suite.pytest_runtest_protocol\n"
+        "pytest_sessionfinish = suite.pytest_sessionfinish\n"
+        "class Recorder:\n"
+        "    def begin(self, tmp_path_factory):\n"
+        "        log = pathlib.Path('log.txt')\n"
+        "        if 'begun' not in log.read_text():\n"
+        "            log.write_text(log.read_text() + 'begun\\n')\n"
+        "    def get(self, tmp_path_factory):\n"
+        "        self.begin(tmp_path_factory)\n"
+        "        return 'the session sandbox'\n"
+        "    def stop(self):\n"
+        "        log = pathlib.Path('log.txt')\n"
+        "        log.write_text(log.read_text() + 'stopped\\n')\n"
+        "SESSION = Recorder()\n"
+        "@pytest.fixture(scope='session')\n"
+        "def sandbox(tmp_path_factory):\n"
+        "    yield SESSION.get(tmp_path_factory)\n"
+    )
+    test = (
+        "import pathlib, pytest\n"
+        "def note(s):\n    p = pathlib.Path('log.txt'); p.write_text(p.read_text() + s + '\\n')\n"
+    )
+    (tmp_path / "test_a_unit.py").write_text(test + "def test_unit():\n    note('unit')\n")
+    (tmp_path / "test_b_e2e.py").write_text(test + "def test_e2e(sandbox):\n    note('e2e')\n")
+    (tmp_path / "test_c_own.py").write_text(
+        test + "@pytest.fixture(scope='module')\ndef sandbox():\n    return 'its own'\n"
+        "def test_own(sandbox):\n    note('own')\n"
+    )
+    (tmp_path / "log.txt").write_text("")
+
+
+def test_the_session_sandbox_comes_up_in_the_background_from_a_first_test_that_needs_none(tmp_path):
+    """tests/conftest.py's hook at the worker's first test: it begins the session sandbox before a unit test runs
+    (so its apply overlaps that test), never for a session without e2e modules on it, and not when the first test
+    has a sandbox of its own (the drill's worker may never need the session one)."""
+    import subprocess
+    import sys
+
+    def run(*files: str) -> list[str]:
+        _prestart_project(tmp_path)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return (tmp_path / "log.txt").read_text().split()
+
+    assert run("test_a_unit.py", "test_b_e2e.py") == ["begun", "unit", "e2e", "stopped"]
+    assert run("test_a_unit.py") == ["unit"]
+    assert run("test_c_own.py", "test_b_e2e.py") == ["own", "begun", "e2e", "stopped"]

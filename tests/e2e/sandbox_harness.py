@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -104,18 +105,31 @@ def opsctl(sandbox: Sandbox, *args: str, timeout: float = 600, check: bool = Tru
     return _run(sandbox.env, *args, timeout=timeout, check=check)
 
 
-def start(state_dir: Path, variables: dict | None = None) -> Sandbox:
+def start(state_dir: Path, variables: dict | None = None, environ: dict[str, str] | None = None) -> Sandbox:
     """`opsctl sandbox up` in `state_dir`; `variables` go into the isolated sandbox's own Terraform variables
-    (opsctl.tfvars.json, the file opsctl itself records changes in) before the first apply."""
-    env = {**os.environ, "OPSCTL_SANDBOX_DIR": str(state_dir)}
+    (opsctl.tfvars.json, the file opsctl itself records changes in) before the first apply. `environ` (default:
+    this process's) is the environment its processes get: a snapshot when this runs in a thread beside tests that
+    may change os.environ."""
+    env = {**(os.environ if environ is None else environ), "OPSCTL_SANDBOX_DIR": str(state_dir)}
     env.pop("OPSCTL_ENV", None)
     if variables:
         from opsctl.core.tfvars import ISOLATED_FILE_NAME
-        from opsctl.sandbox import server
 
         # `sandbox up` forgets the variables of a sandbox whose server is gone (its resources went with it), so
-        # the server is started first and `up` finds it running.
-        server.start(None, state_dir)
+        # the server is started first (in a process of its own, with `env`) and `up` finds it running.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from opsctl.sandbox import server; "
+                "server.start(None, Path(sys.argv[1]))",
+                str(state_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=UP_TIMEOUT_S,
+        )
         (state_dir / ISOLATED_FILE_NAME).write_text(json.dumps(variables))
     up = json.loads(_run(env, "sandbox", "up", "--output", "json", timeout=UP_TIMEOUT_S).stdout)
     return Sandbox(state_dir=state_dir, endpoint=up["endpoint"], outputs=up["outputs"])
@@ -154,3 +168,66 @@ def terraform_plan_exit_code(sandbox: Sandbox) -> int:
     if proc.returncode != 0:
         print(proc.stdout[-4000:], proc.stderr[-2000:])
     return proc.returncode
+
+
+# The state the modules need from the first apply on: the readings table PROVISIONED 5/5 through the local
+# environment's variables (what test_capacity_sandbox.py's capacity --apply starts from), instead of a second
+# `sandbox up` in the middle of the session to switch it.
+SESSION_VARIABLES = {"table_billing_mode": "PROVISIONED", "table_read_capacity": 5, "table_write_capacity": 5}
+
+
+class SessionSandbox:
+    """The worker's session sandbox (tests/e2e/conftest.py), brought up at most once: in the background from the
+    worker's first test when that test needs no sandbox (tests/conftest.py), so the apply (a minute and a half,
+    most of it the AWS provider polling moto, little CPU) overlaps the worker's other tests; otherwise by the first
+    module that asks for it, which then waits for the whole apply as before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._state_dir: Path | None = None
+        self._sandbox: Sandbox | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def begun(self) -> bool:
+        return self._thread is not None
+
+    def begin(self, tmp_path_factory) -> None:
+        """Start `sandbox up` in a thread of this process (at most once); `get` waits for it."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._state_dir = tmp_path_factory.mktemp("sandbox")
+            environ = dict(os.environ)  # now, in the tests' thread: a test may change os.environ while `up` runs
+            self._thread = threading.Thread(target=self._up, args=(environ,), name="session-sandbox-up", daemon=True)
+            self._thread.start()
+
+    def _up(self, environ: dict[str, str]) -> None:
+        assert self._state_dir is not None
+        try:
+            self._sandbox = start(self._state_dir, SESSION_VARIABLES, environ)
+        except BaseException as e:  # noqa: BLE001 - handed to the fixture, which raises it in the tests' thread
+            self._error = e
+
+    def get(self, tmp_path_factory) -> Sandbox:
+        """The sandbox, once it is up (started here if nothing began it); a failed `up` raises here."""
+        self.begin(tmp_path_factory)
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._sandbox is not None
+        return self._sandbox
+
+    def stop(self) -> None:
+        """Tear it down, also when `up` failed half way (no moto server is left behind); waits for an `up` under way."""
+        with self._lock:
+            thread, state_dir, self._thread = self._thread, self._state_dir, None
+        if thread is None or state_dir is None:
+            return
+        thread.join()
+        stop_dir(state_dir)
+
+
+SESSION = SessionSandbox()

@@ -36,7 +36,7 @@ def _seed_table(sandbox, table, metric, per_minute, minutes=60):
 def provisioned_table(sandbox):
     """The sandbox's readings table, PROVISIONED 5/5 the way an operator makes it so: through the local
     environment's own variables (the isolated sandbox's opsctl.tfvars.json), which the session sandbox is
-    brought up with (tests/e2e/conftest.py SESSION_VARIABLES), so no second apply is needed to switch it.
+    brought up with (tests/e2e/sandbox_harness.py SESSION_VARIABLES), so no second apply is needed to switch it.
 
     It stays PROVISIONED for the rest of the session, recorded in those variables, so every later `terraform plan`
     still agrees. Its fixed capacity is held by scalable targets with min = max (terraform/modules/telemetry_table),
