@@ -292,10 +292,11 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent, per_shard
 
 
 def _readings(prefix: str, devices: int, records: int, seed: int, names: list[str] | None = None) -> list[dict]:
+    """Readings of `devices` devices named `<prefix>-NNNN`, or `names` (one per device) when given."""
     out = gen.readings(devices, records, seed=seed)
+    renamed = dict(zip(gen.device_ids(devices), names, strict=True)) if names else {}
     for r in out:
-        n = r["device_id"].removeprefix("dev-")
-        r["device_id"] = names[int(n)] if names else f"{prefix}-{n}"
+        r["device_id"] = renamed.get(r["device_id"]) or f"{prefix}-{r['device_id'].removeprefix('dev-')}"
     return out
 
 

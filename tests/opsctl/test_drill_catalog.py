@@ -161,6 +161,8 @@ def test_spread_devices_put_one_on_every_shard_as_kinesis_maps_them():
         assert set(where) == set(ranges)  # every shard has a device
         put = kinesis.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": n} for n in names])
         assert [r["ShardId"] for r in put["Records"]] == where  # the shard Kinesis (moto) chose
+    spike = drill._readings("drill120000s", 4, 40, 1, names)
+    assert {r["device_id"] for r in spike} == set(names) and len(spike) == 40  # the spike comes from those devices
 
 
 def test_a_reading_is_one_write_unit():
