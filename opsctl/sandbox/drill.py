@@ -249,6 +249,23 @@ class Drill:
         self.log(step, "opsctl " + " ".join(args), outcome, proc.returncode)
         return proc
 
+    def opsctl_started(self, *args: str) -> Callable[..., subprocess.CompletedProcess]:
+        """Starts an opsctl command in the background (while the drill runs another); the returned function waits
+        for it and logs it as `opsctl` does, at the time it is joined."""
+        cmd = [sys.executable, "-m", "opsctl.cli.app", *args]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+        def join(step: str, summarize=None, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+            out, errs = child.communicate(timeout=900)
+            proc = subprocess.CompletedProcess(cmd, child.returncode, out, errs)
+            outcome = summarize(proc) if summarize and proc.returncode in ok_codes else f"exit {proc.returncode}"
+            if proc.returncode not in ok_codes:
+                outcome += f" (unexpected: {(errs.strip().splitlines() or [''])[-1]})"
+            self.log(step, "opsctl " + " ".join(args), outcome, proc.returncode)
+            return proc
+
+        return join
+
 
 @dataclass
 class Sent:
@@ -506,14 +523,14 @@ def run(
     shards, batch = ingest.shards, ingest.batch
     passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes, crash_minutes)
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
-    # ... on every shard: the spike's devices are spread over the shards (one per shard at least), and the spike is
-    # large enough that the shard with the fewest of them still has a batch for every slow pass and one more.
+    # ... on every shard: the spike comes from the same number of devices on every shard (at least `devices`), so
+    # every shard has its share of it, a batch for every slow pass and one more.
     ranges = {
         sh["ShardId"]: (int(sh["HashKeyRange"]["StartingHashKey"]), int(sh["HashKeyRange"]["EndingHashKey"]))
         for sh in kinesis.list_shards(StreamName=stream)["Shards"]
         if "EndingSequenceNumber" not in sh["SequenceNumberRange"]
     }
-    spike_devices = max(devices, len(ranges))
+    spike_devices = -(-devices // len(ranges)) * len(ranges)
     names = spread_devices(f"drill{run_id}s", spike_devices, ranges)
     fewest = min(sum(1 for n in names if shard_of(n, ranges) == sh) for sh in ranges)
     spike = max(spike, -(-(passes + 1) * batch * spike_devices // max(1, fewest)))
@@ -663,11 +680,10 @@ def run(
     # (d) the runbooks' steps: table-throttles.md (mitigate: the capacity back up before the catch-up writes),
     # iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
     raised_capacity: dict = {}
-    if plan is not None:
-        raise_write = max(plan.raised_wcu, found["write_capacity"])
-        raise_read = max(plan.raised_wcu, found["read_capacity"])
-        d.opsctl(
-            "runbooks/table-throttles.md: mitigate",
+    raise_write = max(plan.raised_wcu, found["write_capacity"]) if plan else 0
+    raise_read = max(plan.raised_wcu, found["read_capacity"]) if plan else 0
+    raising = (
+        d.opsctl_started(
             "capacity",
             "--apply",
             "--yes",
@@ -675,9 +691,10 @@ def run(
             str(raise_write),
             "--read-capacity",
             str(raise_read),
-            summarize=lambda p: f"readings table raised to {raise_write} WCU",
         )
-        raised_capacity = {**_table_capacity(stack), "at": round(time.time(), 1)}
+        if plan is not None
+        else None
+    )
     d.opsctl(
         "runbooks/iterator-age.md: diagnose",
         "iterator-age",
@@ -686,6 +703,12 @@ def run(
         ok_codes=(0, 1, 2),
         summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode],
     )
+    if raising is not None:  # (started before the diagnose: the capacity is up before the catch-up writes)
+        raising(
+            "runbooks/table-throttles.md: mitigate",
+            summarize=lambda p: f"readings table raised to {raise_write} WCU",
+        )
+        raised_capacity = {**_table_capacity(stack), "at": round(time.time(), 1)}
     d.opsctl(
         "runbooks/iterator-age.md: mitigate",
         "sandbox",
@@ -729,17 +752,6 @@ def run(
         summarize=lambda p: "shard recommendation read (one hot device: more shards would not help it)",
     )
     d.opsctl(
-        "runbooks/table-throttles.md: verify",
-        "capacity",
-        "--window",
-        "15m",
-        "--table",
-        table,
-        "--output",
-        "json",
-        summarize=lambda p: _throttle_summary(json.loads(p.stdout), table),
-    )
-    d.opsctl(
         "runbooks/table-system-errors.md: diagnose",
         "status",
         ok_codes=(0, 1, 2),
@@ -780,6 +792,18 @@ def run(
             "--until-idle",
             summarize=lambda p: "replayed records and jobs delivered",
         )
+    # From here the drill waits for CloudWatch's windows: what it runs now costs it nothing.
+    d.opsctl(
+        "runbooks/table-throttles.md: verify",
+        "capacity",
+        "--window",
+        "15m",
+        "--table",
+        table,
+        "--output",
+        "json",
+        summarize=lambda p: _throttle_summary(json.loads(p.stdout), table),
+    )
     # The readings table as the drill found it (a switch to on demand: AWS allows 4 in 24 hours; each drill makes one).
     now_capacity = _table_capacity(stack)
     if now_capacity == found:

@@ -50,6 +50,7 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     doc = json.loads(proc.stdout)
+    print(proc.stderr[-20_000:])  # the drill's timeline as it ran (pytest shows it with -rP or on a failure)
     assert doc["ok"] and doc["problems"] == []
     # At least one catalog monitor went to ALARM during the drill and is OK at the end.
     assert doc["fired"] and set(doc["fired"]) <= set(thresholds.monitors())
