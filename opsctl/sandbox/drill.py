@@ -168,6 +168,23 @@ def throttle_plan(per_minute_wcu: int, period_s: int, incident_wcu: int) -> Thro
     return ThrottlePlan(per_minute_wcu, capacity, per_minute_wcu / capacity - period_s, raised)
 
 
+def restore_args(found: dict, now: dict) -> list[str] | None:
+    """The `opsctl capacity` arguments that put the readings table back as the drill found it (None: it is)."""
+    if now == found:
+        return None
+    if found["billing_mode"] == "PAY_PER_REQUEST":
+        return ["capacity", "--apply", "--yes", "--on-demand"]
+    return [
+        "capacity",
+        "--apply",
+        "--yes",
+        "--write-capacity",
+        str(found["write_capacity"]),
+        "--read-capacity",
+        str(found["read_capacity"]),
+    ]
+
+
 def per_minute_writes(per_shard: dict[str, int], batch: int, minutes: int) -> int:
     """WCU the fewest-writing of `minutes` slow passes writes: each takes one batch from every shard's backlog."""
     return min(
@@ -805,31 +822,15 @@ def run(
         summarize=lambda p: _throttle_summary(json.loads(p.stdout), table),
     )
     # The readings table as the drill found it (a switch to on demand: AWS allows 4 in 24 hours; each drill makes one).
-    now_capacity = _table_capacity(stack)
-    if now_capacity == found:
+    restore = restore_args(found, _table_capacity(stack))
+    if restore is None:
         d.log("restore", "(nothing to do)", "readings table as the drill found it")
-    elif found["billing_mode"] == "PAY_PER_REQUEST":
-        d.opsctl(
-            "restore",
-            "capacity",
-            "--apply",
-            "--yes",
-            "--on-demand",
-            ok_codes=(0, 1),
-            summarize=lambda p: "readings table on demand again, as the drill found it",
-        )
     else:
         d.opsctl(
             "restore",
-            "capacity",
-            "--apply",
-            "--yes",
-            "--write-capacity",
-            str(found["write_capacity"]),
-            "--read-capacity",
-            str(found["read_capacity"]),
+            *restore,
             ok_codes=(0, 1),
-            summarize=lambda p: "readings table back at the capacity the drill found",
+            summarize=lambda p: "readings table put back as the drill found it",
         )
     left_capacity = _table_capacity(stack)
     d.log(

@@ -176,3 +176,20 @@ def test_a_reading_is_one_write_unit():
     for r in traffic.readings(3, 30, seed=5):
         reading = Reading("drill235959s-0000", int(r["ts"]), {k: Decimal(str(v)) for k, v in r["metrics"].items()})
         assert write_units(item_size(to_item(reading, ttl_days=3650))) == drill.WCU_PER_READING
+
+
+def test_the_drill_puts_the_table_back_as_it_found_it():
+    on_demand = {"billing_mode": "PAY_PER_REQUEST", "read_capacity": 0, "write_capacity": 0}
+    raised = {"billing_mode": "PROVISIONED", "read_capacity": 441, "write_capacity": 441}
+    found = {"billing_mode": "PROVISIONED", "read_capacity": 5, "write_capacity": 500}
+    assert drill.restore_args(on_demand, raised) == ["capacity", "--apply", "--yes", "--on-demand"]
+    assert drill.restore_args(found, raised) == [
+        "capacity",
+        "--apply",
+        "--yes",
+        "--write-capacity",
+        "500",
+        "--read-capacity",
+        "5",
+    ]
+    assert drill.restore_args(on_demand, dict(on_demand)) is None
