@@ -154,6 +154,117 @@ def plan_changes(stack, report: dict) -> list[Change]:
     return plan
 
 
+def explicit_change(
+    stack,
+    table: str | None,
+    *,
+    write: int | None,
+    read: int | None,
+    on_demand: bool,
+    now: dt.datetime | None = None,
+) -> Change:
+    """What --apply does with a capacity given by hand instead of the recommendation: the environment's own
+    table (the one with Terraform variables) PROVISIONED at `write` / `read` units (the other one kept, or 1 if
+    the table was on demand), or switched to on demand. Refuses what AWS would refuse or that changes nothing."""
+    own = stack.outputs.get("table_name")
+    name = table or own
+    if not name or name != own:
+        raise InvalidArgument(
+            f"only the environment's readings table ({own}) has Terraform variables for its capacity",
+            hint="drop {table_names}, or change other tables where they are defined",
+            arguments=["table_names"],
+        )
+    for units, arg in ((write, "write_capacity"), (read, "read_capacity")):
+        if units is not None and not 1 <= units <= tables.MAX_CAPACITY_UNITS:
+            raise InvalidArgument(
+                f"{{{arg}}} {units} must be from 1 to {tables.MAX_CAPACITY_UNITS:,} units",
+                hint="AWS's default per-table quota",
+                arguments=[arg],
+            )
+    ddb = stack.target.client("dynamodb")
+    try:
+        desc = ddb.describe_table(TableName=name)["Table"]
+    except ddb.exceptions.ResourceNotFoundException:
+        raise NotFound("table", name, hint="check {env}", arguments=["env"]) from None
+    mode = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    cur = desc.get("ProvisionedThroughput", {})
+    if on_demand:
+        if mode == "PAY_PER_REQUEST":
+            raise OpsError(f"table {name!r} is already on demand: nothing to change")
+        return _tracked(
+            stack,
+            Change(
+                name,
+                name,
+                None,
+                "switch_to_on_demand",
+                {"billing_mode": "PAY_PER_REQUEST"},
+                0,
+                tfvars={"table_billing_mode": "PAY_PER_REQUEST"},
+            ),
+        )
+    wanted = {
+        "read_capacity": read if read is not None else int(cur.get("ReadCapacityUnits") or 1),
+        "write_capacity": write if write is not None else int(cur.get("WriteCapacityUnits") or 1),
+    }
+    if mode == "PAY_PER_REQUEST":
+        # On demand to PROVISIONED: allowed any time (docs/aws-limits.md), and not a decrease.
+        return _tracked(
+            stack,
+            Change(
+                name,
+                name,
+                None,
+                "switch_to_provisioned",
+                {"billing_mode": "PROVISIONED", **wanted},
+                0,
+                tfvars={
+                    "table_billing_mode": "PROVISIONED",
+                    "table_read_capacity": wanted["read_capacity"],
+                    "table_write_capacity": wanted["write_capacity"],
+                },
+            ),
+        )
+    held = {
+        "read_capacity": int(cur.get("ReadCapacityUnits") or 0),
+        "write_capacity": int(cur.get("WriteCapacityUnits") or 0),
+    }
+    changes = {k: v for k, v in wanted.items() if v != held[k]}
+    if not changes:
+        raise OpsError(f"table {name!r} already has {held['read_capacity']} RCU / {held['write_capacity']} WCU")
+    decreases = 1 if any(v < held[k] for k, v in changes.items()) else 0  # one UpdateTable: one decrease
+    if decreases:
+        q = quota.decreases_left(
+            cur.get("NumberOfDecreasesToday"), cur.get("LastDecreaseDateTime"), now or dt.datetime.now(dt.UTC)
+        )
+        if q.available_now < 1:
+            when = q.next_at.isoformat() if q.next_at else "tomorrow (UTC)"
+            raise OpsError(
+                f"table {name!r}: no capacity decrease is left now ({q.decreases_today} made today)",
+                hint=f"AWS allows the next one at {when}; an increase is always allowed",
+            )
+    return _tracked(
+        stack,
+        Change(
+            name,
+            name,
+            None,
+            "set_capacity",
+            changes,
+            decreases,
+            tfvars={f"table_{k}": v for k, v in changes.items()},
+        ),
+    )
+
+
+def _tracked(stack, c: Change) -> Change:
+    """Flags a change whose Terraform variables the environment does not declare (as plan_changes does)."""
+    missing = sorted(k for k in c.tfvars if k not in _declared_variables(stack.env))
+    if missing:
+        c.untracked = f"terraform/envs/{stack.env} declares no {', '.join(missing)}: change it there by hand"
+    return c
+
+
 def _wait_active(ddb, table: str, timeout_s: float = ACTIVE_WAIT_S) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:

@@ -76,6 +76,21 @@ def capacity(
         bool, typer.Option("--dry-run", help="with --apply: show the plan of changes and change nothing")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="apply the plan without asking")] = False,
+    write_capacity: Annotated[
+        int | None,
+        typer.Option(
+            "--write-capacity",
+            help="with --apply: set the readings table PROVISIONED at this many WCU instead of the recommendation",
+        ),
+    ] = None,
+    read_capacity: Annotated[
+        int | None,
+        typer.Option("--read-capacity", help="with --apply: as --write-capacity, for the read capacity units"),
+    ] = None,
+    on_demand: Annotated[
+        bool,
+        typer.Option("--on-demand", help="with --apply: switch the readings table to on demand (AWS: 4 times a day)"),
+    ] = False,
     prepare_event: Annotated[
         bool, typer.Option("--prepare-event", help="plan for a known peak (with --at and --expect); changes nothing")
     ] = False,
@@ -102,6 +117,7 @@ def capacity(
       opsctl capacity --window 1d --table readings --output json
       opsctl capacity --apply --dry-run           # the changes it would make
       opsctl capacity --apply --yes               # apply them, record them in Terraform variables
+      opsctl capacity --apply --yes --write-capacity 50   # this capacity instead of the recommendation
       opsctl capacity --prepare-event --at 2026-12-24T18:00Z --expect 5000
     """
     from opsctl.capacity import planner as cap
@@ -116,6 +132,11 @@ def capacity(
         raise OpsError("--prepare-event only plans; apply its steps, or drop it to --apply the recommendation")
     if yes and not apply_:
         raise OpsError("--yes goes with --apply (without --apply, capacity changes nothing)")
+    explicit = write_capacity is not None or read_capacity is not None or on_demand
+    if explicit and not apply_:
+        raise OpsError("--write-capacity, --read-capacity and --on-demand go with --apply")
+    if on_demand and (write_capacity is not None or read_capacity is not None):
+        raise OpsError("--on-demand takes no capacity: drop --write-capacity / --read-capacity, or --on-demand")
     if target_pct is not None and not 20 <= target_pct <= 90:
         raise OpsError(
             f"--target-pct {target_pct:g} must be from 20 to 90 (percent utilisation)",
@@ -125,6 +146,21 @@ def capacity(
         raise OpsError(f"--expect {expect:g} records/s is not a rate", hint="e.g. --expect 2000")
     _check_headroom(headroom)
     span = _window(window)
+    if explicit:
+        # A capacity given by hand: no report to read, one change to the readings table.
+        stack = ctx.obj.stack()
+        change = cap.explicit_change(
+            stack, table[-1] if table else None, write=write_capacity, read=read_capacity, on_demand=on_demand
+        )
+        _apply(
+            stack,
+            [change],
+            {"report": None, "plan": [change.to_dict()], "applied": [], "terraform": []},
+            output,
+            dry_run,
+            yes,
+        )
+        return
     cap.load_prices(prices)  # a bad --prices is one error line before any AWS call
     stack = ctx.obj.stack()
     the_prices = cap.load_prices(prices, stack.target.region)
@@ -150,6 +186,14 @@ def capacity(
         return
     if output == OutputFormat.table:
         _show_capacity(report)
+    _apply(stack, plan, data, output, dry_run, yes)
+
+
+def _apply(stack, plan: list, data: dict, output: OutputFormat, dry_run: bool, yes: bool) -> None:
+    """Shows the plan, asks (unless --yes), makes each change live and records it in the Terraform variables."""
+    from opsctl.capacity import planner as cap
+
+    if output == OutputFormat.table:
         _show_plan(data["plan"])
     if dry_run and plan:
         if output == OutputFormat.json:

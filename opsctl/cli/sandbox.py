@@ -576,10 +576,12 @@ def drill(
     `opsctl monitors` shows what fired and its runbook; the drill runs that runbook's diagnose / mitigate /
     verify commands (and the poison-records and, if a failed batch exists, DLQ-replay ones), waits until the
     monitor is OK again, and checks that every record it sent is in the table or quarantined (by reason).
-    In the slow minutes, `opsctl sandbox fault` makes the readings table fail (HTTP 500) and throttle for a few
-    seconds, one device sends more than its shard's 1,000 records/s, and the ingest and rollup runtimes crash
-    (function-crash: Lambda counts Errors; a crashed batch runs out of retries into the on-failure queue, a crashed
-    rollup job is dead-lettered after maxReceiveCount receives), so the table's system-error and write-throttle
+    In the slow minutes, `opsctl sandbox fault` makes the readings table fail (HTTP 500) for a few seconds, the
+    table, made PROVISIONED below what the slow consumer writes (`opsctl capacity --apply --write-capacity`, raised
+    again by its runbook before the catch-up, put back as found at the end), throttles every pass, one device
+    sends more than its shard's 1,000 records/s, and the ingest and rollup runtimes crash (function-crash: Lambda
+    counts Errors; a crashed batch runs out of retries into the on-failure queue, a crashed rollup job is
+    dead-lettered after maxReceiveCount receives), so the table's system-error and write-throttle
     alarms, the stream's write-throttle alarm, both functions' error-rate alarms, the failure-queue and the DLQ
     alarms fire from real metrics too; `opsctl replay-dlq --source ingest|rollup` brings the work back. The default
     drill skips the critical iterator-age alarms (600,000 ms for 5 of 5 minutes): `--full` runs them (~20 minutes).

@@ -4,8 +4,14 @@ The story: the ingest consumer stops while devices keep sending (a traffic spike
 When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run --max-passes 1`), so the
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
 warning threshold for the alarm's datapoints_to_alarm minutes. In those same minutes DynamoDB has a bad spell
-(`opsctl sandbox fault`: a few seconds of HTTP 500s, then of throttling, on the readings table, which the ingest
-function's retries ride out: `table_system_errors`, `table_write_throttles`), one device sends more than its
+(`opsctl sandbox fault`: a few seconds of HTTP 500s on the readings table: `table_system_errors`) and the table,
+sized for the baseline, throttles every slow pass by its own capacity (`table_write_throttles`; the ingest
+function's retries ride both out): `opsctl capacity --apply --yes --write-capacity C` made it PROVISIONED below
+what a pass writes (throttle_plan: a batch from every shard, more than C WCU refill in a minute) one period before
+the first pass writes, so each pass finds one minute's refill in its burst bucket (a switch from on demand starts
+the bucket empty; a table found PROVISIONED goes on demand first). After the detection table-throttles.md's
+mitigation raises it with the same command, before the catch-up; at the end the table is put back as the drill
+found it (`capacity` in the result says what it found, set, raised and left). One device sends more than its
 shard's 1,000 records a second (`stream_write_throughput_exceeded`; the drill's sender retries what was refused),
 and the functions' runtimes crash (`function-crash`): the rollup worker on every job it receives, the ingest
 consumer on a second pass each minute, the first time for as many passes as a batch needs to be bisected down and
@@ -25,7 +31,9 @@ cannot be pushed over honestly in a drill."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -41,7 +49,7 @@ CRITICAL_MONITOR = "ingest_iterator_age_critical"  # --full: the same story past
 STREAM_AGE_MONITOR = "stream_iterator_age"  # --full: the stream's GetRecords.IteratorAgeMilliseconds, same reads
 POISON_MONITOR = "ingest_poison_burst"  # RecordsQuarantined per minute: the poison burst's own alarm
 WRITE_THROTTLE_MONITOR = "stream_write_throughput_exceeded"  # a hot device over its shard's 1,000 records/s
-TABLE_THROTTLE_MONITOR = "table_write_throttles"  # a dynamodb-throttle fault during the slow passes
+TABLE_THROTTLE_MONITOR = "table_write_throttles"  # the slow passes write more than the provisioned capacity
 TABLE_ERRORS_MONITOR = "table_system_errors"  # a dynamodb-error fault during the slow passes
 ERROR_RATE_MONITOR = "ingest_error_rate"  # a function-crash fault on ingest during each slow minute's first pass
 FAILURE_QUEUE_MONITOR = "ingest_failure_queue_not_empty"  # the crashed batch's retries run out: on-failure queue
@@ -52,7 +60,12 @@ MINUTE_WORK_S = 50  # seconds a slow minute's burst, faults and two passes take 
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
 ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
 # takes a few seconds to start: the window must still be open when it writes)
-THROTTLE_FAULT_S = 20  # seconds of DynamoDB throttling (the errors come first: a fault of each kind runs at once)
+# The readings table is PROVISIONED below what one slow pass writes (throttle_plan): each pass of the throttle
+# minutes finds less in the burst bucket than it writes, and the ingest function retries the rest as it refills.
+THROTTLE_TAIL_GROWTH_MAX_S = 15  # seconds by which a slow pass's throttled tail (its writes waiting for capacity)
+# may grow from one slow minute to the next: a minute refills capacity x period units, a pass writes more
+CATCH_UP_S = 10  # seconds of the raised capacity that carry every reading the incident sent (the catch-up's writes)
+WCU_PER_READING = 1  # a reading's item is under 1 KB: one write unit (tests/opsctl/test_drill_catalog.py checks it)
 CRASH_FAULT_S = 120  # seconds the ingest crash window may last at most: the drill ends it after the crash pass
 ROLLUP_CRASH_S = 55  # seconds of rollup crashes from the start of a slow minute's work: both passes, not the next
 FULL_DRILL_MINUTES = 20  # about how long `--full` takes: 10 minutes of backlog age, 5 slow minutes, recovery
@@ -90,7 +103,7 @@ BROUGHT_BACK_BY = {
     STREAM_AGE_MONITOR: "opsctl sandbox run --until-idle",
     POISON_MONITOR: "opsctl quarantine list --output json",
     WRITE_THROTTLE_MONITOR: "opsctl reshard --recommend --window 1h --dry-run",
-    TABLE_THROTTLE_MONITOR: "opsctl status",
+    TABLE_THROTTLE_MONITOR: "opsctl capacity --apply --yes --write-capacity",
     TABLE_ERRORS_MONITOR: "opsctl status",
     ERROR_RATE_MONITOR: "opsctl status",
     FAILURE_QUEUE_MONITOR: "opsctl replay-dlq --source ingest --yes",
@@ -126,6 +139,79 @@ def crash_passes(batch_size: int, max_retry_attempts: int, bisect: bool) -> int:
         n //= 2
         splits += 1
     return splits + 1 + max_retry_attempts
+
+
+@dataclass(frozen=True)
+class ThrottlePlan:
+    per_minute_wcu: int  # what one slow pass writes: a batch from every shard, WCU_PER_READING each
+    capacity_wcu: int  # the write capacity the table is "sized for the baseline" at during the incident
+    tail_growth_s: float  # per_minute_wcu / capacity_wcu - period: how much longer each minute's throttled tail gets
+    raised_wcu: int  # what the runbook's mitigation raises it to: the incident's readings in CATCH_UP_S seconds
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "tail_growth_s": round(self.tail_growth_s, 2)}
+
+
+def throttle_plan(per_minute_wcu: int, period_s: int, incident_wcu: int) -> ThrottlePlan | None:
+    """The write capacity that throttles every slow pass, and the one that carries the catch-up; None when no whole
+    number of WCU does both (a slow pass writing less than `period_s` WCU: one shard of a small batch).
+
+    Between two slow passes a bucket of C WCU refills C x period_s units; a pass writes W at once. It throttles if
+    C x period_s < W, and its writes then wait (W - bucket) / C seconds for capacity, W / C - period_s seconds more
+    than the last minute's: the smallest C whose growth is at most THROTTLE_TAIL_GROWTH_MAX_S."""
+    capacity = max(1, math.ceil(per_minute_wcu / (period_s + THROTTLE_TAIL_GROWTH_MAX_S)))
+    if capacity * period_s >= per_minute_wcu:
+        return None
+    from capacity_report.tables import MAX_CAPACITY_UNITS
+
+    raised = min(MAX_CAPACITY_UNITS, max(capacity + 1, math.ceil(incident_wcu / CATCH_UP_S)))
+    return ThrottlePlan(per_minute_wcu, capacity, per_minute_wcu / capacity - period_s, raised)
+
+
+def restore_args(found: dict, now: dict) -> list[str] | None:
+    """The `opsctl capacity` arguments that put the readings table back as the drill found it (None: it is)."""
+    if now == found:
+        return None
+    if found["billing_mode"] == "PAY_PER_REQUEST":
+        return ["capacity", "--apply", "--yes", "--on-demand"]
+    return [
+        "capacity",
+        "--apply",
+        "--yes",
+        "--write-capacity",
+        str(found["write_capacity"]),
+        "--read-capacity",
+        str(found["read_capacity"]),
+    ]
+
+
+def per_minute_writes(per_shard: dict[str, int], batch: int, minutes: int) -> int:
+    """WCU the fewest-writing of `minutes` slow passes writes: each takes one batch from every shard's backlog."""
+    return min(
+        sum(min(batch, max(0, n - i * batch)) for n in per_shard.values()) * WCU_PER_READING for i in range(minutes)
+    )
+
+
+def shard_of(partition_key: str, ranges: dict[str, tuple[int, int]]) -> str:
+    """The shard Kinesis puts a partition key in: the MD5 of the key as a 128-bit number, in the shard's hash range."""
+    h = int(hashlib.md5(partition_key.encode()).hexdigest(), 16)  # Kinesis's own mapping, not security
+    return next(shard for shard, (low, high) in ranges.items() if low <= h <= high)
+
+
+def spread_devices(prefix: str, count: int, ranges: dict[str, tuple[int, int]]) -> list[str]:
+    """`count` device ids `<prefix>-NNNN`, each picked for the shard holding the fewest so far: a spike from them
+    gives every shard its share of the backlog (count >= shards: every shard one device at least)."""
+    held = dict.fromkeys(ranges, 0)
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        name = f"{prefix}-{n:04d}"
+        n += 1
+        shard = shard_of(name, ranges)
+        if held[shard] == min(held.values()) or n > 100 * count:  # never stuck on an odd hash space
+            held[shard] += 1
+            out.append(name)
+    return out
 
 
 @dataclass
@@ -180,6 +266,23 @@ class Drill:
         self.log(step, "opsctl " + " ".join(args), outcome, proc.returncode)
         return proc
 
+    def opsctl_started(self, *args: str) -> Callable[..., subprocess.CompletedProcess]:
+        """Starts an opsctl command in the background (while the drill runs another); the returned function waits
+        for it and logs it as `opsctl` does, at the time it is joined."""
+        cmd = [sys.executable, "-m", "opsctl.cli.app", *args]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+        def join(step: str, summarize=None, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+            out, errs = child.communicate(timeout=900)
+            proc = subprocess.CompletedProcess(cmd, child.returncode, out, errs)
+            outcome = summarize(proc) if summarize and proc.returncode in ok_codes else f"exit {proc.returncode}"
+            if proc.returncode not in ok_codes:
+                outcome += f" (unexpected: {(errs.strip().splitlines() or [''])[-1]})"
+            self.log(step, "opsctl " + " ".join(args), outcome, proc.returncode)
+            return proc
+
+        return join
+
 
 @dataclass
 class Sent:
@@ -188,9 +291,10 @@ class Sent:
     first_sent_at: float = 0.0
 
 
-def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> int:
-    """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later;
-    returns how many records the stream refused (and this sender put again)."""
+def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent, per_shard: dict[str, int] | None = None) -> int:
+    """PutRecords (≤500 per call), remembering each poison record's shard and sequence number to find it later
+    (and counting the valid ones by shard in `per_shard`); returns how many records the stream refused (and this
+    sender put again)."""
     refused = 0
     for i in range(0, len(items), gen.PUT_RECORDS_MAX):
         pending, stalled = items[i : i + gen.PUT_RECORDS_MAX], 0
@@ -205,6 +309,8 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> int:
                 elif item.kind == "valid":
                     if item.reading is not None:
                         sent.readings.append(item.reading)
+                    if per_shard is not None:
+                        per_shard[rec["ShardId"]] = per_shard.get(rec["ShardId"], 0) + 1
                 else:
                     sent.poison[(rec["ShardId"], rec["SequenceNumber"])] = item.kind
             stalled = stalled + 1 if len(failed) == len(pending) else 0
@@ -219,11 +325,24 @@ def _send(kinesis, stream: str, items: list[gen.Outgoing], sent: Sent) -> int:
     return refused
 
 
-def _readings(prefix: str, devices: int, records: int, seed: int) -> list[dict]:
+def _readings(prefix: str, devices: int, records: int, seed: int, names: list[str] | None = None) -> list[dict]:
+    """Readings of `devices` devices named `<prefix>-NNNN`, or `names` (one per device) when given."""
     out = gen.readings(devices, records, seed=seed)
+    renamed = dict(zip(gen.device_ids(devices), names, strict=True)) if names else {}
     for r in out:
-        r["device_id"] = f"{prefix}-{r['device_id'].removeprefix('dev-')}"
+        r["device_id"] = renamed.get(r["device_id"]) or f"{prefix}-{r['device_id'].removeprefix('dev-')}"
     return out
+
+
+def _table_capacity(stack) -> dict:
+    """The readings table's billing mode and capacity, as DescribeTable gives them."""
+    t = stack.target.client("dynamodb").describe_table(TableName=stack.get("table_name"))["Table"]
+    pt = t.get("ProvisionedThroughput", {})
+    return {
+        "billing_mode": t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+        "read_capacity": int(pt.get("ReadCapacityUnits") or 0),
+        "write_capacity": int(pt.get("WriteCapacityUnits") or 0),
+    }
 
 
 def _monitor_states(proc: subprocess.CompletedProcess) -> dict[str, str]:
@@ -279,6 +398,20 @@ def _depth(stack, output: str) -> int:
 
 def _delivered(p: subprocess.CompletedProcess) -> int:
     return sum(m.get("records_delivered", 0) for m in json.loads(p.stdout)["mappings"])
+
+
+def _throttle_summary(doc: dict, table: str) -> str:
+    """What `opsctl capacity --output json` says of the readings table's writes: its capacity and the throttled."""
+    for t in doc["report"]["tables"]:
+        if t["resource"] == table:
+            w = t["dimensions"]["write"]
+            return f"{table}: {w['provisioned']} WCU now; " + (
+                f"{w['throttled']:g} write requests throttled in the window (ProvisionedThroughputExceededException, "
+                "retried by the ingest function)"
+                if w["throttled"]
+                else "no write throttled in the window"
+            )
+    return f"{table}: not in the report"
 
 
 def _wait_until(t: float) -> None:
@@ -368,6 +501,18 @@ def run(
     sent = Sent()
 
     d.opsctl("prepare", "sandbox", "run", "--until-idle", summarize=lambda p: "earlier records delivered")
+    found = _table_capacity(stack)
+    if found["billing_mode"] == "PROVISIONED":
+        # The burst bucket of a table PROVISIONED for a while holds 300 s of its capacity, more than the slow passes
+        # write: on demand now, PROVISIONED again at the incident's capacity below, whose bucket starts at the switch.
+        d.opsctl(
+            "prepare",
+            "capacity",
+            "--apply",
+            "--yes",
+            "--on-demand",
+            summarize=lambda p: f"readings table on demand (it was {found['write_capacity']} WCU; put back at the end)",
+        )
     # (a) baseline
     _send(
         kinesis,
@@ -395,11 +540,23 @@ def run(
     shards, batch = ingest.shards, ingest.batch
     passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes, crash_minutes)
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
+    # ... on every shard: the spike comes from the same number of devices on every shard (at least `devices`), so
+    # every shard has its share of it, a batch for every slow pass and one more.
+    ranges = {
+        sh["ShardId"]: (int(sh["HashKeyRange"]["StartingHashKey"]), int(sh["HashKeyRange"]["EndingHashKey"]))
+        for sh in kinesis.list_shards(StreamName=stream)["Shards"]
+        if "EndingSequenceNumber" not in sh["SequenceNumberRange"]
+    }
+    spike_devices = -(-devices // len(ranges)) * len(ranges)
+    names = spread_devices(f"drill{run_id}s", spike_devices, ranges)
+    fewest = min(sum(1 for n in names if shard_of(n, ranges) == sh) for sh in ranges)
+    spike = max(spike, -(-(passes + 1) * batch * spike_devices // max(1, fewest)))
     # The first crash pass runs until one record per shard has crashed through the bisections and every retry.
     first_crash_passes = crash_passes(batch, ingest.max_retry_attempts, ingest.bisect) + 1
-    items = gen.mix([r for r in _readings(f"drill{run_id}s", devices, spike, seed + 1)], [], seed=seed)
+    items = gen.mix([r for r in _readings(f"drill{run_id}s", spike_devices, spike, seed + 1, names)], [], seed=seed)
     sent.first_sent_at = time.time()
-    _send(kinesis, stream, items, sent)
+    per_shard: dict[str, int] = {}
+    _send(kinesis, stream, items, sent, per_shard)
     d.log(
         "incident",
         f"PutRecords: spike of {spike} readings while the consumer is stopped",
@@ -411,16 +568,44 @@ def run(
         "(no consumer)",
         f"waiting {breach_at - time.time():.0f} s: the oldest record passes the {threshold_ms:,.0f} ms threshold",
     )
-    _wait_until(breach_at)
-    # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes. In the
-    # same minutes DynamoDB fails, then throttles, the readings table for a few seconds (the ingest function's
-    # retries ride it out) and one device sends more than its shard takes in a second.
     # Slow minute i is the i-th minute from the first: each starts with its hot burst, faults and pass (its
     # breaching datapoints). A minute whose crash pass runs past its end (a loaded machine) delays the next one's
     # start by as much, never by a whole minute: a 5-of-5 alarm (--full) needs every one of the minutes.
-    first_minute = time.time() // period * period
-    if time.time() % period > period - MINUTE_WORK_S:
+    first_minute = breach_at // period * period
+    if breach_at % period > period - MINUTE_WORK_S:
         first_minute += period
+    # The table was sized for the baseline: PROVISIONED below what a slow pass writes (throttle_plan). The switch
+    # is made one period before the first slow pass's writes (they succeed once its HTTP 500 window has ended), so
+    # that pass finds in the bucket what each later one does: one minute's refill, less than it writes.
+    plan = throttle_plan(
+        per_minute_writes(per_shard, batch, throttle_minutes),
+        period,
+        (len(items) + hot_minutes * HOT_DEVICE_BURST) * WCU_PER_READING,
+    )
+    incident_capacity: dict = {}
+    if plan is not None:
+        first_writes_at = first_minute + 1 + (ERROR_FAULT_S if error_minutes else 0)
+        _wait_until(first_writes_at - period)
+        d.opsctl(
+            "incident",
+            "capacity",
+            "--apply",
+            "--yes",
+            "--write-capacity",
+            str(plan.capacity_wcu),
+            "--read-capacity",
+            str(plan.raised_wcu),
+            summarize=lambda p: (
+                f"readings table PROVISIONED at {plan.capacity_wcu} WCU: a minute refills "
+                f"{plan.capacity_wcu * period} units, a slow pass writes {plan.per_minute_wcu}"
+            ),
+        )
+        incident_capacity = {**_table_capacity(stack), "at": round(time.time(), 1)}
+    _wait_until(breach_at)
+    # The consumer comes back slow: one batch per shard in each of datapoints_to_alarm distinct minutes. In the
+    # same minutes DynamoDB fails the readings table for a few seconds, each pass writes more than the table's
+    # capacity has refilled (the ingest function's retries ride both out) and one device sends more than its shard
+    # takes in a second.
     for i in range(passes):
         _wait_until(first_minute + i * period + 1)
         if i < hot_minutes:
@@ -446,13 +631,6 @@ def run(
         if i < error_minutes:
             faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S)
             d.log("incident", f"opsctl sandbox fault dynamodb-error --seconds {ERROR_FAULT_S}", f"{table}: HTTP 500")
-        if i < throttle_minutes:
-            faults.start_fault(endpoint, "dynamodb-throttle", table, THROTTLE_FAULT_S)
-            d.log(
-                "incident",
-                f"opsctl sandbox fault dynamodb-throttle --seconds {THROTTLE_FAULT_S}",
-                f"{table}: ProvisionedThroughputExceededException",
-            )
         d.opsctl(
             "incident",
             "sandbox",
@@ -516,7 +694,24 @@ def run(
     during = _monitor_states(proc)
     detect_reasons = _monitor_reasons(proc)
     fired = sorted(k for k, v in during.items() if v == "ALARM" and before.get(k) != "ALARM")
-    # (d) the runbooks' steps: iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
+    # (d) the runbooks' steps: table-throttles.md (mitigate: the capacity back up before the catch-up writes),
+    # iterator-age.md (diagnose, mitigate), poison-records.md (what was quarantined)
+    raised_capacity: dict = {}
+    raise_write = max(plan.raised_wcu, found["write_capacity"]) if plan else 0
+    raise_read = max(plan.raised_wcu, found["read_capacity"]) if plan else 0
+    raising = (
+        d.opsctl_started(
+            "capacity",
+            "--apply",
+            "--yes",
+            "--write-capacity",
+            str(raise_write),
+            "--read-capacity",
+            str(raise_read),
+        )
+        if plan is not None
+        else None
+    )
     d.opsctl(
         "runbooks/iterator-age.md: diagnose",
         "iterator-age",
@@ -525,6 +720,12 @@ def run(
         ok_codes=(0, 1, 2),
         summarize=lambda p: {0: "OK", 1: "WARNING", 2: "CRITICAL"}[p.returncode],
     )
+    if raising is not None:  # (started before the diagnose: the capacity is up before the catch-up writes)
+        raising(
+            "runbooks/table-throttles.md: mitigate",
+            summarize=lambda p: f"readings table raised to {raise_write} WCU",
+        )
+        raised_capacity = {**_table_capacity(stack), "at": round(time.time(), 1)}
     d.opsctl(
         "runbooks/iterator-age.md: mitigate",
         "sandbox",
@@ -608,6 +809,40 @@ def run(
             "--until-idle",
             summarize=lambda p: "replayed records and jobs delivered",
         )
+    # From here the drill waits for CloudWatch's windows: what it runs now costs it nothing.
+    d.opsctl(
+        "runbooks/table-throttles.md: verify",
+        "capacity",
+        "--window",
+        "15m",
+        "--table",
+        table,
+        "--output",
+        "json",
+        summarize=lambda p: _throttle_summary(json.loads(p.stdout), table),
+    )
+    # The readings table as the drill found it (a switch to on demand: AWS allows 4 in 24 hours; each drill makes one).
+    restore = restore_args(found, _table_capacity(stack))
+    if restore is None:
+        d.log("restore", "(nothing to do)", "readings table as the drill found it")
+    else:
+        d.opsctl(
+            "restore",
+            *restore,
+            ok_codes=(0, 1),
+            summarize=lambda p: "readings table put back as the drill found it",
+        )
+    left_capacity = _table_capacity(stack)
+    d.log(
+        "restore",
+        "DescribeTable",
+        f"readings table left {left_capacity['billing_mode']}"
+        + (
+            f" at {left_capacity['read_capacity']} RCU / {left_capacity['write_capacity']} WCU"
+            if left_capacity["billing_mode"] == "PROVISIONED"
+            else ""
+        ),
+    )
     # (e) verify: wait until every monitor that fired is OK again (CloudWatch's window has to slide past the breach)
     timeout = settle_timeout_s if settle_timeout_s is not None else (int(mon["evaluation_periods"]) + 2) * period
     deadline = time.time() + timeout
@@ -669,6 +904,13 @@ def run(
         problems.append("still in ALARM after the runbooks: " + ", ".join(k for k in fired if after.get(k) != "OK"))
     if acc["unaccounted"]:
         problems.append(f"{acc['unaccounted']} records unaccounted for")
+    if plan is None:
+        problems.append(
+            f"no write capacity throttles a slow pass of {per_minute_writes(per_shard, batch, throttle_minutes)} WCU "
+            f"in every one of {throttle_minutes} minutes: the ingest stream needs more shards or devices"
+        )
+    if left_capacity["billing_mode"] != found["billing_mode"]:
+        problems.append(f"the readings table was left {left_capacity['billing_mode']}, found {found['billing_mode']}")
     left = {
         "ingest failure queue": _depth(stack, "ingest_failure_queue_url"),
         "rollup DLQ": _depth(stack, "rollup_dlq_url"),
@@ -684,6 +926,13 @@ def run(
         "recovered": recovered,
         "monitors": {"before": before, "during": during, "after": after},
         "accounting": acc,
+        "capacity": {
+            "found": found,
+            "plan": plan.to_dict() if plan else None,
+            "incident": incident_capacity,
+            "raised": raised_capacity,
+            "left": left_capacity,
+        },
         "timeline": [s.to_dict() for s in d.timeline],
         "seconds": round(time.monotonic() - d.started, 1),
         "exercised": report,

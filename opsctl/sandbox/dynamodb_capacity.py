@@ -26,8 +26,11 @@ as opsctl.sandbox.limits), each request the functions and opsctl make is measure
   they ran, the minimum; the rest is debited afterwards and may leave the bucket below zero, so the next request
   waits). Where AWS does not document where the bucket starts, the sandbox starts it EMPTY when the table is
   created: a new table has its provisioned rate and no burst until it has left capacity unused (the strictest
-  reading). A refused BatchWriteItem item comes back in UnprocessedItems; only when every item was refused does the
-  call fail with ProvisionedThroughputExceededException (API reference, BatchWriteItem).
+  reading); so does a table switched from on demand to PROVISIONED, at the switch (it had no provisioned capacity
+  to leave unused before; opsctl/sandbox/table_capacity.py stamps the moment). A change of a PROVISIONED table's
+  capacity keeps its bucket, at most BURST_S seconds of the new rate. A refused BatchWriteItem item comes back in
+  UnprocessedItems; only when every item was refused does the call fail with ProvisionedThroughputExceededException
+  (API reference, BatchWriteItem).
 - An on-demand (PAY_PER_REQUEST) table is measured and never throttled: a new on-demand table serves up to 4,000
   writes and 12,000 reads per second (developer guide, "On-demand capacity mode"), more than this server can
   answer on its machine (docs/architecture.md, "Metrics the sandbox publishes").
@@ -200,6 +203,7 @@ class Part:
         self.index = index
         self.table_arn = table.table_arn
         self.since = table.created_at.timestamp() if table.created_at.tzinfo else _naive_utc(table.created_at)
+        self.since = getattr(table, "sandbox_provisioned_at", None) or self.since  # switched from on demand: then
         self.provisioned = getattr(table, "billing_mode", "PROVISIONED") != "PAY_PER_REQUEST"
         throughput = (index.throughput if index is not None else table.throughput) or {}
         self.rates = {

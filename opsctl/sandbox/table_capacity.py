@@ -16,11 +16,14 @@ Policies are stored and never evaluated (no scaling on load).
 UpdateTable to PAY_PER_REQUEST: AWS then reports the table's ProvisionedThroughput as 0 read and 0 write units;
 moto kept the old numbers, so Terraform read a capacity an on-demand table cannot have and refused the next plan
 ("read_capacity can not be set when billing_mode is PAY_PER_REQUEST"). UpdateTable to PROVISIONED from on demand
-without ProvisionedThroughput: AWS refuses it (ValidationException); moto accepted it and left 0 units."""
+without ProvisionedThroughput: AWS refuses it (ValidationException); moto accepted it and left 0 units. A switch to
+PROVISIONED stamps the table with when it happened (`sandbox_provisioned_at`): its burst buckets start empty then
+(opsctl/sandbox/dynamodb_capacity.py), as a new table's do at its creation."""
 
 from __future__ import annotations
 
 import json
+import time
 
 _TABLE_DIMENSIONS = {
     "dynamodb:table:ReadCapacityUnits": "ReadCapacityUnits",
@@ -73,6 +76,8 @@ def install_on_demand_capacity() -> None:
                 "BillingMode is PROVISIONED"
             )
         table = original(self, name, attr_definitions, global_index, throughput, billing_mode, *args, **kwargs)
+        if billing_mode == "PROVISIONED" and before == "PAY_PER_REQUEST":
+            table.sandbox_provisioned_at = time.time()  # no unused provisioned capacity before this moment
         if billing_mode == "PAY_PER_REQUEST":
             decreases = table.throughput.get("NumberOfDecreasesToday", 0)
             table.throughput = {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0, "NumberOfDecreasesToday": decreases}

@@ -5,11 +5,13 @@ and no threshold is lowered to make it faster). The test counts the drill's reco
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
 from opsctl.monitoring import thresholds
+from opsctl.sandbox import drill
 
 from .sandbox_harness import opsctl, start, stop_dir
 
@@ -48,6 +50,7 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     doc = json.loads(proc.stdout)
+    print(proc.stderr[-20_000:])  # the drill's timeline as it ran (pytest shows it with -rP or on a failure)
     assert doc["ok"] and doc["problems"] == []
     # At least one catalog monitor went to ALARM during the drill and is OK at the end.
     assert doc["fired"] and set(doc["fired"]) <= set(thresholds.monitors())
@@ -92,6 +95,55 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
         s["outcome"].endswith("refused by its shard and sent again") and not s["outcome"].startswith("0 ")
         for s in doc["timeline"]
     )
+    # The readings table throttled by its capacity, not by a fault: no dynamodb-throttle fault was started; the
+    # table (on demand in this sandbox) was PROVISIONED below what a slow pass writes (a batch from every shard of
+    # this sandbox's stream) before the slow passes, raised by the runbook's command after the detection, and put
+    # back on demand.
+    assert not any("dynamodb-throttle" in c for c in ran)
+    period = int(thresholds.monitors()["table_write_throttles"]["period_seconds"])
+    minutes = int(thresholds.monitors()["table_write_throttles"]["datapoints_to_alarm"])
+    mapping = sandbox.client("lambda").get_event_source_mapping(UUID=sandbox.outputs["ingest_mapping_uuid"])
+    shards = sandbox.client("kinesis").describe_stream_summary(StreamName=sandbox.outputs["stream_name"])[
+        "StreamDescriptionSummary"
+    ]["OpenShardCount"]
+    cap = doc["capacity"]
+    plan = cap["plan"]
+    assert cap["found"]["billing_mode"] == "PAY_PER_REQUEST"
+    assert plan["per_minute_wcu"] == shards * mapping["BatchSize"] * drill.WCU_PER_READING
+    derived = drill.throttle_plan(plan["per_minute_wcu"], period, 1)
+    assert derived is not None and plan["capacity_wcu"] == derived.capacity_wcu
+    assert plan["capacity_wcu"] * period < plan["per_minute_wcu"]  # a minute's refill never carries a slow pass
+    incident, raised = cap["incident"], cap["raised"]
+    assert (incident["billing_mode"], incident["write_capacity"]) == ("PROVISIONED", plan["capacity_wcu"])
+    assert (raised["billing_mode"], raised["write_capacity"]) == ("PROVISIONED", plan["raised_wcu"])
+    assert raised["write_capacity"] > incident["write_capacity"]
+    switch = f"opsctl capacity --apply --yes --write-capacity {plan['capacity_wcu']} "
+    mitigate = f"opsctl capacity --apply --yes --write-capacity {plan['raised_wcu']} "
+    timeline = doc["timeline"]
+
+    def first(prefix: str, step: str | None = None) -> int:
+        return min(i for i, s in enumerate(timeline) if s["command"].startswith(prefix) and step in (None, s["step"]))
+
+    assert first(switch) < first("opsctl sandbox run --max-passes 1")  # sized before the slow passes
+    m = first(mitigate, "runbooks/table-throttles.md: mitigate")
+    assert timeline[m]["exit_code"] == 0
+    assert first("opsctl monitors", "detect") < m < first("opsctl sandbox run", "runbooks/iterator-age.md: mitigate")
+    table_now = sandbox.client("dynamodb").describe_table(TableName=sandbox.outputs["table_name"])["Table"]
+    assert table_now["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST" == cap["left"]["billing_mode"]
+    recorded = json.loads((sandbox.state_dir / "opsctl.tfvars.json").read_text())
+    assert recorded["table_billing_mode"] == "PAY_PER_REQUEST"  # Terraform's variables agree with the table
+    # CloudWatch has the throttling, from the sandbox's own accounting: WriteThrottleEvents in at least the alarm's
+    # datapoints_to_alarm minutes between the switch and the raise.
+    points = sandbox.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/DynamoDB",
+        MetricName="WriteThrottleEvents",
+        Dimensions=[{"Name": "TableName", "Value": sandbox.outputs["table_name"]}],
+        StartTime=dt.datetime.fromtimestamp(incident["at"] // period * period, dt.UTC),
+        EndTime=dt.datetime.fromtimestamp(raised["at"], dt.UTC),
+        Period=period,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(1 for p in points if p["Sum"] > 0) >= minutes, points
     # The timeline names the runbook steps it ran, in order of time.
     steps = [s["step"] for s in doc["timeline"]]
     assert "detect" in steps and any(s.startswith("runbooks/iterator-age.md: mitigate") for s in steps)

@@ -186,3 +186,85 @@ def test_a_fixed_capacity_held_by_a_min_equals_max_target_moves_with_the_table(t
     assert ranges["WriteCapacityUnits"] == (15, 15)
     assert ranges["ReadCapacityUnits"] == (after["read_capacity"],) * 2
     assert change.tfvars["table_write_capacity"] == 15
+
+
+# --- a capacity given by hand: `opsctl capacity --apply --write-capacity N` / `--on-demand` ------------------------
+
+
+@pytest.fixture
+def on_demand(tmp_path, monkeypatch):
+    """dev's readings table, on demand (dev declares the billing mode and both capacities)."""
+    monkeypatch.setattr(tfvars, "ENVS_DIR", tmp_path)
+    (tmp_path / "dev").mkdir()
+    with mock_aws():
+        from opsctl.sandbox import table_capacity
+
+        table_capacity.install()  # AWS's answers to a switch (moto keeps the old units on demand)
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="readings",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+        )
+        yield Stack(env="dev", target=AwsTarget(region="us-east-1"), outputs={"table_name": "readings"})
+
+
+def _live(stack) -> tuple[str, int, int]:
+    t = stack.target.client("dynamodb").describe_table(TableName="readings")["Table"]
+    pt = t["ProvisionedThroughput"]
+    return t["BillingModeSummary"]["BillingMode"], pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]
+
+
+def test_a_capacity_by_hand_switches_raises_and_goes_back_on_demand_recording_devs_variables(on_demand):
+    stack = on_demand
+    c = cap.explicit_change(stack, None, write=3, read=40, on_demand=False)
+    assert (c.action, c.decreases, c.untracked) == ("switch_to_provisioned", 0, None)
+    assert c.tfvars == {"table_billing_mode": "PROVISIONED", "table_read_capacity": 40, "table_write_capacity": 3}
+    cap.apply_change(stack, c)
+    assert _live(stack) == ("PROVISIONED", 40, 3)
+    up = cap.explicit_change(stack, "readings", write=441, read=None, on_demand=False)
+    assert (up.action, up.changes, up.decreases, up.tfvars) == (
+        "set_capacity",
+        {"write_capacity": 441},
+        0,
+        {"table_write_capacity": 441},
+    )
+    cap.apply_change(stack, up)
+    assert _live(stack) == ("PROVISIONED", 40, 441)
+    down = cap.explicit_change(stack, None, write=None, read=5, on_demand=False)
+    assert down.changes == {"read_capacity": 5} and down.decreases == 1  # a decrease spends today's quota
+    back = cap.explicit_change(stack, None, write=None, read=None, on_demand=True)
+    assert (back.action, back.tfvars) == ("switch_to_on_demand", {"table_billing_mode": "PAY_PER_REQUEST"})
+    cap.apply_change(stack, back)
+    assert _live(stack) == ("PAY_PER_REQUEST", 0, 0)
+
+
+def test_a_capacity_by_hand_refuses_what_changes_nothing_or_another_table(on_demand):
+    from opsctl.core.errors import InvalidArgument, OpsError
+
+    stack = on_demand
+    with pytest.raises(OpsError, match="already on demand"):
+        cap.explicit_change(stack, None, write=None, read=None, on_demand=True)
+    with pytest.raises(InvalidArgument, match="only the environment's readings table") as other:
+        cap.explicit_change(stack, "rollups", write=5, read=None, on_demand=False)
+    assert other.value.arguments == ("table_names",)
+    with pytest.raises(InvalidArgument, match="from 1 to 40,000") as zero:
+        cap.explicit_change(stack, None, write=0, read=None, on_demand=False)
+    assert zero.value.arguments == ("write_capacity",)
+    cap.apply_change(stack, cap.explicit_change(stack, None, write=3, read=3, on_demand=False))
+    with pytest.raises(OpsError, match="already has 3 RCU / 3 WCU"):
+        cap.explicit_change(stack, None, write=3, read=None, on_demand=False)
+
+
+def test_capacity_by_hand_flags_need_apply_and_on_demand_takes_none():
+    import subprocess
+    import sys
+
+    for args, text in [
+        (["capacity", "--write-capacity", "3"], "go with --apply"),
+        (["capacity", "--apply", "--on-demand", "--write-capacity", "3"], "--on-demand takes no capacity"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "opsctl.cli.app", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert proc.returncode == 1 and text in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

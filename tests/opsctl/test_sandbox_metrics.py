@@ -234,6 +234,29 @@ def test_batch_write_returns_throttled_items_unprocessed_and_fails_only_when_all
     assert _stats(cloudwatch, "AWS/DynamoDB", "ThrottledRequests", requests)["Sum"] == 2
 
 
+def test_a_table_switched_to_provisioned_starts_its_burst_at_the_switch(sandbox, aws):
+    """On demand for a while, then PROVISIONED at 1 WCU: its bucket holds what it left unused since the switch, not
+    since it was created (opsctl/sandbox/table_capacity.py stamps the switch)."""
+    ddb, cloudwatch, _ = aws
+    _table(ddb, "switched")
+    strict = _without_retries(sandbox)
+    two_units = _reading("dev-w", 1, padding=1200)  # over 1 KB: 2 WCU
+    time.sleep(3.0)  # 3 s on demand: a bucket counted from the creation would hold 3 units at the switch
+    ddb.update_table(
+        TableName="switched",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
+    with pytest.raises(ClientError) as refused:
+        strict.put_item(TableName="switched", Item=two_units)
+    assert refused.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    time.sleep(2.5)  # 2.5 s at 1 WCU/s since the switch hold the 2 units
+    strict.put_item(TableName="switched", Item=two_units)
+    assert "Item" in ddb.get_item(TableName="switched", Key={"device_id": {"S": "dev-w"}, "ts": {"N": "1"}})
+    _flush(sandbox)
+    assert _stats(cloudwatch, "AWS/DynamoDB", "WriteThrottleEvents", {"TableName": "switched"})["Sum"] == 1
+
+
 def test_ingest_survives_throttling_with_every_reading_written(sandbox, aws):
     """The ingest function's own writer against a fresh 20 WCU table: 150 readings need 150 WCU, the empty bucket
     holds far less, so DynamoDB refuses part of the batches; ingest retries them until every reading is in."""
