@@ -127,8 +127,11 @@ def sustained(
     }
 
 
-def backlog(stack, state_dir: Path, *, device: str = "backlog-0001", hours: int = 8_640) -> dict:
-    """One device, one reading an hour for `hours` hours ending now, sent in one go, then the runtime until idle."""
+def backlog(
+    stack, state_dir: Path, *, device: str = "backlog-0001", hours: int = 8_640, max_s: float | None = None
+) -> dict:
+    """One device, one reading an hour for `hours` hours ending now, sent in one go, then the runtime until idle
+    (cut at `max_s` seconds: then `cut` is true and the rollups count says how far it got)."""
     from opsctl.sandbox import traffic
     from opsctl.sandbox.runtime import runner as runtime
 
@@ -138,7 +141,7 @@ def backlog(stack, state_dir: Path, *, device: str = "backlog-0001", hours: int 
     ]
     traffic.send(stack.target.client("kinesis"), stack.get("stream_name"), traffic.mix(readings, []))
     t0 = time.monotonic()
-    summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True).to_dict()
+    summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True, max_seconds=max_s).to_dict()
     seconds = time.monotonic() - t0
     stored, rolled = check_stored(stack, {device: [r["ts"] for r in readings]})
     return {
@@ -146,6 +149,7 @@ def backlog(stack, state_dir: Path, *, device: str = "backlog-0001", hours: int 
         "stored": stored,
         "rolled_up": rolled,
         "seconds": round(seconds, 1),
+        "cut": summary["timed_out"],
         "rollup_invocations": sum(
             m["invocations"] for m in summary["mappings"] if m["function_name"] == stack.get("rollup_function_name")
         ),
