@@ -293,3 +293,51 @@ def test_sending_still_deduplicates_on_content_in_fifo_queues_and_attributes_sta
     assert "QueueArn" in attrs and "MessageRetentionPeriod" in attrs
     fifo_attrs = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert fifo_attrs["ContentBasedDeduplication"] == "true" and fifo_attrs["FifoQueue"] == "true"
+
+
+def test_the_backend_of_a_host_is_the_one_moto_finds_and_a_request_still_reaches_it(capsys):
+    """The server's backend per Host header is remembered (moto_speed.backend_per_host_remembered): the answer for
+    every host the sandbox's clients send, and for hosts no backend serves, is moto's own; an unknown
+    amazonaws.com host still gets moto's hint every time."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_speed.apply()
+    original = DomainDispatcherApplication._sandbox_original_get_backend_for_host
+    services = ["dynamodb", "sqs", "kinesis", "lambda", "iam", "sts", "kms", "logs", "monitoring", "events", "sns"]
+    hosts = [f"{s}.{REGION}.amazonaws.com" for s in services] + [
+        "s3.amazonaws.com",
+        f"s3.{REGION}.amazonaws.com",
+        "quarantine-bucket.s3.amazonaws.com",
+        "iot.us-east-1.amazonaws.com",
+        "data-ats.iot.us-east-1.amazonaws.com",
+        "cognito-idp.us-east-1.amazonaws.com",
+        "apigateway.us-east-1.amazonaws.com",
+        "127.0.0.1:5000",
+        "localhost",
+        "moto_api",
+        "dynamodb",
+        None,
+    ]
+    app = DomainDispatcherApplication(create_backend_app)
+    expected = {host: original(app, host) for host in hosts}
+    assert expected[f"dynamodb.{REGION}.amazonaws.com"] == "dynamodb" and expected["127.0.0.1:5000"] is None
+    for _ in range(2):  # the second time from what was remembered
+        assert {host: app.get_backend_for_host(host) for host in hosts} == expected
+    capsys.readouterr()
+    for _ in range(2):
+        assert app.get_backend_for_host("nothing-here.us-east-1.amazonaws.com") is None
+    assert capsys.readouterr().out.count("Unable to find appropriate backend") == 2
+
+    # a request to 127.0.0.1 is routed by its signature, as moto does it
+    environ = {
+        "PATH_INFO": "/",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "REQUEST_METHOD": "POST",
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIA/20261202/us-east-1/dynamodb/aws4_request, x",
+        "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.ListTables",
+        "wsgi.input": io.BytesIO(b"{}"),
+        "CONTENT_LENGTH": "2",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+    }
+    assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
+    assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
