@@ -30,6 +30,8 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
 
 - SQS once more: SendMessage computed every queue attribute (three passes over the queue) to read one.
 
+- SQS: DeleteMessage walked the whole queue twice, building a list per message, to find the one message.
+
 - Every request: the server found its backend by listing moto's package directory (~150 system calls) and trying
   every backend's URL patterns, twice per request, under one server-wide lock; each host's answer is remembered.
 
@@ -257,6 +259,38 @@ def indexed_shard_records() -> None:
     models.Shard._sandbox_indexed = True
 
 
+def delete_in_one_pass() -> None:
+    """Patches moto's SQS Queue.delete_message to find the message in one pass over the queue (idempotent).
+
+    moto looked for the message twice over the whole queue, building each message's list of every receipt handle it
+    ever had (`Message.all_receipt_handles`) at every step: two list allocations per queued message per delete, and
+    the rollup worker deletes every job it is done with (DeleteMessageBatch), so with thousands of jobs queued each
+    delete walked them all twice. Same outcome: a handle the message has now or had before deletes it, a handle
+    already deleted is accepted again, an unknown one is ReceiptHandleIsInvalid, the rest keep their order."""
+    from moto.sqs import models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    if getattr(models.Queue, "_sandbox_one_pass_delete", False):
+        return
+
+    def delete_message(self, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: moto accepts it again
+        hits = [
+            m for m in self._messages if m.receipt_handle == receipt_handle or receipt_handle in m._old_receipt_handles
+        ]
+        if not hits:
+            raise ReceiptHandleIsInvalid()
+        gone = {id(m) for m in hits}
+        for m in hits:
+            self.pending_messages.discard(m)
+            self.deleted_messages.update(m.all_receipt_handles)
+        self._messages = [m for m in self._messages if id(m) not in gone]
+
+    models.Queue.delete_message = delete_message
+    models.Queue._sandbox_one_pass_delete = True
+
+
 _NO_BACKEND = object()
 BACKENDS_REMEMBERED = 10_000  # hosts whose backend is remembered per server (S3 virtual hosts are one per bucket)
 
@@ -309,3 +343,4 @@ def apply() -> None:
     indexed_shard_records()
     send_reads_one_attribute()
     backend_per_host_remembered()
+    delete_in_one_pass()

@@ -1,7 +1,8 @@
 """Bench rows: moto as released vs moto as the sandbox runs it (opsctl.sandbox.moto_speed and moto_serialize),
 in-process, same run.
 
-- SQS ReceiveMessage (10 at a time) and SendMessageBatch on a queue already holding QUEUE_DEPTH rollup jobs;
+- SQS ReceiveMessage (10 at a time), DeleteMessageBatch of those and SendMessageBatch on a queue already holding
+  QUEUE_DEPTH rollup jobs;
 - DynamoDB Query of one device-hour on a table holding TABLE_ITEMS readings of TABLE_DEVICES devices;
 - the server's choice of backend for a request to 127.0.0.1 (every sandbox request), per 100 requests;
 - a Query answering PAGE_ITEMS readings (moto writing DynamoDB attribute values).
@@ -18,7 +19,7 @@ SAMPLES = 10
 PAGE_ITEMS = 100
 
 
-def _sqs_ms() -> tuple[float, float]:
+def _sqs_ms() -> tuple[float, float, float]:
     import boto3
     from moto import mock_aws
 
@@ -29,15 +30,20 @@ def _sqs_ms() -> tuple[float, float]:
             sqs.send_message_batch(
                 QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f'{{"n":{start + i}}}'} for i in range(10)]
             )
-        receive, send = [], []
+        receive, send, delete = [], [], []
         for _ in range(SAMPLES):
             t = time.perf_counter()
-            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
             receive.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+            )
+            delete.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "{}"} for i in range(10)])
             send.append((time.perf_counter() - t) * 1000)
-        return statistics.median(receive), statistics.median(send)
+        return statistics.median(receive), statistics.median(send), statistics.median(delete)
 
 
 def _query_ms() -> float:
@@ -161,6 +167,7 @@ def run_moto_bench() -> list[dict]:
     names = (
         f"moto SQS ReceiveMessage (10) on a queue of {QUEUE_DEPTH:,} jobs (naive = moto as released)",
         f"moto SQS SendMessageBatch (10) on a queue of {QUEUE_DEPTH:,} jobs (naive = moto as released)",
+        f"moto SQS DeleteMessageBatch (10) on a queue of {QUEUE_DEPTH:,} jobs (naive = moto as released)",
         f"moto DynamoDB Query of one device-hour, table of {TABLE_ITEMS:,} readings (naive = moto as released)",
         "moto server: choosing the backend of 100 requests to 127.0.0.1 (naive = moto as released)",
         f"moto DynamoDB Query answering {PAGE_ITEMS} readings of 4 metrics (naive = moto as released)",

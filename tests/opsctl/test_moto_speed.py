@@ -341,3 +341,35 @@ def test_the_backend_of_a_host_is_the_one_moto_finds_and_a_request_still_reaches
     }
     assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
     assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
+
+
+def test_deleting_from_a_deep_queue_by_current_or_old_handle_keeps_the_rest_in_order(aws):
+    """Queue.delete_message in one pass (moto_speed.delete_in_one_pass): a message goes by the handle of its latest
+    receive or of an earlier one, deleting twice is accepted, an unknown handle is refused, and the others stay,
+    in order, each received once more."""
+    from botocore.exceptions import ClientError
+
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="deep", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    for start in range(0, 300, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job-{start + i:03d}"} for i in range(10)]
+        )
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    time.sleep(0.01)  # visible again (timeout 0): the same ten received a second time, with new handles
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == [m["Body"] for m in first]
+    assert [m["ReceiptHandle"] for m in again] != [m["ReceiptHandle"] for m in first]
+    old_handles = {"Id": "old", "ReceiptHandle": first[0]["ReceiptHandle"]}  # job-000 by its first handle
+    new_handles = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(again[1:5])]
+    done = sqs.delete_message_batch(QueueUrl=url, Entries=[old_handles, *new_handles])
+    assert sorted(s["Id"] for s in done["Successful"]) == ["0", "1", "2", "3", "old"] and not done.get("Failed")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])  # job-000 again, by its newer handle
+    with pytest.raises(ClientError) as refused:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"].replace("a", "b", 1) + "x")
+    assert refused.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    time.sleep(0.01)
+    left = []
+    while page := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages"):
+        left += [m["Body"] for m in page]
+    assert left == [f"job-{i:03d}" for i in range(300) if i not in range(5)]
