@@ -142,11 +142,11 @@ def uninstall() -> None:
     """moto as released again (tests compare the two)."""
     from moto.core import serialize
 
-    cls = serialize.BaseJSONSerializer
-    if getattr(cls, "_sandbox_attribute_values", False):
-        cls._serialize_type_structure = cls.__dict__["_sandbox_original_structure"]
-        cls._serialize_type_map = cls.__dict__["_sandbox_original_map"]
-        cls._sandbox_attribute_values = False
+    json_cls = serialize.BaseJSONSerializer
+    if getattr(json_cls, "_sandbox_attribute_values", False):
+        json_cls._serialize_type_structure = json_cls.__dict__["_sandbox_original_structure"]
+        json_cls._serialize_type_map = json_cls.__dict__["_sandbox_original_map"]
+        json_cls._sandbox_attribute_values = False
     if not getattr(serialize.AttributePicker, "_sandbox_cached", False):
         return
     for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):
