@@ -136,13 +136,50 @@ def sustained(
     }
 
 
+def skip_shard(kinesis, stream_arn: str, shard_id: str, after: str | None) -> tuple[str | None, int]:
+    """(the shard's last sequence number, how many records follow `after`), reading past them as a consumer would
+    (from TRIM_HORIZON without `after`); the sandbox holds reads to a shard's 5/s and 2 MiB/s, as AWS does."""
+    from botocore.exceptions import ClientError
+
+    start = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after} if after else {}
+    it = kinesis.get_shard_iterator(
+        StreamARN=stream_arn, ShardId=shard_id, **(start or {"ShardIteratorType": "TRIM_HORIZON"})
+    )["ShardIterator"]
+    last, skipped = after, 0
+    while it:
+        try:
+            page = kinesis.get_records(StreamARN=stream_arn, ShardIterator=it, Limit=2_000)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ProvisionedThroughputExceededException":
+                raise
+            time.sleep(1.0)
+            continue
+        if not page["Records"]:
+            break
+        last = page["Records"][-1]["SequenceNumber"]
+        skipped += len(page["Records"])
+        it = page.get("NextShardIterator")
+    return last, skipped
+
+
+def _purge(sqs, url: str) -> None:
+    """PurgeQueue, once more after a minute if the queue was purged less than a minute ago (as on AWS)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        sqs.purge_queue(QueueUrl=url)
+    except ClientError as e:
+        if "PurgeQueueInProgress" not in e.response["Error"]["Code"]:
+            raise
+        time.sleep(61)
+        sqs.purge_queue(QueueUrl=url)
+
+
 def discard_leftovers(stack, state_dir: Path) -> dict:
     """Drops, untimed, what an earlier row left undelivered (its catch-up cut): each Kinesis mapping's checkpoint
     moves past its shards' last record (as the runtime itself checkpoints), and the SQS queues mappings read are
     purged. The earlier row was measured at its cut; its leftovers would only eat the next row's minutes. Returns
     how many records and queued messages were dropped."""
-    from botocore.exceptions import ClientError
-
     from opsctl.sandbox.runtime.mapping import CheckpointStore
 
     kinesis, sqs = stack.target.client("kinesis"), stack.target.client("sqs")
@@ -153,33 +190,24 @@ def discard_leftovers(stack, state_dir: Path) -> dict:
         if ":kinesis:" in arn:
             for shard in kinesis.list_shards(StreamARN=arn)["Shards"]:
                 sid = shard["ShardId"]
-                last = store.get(m["UUID"], sid).get("sequence_number")
-                start = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": last} if last else {}
-                it = kinesis.get_shard_iterator(
-                    StreamARN=arn, ShardId=sid, **(start or {"ShardIteratorType": "TRIM_HORIZON"})
-                )["ShardIterator"]
-                while it:
-                    try:
-                        page = kinesis.get_records(ShardIterator=it, Limit=2_000)
-                    except ClientError as e:  # the sandbox holds reads to a shard's 5/s and 2 MiB/s, as AWS does
-                        if e.response["Error"]["Code"] != "ProvisionedThroughputExceededException":
-                            raise
-                        time.sleep(1.0)
-                        continue
-                    if not page["Records"]:
-                        break
-                    last = page["Records"][-1]["SequenceNumber"]
-                    dropped["records"] += len(page["Records"])
-                    it = page.get("NextShardIterator")
+                last, skipped = skip_shard(kinesis, arn, sid, store.get(m["UUID"], sid).get("sequence_number"))
+                dropped["records"] += skipped
                 if last:
                     store.put(m["UUID"], sid, sequence_number=last, finished=False)
         elif ":sqs:" in arn:
             url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            dropped["messages"] += int(attrs["ApproximateNumberOfMessages"]) + int(
-                attrs["ApproximateNumberOfMessagesNotVisible"]
+            queued = sum(
+                int(attrs[a])
+                for a in (
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                )
             )
-            sqs.purge_queue(QueueUrl=url)
+            if queued:
+                _purge(sqs, url)
+                dropped["messages"] += queued
     return dropped
 
 
