@@ -117,3 +117,11 @@ def test_leftovers_of_an_earlier_row_are_dropped_and_what_comes_after_is_still_d
     assert skip_shard(kinesis, arn, shard, checkpoint) == (put["Records"][-1]["SequenceNumber"], 3)
     assert discard_leftovers(stack, tmp_path) == {"records": 3, "messages": 0}  # nothing queued: no purge
     assert discard_leftovers(stack, tmp_path) == {"records": 0, "messages": 0}
+
+
+def test_a_cut_catch_up_counts_only_the_readings_that_reached_their_rollups():
+    from rate_bench import end_to_end_rate
+
+    assert end_to_end_rate(60_000, 60_000, 38_400, cut=True, seconds=300.0) == 128.0
+    assert end_to_end_rate(60_000, 30_000, 45_000, cut=True, seconds=300.0) == 100.0
+    assert end_to_end_rate(60_000, 60_000, 60_000, cut=False, seconds=120.0) == 500.0
