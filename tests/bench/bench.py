@@ -17,11 +17,12 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
   and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off
-  (BENCH_METRICS_PAIRS interleaved short runs, median ratio);
+  (BENCH_METRICS_PAIRS interleaved short runs of BENCH_METRICS_RECORDS readings, each run its own devices, median
+  ratio);
 - sustained-rate rows (tests/bench/rate_bench.py) on that sandbox: `opsctl sandbox traffic --rate BENCH_RATE
   --duration BENCH_RATE_DURATION` to BENCH_RATE_DEVICES devices while the runtime follows, ours vs naive, every
-  reading counted in the table and in its rollups; and the backlog case (BENCH_BACKLOG_HOURS hourly readings of one
-  device at once, then the runtime until idle);
+  reading counted in the table and in its rollups, each side on an idle pipeline; and the backlog case
+  (BENCH_BACKLOG_HOURS hourly readings of one device at once, then the runtime until idle, cut at BENCH_BACKLOG_MAX s);
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
