@@ -24,6 +24,7 @@ def install() -> None:
     """Patches moto's attribute pickers to remember their candidate names (idempotent)."""
     from moto.core import serialize
 
+    install_attribute_values()
     picker = serialize.AttributePicker
     if getattr(picker, "_sandbox_cached", False):
         return
@@ -63,10 +64,89 @@ def install() -> None:
     picker._sandbox_cached = True
 
 
+class _Generic(Exception):
+    """An attribute value the fast path leaves to moto's serializer."""
+
+
+_STRINGS = frozenset(("S", "N"))
+_STRING_SETS = frozenset(("SS", "NS"))
+_BOOLEANS = frozenset(("NULL", "BOOL"))
+
+
+def _attribute_value(value: Any) -> dict:
+    """A DynamoDB AttributeValue as moto's JSON serializer writes it, for the plain shapes moto's items hold: one
+    type key, S/N a str, SS/NS a list of str, M/L of attribute values, NULL/BOOL a bool. Anything else (B and BS
+    are base64 work, and odd values keep moto's own handling) raises _Generic."""
+    if type(value) is not dict or len(value) != 1:
+        raise _Generic
+    ((kind, inner),) = value.items()
+    if kind in _STRINGS and type(inner) is str:
+        return {kind: inner}
+    if kind == "M" and type(inner) is dict:
+        return {"M": {k: _attribute_value(v) for k, v in inner.items()}}
+    if kind == "L" and type(inner) is list:
+        return {"L": [_attribute_value(v) for v in inner]}
+    if kind in _STRING_SETS and type(inner) is list and inner and all(type(v) is str for v in inner):
+        return {kind: list(inner)}
+    if kind in _BOOLEANS and type(inner) is bool:
+        return {kind: inner}
+    raise _Generic
+
+
+def _is_dynamodb_attribute_value(serializer, shape) -> bool:
+    return shape.name == "AttributeValue" and serializer.operation_model.service_model.endpoint_prefix == "dynamodb"
+
+
+def install_attribute_values() -> None:
+    """Patches moto's JSON serializer to write DynamoDB attribute values (each item's attributes, nested maps and
+    lists) directly, as `_attribute_value` does, instead of asking for each of AttributeValue's ten members of every
+    value through the attribute pickers: a Query page of 100 readings with four metrics each has ~1,000 of them.
+    The same JSON: moto writes a value's one type key; the values it would treat otherwise go to its own code
+    (idempotent)."""
+    from moto.core import serialize
+
+    cls = serialize.BaseJSONSerializer
+    if getattr(cls, "_sandbox_attribute_values", False):
+        return
+    structure, mapping = cls.__dict__["_serialize_type_structure"], cls.__dict__["_serialize_type_map"]
+
+    def _serialize_type_structure(self, serialized, value, shape, key):
+        if key and _is_dynamodb_attribute_value(self, shape):
+            try:
+                fast = _attribute_value(value)
+            except _Generic:
+                pass
+            else:
+                self._default_serialize(serialized, fast, shape, key)
+                return
+        structure(self, serialized, value, shape, key)
+
+    def _serialize_type_map(self, serialized, value, shape, key):
+        if type(value) is dict and _is_dynamodb_attribute_value(self, shape.value):
+            try:
+                fast = {k: _attribute_value(v) for k, v in value.items()}
+            except _Generic:
+                pass
+            else:
+                self._default_serialize(serialized, fast, shape, key)
+                return
+        mapping(self, serialized, value, shape, key)
+
+    cls._sandbox_original_structure, cls._sandbox_original_map = structure, mapping
+    cls._serialize_type_structure = _serialize_type_structure
+    cls._serialize_type_map = _serialize_type_map
+    cls._sandbox_attribute_values = True
+
+
 def uninstall() -> None:
     """moto as released again (tests compare the two)."""
     from moto.core import serialize
 
+    json_cls = serialize.BaseJSONSerializer
+    if getattr(json_cls, "_sandbox_attribute_values", False):
+        json_cls._serialize_type_structure = json_cls.__dict__["_sandbox_original_structure"]
+        json_cls._serialize_type_map = json_cls.__dict__["_sandbox_original_map"]
+        json_cls._sandbox_attribute_values = False
     if not getattr(serialize.AttributePicker, "_sandbox_cached", False):
         return
     for cls in (serialize.AttributePicker, serialize.XFormedAttributePicker):

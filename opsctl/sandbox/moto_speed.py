@@ -30,6 +30,11 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
 
 - SQS once more: SendMessage computed every queue attribute (three passes over the queue) to read one.
 
+- SQS: DeleteMessage walked the whole queue twice, building a list per message, to find the one message.
+
+- Every request: the server found its backend by listing moto's package directory (~150 system calls) and trying
+  every backend's URL patterns, twice per request, under one server-wide lock; each host's answer is remembered.
+
 Everything else is moto as released."""
 
 from __future__ import annotations
@@ -254,6 +259,75 @@ def indexed_shard_records() -> None:
     models.Shard._sandbox_indexed = True
 
 
+def delete_in_one_pass() -> None:
+    """Patches moto's SQS Queue.delete_message to find the message in one pass over the queue (idempotent).
+
+    moto looked for the message twice over the whole queue, building each message's list of every receipt handle it
+    ever had (`Message.all_receipt_handles`) at every step: two list allocations per queued message per delete, and
+    the rollup worker deletes every job it is done with (DeleteMessageBatch), so with thousands of jobs queued each
+    delete walked them all twice. Same outcome: a handle the message has now or had before deletes it, a handle
+    already deleted is accepted again, an unknown one is ReceiptHandleIsInvalid, the rest keep their order."""
+    from moto.sqs import models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    if getattr(models.Queue, "_sandbox_one_pass_delete", False):
+        return
+
+    def delete_message(self, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: moto accepts it again
+        hits = [
+            m for m in self._messages if m.receipt_handle == receipt_handle or receipt_handle in m._old_receipt_handles
+        ]
+        if not hits:
+            raise ReceiptHandleIsInvalid()
+        gone = {id(m) for m in hits}
+        for m in hits:
+            self.pending_messages.discard(m)
+            self.deleted_messages.update(m.all_receipt_handles)
+        self._messages = [m for m in self._messages if id(m) not in gone]
+
+    models.Queue.delete_message = delete_message
+    models.Queue._sandbox_one_pass_delete = True
+
+
+_NO_BACKEND = object()
+BACKENDS_REMEMBERED = 10_000  # hosts whose backend is remembered per server (S3 virtual hosts are one per bucket)
+
+
+def backend_per_host_remembered() -> None:
+    """Patches moto's server to remember which backend serves a Host header (idempotent).
+
+    moto's server picks each request's backend from its Host header (`DomainDispatcherApplication.
+    get_backend_for_host`) under one lock for the whole server: it lists moto's package directory (a listdir and a
+    stat per package, ~150 system calls, each one a chance for another thread to take the GIL while the lock is
+    held) and then tries every backend's URL patterns, and a request to 127.0.0.1 does all of it twice (its Host
+    matches nothing, so moto infers a host from the signature and looks again). The answer depends on the host
+    string alone: moto's packages and URL patterns do not change while it runs. So each host's answer is
+    remembered, the same answer as moto's, except a host of amazonaws.com that no backend serves: moto prints a hint
+    for it every time, and still does."""
+    from moto.moto_server import werkzeug_app
+
+    app_cls = werkzeug_app.DomainDispatcherApplication
+    if getattr(app_cls, "_sandbox_backend_per_host", False):
+        return
+    original = app_cls.get_backend_for_host
+
+    def get_backend_for_host(self, host):
+        remembered = self.__dict__.setdefault("_sandbox_backends", {})
+        backend = remembered.get(host, _NO_BACKEND)
+        if backend is not _NO_BACKEND:
+            return backend
+        backend = original(self, host)
+        if (backend is not None or "amazonaws.com" not in str(host)) and len(remembered) < BACKENDS_REMEMBERED:
+            remembered[host] = backend
+        return backend
+
+    app_cls._sandbox_original_get_backend_for_host = original
+    app_cls.get_backend_for_host = get_backend_for_host
+    app_cls._sandbox_backend_per_host = True
+
+
 def _datetime_ms(dt) -> float:
     from moto.core.utils import unix_time_millis
 
@@ -268,3 +342,5 @@ def apply() -> None:
     query_reads_one_partition()
     indexed_shard_records()
     send_reads_one_attribute()
+    backend_per_host_remembered()
+    delete_in_one_pass()

@@ -17,11 +17,12 @@ Absolute times on shared machines are noise; read the ratio column. Rows:
   (the runtime runs until every queue is idle), the local runtime driving the deployed ingest function vs the
   same runtime driving the naive handler, which enqueues a rollup job per reading (so both do the rollup path);
   and the same deployed pipeline with the sandbox's CloudWatch metrics (opsctl.sandbox.cw_metrics) on vs off
-  (BENCH_METRICS_PAIRS interleaved short runs, median ratio);
+  (BENCH_METRICS_PAIRS interleaved short runs of BENCH_METRICS_RECORDS readings, each run its own devices, median
+  ratio);
 - sustained-rate rows (tests/bench/rate_bench.py) on that sandbox: `opsctl sandbox traffic --rate BENCH_RATE
   --duration BENCH_RATE_DURATION` to BENCH_RATE_DEVICES devices while the runtime follows, ours vs naive, every
-  reading counted in the table and in its rollups; and the backlog case (BENCH_BACKLOG_HOURS hourly readings of one
-  device at once, then the runtime until idle);
+  reading counted in the table and in its rollups, each side on an idle pipeline; and the backlog case
+  (BENCH_BACKLOG_HOURS hourly readings of one device at once, then the runtime until idle, cut at BENCH_BACKLOG_MAX s);
 - read API rows (tests/bench/api_bench.py) on that same sandbox: handler latency p50/p99 per page of
   100 and 1000 readings, DynamoDB and KMS requests per page, vs tests/bench/naive_api.py."""
 
@@ -39,12 +40,14 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "tests" / "bench"), str(ROOT
 
 E2E_RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "3000"))
 E2E_DEVICES = 20
-METRICS_PAIRS = int(os.environ.get("BENCH_METRICS_PAIRS", "4"))  # short off/on runs, interleaved
+METRICS_PAIRS = int(os.environ.get("BENCH_METRICS_PAIRS", "6"))  # short off/on runs, interleaved
+METRICS_RECORDS = int(os.environ.get("BENCH_METRICS_RECORDS", "1500"))  # readings per metrics off/on run
 RATE = float(os.environ.get("BENCH_RATE", "1000"))  # readings/s the sustained-rate row holds
 RATE_DURATION_S = float(os.environ.get("BENCH_RATE_DURATION", "60"))
 RATE_DEVICES = int(os.environ.get("BENCH_RATE_DEVICES", "100"))
 RATE_DRAIN_S = float(os.environ.get("BENCH_RATE_DRAIN", "240"))  # at most this long to catch up after sending
 BACKLOG_HOURS = int(os.environ.get("BENCH_BACKLOG_HOURS", "8640"))  # 0: no backlog row
+BACKLOG_MAX_S = float(os.environ.get("BENCH_BACKLOG_MAX", "900"))  # the backlog's run --until-idle is cut here
 
 
 def _table(rows: list[dict]) -> str:
@@ -87,6 +90,20 @@ def _let_the_naive_handler_put(stack) -> None:
     )
 
 
+def _show(row: dict) -> None:
+    """A row on stderr as soon as it is measured: a run cut short still leaves its figures."""
+    figures = f"ours {_fmt(row['ours'])}, naive {_fmt(row['naive'])}, ratio {_fmt(row.get('ratio'))}"
+    print(f"  row: {row['metric']}: {figures}", file=sys.stderr)
+
+
+def _prefixed(readings: list[dict], prefix: str) -> list[dict]:
+    """traffic.readings' devices (dev-0001, ...) renamed <prefix>0001, ..., as `sandbox traffic --device-prefix`
+    does: each run counts only its own devices."""
+    for r in readings:
+        r["device_id"] = prefix + r["device_id"].removeprefix("dev-")
+    return readings
+
+
 def e2e_rows() -> list[dict]:
     """Records/s through a fresh sandbox: PutRecords, then the local runtime until idle."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
@@ -104,19 +121,28 @@ def e2e_rows() -> list[dict]:
         kinesis = stack.target.client("kinesis")
         rates = _metrics_on_off(stack, state_dir, kinesis)  # first: it needs no naive handler
         _let_the_naive_handler_put(stack)
+        from rate_bench import check_stored
+
+        complete = {}
         for label, override in (("ours", None), ("naive", naive_handler)):
-            items = traffic.mix(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=len(label)), [])
-            traffic.send(kinesis, stack.get("stream_name"), items)
+            readings = _prefixed(traffic.readings(E2E_DEVICES, E2E_RECORDS, seed=len(label)), f"e2e-{label}-")
+            traffic.send(kinesis, stack.get("stream_name"), traffic.mix(readings, []))
             t0 = time.perf_counter()
             overrides = {stack.get("ingest_function_name"): override} if override else None
             summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True, handler_overrides=overrides)
             elapsed = time.perf_counter() - t0
             delivered = sum(m["records_delivered"] for m in summary.to_dict()["mappings"])
             rates[label] = delivered / elapsed
+            by_device: dict[str, list[int]] = {}
+            for r in readings:
+                by_device.setdefault(r["device_id"], []).append(r["ts"])
+            stored, rolled = check_stored(stack, by_device)
+            complete[label] = f"{stored}/{len(readings)} stored, {rolled} rolled up"
         rows = [
             {
                 "metric": "end-to-end Kinesis → DynamoDB → rollup jobs → rollups via the sandbox "
-                "(both with rollups; naive: PutItem + SendMessage per record)",
+                f"(both with rollups; naive: PutItem + SendMessage per record; ours {complete['ours']}, "
+                f"naive {complete['naive']})",
                 "unit": "readings/s",
                 "ours": rates["ours"],
                 "naive": rates["naive"],
@@ -126,19 +152,25 @@ def e2e_rows() -> list[dict]:
         rows.append(
             {
                 "metric": "end-to-end readings/s with the sandbox's AWS/DynamoDB + AWS/SQS metrics on, vs off "
-                f"('naive' = off; medians of {METRICS_PAIRS} interleaved off/on pairs; ratio = median of the pairs' "
-                f"on/off ratios {', '.join(f'{r:.2f}' for r in rates['metrics_ratios'])}; near 1 = no slowdown)",
+                f"('naive' = off; medians of {METRICS_PAIRS} interleaved off/on pairs of {METRICS_RECORDS} readings; "
+                f"ratio = median of the pairs' on/off ratios, in run order "
+                f"{', '.join(f'{r:.2f}' for r in rates['metrics_ratios'])}; near 1 = no slowdown)",
                 "unit": "readings/s",
                 "ours": rates["metrics_on"],
                 "naive": rates["metrics_off"],
                 "ratio": rates["metrics_ratio"],
             }
         )
+        for row in rows:
+            _show(row)
         rows += _rate_rows(stack, state_dir, naive_handler)
         from api_bench import run_api_bench
 
         print("bench: read API pages, ours vs naive, in-process on the same sandbox", file=sys.stderr)
-        return rows + run_api_bench(stack, state_dir)
+        api_rows = run_api_bench(stack, state_dir)
+        for row in api_rows:
+            _show(row)
+        return rows + api_rows
     finally:
         deploy.down(state_dir=state_dir)
 
@@ -146,7 +178,7 @@ def e2e_rows() -> list[dict]:
 def _rate_rows(stack, state_dir, naive_handler) -> list[dict]:
     """Sustained readings/s at RATE for RATE_DURATION_S (tests/bench/rate_bench.py), ours vs naive in the same run,
     and the backlog case: a year of one device's hourly readings sent at once, then the runtime until idle."""
-    from rate_bench import backlog, sustained
+    from rate_bench import backlog, sustained, sustained_row
 
     figures = {}
     for label, override in (("ours", None), ("naive", naive_handler)):
@@ -162,37 +194,25 @@ def _rate_rows(stack, state_dir, naive_handler) -> list[dict]:
             drain_s=RATE_DRAIN_S,
         )
         print(f"  {figures[label]}", file=sys.stderr)
-    ours, naive = figures["ours"], figures["naive"]
-
-    def complete(f: dict) -> str:
-        return f"{f['stored']}/{f['sent']} stored, {f['rolled_up']} rolled up"
-
-    rows = [
-        {
-            "metric": f"sustained end to end at {RATE:.0f}/s for {RATE_DURATION_S:.0f} s, {RATE_DEVICES} devices: "
-            "sent / "
-            f"(last rollup - first send) (goal ≥ 1,000; ours {complete(ours)}; naive {complete(naive)})",
-            "unit": "readings/s",
-            "ours": ours["readings_per_s"],
-            "naive": naive["readings_per_s"],
-            "ratio": ours["readings_per_s"] / naive["readings_per_s"],
-        }
-    ]
+    rows = [sustained_row(figures, rate=RATE, duration=RATE_DURATION_S, devices=RATE_DEVICES, drain_s=RATE_DRAIN_S)]
+    _show(rows[0])
     if BACKLOG_HOURS:
         print(f"bench: backlog of {BACKLOG_HOURS} hourly readings of one device", file=sys.stderr)
-        b = backlog(stack, state_dir, hours=BACKLOG_HOURS)
+        b = backlog(stack, state_dir, hours=BACKLOG_HOURS, max_s=BACKLOG_MAX_S)
         print(f"  {b}", file=sys.stderr)
         rows.append(
             {
                 "metric": f"backlog: {BACKLOG_HOURS} hourly readings of one device sent at once, then run --until-idle "
                 f"(goal: minutes; {b['stored']} stored, {b['rolled_up']} rolled up in {b['rollup_invocations']} "
-                "rollup invocations)",
+                f"rollup invocations{f'; CUT at {BACKLOG_MAX_S:.0f} s, not idle' if b['cut'] else ''}"
+                f"{'' if b['started_idle'] else '; NOT started on an idle pipeline'})",
                 "unit": "s",
                 "ours": b["seconds"],
                 "naive": None,
                 "ratio": None,
             }
         )
+        _show(rows[-1])
     return rows
 
 
@@ -227,15 +247,19 @@ def _metrics_on_off(stack, state_dir, kinesis) -> dict:
             for j, on in enumerate(order):
                 label = "metrics_on" if on else "metrics_off"
                 _metrics_switch(endpoint, on)
-                items = traffic.mix(
-                    traffic.readings(E2E_DEVICES, max(100, E2E_RECORDS // 4), seed=100 + 2 * pair + j), []
+                # devices of its own: a rollup job reads its device-hour, so runs sharing devices would each read
+                # every earlier run's readings too, and get slower run by run (they did: 69 -> 30 readings/s)
+                readings = _prefixed(
+                    traffic.readings(E2E_DEVICES, METRICS_RECORDS, seed=100 + 2 * pair + j), f"metrics-{pair}{j}-"
                 )
+                items = traffic.mix(readings, [])
                 traffic.send(kinesis, stack.get("stream_name"), items)
                 t0 = time.perf_counter()
                 summary = runtime.run(stack.target, state_dir=state_dir, until_idle=True)
                 seconds = time.perf_counter() - t0
                 got[label] = sum(m["records_delivered"] for m in summary.to_dict()["mappings"]) / seconds
                 rates[label].append(got[label])
+                print(f"  metrics {'on' if on else 'off'}: {got[label]:.1f} readings/s", file=sys.stderr)
             ratios.append(got["metrics_on"] / got["metrics_off"])
     finally:
         _metrics_switch(endpoint, True)
@@ -263,6 +287,8 @@ def main() -> int:
         + run_rollup_bench()
         + run_moto_bench()
     )
+    for row in rows:
+        _show(row)
     if os.environ.get("BENCH_SKIP_E2E") != "1":
         rows += e2e_rows()
     print(_table(rows))

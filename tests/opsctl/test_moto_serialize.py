@@ -1,4 +1,5 @@
-"""The serializer cache (opsctl/sandbox/moto_serialize.py) changes how fast moto answers, never what it answers:
+"""The serializer cache and the attribute-value fast path (opsctl/sandbox/moto_serialize.py) change how fast moto
+answers, never what it answers:
 the same read requests, against the same moto state, give byte-identical response bodies with moto as released
 and with the cache, on a cold cache and on a warm one."""
 
@@ -76,6 +77,21 @@ def _state(clients: dict) -> list[tuple[str, str, dict]]:
                 "nothing": {"NULL": True},
             },
         )
+    ddb.put_item(  # the shapes at the edges of the attribute-value fast path (moto_serialize._attribute_value)
+        TableName="readings",
+        Item={
+            "device_id": {"S": "dev-1"},
+            "ts": {"N": "1"},
+            "empty_m": {"M": {}},
+            "empty_l": {"L": []},
+            "empty_s": {"S": ""},
+            "numbers": {"NS": ["1", "2.5", "-0.001"]},
+            "nested": {"L": [{"M": {"a": {"L": [{"NULL": True}, {"BOOL": False}, {"N": "1e3"}]}}}, {"SS": ["q"]}]},
+            "quoted": {"S": 'he said "hi" \\ é ✓ \n'},
+            "blobs": {"BS": [b"\x00\x01", b"\xff"]},
+            "deep_blob": {"M": {"b": {"B": b"\x00"}}},
+        },
+    )
     queue = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "18", "DelaySeconds": "0"})["QueueUrl"]
     sqs.create_queue(QueueName="jobs-dlq")
     for i in range(5):
@@ -108,6 +124,17 @@ def _state(clients: dict) -> list[tuple[str, str, dict]]:
     key = kms.create_key(Description="cmk")["KeyMetadata"]["KeyId"]
     logs.create_log_group(logGroupName="/aws/lambda/ingest")
     return [
+        (  # first, so every pass reads the same state (it sets the same value each time)
+            "dynamodb",
+            "update_item",
+            {
+                "TableName": "readings",
+                "Key": {"device_id": {"S": "dev-1"}, "ts": {"N": "1"}},
+                "UpdateExpression": "SET seen_by = :v",
+                "ExpressionAttributeValues": {":v": {"M": {"x": {"SS": ["a", "b"]}}}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
         (
             "dynamodb",
             "query",
@@ -133,6 +160,21 @@ def _state(clients: dict) -> list[tuple[str, str, dict]]:
             "dynamodb",
             "get_item",
             {"TableName": "readings", "Key": {"device_id": {"S": "dev-0"}, "ts": {"N": "1700000000000"}}},
+        ),
+        ("dynamodb", "get_item", {"TableName": "readings", "Key": {"device_id": {"S": "dev-1"}, "ts": {"N": "1"}}}),
+        (
+            "dynamodb",
+            "batch_get_item",
+            {
+                "RequestItems": {
+                    "readings": {
+                        "Keys": [
+                            {"device_id": {"S": "dev-1"}, "ts": {"N": "1"}},
+                            {"device_id": {"S": "dev-2"}, "ts": {"N": "1700000000002"}},
+                        ]
+                    }
+                }
+            },
         ),
         ("dynamodb", "describe_table", {"TableName": "readings"}),
         ("sqs", "list_queues", {}),

@@ -293,3 +293,83 @@ def test_sending_still_deduplicates_on_content_in_fifo_queues_and_attributes_sta
     assert "QueueArn" in attrs and "MessageRetentionPeriod" in attrs
     fifo_attrs = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert fifo_attrs["ContentBasedDeduplication"] == "true" and fifo_attrs["FifoQueue"] == "true"
+
+
+def test_the_backend_of_a_host_is_the_one_moto_finds_and_a_request_still_reaches_it(capsys):
+    """The server's backend per Host header is remembered (moto_speed.backend_per_host_remembered): the answer for
+    every host the sandbox's clients send, and for hosts no backend serves, is moto's own; an unknown
+    amazonaws.com host still gets moto's hint every time."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_speed.apply()
+    original = DomainDispatcherApplication._sandbox_original_get_backend_for_host
+    services = ["dynamodb", "sqs", "kinesis", "lambda", "iam", "sts", "kms", "logs", "monitoring", "events", "sns"]
+    hosts = [f"{s}.{REGION}.amazonaws.com" for s in services] + [
+        "s3.amazonaws.com",
+        f"s3.{REGION}.amazonaws.com",
+        "quarantine-bucket.s3.amazonaws.com",
+        "iot.us-east-1.amazonaws.com",
+        "data-ats.iot.us-east-1.amazonaws.com",
+        "cognito-idp.us-east-1.amazonaws.com",
+        "apigateway.us-east-1.amazonaws.com",
+        "127.0.0.1:5000",
+        "localhost",
+        "moto_api",
+        "dynamodb",
+        None,
+    ]
+    app = DomainDispatcherApplication(create_backend_app)
+    expected = {host: original(app, host) for host in hosts}
+    assert expected[f"dynamodb.{REGION}.amazonaws.com"] == "dynamodb" and expected["127.0.0.1:5000"] is None
+    for _ in range(2):  # the second time from what was remembered
+        assert {host: app.get_backend_for_host(host) for host in hosts} == expected
+    capsys.readouterr()
+    for _ in range(2):
+        assert app.get_backend_for_host("nothing-here.us-east-1.amazonaws.com") is None
+    assert capsys.readouterr().out.count("Unable to find appropriate backend") == 2
+
+    # a request to 127.0.0.1 is routed by its signature, as moto does it
+    environ = {
+        "PATH_INFO": "/",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "REQUEST_METHOD": "POST",
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIA/20261202/us-east-1/dynamodb/aws4_request, x",
+        "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.ListTables",
+        "wsgi.input": io.BytesIO(b"{}"),
+        "CONTENT_LENGTH": "2",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+    }
+    assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
+    assert app.get_application(dict(environ)) is app.app_instances["dynamodb"]
+
+
+def test_deleting_from_a_deep_queue_by_current_or_old_handle_keeps_the_rest_in_order(aws):
+    """Queue.delete_message in one pass (moto_speed.delete_in_one_pass): a message goes by the handle of its latest
+    receive or of an earlier one, deleting twice is accepted, an unknown handle is refused, and the others stay,
+    in order, each received once more."""
+    from botocore.exceptions import ClientError
+
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="deep", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    for start in range(0, 300, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job-{start + i:03d}"} for i in range(10)]
+        )
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    time.sleep(0.01)  # visible again (timeout 0): the same ten received a second time, with new handles
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == [m["Body"] for m in first]
+    assert [m["ReceiptHandle"] for m in again] != [m["ReceiptHandle"] for m in first]
+    old_handles = {"Id": "old", "ReceiptHandle": first[0]["ReceiptHandle"]}  # job-000 by its first handle
+    new_handles = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(again[1:5])]
+    done = sqs.delete_message_batch(QueueUrl=url, Entries=[old_handles, *new_handles])
+    assert sorted(s["Id"] for s in done["Successful"]) == ["0", "1", "2", "3", "old"] and not done.get("Failed")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])  # job-000 again, by its newer handle
+    with pytest.raises(ClientError) as refused:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"].replace("a", "b", 1) + "x")
+    assert refused.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    time.sleep(0.01)
+    left = []
+    while page := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages"):
+        left += [m["Body"] for m in page]
+    assert left == [f"job-{i:03d}" for i in range(300) if i not in range(5)]
