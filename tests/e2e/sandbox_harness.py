@@ -131,7 +131,14 @@ def start(state_dir: Path, variables: dict | None = None, environ: dict[str, str
             timeout=UP_TIMEOUT_S,
         )
         (state_dir / ISOLATED_FILE_NAME).write_text(json.dumps(variables))
-    up = json.loads(_run(env, "sandbox", "up", "--output", "json", timeout=UP_TIMEOUT_S).stdout)
+    try:
+        up = json.loads(_run(env, "sandbox", "up", "--output", "json", timeout=UP_TIMEOUT_S).stdout)
+    except AssertionError as e:
+        # `sandbox down` removes the state directory, moto's log with it: what the server said goes with the error
+        # (its 5xx lines and tracebacks: the access log keeps only those)
+        log = state_dir / "moto.log"
+        tail = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else ["(no moto.log)"]
+        raise AssertionError(f"{e}\nmoto.log, last lines:\n" + "\n".join(tail)) from None
     return Sandbox(state_dir=state_dir, endpoint=up["endpoint"], outputs=up["outputs"])
 
 
