@@ -19,6 +19,25 @@ SAMPLES = 10
 PAGE_ITEMS = 100
 
 
+def create_readings_table(ddb) -> None:
+    """The readings table's keys (device_id, ts), on demand: what every DynamoDB row here reads."""
+    ddb.create_table(
+        TableName="readings",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+        ],
+    )
+
+
+def batch_write(ddb, items: list[dict]) -> None:
+    """PutRequests into the readings table, 25 (BatchWriteItem's most) a call."""
+    for start in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={"readings": items[start : start + 25]})
+
+
 def _sqs_ms() -> tuple[float, float, float]:
     import boto3
     from moto import mock_aws
@@ -52,23 +71,14 @@ def _query_ms() -> float:
 
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="readings",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "device_id", "AttributeType": "S"},
-                {"AttributeName": "ts", "AttributeType": "N"},
-            ],
-        )
+        create_readings_table(ddb)
         per_device = TABLE_ITEMS // TABLE_DEVICES
         items = [
             {"PutRequest": {"Item": {"device_id": {"S": f"dev-{d:04d}"}, "ts": {"N": str(i * 60_000)}}}}
             for d in range(TABLE_DEVICES)
             for i in range(per_device)
         ]
-        for start in range(0, len(items), 25):
-            ddb.batch_write_item(RequestItems={"readings": items[start : start + 25]})
+        batch_write(ddb, items)
         runs = []
         for n in range(SAMPLES):
             t = time.perf_counter()
@@ -119,15 +129,7 @@ def _page_ms() -> float:
 
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="readings",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "device_id", "AttributeType": "S"},
-                {"AttributeName": "ts", "AttributeType": "N"},
-            ],
-        )
+        create_readings_table(ddb)
         metrics = ("temp_c", "humidity_pct", "battery_v", "rssi_dbm")
         items = [
             {
@@ -142,8 +144,7 @@ def _page_ms() -> float:
             }
             for i in range(PAGE_ITEMS)
         ]
-        for start in range(0, len(items), 25):
-            ddb.batch_write_item(RequestItems={"readings": items[start : start + 25]})
+        batch_write(ddb, items)
         runs = []
         for _ in range(SAMPLES):
             t = time.perf_counter()

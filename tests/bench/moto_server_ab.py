@@ -71,16 +71,10 @@ def _clients(endpoint: str) -> dict:
 
 
 def _seed(c: dict, queue_depth: int) -> str:
+    from moto_bench import batch_write, create_readings_table  # this script's folder is on sys.path
+
     ddb = c["dynamodb"]
-    ddb.create_table(
-        TableName="readings",
-        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "device_id", "AttributeType": "S"},
-            {"AttributeName": "ts", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_readings_table(ddb)
     metrics = ("temp_c", "humidity_pct", "battery_v", "rssi_dbm")
     items = [
         {
@@ -95,8 +89,7 @@ def _seed(c: dict, queue_depth: int) -> str:
         }
         for i in range(100)
     ]
-    for start in range(0, len(items), 25):
-        ddb.batch_write_item(RequestItems={"readings": items[start : start + 25]})
+    batch_write(ddb, items)
     url = c["sqs"].create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     for start in range(0, queue_depth, 10):
         c["sqs"].send_message_batch(

@@ -196,10 +196,6 @@ class SessionSandbox:
         self._sandbox: Sandbox | None = None
         self._error: BaseException | None = None
 
-    @property
-    def begun(self) -> bool:
-        return self._thread is not None
-
     def begin(self, tmp_path_factory) -> None:
         """Start `sandbox up` in a thread of this process (at most once); `get` waits for it."""
         with self._lock:
