@@ -13,6 +13,8 @@ message), so device ids cannot be probed. Operators may also read devices that a
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from typing import NamedTuple
 
 from api.http import ApiError
@@ -20,6 +22,9 @@ from api.http import ApiError
 TENANT_GROUP_PREFIX = "tenant-"
 OPERATOR_GROUP = "operators"
 TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # also what `opsctl devices register --tenant` accepts
+TENANT_MEMO_SECONDS = 300.0  # seconds a warm container trusts a registry entry it read (authorize_device)
+TENANT_MEMO_MAX = 10_000  # registry entries a container remembers at most (a few hundred bytes each)
+clock = time.monotonic  # seconds; what the memo's age is measured with (tests move it forward)
 
 
 class Caller(NamedTuple):
@@ -64,21 +69,45 @@ def not_found(device_id: str) -> ApiError:
     return ApiError(404, "device_not_found", f"device {device_id!r} not found")
 
 
-def authorize_device(req, device_id: str) -> dict | None:
-    """The device's registry entry if the caller may read it; 404 if it is missing or another tenant's.
+def authorize_device(req, device_id: str) -> None:
+    """Returns if the caller may read the device; 404 if it is missing or another tenant's.
 
-    One GetItem on the registry. An operator may read any device, registered or not (then None)."""
+    An operator may read any device, registered or not: no lookup. A tenant's caller: one GetItem on the registry,
+    unless this container found the device there in the last TENANT_MEMO_SECONDS (a device never moves between
+    tenants: `opsctl devices register` refuses it, so what was found stays true; the bound only covers an entry
+    edited by hand). A device not found is never remembered: one registered a moment later is served at once."""
     who = req.caller
-    resp = req.ddb.get_item(
-        TableName=req.settings.registry_table_name,
-        Key={"device_id": {"S": device_id}},
-        ProjectionExpression="device_id, tenant, #s, created_at",
-        ExpressionAttributeNames={"#s": "status"},
-    )
-    req.count("dynamodb:GetItem")
-    item = resp.get("Item")
     if who.operator:
-        return item
-    if item is None or item.get("tenant", {}).get("S") != who.tenant:
+        return
+    memo = _memo(req.ddb)
+    key = (req.settings.registry_table_name, device_id)
+    found = memo.get(key)
+    now = clock()
+    if found is None or now - found[1] > TENANT_MEMO_SECONDS:
+        resp = req.ddb.get_item(
+            TableName=req.settings.registry_table_name,
+            Key={"device_id": {"S": device_id}},
+            ProjectionExpression="tenant",
+        )
+        req.count("dynamodb:GetItem")
+        tenant = (resp.get("Item") or {}).get("tenant", {}).get("S")
+        if tenant is None:
+            memo.pop(key, None)
+            raise not_found(device_id)
+        if len(memo) >= TENANT_MEMO_MAX:
+            memo.clear()  # a container serving this many devices re-reads them: memory stays bounded
+        found = memo[key] = (tenant, now)
+    if found[0] != who.tenant:
         raise not_found(device_id)
-    return item
+
+
+# The registry entries a warm container has seen, per DynamoDB client (a new client, as after a change of endpoint
+# or keys, starts with none): (registry table, device id) -> (tenant, clock() when read).
+_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _memo(ddb) -> dict[tuple[str, str], tuple[str, float]]:
+    memo = _MEMOS.get(ddb)
+    if memo is None:
+        memo = _MEMOS[ddb] = {}
+    return memo

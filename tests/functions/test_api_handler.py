@@ -583,7 +583,6 @@ def test_dynamodb_throttling_is_a_503_with_retry_after(api, monkeypatch):
 
     ddb = clients.client("dynamodb")
     with Stubber(ddb) as stub:
-        stub.add_response("get_item", {})  # the registry check (an operator may read unregistered devices)
         stub.add_client_error(
             "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
         )

@@ -147,3 +147,52 @@ def test_request_log_names_the_callers_sub_and_never_a_token(tenants, capsys):
     (line,) = [json.loads(raw) for raw in out.splitlines() if json.loads(raw)["message"] == "request"]
     assert line["sub"] == ALICE["sub"] and line["status"] == 200
     assert "eyJ" not in out
+
+
+def _requests(capsys, path: str, who: dict) -> tuple[int, dict]:
+    """The status of one call and the AWS requests its log line counted."""
+    capsys.readouterr()
+    status, _ = call(path, who)
+    lines = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
+    (line,) = [x for x in lines if x["message"] == "request"]
+    return status, line["aws_requests"]
+
+
+def test_an_operator_reads_a_device_with_no_registry_lookup(tenants, capsys):
+    assert _requests(capsys, "/devices/globex-1/latest", OPERATOR) == (200, {"dynamodb:Query": 1})
+    assert _requests(capsys, "/devices/unregistered-7/readings", OPERATOR)[1] == {"dynamodb:Query": 1}
+
+
+def test_a_warm_container_checks_a_device_in_the_registry_once_and_again_after_the_memo_ages(
+    tenants, capsys, monkeypatch
+):
+    from api import tenancy
+
+    now = [1000.0]
+    monkeypatch.setattr(tenancy, "clock", lambda: now[0])
+    assert _requests(capsys, "/devices/acme-1/latest", ALICE) == (200, {"dynamodb:GetItem": 1, "dynamodb:Query": 1})
+    # Another caller of the same tenant, another route: the entry read a moment ago answers.
+    assert _requests(capsys, "/devices/acme-1/readings", ALICE_TOO) == (200, {"dynamodb:Query": 1})
+    # The remembered tenant refuses a foreign caller just as the registry would, with the same 404.
+    status, body = call("/devices/acme-1/latest", BOB)
+    assert (status, body["error"]["code"]) == (404, "device_not_found")
+    now[0] += tenancy.TENANT_MEMO_SECONDS + 1  # seconds: past the memo's age, the registry is read again
+    assert _requests(capsys, "/devices/acme-1/latest", ALICE) == (200, {"dynamodb:GetItem": 1, "dynamodb:Query": 1})
+
+
+def test_a_device_not_found_is_not_remembered_so_one_registered_next_is_served_at_once(tenants, capsys):
+    assert call("/devices/acme-3/latest", ALICE)[0] == 404
+    tenants.register("acme-3", "acme")
+    tenants.put("acme-3", T0, temp_c=19.0)
+    status, body = call("/devices/acme-3/latest", ALICE)
+    assert status == 200 and body["metrics"] == {"temp_c": 19.0}
+
+
+def test_the_memo_is_bounded_and_a_full_one_starts_over(tenants, capsys, monkeypatch):
+    from api import tenancy
+
+    monkeypatch.setattr(tenancy, "TENANT_MEMO_MAX", 1)
+    assert _requests(capsys, "/devices/acme-1/latest", ALICE)[1]["dynamodb:GetItem"] == 1
+    assert _requests(capsys, "/devices/acme-2/latest", ALICE)[1]["dynamodb:GetItem"] == 1  # acme-1 forgotten
+    assert _requests(capsys, "/devices/acme-2/latest", ALICE)[1] == {"dynamodb:Query": 1}
+    assert _requests(capsys, "/devices/acme-1/latest", ALICE)[1]["dynamodb:GetItem"] == 1
