@@ -43,8 +43,10 @@ def json_response(status: int, body, *, cache_control: str, headers: dict | None
 
 
 def _encoded_len(value) -> int:
-    """Bytes `value` takes inside the Lambda response: JSON, then escaped as the body string."""
-    return len(json.dumps(json.dumps(value, separators=(",", ":"), allow_nan=False))) - 2
+    """Bytes `value` takes inside the Lambda response: JSON, then escaped as the body string. json.dumps writes
+    ASCII with every control character escaped, so escaping it again adds one byte per `"` and per `\\` only."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return len(text) + text.count('"') + text.count("\\")
 
 
 def items_that_fit(items: list, envelope: dict, *, budget: int | None = None) -> int:
@@ -52,6 +54,8 @@ def items_that_fit(items: list, envelope: dict, *, budget: int | None = None) ->
     serialized Lambda response stays within `budget` bytes; the caller pages on from the last item that fits."""
     budget = MAX_RESPONSE_BYTES if budget is None else budget
     used = _encoded_len(envelope) + CURSOR_ALLOWANCE_BYTES + 512  # + headers and the response's own keys
+    if used + _encoded_len(items) <= budget:  # the usual page: one serialization of the list, not one per item
+        return len(items)
     for n, item in enumerate(items):
         used += _encoded_len(item) + 1  # + its comma
         if used > budget and n > 0:
