@@ -373,3 +373,88 @@ def test_deleting_from_a_deep_queue_by_current_or_old_handle_keeps_the_rest_in_o
     while page := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages"):
         left += [m["Body"] for m in page]
     assert left == [f"job-{i:03d}" for i in range(300) if i not in range(5)]
+
+
+def test_a_projection_of_top_level_attributes_answers_as_moto_does_and_nested_paths_still_work(aws, monkeypatch):
+    from moto.dynamodb.models import dynamo_type
+
+    ddb = aws("dynamodb")
+    ddb.create_table(
+        TableName="things",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["m"]},
+            }
+        ],
+    )
+    for sk in range(4):
+        ddb.put_item(
+            TableName="things",
+            Item={
+                "pk": {"S": "p"},
+                "sk": {"N": str(sk)},
+                "g": {"S": "G"},
+                "m": {"M": {"temp_c": {"N": "21.5"}, "tags": {"L": [{"S": "a"}, {"BOOL": True}, {"NULL": True}]}}},
+                "ss": {"SS": ["only"]},
+                "b": {"B": b"\x00\x01"},
+                "n": {"N": "-12"},
+                "left_out": {"S": "x" * 100},
+            },
+        )
+
+    def answers() -> list:
+        calls = [
+            {"ProjectionExpression": "#s, m, n, b, ss", "ExpressionAttributeNames": {"#s": "sk"}},
+            {"ProjectionExpression": "m, nope"},  # a name no item has
+            {"ProjectionExpression": "m.temp_c, m.tags[1], n"},  # nested and indexed paths: moto's own code
+            {"ProjectionExpression": "m", "Limit": 2, "ScanIndexForward": False},
+        ]
+        out = [
+            ddb.query(
+                TableName="things",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+                **kw,
+            )["Items"]
+            for kw in calls
+        ]
+        out.append(
+            ddb.query(
+                TableName="things",
+                IndexName="by-g",
+                KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"S": "G"}},
+            )["Items"]
+        )
+        out.append(
+            ddb.get_item(TableName="things", Key={"pk": {"S": "p"}, "sk": {"N": "1"}}, ProjectionExpression="n, b")[
+                "Item"
+            ]
+        )
+        out.append(ddb.scan(TableName="things", ProjectionExpression="pk, sk")["Items"])
+        return out
+
+    fast = answers()
+    assert fast[0][0] == {
+        "sk": {"N": "0"},
+        "m": {"M": {"temp_c": {"N": "21.5"}, "tags": {"L": [{"S": "a"}, {"BOOL": True}, {"NULL": True}]}}},
+        "n": {"N": "-12"},
+        "b": {"B": b"\x00\x01"},
+        "ss": {"SS": ["only"]},
+    }
+    assert fast[2][0] == {"m": {"M": {"temp_c": {"N": "21.5"}, "tags": {"L": [{"BOOL": True}]}}}, "n": {"N": "-12"}}
+    assert all("left_out" not in item for item in fast[4])  # the index's INCLUDE projection still applies
+    monkeypatch.setattr(dynamo_type.Item, "project", dynamo_type.Item._sandbox_original_project)
+    assert answers() == fast
+    # The stored items are untouched by what their projections were given.
+    whole = ddb.get_item(TableName="things", Key={"pk": {"S": "p"}, "sk": {"N": "0"}})["Item"]
+    assert whole["left_out"] == {"S": "x" * 100} and whole["m"]["M"]["temp_c"] == {"N": "21.5"}
