@@ -30,6 +30,14 @@ def sandbox(tmp_path_factory):
         stop_dir(state_dir)
 
 
+def _problems(stdout: str) -> str:
+    """What the drill said went wrong (its JSON's `problems`), first: the tails below may not reach it."""
+    try:
+        return "drill problems: " + "; ".join(json.loads(stdout)["problems"]) + "\n"
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
 def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sandbox):
     proc = opsctl(
         sandbox,
@@ -48,7 +56,7 @@ def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sa
         timeout=1200,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    assert proc.returncode == 0, _problems(proc.stdout) + proc.stderr[-3000:] + proc.stdout[-2000:]
     doc = json.loads(proc.stdout)
     print(proc.stderr[-20_000:])  # the drill's timeline as it ran (pytest shows it with -rP or on a failure)
     assert doc["ok"] and doc["problems"] == []
