@@ -33,6 +33,7 @@ MAX_BATCH_ENTRIES = 10  # SQS: entries per SendMessageBatch / DeleteMessageBatch
 MAX_BATCH_BYTES = 256 * 1024  # SQS: total payload of one SendMessageBatch request, bytes
 FIFO_DEDUP_INTERVAL_S = 300  # SQS: a FIFO queue drops a message whose dedup id it saw in the last 5 minutes
 DEFAULT_VISIBILITY_TIMEOUT_S = 60  # how long a received message stays hidden if we crash before deleting it, seconds
+EMPTY_RECEIVES_CONFIRMED = 3  # empty receives in a row, each checked against the queue's visible count, before the end
 DEFAULT_WAIT_TIME_S = 1  # long-poll seconds per receive: an empty long poll asks every SQS server, so "empty" is true
 DEFAULT_CONCURRENCY = 4  # parallel receive→send→delete loops on a standard queue (a FIFO queue gets one)
 MAX_CONCURRENCY = 32
@@ -322,6 +323,7 @@ class Mover:
         self._rate = RateLimiter(options.rate_per_s)
         self._backup: TextIO | None = None
         self._stop = threading.Event()
+        self._empty_receives = 0  # receives in a row that brought nothing new
 
     # -- calls, counted ---------------------------------------------------------------------------
 
@@ -409,7 +411,9 @@ class Mover:
                     fresh.append(m)
         if not fresh:
             self._budget.give_back(want)
-            return False
+            return self._visible_after_an_empty_receive()
+        with self._lock:
+            self._empty_receives = 0
         now_ms = int(time.time() * 1000)
         to_move, listed = [], 0
         for m in fresh:
@@ -429,6 +433,20 @@ class Mover:
         if to_move:
             self._move(to_move, now_ms)
         return True
+
+    def _visible_after_an_empty_receive(self) -> bool:
+        """Whether to receive again after a receive that brought nothing new: only if the queue still counts visible
+        messages, EMPTY_RECEIVES_CONFIRMED times in a row at most. An empty long poll is normally the end, but a
+        server slow to answer (moto under load) or a message just made visible can leave messages behind, and a
+        replay that ends with messages still waiting looks finished to the person who ran it."""
+        with self._lock:
+            self._empty_receives += 1
+            if self._empty_receives > EMPTY_RECEIVES_CONFIRMED:
+                return False
+        attrs = queue_attributes(self.sqs, self.source, ["ApproximateNumberOfMessages"])
+        with self._lock:
+            self.report.api_calls["get_queue_attributes"] += 1
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) > 0
 
     def _move(self, messages: list[dict], now_ms: int) -> None:
         self._rate.acquire(len(messages))

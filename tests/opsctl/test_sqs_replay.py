@@ -255,6 +255,42 @@ def test_a_crash_after_k_messages_loses_nothing_and_a_rerun_finishes(q, tmp_path
     assert report.moved == 45 - len(in_source)
 
 
+class EmptyReceives:
+    """The SQS client, except that the receives numbered in `empty` answer no message (a long poll that came back
+    empty from a server too slow to look, as moto under load does), whatever the queue holds."""
+
+    def __init__(self, sqs, empty: set[int]):
+        self._sqs, self._empty, self.receives = sqs, empty, 0
+
+    def __getattr__(self, name):
+        return getattr(self._sqs, name)
+
+    def receive_message(self, **kwargs):
+        self.receives += 1
+        if self.receives in self._empty:
+            return {"Messages": []}
+        return self._sqs.receive_message(**kwargs)
+
+
+def test_an_empty_receive_with_messages_still_visible_does_not_end_the_replay(q):
+    q.create()
+    bodies = [f"m-{i:03d}" for i in range(35)]
+    q.dead_letters(bodies)
+    flaky = EmptyReceives(q.sqs, empty={2, 3})  # two empty answers in a row, after the first batch
+    report = sqs_replay.move(flaky, q.dlq, q.source, _opts(concurrency=1))
+    assert report.moved == 35 and q.depth(q.dlq) == 0
+    assert sorted(m["Body"] for m in q.drain(q.source)) == bodies
+
+
+def test_a_queue_that_counts_messages_no_receive_brings_ends_the_replay_after_a_few_tries(q):
+    q.create()
+    q.dead_letters([f"m-{i}" for i in range(5)])
+    never = EmptyReceives(q.sqs, empty=set(range(1, 100)))
+    report = sqs_replay.move(never, q.dlq, q.source, _opts(concurrency=1))
+    assert report.moved == 0 and report.left_visible == 5  # the report says what is still waiting
+    assert never.receives == sqs_replay.EMPTY_RECEIVES_CONFIRMED + 1
+
+
 def test_dry_run_lists_and_moves_nothing_and_every_message_is_visible_again_at_once(q):
     q.create()
     bodies = [json.dumps({"device_id": "dev-1", "i": i}) for i in range(14)]
