@@ -191,6 +191,15 @@ def test_a_dry_run_listing_is_refused_on_a_queue_that_redrives_itself(tmp_path, 
     assert _receive_counts(sqs, src) == [1]
 
 
+def _signal_state(pid: int) -> str:
+    """The process's blocked, ignored and caught signal masks (Linux /proc), or why they could not be read."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return f"unreadable ({exc.__class__.__name__})"
+    return " ".join(ln.replace("\t", "") for ln in lines if ln.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_endpoint, aws):
     sqs = aws("sqs")
     # 120 messages at 4 a second: 30 s of replay, so the interrupt after the first 10 lands mid-replay even on a
@@ -225,9 +234,12 @@ def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_end
         a = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         moved = int(a["ApproximateNumberOfMessages"])
     assert proc.poll() is None, f"the replay ended before it could be interrupted ({moved} moved): {proc.stderr.read()}"
+    signals = _signal_state(proc.pid)  # for the failure message: an exit 0 here means the signal never arrived
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (
+        f"{stderr}\nsignal state when interrupted ({moved} moved): {signals}\n{stdout[-1500:]}"
+    )
     lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("plan:")]
     assert len(lines) == 1 and lines[0].startswith("error: interrupted: "), stderr
     assert "moved to work" in lines[0] and "run the same command again" in lines[0]
