@@ -226,6 +226,9 @@ def test_ctrl_c_during_a_replay_says_what_moved_and_exits_130(tmp_path, moto_end
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A person's Ctrl-C reaches opsctl; a test run started in the background (`nohup make test &`) ignores
+        # SIGINT, and a child inherits that: Python then never raises KeyboardInterrupt (SigIgn bit 2 was seen).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     moved = 0
