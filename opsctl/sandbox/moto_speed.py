@@ -33,7 +33,7 @@ Profiled with py-spy on a sandbox that was draining 5,000 readings (the numbers 
 - SQS: DeleteMessage walked the whole queue twice, building a list per message, to find the one message.
 
 - DynamoDB again: a projection (`ProjectionExpression`) of top-level attributes turned each item into Python values
-  and back; those attributes are now copied.
+  and back; those attributes are now picked as stored.
 
 - Every request: the server found its backend by listing moto's package directory (~150 system calls) and trying
   every backend's URL patterns, twice per request, under one server-wide lock; each host's answer is remembered.
@@ -295,8 +295,9 @@ def delete_in_one_pass() -> None:
 
 
 def project_top_level_names_directly() -> None:
-    """Patches moto's DynamoDB Item.project to copy the projected attributes when every path of the projection is a
-    top-level attribute name (`#ts, #m`), and leaves nested paths and list indexes (`a.b`, `a[0]`) to moto.
+    """Patches moto's DynamoDB Item.project to pick the projected attributes as stored when every path of the
+    projection is a top-level attribute name (`#ts, #m`), and leaves nested paths and list indexes (`a.b`, `a[0]`)
+    to moto.
     The projected item holds the stored attribute values themselves, as moto's unprojected answers hold the stored
     items: projected items are answers (Query, Scan, GetItem, an index's projection), serialized and dropped.
 
