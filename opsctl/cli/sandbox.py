@@ -179,6 +179,15 @@ def fault(
         int,  # 900 is opsctl.sandbox.faults.MAX_SECONDS (tests/opsctl/test_faults.py holds the two together)
         typer.Option(help="how long the fault lasts, in seconds (1-900); it then ends by itself", min=1, max=900),
     ] = 60,
+    requests: Annotated[
+        int | None,  # 10,000 is opsctl.sandbox.faults.MAX_REQUESTS (tests/opsctl/test_faults.py holds them together)
+        typer.Option(
+            help="fail only this many requests on the target (1-10000), then end: however late they come "
+            "within --seconds (not function-crash)",
+            min=1,
+            max=10_000,
+        ),
+    ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="end every fault now")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
@@ -189,10 +198,12 @@ def fault(
     run end to end. function-crash: each invocation of the function that starts in the window fails as Lambda
     reports a crashed runtime (Runtime.ExitError, counted in AWS/Lambda Errors; the event source mapping retries,
     bisects and finally sends the batch to its on-failure destination or the queue's DLQ).
-    A fault ends by itself after --seconds; `opsctl sandbox status` lists those under way.
+    A fault ends by itself after --seconds, or with --requests after that many failed requests (whichever comes
+    first); `opsctl sandbox status` lists those under way.
 
     Examples:
       opsctl sandbox fault dynamodb-error --seconds 90        # the readings table answers 500 for 90 seconds
+      opsctl sandbox fault dynamodb-error --requests 3 --seconds 120   # its next 3 requests, in the next 2 minutes
       opsctl sandbox fault dynamodb-throttle --target telemetry-local-rollups --seconds 120
       opsctl sandbox fault sqs-error --seconds 30             # the rollup queue answers 500 for 30 seconds
       opsctl sandbox fault function-crash --target telemetry-local-rollup --seconds 60   # its runtime crashes
@@ -202,6 +213,11 @@ def fault(
     settings = _local(ctx)
     if clear and kind:
         raise OpsError("--clear ends every fault: give no kind with it")
+    if requests is not None and kind == "function-crash":
+        raise OpsError(
+            "--requests counts requests the sandbox's server answers: a function-crash lasts --seconds only",
+            hint="opsctl sandbox fault function-crash --seconds 60",
+        )
     if not clear and not kind:
         raise OpsError("which fault? give a kind", hint="one of " + ", ".join(sorted(faults.KINDS)))
     if not clear and kind not in faults.KINDS:
@@ -216,7 +232,7 @@ def fault(
         if target is None:
             value = settings.stack().get(faults.DEFAULT_TARGET_OUTPUT[kind])
             target = value.rstrip("/").rsplit("/", 1)[-1]  # a queue URL's last part is the queue's name
-        started = faults.start_fault(state.endpoint, kind, target, seconds)
+        started = faults.start_fault(state.endpoint, kind, target, seconds, requests)
         data = {"started": started, "faults": faults.list_faults(state.endpoint)}
     emit(data, output, show_faults)
 
@@ -226,7 +242,11 @@ def show_faults(d: dict) -> None:
         out.print(f"ended {fmt.count(d['cleared'], 'fault')}")
     if d.get("started"):
         f = d["started"]
-        out.print(f"fault [bold]{f['kind']}[/bold] on {safe(f['target'])} for {fmt.duration(f['seconds_left'])}")
+        counted = f.get("requests_left")
+        limit = f" or {fmt.count(counted, 'request')}, whichever ends first" if counted is not None else ""
+        out.print(
+            f"fault [bold]{safe(f['kind'])}[/bold] on {safe(f['target'])} for {fmt.duration(f['seconds_left'])}{limit}"
+        )
     _faults_table(d.get("faults") or [])
 
 
@@ -235,8 +255,16 @@ def _faults_table(faults: list[dict]) -> None:
         out.print("faults: none")
         return
     print_table(
-        [Col("fault", key=True), Col("target"), Col("ends in")],
-        [[safe(f["kind"]), safe(f["target"]), fmt.duration(f["seconds_left"])] for f in faults],
+        [Col("fault", key=True), Col("target"), Col("ends in"), Col("requests left")],
+        [
+            [
+                safe(f["kind"]),
+                safe(f["target"]),
+                fmt.duration(f["seconds_left"]),
+                "every one" if f.get("requests_left") is None else f"{f['requests_left']:,}",
+            ]
+            for f in faults
+        ],
     )
 
 

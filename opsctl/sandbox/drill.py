@@ -4,7 +4,7 @@ The story: the ingest consumer stops while devices keep sending (a traffic spike
 When it comes back it is slow (one batch per shard a minute, `opsctl sandbox run --max-passes 1`), so the
 Lambda IteratorAge it publishes, measured from each record's real Kinesis arrival, stays over the catalog's
 warning threshold for the alarm's datapoints_to_alarm minutes. In those same minutes DynamoDB has a bad spell
-(`opsctl sandbox fault`: a few seconds of HTTP 500s on the readings table: `table_system_errors`) and the table,
+(`opsctl sandbox fault --requests`: HTTP 500s for a pass's first writes: `table_system_errors`) and the table,
 sized for the baseline, throttles every slow pass by its own capacity (`table_write_throttles`; the ingest
 function's retries ride both out): `opsctl capacity --apply --yes --write-capacity C` made it PROVISIONED below
 what a pass writes (throttle_plan: a batch from every shard, more than C WCU refill in a minute) one period before
@@ -58,8 +58,10 @@ ROLLUP_DLQ_MONITOR = "rollup_dlq_not_empty"  # a job crashed on maxReceiveCount 
 MARGIN_S = 5  # seconds past the threshold before the slow consumer's first pass
 MINUTE_WORK_S = 50  # seconds a slow minute's burst, faults and two passes take at most (the throttle window is 20)
 HOT_DEVICE_BURST = 1200  # records one device sends at once in each slow minute: more than its shard's 1,000/s
-ERROR_FAULT_S = 10  # seconds of DynamoDB 500s on the readings table from just before a slow pass (whose process
-# takes a few seconds to start: the window must still be open when it writes)
+ERROR_FAULT_REQUESTS = 3  # requests on the readings table that answer HTTP 500 at the start of a slow pass (its
+# first BatchWriteItem's attempts): counted, not timed, so they fail whenever the pass's first writes come (a loaded
+# machine starts its process late); the ingest function's retries ride them out
+ERROR_FAULT_S = 45  # seconds those requests may take to come at most (inside MINUTE_WORK_S: never the next minute's)
 # The readings table is PROVISIONED below what one slow pass writes (throttle_plan): each pass of the throttle
 # minutes finds less in the burst bucket than it writes, and the ingest function retries the rest as it refills.
 THROTTLE_TAIL_GROWTH_MAX_S = 15  # seconds by which a slow pass's throttled tail (its writes waiting for capacity)
@@ -67,7 +69,8 @@ THROTTLE_TAIL_GROWTH_MAX_S = 15  # seconds by which a slow pass's throttled tail
 CATCH_UP_S = 10  # seconds of the raised capacity that carry every reading the incident sent (the catch-up's writes)
 WCU_PER_READING = 1  # a reading's item is under 1 KB: one write unit (tests/opsctl/test_drill_catalog.py checks it)
 CRASH_FAULT_S = 120  # seconds the ingest crash window may last at most: the drill ends it after the crash pass
-ROLLUP_CRASH_S = 55  # seconds of rollup crashes from the start of a slow minute's work: both passes, not the next
+ROLLUP_CRASH_S = 180  # seconds the rollup crash window may last at most: the drill ends it after the minute's
+# last pass, so every rollup receive of the minute's passes crashes however long they take, and none of the next's
 FULL_DRILL_MINUTES = 20  # about how long `--full` takes: 10 minutes of backlog age, 5 slow minutes, recovery
 # Every catalog monitor the drill does not push over, and why (tests/e2e/test_drill_sandbox.py checks the rest).
 NOT_EXERCISED = {
@@ -538,7 +541,8 @@ def run(
     # (b) the consumer is down while a spike with a poison burst arrives
     ingest = _mapping(stack)
     shards, batch = ingest.shards, ingest.batch
-    passes = max(int(mon["datapoints_to_alarm"]), error_minutes, throttle_minutes, hot_minutes, crash_minutes)
+    minutes = (error_minutes, throttle_minutes, hot_minutes, crash_minutes, rollup_crash_minutes)
+    passes = max(int(mon["datapoints_to_alarm"]), *minutes)
     spike = max(spike, (passes + 1) * shards * batch + 1)  # a backlog the slow passes cannot finish
     # ... on every shard: the spike comes from the same number of devices on every shard (at least `devices`), so
     # every shard has its share of it, a batch for every slow pass and one more.
@@ -584,7 +588,7 @@ def run(
     )
     incident_capacity: dict = {}
     if plan is not None:
-        first_writes_at = first_minute + 1 + (ERROR_FAULT_S if error_minutes else 0)
+        first_writes_at = first_minute + 1  # the first slow pass starts then; its writes come a few seconds later
         _wait_until(first_writes_at - period)
         d.opsctl(
             "incident",
@@ -626,11 +630,18 @@ def run(
             d.log(
                 "incident",
                 f"opsctl sandbox fault function-crash --target {rollup_fn} --seconds {ROLLUP_CRASH_S}",
-                f"{rollup_fn}: Runtime.ExitError",
+                f"{rollup_fn}: Runtime.ExitError until the minute's last pass ends",
             )
         if i < error_minutes:
-            faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S)
-            d.log("incident", f"opsctl sandbox fault dynamodb-error --seconds {ERROR_FAULT_S}", f"{table}: HTTP 500")
+            # Counted: the pass's first writes get the 500s however late its process starts. Nothing else uses the
+            # readings table before them: the drill is between passes and the rollup worker (its only other
+            # client) crashes before its handler runs in these minutes (error_minutes <= rollup_crash_minutes).
+            faults.start_fault(endpoint, "dynamodb-error", table, ERROR_FAULT_S, requests=ERROR_FAULT_REQUESTS)
+            d.log(
+                "incident",
+                f"opsctl sandbox fault dynamodb-error --requests {ERROR_FAULT_REQUESTS} --seconds {ERROR_FAULT_S}",
+                f"{table}: HTTP 500 for the pass's first {ERROR_FAULT_REQUESTS} requests",
+            )
         d.opsctl(
             "incident",
             "sandbox",
@@ -672,6 +683,9 @@ def run(
             )
             faults.end_fault(endpoint, "function-crash", ingest_fn)
             d.log("incident", f"(the crash window on {ingest_fn} ends)", "ended")
+        if i < rollup_crash_minutes:
+            faults.end_fault(endpoint, "function-crash", rollup_fn)
+            d.log("incident", f"(the crash window on {rollup_fn} ends: the minute's passes are over)", "ended")
     # (c) what fired: read at once, in the last slow minute, before the catch-up. `opsctl monitors` judges the
     # periods up to the one holding now, so waiting for the next minute would leave the newest period empty and a
     # 5-of-5 alarm (--full's critical ones) could never be met; a metric read sees the running minute (cw_reads).

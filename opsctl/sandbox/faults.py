@@ -1,7 +1,10 @@
 """Faults the sandbox's moto server injects for a while: what capacity settings cannot produce on demand.
 
 `opsctl sandbox fault` starts one: a kind, a target resource (a table, queue or bucket name) and a duration in
-seconds (1 to MAX_SECONDS). The fault lives in the moto server process, in FAULTS, and is applied in the server's
+seconds (1 to MAX_SECONDS); a fault the server applies (every kind but function-crash) may also be given a count of
+requests (`--requests`, 1 to MAX_REQUESTS): it fails that many requests on its target and then ends, whenever they
+come in its window, so the failures a test or the drill asks for happen however long a client takes to start.
+The fault lives in the moto server process, in FAULTS, and is applied in the server's
 request path (moto's DynamoDB, SQS and S3 handlers), so every client sees it alike: the local runtime's functions,
 opsctl, a test's boto3. It ends by itself when its time is up (checked on every request, nothing to clean up), or
 at once with `opsctl sandbox fault --clear`. `opsctl sandbox status` lists the faults still running.
@@ -37,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 
 MAX_SECONDS = 900  # seconds: the longest fault (15 minutes: longer than any drill step, short enough to be sure)
+MAX_REQUESTS = 10_000  # requests a counted fault fails at most (a bound on a typo, as MAX_SECONDS is)
 KINDS = {
     "dynamodb-throttle": "table",
     "dynamodb-error": "table",
@@ -47,12 +51,13 @@ KINDS = {
 PATH = "/_sandbox/faults"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fault:
     kind: str
     target: str  # the table, queue or bucket name
     started_at: float  # epoch seconds
     ends_at: float  # epoch seconds
+    requests_left: int | None = None  # requests it still fails (a counted fault; None: every one until ends_at)
 
     def to_dict(self, now: float | None = None) -> dict:
         d = asdict(self)
@@ -64,13 +69,20 @@ class FaultError(ValueError):
     """A fault that cannot be started (unknown kind, no target, a duration out of bounds)."""
 
 
-def validate(kind: str, target: str, seconds: float) -> None:
+def validate(kind: str, target: str, seconds: float, requests: int | None = None) -> None:
     if kind not in KINDS:
         raise FaultError(f"unknown fault kind {kind!r}: one of {', '.join(sorted(KINDS))}")
     if not target or not isinstance(target, str):
         raise FaultError(f"a {kind} fault needs the {KINDS[kind]} name as its target")
-    if not isinstance(seconds, (int, float)) or not 1 <= seconds <= MAX_SECONDS:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 1 <= seconds <= MAX_SECONDS:
         raise FaultError(f"--seconds must be 1 to {MAX_SECONDS} (seconds), not {seconds!r}")
+    if requests is None:
+        return
+    if kind == "function-crash":
+        # The local runtime judges an invocation by when it starts (CrashWatch), not by a count the server keeps.
+        raise FaultError("--requests counts requests the server answers: a function-crash lasts --seconds only")
+    if isinstance(requests, bool) or not isinstance(requests, int) or not 1 <= requests <= MAX_REQUESTS:
+        raise FaultError(f"--requests must be 1 to {MAX_REQUESTS:,} (requests), not {requests!r}")
 
 
 class FaultStore:
@@ -81,10 +93,10 @@ class FaultStore:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def start(self, kind: str, target: str, seconds: float) -> Fault:
-        validate(kind, target, seconds)
+    def start(self, kind: str, target: str, seconds: float, requests: int | None = None) -> Fault:
+        validate(kind, target, seconds, requests)
         now = self.clock()
-        fault = Fault(kind, target, now, now + float(seconds))
+        fault = Fault(kind, target, now, now + float(seconds), requests)
         with self._lock:
             # One fault per kind and target: starting it again sets its new end.
             self._faults = [f for f in self._faults if (f.kind, f.target) != (kind, target)] + [fault]
@@ -97,10 +109,18 @@ class FaultStore:
             return list(self._faults)
 
     def hit(self, kind: str, target: str) -> bool:
-        """True while a fault of `kind` on `target` is under way."""
+        """True while a fault of `kind` on `target` is under way: the request asking fails. A counted fault counts
+        it, and ends with its last request."""
         now = self.clock()
         with self._lock:
-            return any(f.kind == kind and f.target == target and f.ends_at > now for f in self._faults)
+            for f in self._faults:
+                if f.kind == kind and f.target == target and f.ends_at > now:
+                    if f.requests_left is not None:
+                        f.requests_left -= 1
+                        if f.requests_left <= 0:
+                            self._faults = [g for g in self._faults if g is not f]
+                    return True
+            return False
 
     def clear(self, kind: str | None = None, target: str | None = None) -> int:
         """Ends every fault now, or only the one of `kind` on `target`; returns how many ended."""
@@ -123,8 +143,8 @@ def _json_body(environ):
 
 
 def _control(environ, start_response):
-    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds}: start, DELETE: clear, or with a body
-    {kind, target} end that one); None otherwise."""
+    """Answers /_sandbox/faults (GET: list, POST {kind, target, seconds[, requests]}: start, DELETE: clear, or with
+    a body {kind, target} end that one); None otherwise."""
     if environ.get("PATH_INFO", "") != PATH:
         return None
     method = environ.get("REQUEST_METHOD")
@@ -144,7 +164,9 @@ def _control(environ, start_response):
     elif method == "POST":
         try:
             wanted = _json_body(environ)
-            fault = FAULTS.start(str(wanted.get("kind", "")), wanted.get("target", ""), wanted.get("seconds"))
+            fault = FAULTS.start(
+                str(wanted.get("kind", "")), wanted.get("target", ""), wanted.get("seconds"), wanted.get("requests")
+            )
             body = {"fault": fault.to_dict()}
         except (ValueError, TypeError, AttributeError) as exc:  # FaultError and malformed JSON alike
             status, body = "400 Bad Request", {"error": str(exc)}
@@ -385,15 +407,19 @@ def _call(endpoint: str, method: str, body: dict | None = None) -> dict:
         raise OpsError(f"the sandbox at {endpoint} does not answer: {exc}", hint="opsctl sandbox up") from None
 
 
-def start_fault(endpoint: str, kind: str, target: str, seconds: float) -> dict:
-    """Starts (or extends) a fault in the sandbox's moto server; returns it as the server stored it."""
+def start_fault(endpoint: str, kind: str, target: str, seconds: float, requests: int | None = None) -> dict:
+    """Starts (or restarts) a fault in the sandbox's moto server; returns it as the server stored it. With
+    `requests`, it fails that many requests on the target within `seconds` and then ends."""
     try:
-        validate(kind, target, seconds)
+        validate(kind, target, seconds, requests)
     except FaultError as exc:
         from opsctl.core.errors import OpsError
 
         raise OpsError(str(exc)) from None
-    return _call(endpoint, "POST", {"kind": kind, "target": target, "seconds": seconds})["fault"]
+    body: dict = {"kind": kind, "target": target, "seconds": seconds}
+    if requests is not None:
+        body["requests"] = requests
+    return _call(endpoint, "POST", body)["fault"]
 
 
 def list_faults(endpoint: str) -> list[dict]:

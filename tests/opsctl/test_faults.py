@@ -37,6 +37,37 @@ def test_a_fault_holds_for_its_seconds_then_ends_by_itself():
     assert store.clear() == 1 and not store.hit("sqs-error", "jobs")
 
 
+def test_a_counted_fault_fails_its_requests_then_ends_and_its_seconds_still_bound_it():
+    now = [1000.0]
+    store = faults.FaultStore(clock=lambda: now[0])
+    store.start("dynamodb-error", "readings", 120, requests=3)
+    assert [f.to_dict(now[0])["requests_left"] for f in store.active()] == [3]
+    assert not store.hit("dynamodb-error", "rollups")  # another table's request is not counted
+    now[0] += 100  # however late the requests come, within the window
+    assert [store.hit("dynamodb-error", "readings") for _ in range(4)] == [True, True, True, False]
+    assert store.active() == []  # ended with its last request
+    store.start("sqs-error", "jobs", 10, requests=5)
+    store.hit("sqs-error", "jobs")
+    now[0] += 10
+    assert not store.hit("sqs-error", "jobs") and store.active() == []  # out of time with 4 requests left
+    store.start("s3-error", "bucket", 10)
+    assert [f.to_dict(now[0])["requests_left"] for f in store.active()] == [None]  # every request until its end
+
+
+@pytest.mark.parametrize(
+    ("kind", "requests", "message"),
+    [
+        ("function-crash", 3, "a function-crash lasts --seconds only"),
+        ("dynamodb-error", 0, "--requests must be 1 to 10,000 (requests)"),
+        ("dynamodb-error", 10_001, "--requests must be 1 to 10,000 (requests)"),
+        ("dynamodb-error", 2.5, "--requests must be 1 to 10,000 (requests)"),
+    ],
+)
+def test_a_count_a_fault_cannot_keep_is_refused(kind, requests, message):
+    with pytest.raises(faults.FaultError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        faults.FaultStore().start(kind, "t", 10, requests=requests)
+
+
 @pytest.mark.parametrize(
     ("kind", "target", "seconds", "message"),
     [
@@ -130,6 +161,23 @@ def test_a_dynamodb_error_window_answers_500_on_its_table_only_and_counts_system
     assert ddb.scan(TableName="err-readings")["Count"] == 1  # nothing written while the fault held
 
 
+def test_a_counted_dynamodb_error_fails_that_many_requests_on_its_table_then_writes_go_through(clean):
+    ddb = _client(clean, "dynamodb")
+    _table(ddb, "cnt-readings")
+    started = faults.start_fault(clean, "dynamodb-error", "cnt-readings", 60, requests=2)
+    assert started["requests_left"] == 2
+    for i in range(2):
+        with pytest.raises(ClientError) as exc:
+            ddb.batch_write_item(RequestItems={"cnt-readings": [{"PutRequest": {"Item": _item(i)}}]})
+        assert exc.value.response["Error"]["Code"] == "InternalServerError"
+    assert faults.list_faults(clean) == []  # the second failed request ended it
+    ddb.batch_write_item(RequestItems={"cnt-readings": [{"PutRequest": {"Item": _item(3)}}]})
+    assert ddb.scan(TableName="cnt-readings")["Count"] == 1
+    assert _sum(clean, "SystemErrors", {"TableName": "cnt-readings", "Operation": "BatchWriteItem"}) == 2
+    with pytest.raises(OpsError, match="a function-crash lasts --seconds only"):
+        faults.start_fault(clean, "function-crash", "fn", 60, requests=1)  # refused before asking the server
+
+
 def test_a_throttle_window_refuses_its_table_and_hands_back_its_share_of_a_batch(clean):
     ddb = _client(clean, "dynamodb")
     _table(ddb, "thr-readings")
@@ -221,6 +269,7 @@ def test_the_fault_command_says_what_is_wrong_in_one_line(tmp_path):
         ((), "which fault? give a kind"),
         (("sqs-error", "--clear"), "--clear ends every fault"),
         (("sqs-error", "--seconds", "30"), "the sandbox is not up"),
+        (("function-crash", "--requests", "3"), "a function-crash lasts --seconds only"),
     ):
         proc = opsctl(*args)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -229,6 +278,9 @@ def test_the_fault_command_says_what_is_wrong_in_one_line(tmp_path):
     proc = opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS + 1))  # the option's bound is the store's
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert opsctl("sqs-error", "--seconds", str(faults.MAX_SECONDS)).returncode == 1  # in bounds: no sandbox
+    proc = opsctl("sqs-error", "--requests", str(faults.MAX_REQUESTS + 1))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert opsctl("sqs-error", "--requests", str(faults.MAX_REQUESTS)).returncode == 1
 
 
 # -- function-crash: the local runtime reads the store and fails the invocation as Lambda reports a crashed runtime

@@ -332,6 +332,14 @@ ROLLUPS = {
         for h in HOURS
     ],
 }
+FAULT_TABLES = ["telemetry-local-readings", "telemetry-local-rollup-jobs"]
+FAULTS = {
+    "started": {"kind": "dynamodb-error", "target": FAULT_TABLES[0], "seconds_left": 120.0, "requests_left": 3},
+    "faults": [
+        {"kind": "dynamodb-error", "target": FAULT_TABLES[0], "seconds_left": 120.0, "requests_left": 3},
+        {"kind": "sqs-error", "target": FAULT_TABLES[1], "seconds_left": 30.0, "requests_left": None},
+    ],
+}
 OUTPUT_NAMES = ["api_signing_key_arn", "capacity_report_schedule_name", "ingest_failure_queue_url"]
 OUTPUTS = {k: f"arn:aws:kms:us-east-1:123456789012:key/{k}-0123456789abcdef" for k in OUTPUT_NAMES}
 
@@ -363,6 +371,7 @@ TABLE_CASES = {
     "sandbox drill": (sandbox_cli.show_drill, DRILL, DRILL_STEPS),
     "sandbox drill monitors": (sandbox_cli.show_drill, DRILL_WITH_MONITORS, DRILL_MONITORS),
     "sandbox rollups": (sandbox_cli.show_rollups, ROLLUPS, [fmt.utc(h) for h in HOURS]),
+    "sandbox fault": (sandbox_cli.show_faults, FAULTS, FAULT_TABLES),
     "sandbox up": (
         sandbox_cli.show_up,
         {"endpoint": "http://127.0.0.1:4566", "started_server": True, "apply_seconds": 42.0, "outputs": OUTPUTS},
@@ -397,6 +406,13 @@ def test_every_table_keeps_each_rows_id_whole(case, width):
         assert max(len(line) for line in lines) <= width, f"{case}: wider than {width} columns\n{text}"
         # compact: a row takes at most three lines, whatever wraps in it (no column squeezed to a letter a line)
         assert len(lines) <= 3 * (len(ids) + 1) + 12, f"{case}: rows run over many lines\n{text}"
+
+
+def test_a_counted_fault_says_how_many_requests_it_still_fails():
+    text = render_as(sandbox_cli.show_faults, FAULTS, width=None)
+    assert "or 3 requests, whichever ends first" in text.splitlines()[0]
+    rows = {line.split()[0]: line for line in text.splitlines() if line.split() and "-error" in line.split()[0]}
+    assert rows["dynamodb-error"].rstrip().endswith("3") and rows["sqs-error"].rstrip().endswith("every one")
 
 
 def test_piped_output_is_never_wrapped_so_grep_finds_whole_rows():
