@@ -31,9 +31,14 @@ def sandbox(tmp_path_factory):
 
 
 def _problems(stdout: str) -> str:
-    """What the drill said went wrong (its JSON's `problems`), first: the tails below may not reach it."""
+    """What the drill said went wrong (its JSON's `problems`), first, then its incident's steps with their times
+    (when each slow pass started and ended against the minutes): the tails below may not reach either."""
     try:
-        return "drill problems: " + "; ".join(json.loads(stdout)["problems"]) + "\n"
+        doc = json.loads(stdout)
+        incident = [
+            f"[{t['at_s']:6.1f} s] {t['command']} → {t['outcome']}" for t in doc["timeline"] if t["step"] == "incident"
+        ]
+        return "drill problems: " + "; ".join(doc["problems"]) + "\n" + "\n".join(incident) + "\n"
     except (ValueError, KeyError, TypeError):
         return ""
 
