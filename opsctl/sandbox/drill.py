@@ -66,6 +66,10 @@ ERROR_FAULT_S = 45  # seconds those requests may take to come at most (inside MI
 # minutes finds less in the burst bucket than it writes, and the ingest function retries the rest as it refills.
 THROTTLE_TAIL_GROWTH_MAX_S = 15  # seconds by which a slow pass's throttled tail (its writes waiting for capacity)
 # may grow from one slow minute to the next: a minute refills capacity x period units, a pass writes more
+SWITCH_LATE_S = 10  # seconds after the first slow pass starts that the capacity switch is a period old. Its first
+# writes come a few seconds in (process start, the HTTP 500s): the bucket then holds less than a period's refill, and
+# less than the pass writes as long as they come within SWITCH_LATE_S + (writes / capacity - period) s (16.7 s on the
+# local stack; tests/opsctl/test_drill_catalog.py). A switch a period before the pass's start would leave ~7 s less.
 CATCH_UP_S = 10  # seconds of the raised capacity that carry every reading the incident sent (the catch-up's writes)
 WCU_PER_READING = 1  # a reading's item is under 1 KB: one write unit (tests/opsctl/test_drill_catalog.py checks it)
 CRASH_FAULT_S = 120  # seconds the ingest crash window may last at most: the drill ends it after the crash pass
@@ -588,8 +592,9 @@ def run(
     )
     incident_capacity: dict = {}
     if plan is not None:
-        first_writes_at = first_minute + 1  # the first slow pass starts then; its writes come a few seconds later
-        _wait_until(first_writes_at - period)
+        # The switch's period ends SWITCH_LATE_S after the first slow pass starts, never before its first writes:
+        # an earlier switch would leave that pass more than a period's refill, enough for all it writes.
+        _wait_until(first_minute + 1 + SWITCH_LATE_S - period)
         d.opsctl(
             "incident",
             "capacity",

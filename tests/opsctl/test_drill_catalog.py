@@ -106,6 +106,9 @@ def test_the_plan_for_the_local_stack_throttles_below_one_minutes_writes_and_rai
     assert plan.capacity_wcu * period < plan.per_minute_wcu
     assert 0 < plan.tail_growth_s <= drill.THROTTLE_TAIL_GROWTH_MAX_S and round(plan.tail_growth_s, 2) == 6.67
     assert plan.raised_wcu == 441  # 4,401 readings in CATCH_UP_S = 10 s
+    # The first slow pass is throttled if its first writes come within this many seconds of its start (the switch is
+    # a period old SWITCH_LATE_S after it): a loaded machine's process start and the HTTP 500s fit in it.
+    assert plan.per_minute_wcu / plan.capacity_wcu - period + drill.SWITCH_LATE_S >= 15
     # Bigger streams throttle too; a stream whose slow pass writes under a minute of 1 WCU cannot.
     for shards in (3, 4, 8):
         p = drill.throttle_plan(shards * BATCH, period, 10)
