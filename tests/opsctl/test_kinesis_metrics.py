@@ -239,3 +239,66 @@ def test_the_poller_backs_off_from_refused_reads_and_delivers_every_record_once(
     assert [int(s) for s, _ in delivered] == sorted(int(s) for s in sent)  # in shard order
     assert mapping["read_throttles"] > 0  # the shard really refused some reads
     assert sum(_stat(endpoint, "polled", "ReadProvisionedThroughputExceeded", "Sum")) >= mapping["read_throttles"]
+
+
+def test_an_idle_shard_beside_a_busy_one_is_read_under_its_quota_and_the_run_still_ends_idle(endpoint, tmp_path):
+    """A drained shard is read at most 4 times a second (runtime/kinesis.py DRAINED_SHARD_READ_INTERVAL_S): read on
+    every pass of a busy run (one single-record batch a pass on the other stream), it went over its 5 GetRecords a
+    second, and a refused read counts as work, so `--until-idle` could spin for minutes. Records put on the idle
+    stream by the busy stream's consumer during the run are still delivered before the run ends."""
+    from opsctl.core.packaging import build_zip
+    from opsctl.sandbox.runtime import runner
+
+    src = tmp_path / "src"
+    (src / "relay").mkdir(parents=True)
+    (src / "relay" / "__init__.py").write_text("")
+    (src / "relay" / "handlers.py").write_text(
+        HANDLER
+        + """
+import boto3
+
+def relay(event, context):
+    handler(event, context)
+    last = base64.b64decode(event["Records"][-1]["kinesis"]["data"]).decode()
+    if last == "b39":  # the busy stream's last record: one more for the idle stream, at the very end
+        boto3.client("kinesis").put_record(StreamName="idle", Data=b"late", PartitionKey="p")
+    return {"batchItemFailures": []}
+"""
+    )
+    zip_path = tmp_path / "functions.zip"
+    build_zip(src, zip_path)
+    k = _client(endpoint, "kinesis")
+    lam = _client(endpoint, "lambda")
+    role = _client(endpoint, "iam").create_role(
+        RoleName="relay-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    deliveries = {}
+    for stream, handler in (("busy", "relay.handlers.relay"), ("idle", "relay.handlers.handler")):
+        k.create_stream(StreamName=stream, ShardCount=1)
+        arn = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+        deliveries[stream] = tmp_path / f"{stream}.jsonl"
+        lam.create_function(
+            FunctionName=f"{stream}-consumer",
+            Runtime="python3.11",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": zip_path.read_bytes()},
+            Environment={"Variables": {"DELIVERIES": str(deliveries[stream])}},
+        )
+        lam.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=f"{stream}-consumer", StartingPosition="TRIM_HORIZON", BatchSize=1
+        )
+    k.put_records(StreamName="busy", Records=[{"Data": b"b%d" % i, "PartitionKey": "p"} for i in range(40)])
+    summary = runner.run(
+        AwsTarget(region=REGION, endpoint_url=endpoint, sandbox=True),
+        state_dir=tmp_path / "state",
+        zip_path=zip_path,
+        until_idle=True,
+        max_seconds=120,
+    ).to_dict()
+    assert not summary["timed_out"]
+    by_stream = {m["source"].rsplit("/", 1)[-1]: m for m in summary["mappings"]}
+    assert by_stream["idle"]["read_throttles"] == 0, by_stream["idle"]
+    busy = [json.loads(line)[1] for line in deliveries["busy"].read_text().splitlines()]
+    assert sorted(busy) == sorted(f"b{i}" for i in range(40))
+    assert [json.loads(line)[1] for line in deliveries["idle"].read_text().splitlines()] == ["late"]

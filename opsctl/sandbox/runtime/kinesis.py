@@ -43,6 +43,12 @@ from opsctl.sandbox.runtime.poller import MappingPoller
 SHARD_LIST_REFRESH_S = 1.0
 READ_BACKOFF_FIRST_S = 0.2  # seconds a shard waits after its first refused read (a shard's quota is per second)
 READ_BACKOFF_MAX_S = 2.0  # seconds, the longest wait between reads of a throttled shard
+# seconds between reads of a shard whose last read found it drained: 4 reads a second, under the shard's quota of 5
+# GetRecords a second (Lambda reads an idle shard about once a second). Without it, a run making ~6 passes a second
+# read an empty shard just over its quota, and the one refused read each second kept `--until-idle` from its quiet
+# pass for minutes (a refused read may hide records, so it counts as work). The pass that can end the run
+# (`force_refresh`, the runner's second quiet pass) waits out the interval and reads every shard all the same.
+DRAINED_SHARD_READ_INTERVAL_S = 0.25
 
 clock = time.time  # record ages are measured with this clock (tests move it forward)
 
@@ -76,6 +82,7 @@ class ShardReader:
     finished_at_ending: int | None = None  # the EndingSequenceNumber the shard was finished at
     read_backoff_s: float = 0.0  # the current wait after refused reads (0: the last read was served)
     read_again_at: float = 0.0  # monotonic time before which the shard is not read
+    drained_at: float | None = None  # monotonic time of the last read that found the shard drained (None: not so)
 
 
 class KinesisPoller(MappingPoller):
@@ -160,6 +167,13 @@ class KinesisPoller(MappingPoller):
             if not reader.pending and time.monotonic() < reader.read_again_at:
                 backing_off.append(reader.read_again_at)
                 continue
+            if not reader.pending and not reader.buffer and reader.drained_at is not None:
+                wait = reader.drained_at + DRAINED_SHARD_READ_INTERVAL_S - time.monotonic()
+                if wait > 0:
+                    if not force_refresh:
+                        continue  # found drained a moment ago: not read again yet, and not work
+                    # The runner's second quiet pass (the one that ends an --until-idle run) reads every shard.
+                    time.sleep(wait)
             busy |= self._step(reader)
             finished_one |= reader.finished
             if reader.read_again_at > time.monotonic():
@@ -266,6 +280,7 @@ class KinesisPoller(MappingPoller):
                 r.last_fetched = records[-1]["SequenceNumber"]
                 got += len(records)
             r.caught_up = not records or resp.get("MillisBehindLatest", 0) == 0
+            r.drained_at = time.monotonic() if not records else None
             if r.iterator is None:
                 r.caught_up = True
             if r.caught_up or (
