@@ -12,7 +12,10 @@ Approximations, and why:
   waiting. A read the shard refuses (ProvisionedThroughputExceededException: 5 GetRecords/s or 2 MiB/s per
   shard, enforced by the sandbox's moto server) is different: waiting is what helps, so the shard backs off
   (READ_BACKOFF_FIRST_S, doubling up to READ_BACKOFF_MAX_S) and reads again from the same iterator, as Lambda's
-  poller does; nothing is skipped, and other shards go on meanwhile.
+  poller does; nothing is skipped, and other shards go on meanwhile. A shard whose last read found it drained is
+  read again after DRAINED_SHARD_READ_INTERVAL_S at the earliest (4 reads a second, under the quota; Lambda
+  reads an idle shard about once a second), except in the pass that can end an --until-idle run, which reads
+  every shard.
 - StartingPosition LATEST starts at the mapping's creation time (AT_TIMESTAMP), which is what LATEST
   meant on AWS when the mapping began polling; shards created by resharding start at TRIM_HORIZON.
 - MaximumRecordAgeInSeconds is checked before every invocation: records already older than that are
