@@ -24,7 +24,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("drill")]
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     """This module's own sandbox (overrides the session one), torn down when the module ends."""
-    state_dir = tmp_path_factory.mktemp("drill-sandbox")
+    yield from _own_sandbox(tmp_path_factory, "drill-sandbox")
+
+
+def _own_sandbox(tmp_path_factory, name: str):
+    state_dir = tmp_path_factory.mktemp(name)
     try:
         yield start(state_dir)
     finally:
@@ -53,11 +57,7 @@ RUN_FULL = os.environ.get("TEST_DRILL_FULL") == "1"
 @pytest.fixture(scope="module")
 def full_sandbox(tmp_path_factory):
     """The `--full` drill's own sandbox: the default drill's alarms and devices must not be in its windows."""
-    state_dir = tmp_path_factory.mktemp("drill-full-sandbox")
-    try:
-        yield start(state_dir)
-    finally:
-        stop_dir(state_dir)
+    yield from _own_sandbox(tmp_path_factory, "drill-full-sandbox")
 
 
 def test_drill_fires_a_catalog_monitor_recovers_and_accounts_for_every_record(sandbox):
