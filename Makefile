@@ -26,7 +26,7 @@ ACTIONLINT := build/actionlint
 .PHONY: help venv checkov-venv actionlint zip lint test test-unit test-drill-full demo drill bench datadog-schema tf-generate sandbox-down clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # Installs go through uv (pinned, from PyPI into the venv itself): the same pinned lock files, several times faster
 # than pip on a fresh machine (measured: ~35 s instead of ~110 s for .venv at load 8). Where uv cannot be had or
@@ -88,7 +88,7 @@ test: venv checkov-venv zip lint $(ACTIONLINT)/.installed ## everything: unit, T
 test-unit: venv zip lint ## the fast part (lint included): no sandbox, no checkov
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not e2e" --ignore=tests/terraform/test_checkov.py
 
-test-drill-full: venv zip ## the `opsctl sandbox drill --full` e2e test (~25 min; `make test` skips it): the critical iterator-age monitors too
+test-drill-full: venv zip ## the `opsctl sandbox drill --full` e2e test (~21 min; `make test` skips it): the critical iterator-age monitors too
 	TEST_DRILL_FULL=1 $(PY) -m pytest -q -rA "tests/e2e/test_drill_sandbox.py::test_the_full_drill_also_fires_and_clears_the_critical_iterator_age_monitors"
 
 demo: venv zip ## the whole pipeline on a local sandbox: deploy, traffic with poison, run, show what landed, read it over HTTP
