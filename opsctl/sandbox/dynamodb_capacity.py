@@ -13,8 +13,9 @@ as opsctl.sandbox.limits), each request the functions and opsctl make is measure
   rounded up per item, at least 1. PutItem and UpdateItem: the larger of the item before and after; DeleteItem: the
   deleted item; a failed condition still consumes. BatchWriteItem: each item separately, each rounded up.
 - Reads: 1 RCU per 4 KB strongly consistent, half for eventually consistent (the default), at least one such
-  unit even when nothing is found. GetItem: the item. Query and Scan: the items read (before any filter or
-  projection, after Limit) summed, then rounded up once.
+  unit even when nothing is found. GetItem: the item. BatchGetItem: each key as a GetItem of its own, each rounded
+  up; refused keys come back in UnprocessedKeys, and only when every key was refused does the call fail. Query and
+  Scan: the items read (before any filter or projection, after Limit) summed, then rounded up once.
 - GSIs (developer guide, "Provisioned throughput considerations for GSIs", GSI.ThroughputConsiderations.html): a
   table write that adds an item to an index is one index write of the projected entry, one that removes it is one,
   one that changes its index key is two (delete + put), one that changes only projected attributes is one, and
@@ -38,8 +39,8 @@ as opsctl.sandbox.limits), each request the functions and opsctl make is measure
   environment creates none (moto cannot serve aws_appautoscaling_target's tags). The sandbox throttles at the
   table's current provisioned capacity; a stored target changes nothing until something calls UpdateTable.
 
-Not covered (our functions and opsctl do not call them): BatchGetItem, TransactWriteItems, TransactGetItems,
-PartiQL. They are served by moto as released, unmeasured."""
+Not covered (our functions and opsctl do not call them): TransactWriteItems, TransactGetItems, PartiQL. They are
+served by moto as released, unmeasured."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ THROTTLED_MESSAGE = (
     "The level of configured provisioned throughput for the table was exceeded. "
     "Consider increasing your provisioning level with the UpdateTable API."
 )
-READ_OPERATIONS = ("GetItem", "Query", "Scan")
+READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "Scan")
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 
@@ -611,6 +612,74 @@ def _batch_write(original, capacity: ProvisionedCapacity):
     return _guarded("BatchWriteItem", run)
 
 
+def _batch_read(original, capacity: ProvisionedCapacity):
+    """BatchGetItem: each key is read as a GetItem of its own (its item's size rounded up to the next 4 KB, at least
+    one unit even when nothing is found; half that eventually consistent) and admitted on its own; refused keys come
+    back in UnprocessedKeys, and only a request whose every key was refused fails with
+    ProvisionedThroughputExceededException (API reference, BatchGetItem)."""
+
+    def run(self):
+        body = self.body
+        requested = body.get("RequestItems") or {}
+        if all(_unmeasured(_table(self, name)) for name in requested):
+            return original(self)
+        accepted: dict[str, dict] = {}
+        unprocessed: dict[str, dict] = {}
+        plans: list[tuple[str, Part, float]] = []  # (table name in the request, part, units) per accepted key
+        metrics = Metrics(self, "BatchGetItem")
+        for table_name, spec in requested.items():
+            table = _table(self, table_name)
+            part = Part(table)
+            consistent = bool(spec.get("ConsistentRead"))
+            metrics.served(table.name, [part], "read")
+            refused_any = False
+            for key in spec.get("Keys") or []:
+                found = _existing(table, key)
+                units = read_units(item_size(found.attrs) if found is not None else 0, consistent=consistent)
+                if not part.reserve("read", units, capacity):
+                    metrics.throttled(part, "read")
+                    refused_any = True
+                    unprocessed.setdefault(table_name, {**spec, "Keys": []})["Keys"].append(key)
+                    continue
+                accepted.setdefault(table_name, {**spec, "Keys": []})["Keys"].append(key)
+                plans.append((table_name, part, units))
+            if refused_any:
+                metrics.throttled_request(table.name)
+        if not accepted:
+            raise _throttled_error()
+        body["RequestItems"] = accepted
+        try:
+            result = original(self)
+        except Exception:
+            for _, part, units in plans:
+                part.settle("read", -units, capacity)
+            raise
+        finally:
+            body["RequestItems"] = requested
+        totals: dict[str, tuple[Part, float]] = {}
+        for table_name, part, units in plans:
+            previous = totals.get(table_name)
+            totals[table_name] = (part, (previous[1] if previous else 0.0) + units)
+        for part, units in totals.values():
+            metrics.consumed(part, "read", units)
+        response = result.result if isinstance(getattr(result, "result", None), dict) else None
+        if response is not None:
+            mine = response.get("UnprocessedKeys") or {}  # moto's own: past its 16 MB answer
+            for table_name, spec in unprocessed.items():
+                mine.setdefault(table_name, {**spec, "Keys": []})["Keys"].extend(spec["Keys"])
+            response["UnprocessedKeys"] = mine
+            if body.get("ReturnConsumedCapacity", "NONE") in ("TOTAL", "INDEXES"):
+                response["ConsumedCapacity"] = [
+                    {"TableName": part.dimensions["TableName"], "CapacityUnits": units, "ReadCapacityUnits": units}
+                    for part, units in totals.values()
+                ]
+            else:
+                response.pop("ConsumedCapacity", None)
+        return result
+
+    return _guarded("BatchGetItem", run)
+
+
 def _wire_item(attributes: dict, table):
     """A moto Item built from a wire-format item (what a put would store), for index projections."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -676,6 +745,7 @@ def install(capacity: ProvisionedCapacity = CAPACITY) -> None:
     for operation, attr in (("PutItem", "put_item"), ("UpdateItem", "update_item"), ("DeleteItem", "delete_item")):
         setattr(DynamoHandler, attr, _single_write(operation, getattr(DynamoHandler, attr), capacity))
     DynamoHandler.batch_write_item = _batch_write(DynamoHandler.batch_write_item, capacity)
+    DynamoHandler.batch_get_item = _batch_read(DynamoHandler.batch_get_item, capacity)
     for operation, attr in (("GetItem", "get_item"), ("Query", "query"), ("Scan", "scan")):
         setattr(DynamoHandler, attr, _read(operation, getattr(DynamoHandler, attr), capacity))
     DynamoHandler._sandbox_capacity = True

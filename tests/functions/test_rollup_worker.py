@@ -453,3 +453,99 @@ def test_jobs_sent_before_the_stored_rollup_read_its_hour_are_done_without_re_re
     del unknown["attributes"]["SentTimestamp"]
     handler({"Records": [unknown]}, context)
     assert len(queries) == 3
+
+
+def _stale(body: str) -> dict:
+    """A job's message sent well before any rollup of its hour read the readings (held by a queue delay, say)."""
+    from rollup import handler as worker
+
+    record = sqs_record(body)
+    record["attributes"]["SentTimestamp"] = str(int(time.time() * 1000) - 60_000 - worker.CLOCK_SKEW_MARGIN_MS)
+    return record
+
+
+def _counting(ddb, monkeypatch, name: str, calls: list, wrap=None):
+    real = getattr(ddb, name)
+
+    def method(**kw):
+        calls.append(kw)
+        return (wrap or real)(**kw)
+
+    monkeypatch.setattr(ddb, name, method)
+    return real
+
+
+def test_a_batch_learns_every_stored_rollup_in_one_batch_get_and_coalesces_what_they_already_saw(
+    aws, context, monkeypatch, capsys
+):
+    devices = [f"dev-{i:02d}" for i in range(12)]
+    write_readings(aws, context, [reading(d, HOUR + 1_000, v=1.0) for d in devices])
+    assert handler(sqs_event([job(d) for d in devices[:8]]), context) == {"batchItemFailures": []}  # 8 rollups
+    capsys.readouterr()
+    ddb = clients.client("dynamodb")
+    gets, queries = [], []
+    _counting(ddb, monkeypatch, "batch_get_item", gets)
+    _counting(ddb, monkeypatch, "query", queries)
+    monkeypatch.setattr(ddb, "get_item", lambda **kw: pytest.fail("the worker makes no GetItem"))
+
+    result = handler({"Records": [_stale(job(d)) for d in devices] + [_stale(job(devices[0]))]}, context)
+
+    assert result == {"batchItemFailures": []}
+    assert len(gets) == 1 and len(gets[0]["RequestItems"][ROLLUP_TABLE]["Keys"]) == 12  # one per distinct job
+    assert gets[0]["RequestItems"][ROLLUP_TABLE]["ConsistentRead"] is True
+    # the 8 stored rollups saw these readings; the 4 hours never rolled up are computed now
+    assert sorted(q["ExpressionAttributeValues"][":d"]["S"] for q in queries) == devices[8:]
+    counts = emf(output_lines(capsys))
+    assert counts["JobsCoalesced"] == 8 and counts["RollupsWritten"] == 4
+    assert set(aws.rollups()) == {(d, HOUR) for d in devices}
+
+
+def test_keys_left_unprocessed_are_asked_again_and_jobs_never_learned_are_recomputed(aws, context, monkeypatch):
+    devices = ["dev-a", "dev-b", "dev-c"]
+    write_readings(aws, context, [reading(d, HOUR + 1_000, v=1.0) for d in devices])
+    assert handler(sqs_event([job(d) for d in devices]), context) == {"batchItemFailures": []}
+    ddb = clients.client("dynamodb")
+    real = ddb.batch_get_item
+    gets, queries = [], []
+
+    def throttled_first(**kw):
+        """DynamoDB serves one key and leaves the rest unprocessed, the first time only."""
+        spec = kw["RequestItems"][ROLLUP_TABLE]
+        if len(gets) > 1:
+            return real(**kw)
+        served = real(RequestItems={ROLLUP_TABLE: {**spec, "Keys": spec["Keys"][:1]}})
+        served["UnprocessedKeys"] = {ROLLUP_TABLE: {**spec, "Keys": spec["Keys"][1:]}}
+        return served
+
+    _counting(ddb, monkeypatch, "batch_get_item", gets, throttled_first)
+    _counting(ddb, monkeypatch, "query", queries)
+    assert handler({"Records": [_stale(job(d)) for d in devices]}, context) == {"batchItemFailures": []}
+    assert [len(g["RequestItems"][ROLLUP_TABLE]["Keys"]) for g in gets] == [3, 2]
+    assert queries == []  # all three learned, all three coalesced
+
+    # Never processed (throttled until the time is up): the jobs are recomputed, nothing is lost or failed.
+    gets.clear()
+
+    def always_unprocessed(**kw):
+        return {"Responses": {ROLLUP_TABLE: []}, "UnprocessedKeys": kw["RequestItems"]}
+
+    monkeypatch.setattr(ddb, "batch_get_item", lambda **kw: gets.append(kw) or always_unprocessed(**kw))
+    context.remaining_ms = 1_000  # the first call only: any wait now would eat into the safety margin
+    assert handler({"Records": [_stale(job(d)) for d in devices]}, context) == {"batchItemFailures": []}
+    assert len(gets) == 1
+    assert sorted(q["ExpressionAttributeValues"][":d"]["S"] for q in queries) == devices
+
+
+def test_a_batch_get_that_cannot_succeed_is_logged_and_its_jobs_are_recomputed(aws, context, monkeypatch, capsys):
+    write_readings(aws, context, [reading("dev-a", HOUR + 1_000, v=1.0)])
+    capsys.readouterr()
+    ddb = clients.client("dynamodb")
+
+    def denied(**kw):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "BatchGetItem")
+
+    monkeypatch.setattr(ddb, "batch_get_item", denied)
+    assert handler({"Records": [_stale(job("dev-a"))]}, context) == {"batchItemFailures": []}
+    assert aws.rollups()[("dev-a", HOUR)]["count"]["N"] == "1"
+    errors = [line for line in output_lines(capsys) if line.get("level") == "ERROR"]
+    assert [e["error_type"] for e in errors] == ["ClientError"] and "recomputed" in errors[0]["message"]

@@ -234,6 +234,51 @@ def test_batch_write_returns_throttled_items_unprocessed_and_fails_only_when_all
     assert _stats(cloudwatch, "AWS/DynamoDB", "ThrottledRequests", requests)["Sum"] == 2
 
 
+def test_batch_get_reads_each_key_as_a_get_item_of_its_own(sandbox, aws):
+    ddb, cloudwatch, _ = aws
+    _table(ddb, "gets")
+    small = [_reading("dev-a", i) for i in range(3)]  # ~60 bytes: 1 RCU consistent, 0.5 eventual
+    large = [_reading("dev-b", i, padding=5000) for i in range(2)]  # ~5 KB: 2 RCU consistent, 1 eventual
+    for item in small + large:
+        ddb.put_item(TableName="gets", Item=item)
+    keys = [{"device_id": it["device_id"], "ts": it["ts"]} for it in small + large]
+    keys.append({"device_id": {"S": "nobody"}, "ts": {"N": "1"}})  # nothing found still costs the minimum
+    consistent = ddb.batch_get_item(
+        RequestItems={"gets": {"Keys": keys, "ConsistentRead": True}}, ReturnConsumedCapacity="TOTAL"
+    )
+    assert len(consistent["Responses"]["gets"]) == 5 and consistent["UnprocessedKeys"] == {}
+    assert consistent["ConsumedCapacity"] == [{"TableName": "gets", "CapacityUnits": 8.0, "ReadCapacityUnits": 8.0}]
+    eventual = ddb.batch_get_item(RequestItems={"gets": {"Keys": keys}})  # each item rounded on its own, halved
+    assert len(eventual["Responses"]["gets"]) == 5 and "ConsumedCapacity" not in eventual
+    _flush(sandbox)
+    read = _stats(cloudwatch, "AWS/DynamoDB", "ConsumedReadCapacityUnits", {"TableName": "gets"})
+    assert read["Sum"] == 8.0 + 4.0 and read["SampleCount"] == 2
+
+
+def test_batch_get_returns_throttled_keys_unprocessed_and_fails_only_when_all_are(sandbox, aws):
+    ddb, cloudwatch, _ = aws
+    _table(ddb, "getty", rcu=1, wcu=1000)
+    strict = _without_retries(sandbox)
+    small = _reading("dev-s", 1)  # 1 RCU
+    large = [_reading("dev-l", i, padding=39_000) for i in range(2)]  # ~39 KB: 10 RCU each
+    for item in [small, *large]:
+        ddb.put_item(TableName="getty", Item=item)
+    keys = [{"device_id": it["device_id"], "ts": it["ts"]} for it in [small, *large]]
+    time.sleep(1.5)  # the bucket starts empty at creation: from 1 to 10 units now, enough for the small key only
+    answer = strict.batch_get_item(RequestItems={"getty": {"Keys": keys, "ConsistentRead": True}})
+    assert [it["device_id"]["S"] for it in answer["Responses"]["getty"]] == ["dev-s"]
+    assert answer["UnprocessedKeys"]["getty"]["Keys"] == keys[1:]
+    assert answer["UnprocessedKeys"]["getty"]["ConsistentRead"] is True  # ready to send again as it is
+    with pytest.raises(ClientError) as refused:
+        strict.batch_get_item(RequestItems=answer["UnprocessedKeys"])
+    assert refused.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    _flush(sandbox)
+    assert _stats(cloudwatch, "AWS/DynamoDB", "ReadThrottleEvents", {"TableName": "getty"})["Sum"] == 4
+    requests = {"TableName": "getty", "Operation": "BatchGetItem"}
+    assert _stats(cloudwatch, "AWS/DynamoDB", "ThrottledRequests", requests)["Sum"] == 2
+    assert _stats(cloudwatch, "AWS/DynamoDB", "ConsumedReadCapacityUnits", {"TableName": "getty"})["Sum"] == 1.0
+
+
 def test_a_table_switched_to_provisioned_starts_its_burst_at_the_switch(sandbox, aws):
     """On demand for a while, then PROVISIONED at 1 WCU: its bucket holds what it left unused since the switch, not
     since it was created (opsctl/sandbox/table_capacity.py stamps the switch)."""

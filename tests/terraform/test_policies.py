@@ -55,7 +55,7 @@ INGEST_ENV_VARS = {
 ROLLUP_ACTIONS = {
     "dynamodb:Query": "module.telemetry_table.table_arn",
     "dynamodb:PutItem": "module.rollup_table.table_arn",
-    "dynamodb:GetItem": "module.rollup_table.table_arn",  # computed_at of the stored rollup (coalescing)
+    "dynamodb:BatchGetItem": "module.rollup_table.table_arn",  # the stored rollups' computed_at (coalescing)
     "kms:Decrypt": "module.kms_key.key_arn",
 }
 ROLLUP_ENV_VARS = {

@@ -212,10 +212,11 @@ module "rollup_function" {
       resources = [module.telemetry_table.table_arn]
     },
     {
-      # A conditional PutItem overwrites the hour's rollup (newer read wins); GetItem reads its computed_at
-      # first, so a job whose readings the stored rollup already saw is not recomputed (coalescing).
+      # A conditional PutItem overwrites the hour's rollup (newer read wins); one BatchGetItem per batch reads the
+      # stored rollups' computed_at first, so a job whose readings the stored rollup already saw is not recomputed
+      # (coalescing).
       sid       = "WriteRollups"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
       resources = [module.rollup_table.table_arn]
     },
     {
