@@ -43,6 +43,8 @@ Everything else is moto as released."""
 
 from __future__ import annotations
 
+import threading
+
 
 class _NeverRegistered(dict):
     """A mapping registry that stays empty: moto's own delivery loop then has nothing to run."""
@@ -123,12 +125,17 @@ def one_clock_reading_per_queue_pass() -> None:
     models.Queue._sandbox_one_clock = True
 
 
+_PARTITION_ORDER = threading.Lock()  # the server answers requests in threads: one change at a time
+
+
 class _Partition(dict):
     """One partition of a moto table (`Table.items[hash_key]`: range key -> Item) that also keeps its range keys in
     order, by the value moto compares them by (`DynamoType.cast_value`), so a Query's key condition is a bisection.
 
     Every way a dict can change forgets the order, except setting a value: a new key is put in its place (bisect)
-    and an overwrite leaves the keys as they were. A copy (moto deep-copies tables for backups) starts without it."""
+    and an overwrite leaves the keys as they were. A copy (moto deep-copies tables for backups) starts without it.
+    The order and the dict change together under one lock: the server's threads put into one partition at once
+    (a function's concurrent BatchWriteItem calls) and must never leave the two out of step."""
 
     __slots__ = ("_casts", "_keys")
 
@@ -137,44 +144,64 @@ class _Partition(dict):
         self._keys: list = []
 
     def __setitem__(self, key, value) -> None:
-        new = key not in self
-        super().__setitem__(key, value)
-        casts = getattr(self, "_casts", None)
-        if new and casts is not None:
-            import bisect
+        import bisect
 
-            cast = key.cast_value
-            i = bisect.bisect_left(casts, cast)
-            casts.insert(i, cast)
-            self._keys.insert(i, key)
+        with _PARTITION_ORDER:
+            new = key not in self
+            super().__setitem__(key, value)
+            casts = getattr(self, "_casts", None)
+            if new and casts is not None:
+                cast = key.cast_value
+                i = bisect.bisect_left(casts, cast)
+                casts.insert(i, cast)
+                self._keys.insert(i, key)
 
     def __delitem__(self, key) -> None:
-        super().__delitem__(key)
-        self._forget()
+        with _PARTITION_ORDER:
+            super().__delitem__(key)
+            self._forget()
 
     def pop(self, *args):
-        self._forget()
-        return super().pop(*args)
+        with _PARTITION_ORDER:
+            self._forget()
+            return super().pop(*args)
 
     def popitem(self):
-        self._forget()
-        return super().popitem()
+        with _PARTITION_ORDER:
+            self._forget()
+            return super().popitem()
 
     def clear(self) -> None:
-        self._forget()
-        super().clear()
+        with _PARTITION_ORDER:
+            self._forget()
+            super().clear()
 
     def update(self, *args, **kwargs) -> None:
-        self._forget()
-        super().update(*args, **kwargs)
+        with _PARTITION_ORDER:
+            self._forget()
+            super().update(*args, **kwargs)
 
     def setdefault(self, key, default=None):
-        self._forget()
-        return super().setdefault(key, default)
+        with _PARTITION_ORDER:
+            self._forget()
+            return super().setdefault(key, default)
 
     def __ior__(self, other):  # type: ignore[misc]  # dict's own |=, after forgetting the order
-        self._forget()
-        return super().__ior__(other)
+        with _PARTITION_ORDER:
+            self._forget()
+            return super().__ior__(other)
+
+    def ordered(self) -> list:
+        """Every item, in range-key order."""
+        with _PARTITION_ORDER:
+            self._ensure_order()
+            return [dict.__getitem__(self, key) for key in self._keys]
+
+    def _ensure_order(self) -> None:
+        casts = getattr(self, "_casts", None)
+        if casts is None or len(casts) != len(self):
+            keys = sorted(self)  # DynamoType orders by cast_value, as moto sorts a Query's results
+            self._keys, self._casts = keys, [k.cast_value for k in keys]
 
     def in_range(self, comparison: str | None, objs: list) -> list | None:
         """The items whose range key meets the Query's key condition (moto's comparison names and operands) and
@@ -182,40 +209,38 @@ class _Partition(dict):
         to moto): moto then looks at all of them. moto still compares each item it is given with the condition."""
         import bisect
 
-        casts = getattr(self, "_casts", None)
-        if casts is None or len(casts) != len(self):
-            keys = sorted(self)  # DynamoType orders by cast_value, as moto sorts a Query's results
-            self._keys, casts = keys, [k.cast_value for k in keys]
-            self._casts = casts
-        if not casts or comparison is None:
-            return None
-        kind = self._keys[0].type
-        if kind not in ("N", "S") or any(getattr(o, "type", None) != kind for o in objs):
-            return None  # binary keys, or operands of another type (moto's own comparison decides, or fails)
-        values = [o.cast_value for o in objs]
-        if comparison in ("EQ", "=") and len(values) == 1:
-            lo, hi = bisect.bisect_left(casts, values[0]), bisect.bisect_right(casts, values[0])
-        elif comparison in ("LT", "<") and len(values) == 1:
-            lo, hi = 0, bisect.bisect_left(casts, values[0])
-        elif comparison in ("LE", "<=") and len(values) == 1:
-            lo, hi = 0, bisect.bisect_right(casts, values[0])
-        elif comparison in ("GT", ">") and len(values) == 1:
-            lo, hi = bisect.bisect_right(casts, values[0]), len(casts)
-        elif comparison in ("GE", ">=") and len(values) == 1:
-            lo, hi = bisect.bisect_left(casts, values[0]), len(casts)
-        elif comparison == "BETWEEN" and len(values) == 2:
-            lo, hi = bisect.bisect_left(casts, values[0]), bisect.bisect_right(casts, values[1])
-        elif comparison == "BEGINS_WITH" and len(values) == 1 and kind == "S":
-            lo = hi = bisect.bisect_left(casts, values[0])
-            while hi < len(casts) and casts[hi].startswith(values[0]):
-                hi += 1
-        else:
-            return None
-        # moto's own loop also looks at the item just past the matches (whichever way it walks): that item is what
-        # makes it answer a LastEvaluatedKey when a page fills up exactly at the last match, so it is kept.
-        lo, hi = max(lo - 1, 0), min(max(hi, lo) + 1, len(casts))
-        get = dict.__getitem__
-        return [get(self, key) for key in self._keys[lo:hi]]
+        with _PARTITION_ORDER:
+            self._ensure_order()
+            casts, all_keys = self._casts, self._keys
+            assert casts is not None
+            if not casts or comparison is None:
+                return None
+            kind = all_keys[0].type
+            if kind not in ("N", "S") or any(getattr(o, "type", None) != kind for o in objs):
+                return None  # binary keys, or operands of another type (moto's own comparison decides, or fails)
+            values = [o.cast_value for o in objs]
+            if comparison in ("EQ", "=") and len(values) == 1:
+                lo, hi = bisect.bisect_left(casts, values[0]), bisect.bisect_right(casts, values[0])
+            elif comparison in ("LT", "<") and len(values) == 1:
+                lo, hi = 0, bisect.bisect_left(casts, values[0])
+            elif comparison in ("LE", "<=") and len(values) == 1:
+                lo, hi = 0, bisect.bisect_right(casts, values[0])
+            elif comparison in ("GT", ">") and len(values) == 1:
+                lo, hi = bisect.bisect_right(casts, values[0]), len(casts)
+            elif comparison in ("GE", ">=") and len(values) == 1:
+                lo, hi = bisect.bisect_left(casts, values[0]), len(casts)
+            elif comparison == "BETWEEN" and len(values) == 2:
+                lo, hi = bisect.bisect_left(casts, values[0]), bisect.bisect_right(casts, values[1])
+            elif comparison == "BEGINS_WITH" and len(values) == 1 and kind == "S":
+                lo = hi = bisect.bisect_left(casts, values[0])
+                while hi < len(casts) and casts[hi].startswith(values[0]):
+                    hi += 1
+            else:
+                return None
+            # moto's own loop also looks at the item just past the matches (whichever way it walks): that item is
+            # what makes it answer a LastEvaluatedKey when a page fills up exactly at the last match, so it is kept.
+            lo, hi = max(lo - 1, 0), min(max(hi, lo) + 1, len(casts))
+            return [dict.__getitem__(self, key) for key in all_keys[lo:hi]]
 
 
 def query_reads_one_partition() -> None:
@@ -272,9 +297,7 @@ def query_reads_one_partition() -> None:
             return [hash_set]
         if isinstance(hash_set, _Partition):
             items = hash_set.in_range(comparison, objs)
-            if items is not None:
-                return items
-            return [dict.__getitem__(hash_set, key) for key in hash_set._keys]
+            return items if items is not None else hash_set.ordered()
         return sorted(hash_set.values(), key=lambda x: x.range_key)
 
     tables.Table.__init__, tables.Table.query, tables.Table.all_items = __init__, query, all_items

@@ -550,3 +550,60 @@ def test_a_query_by_range_key_condition_answers_as_moto_does_through_writes_over
                         write(table, sk, 1)
     assert any(len(pages) > 1 for pages in fast[0]) and any(pages[0][0] == [] for pages in fast[0])
     assert sum(page[1] for pages in fast[0] for page in pages) > 200  # the conditions matched plenty
+
+
+def test_puts_into_one_partition_from_many_threads_keep_every_query_whole_and_in_order(aws, monkeypatch):
+    """The moto server answers in threads and a function writes one device's readings in concurrent calls: the
+    partition's key order must never fall out of step with its items. A slowed bisection widens the window."""
+    import bisect
+    import threading
+
+    ddb = aws("dynamodb")
+    ddb.create_table(
+        TableName="readings",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+        ],
+    )
+
+    def query(lo: int, hi: int) -> list[int]:
+        items = ddb.query(
+            TableName="readings",
+            KeyConditionExpression="device_id = :d AND ts BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={":d": {"S": "d"}, ":lo": {"N": str(lo)}, ":hi": {"N": str(hi)}},
+        )["Items"]
+        return [int(i["ts"]["N"]) for i in items]
+
+    ddb.put_item(TableName="readings", Item={"device_id": {"S": "d"}, "ts": {"N": "-1"}})
+    query(-1, -1)  # the partition's order now exists, so every put below goes through the bisection
+    real_bisect = bisect.bisect_left
+
+    def slow_bisect(*args, **kwargs):
+        time.sleep(0.0005)
+        return real_bisect(*args, **kwargs)
+
+    monkeypatch.setattr(bisect, "bisect_left", slow_bisect)
+    errors: list[BaseException] = []
+    seen: list[list[int]] = []
+
+    def put(n: int) -> None:
+        try:
+            for i in range(40):
+                ddb.put_item(TableName="readings", Item={"device_id": {"S": "d"}, "ts": {"N": str(i * 8 + n)}})
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=put, args=(n,)) for n in range(8)]
+    for w in writers:
+        w.start()
+    while any(w.is_alive() for w in writers):
+        seen.append(query(0, 1_000))
+    for w in writers:
+        w.join()
+    assert errors == []
+    assert query(-1, 1_000) == list(range(-1, 320))
+    assert query(100, 199) == list(range(100, 200))
+    assert seen and all(s == sorted(s) and len(s) == len(set(s)) for s in seen)
