@@ -13,6 +13,7 @@ from pathlib import Path
 
 from opsctl.core import tf
 from opsctl.core.aws import SANDBOX_CREDENTIALS
+from opsctl.core.errors import OpsError
 from opsctl.core.packaging import build_zip
 from opsctl.core.project import DEFAULT_SANDBOX_DIR, ENVS_DIR, FUNCTIONS_DIR, FUNCTIONS_ZIP, SANDBOX_DIR
 from opsctl.core.stack import SandboxSource
@@ -100,7 +101,6 @@ def check_iot_rules(endpoint: str, region: str) -> None:
     """Refuses (one line) a topic rule the sandbox's rules engine cannot play (opsctl/sandbox/runtime/iot.py)."""
     import boto3
 
-    from opsctl.core.errors import OpsError
     from opsctl.sandbox.runtime import iot as rules_engine
 
     iot = boto3.client("iot", endpoint_url=endpoint, region_name=region, **SANDBOX_CREDENTIALS)
@@ -110,6 +110,32 @@ def check_iot_rules(endpoint: str, region: str) -> None:
         raise OpsError(
             str(exc), hint="the sandbox plays the SQL subset of docs/architecture.md; change the rule"
         ) from None
+
+
+# What the provider says when a create meets what is already there (KMS, Lambda, IoT, DynamoDB, SQS, IAM wordings).
+_CREATED_TWICE = (
+    "AlreadyExistsException",
+    "ResourceConflictException",
+    "ResourceInUseException",
+    "EntityAlreadyExists",
+    "already exist",
+)
+
+
+def _write_endpoint(ws: Workspace, state: server.ServerState) -> None:
+    tf.write_json(
+        ws.vars_file,
+        {
+            "sandbox_endpoint": state.endpoint,
+            "sandbox_access_key": SANDBOX_CREDENTIALS["aws_access_key_id"],
+            "sandbox_secret_key": SANDBOX_CREDENTIALS["aws_secret_access_key"],
+        },
+    )
+
+
+def _created_twice(message: str) -> str | None:
+    """The first "already exists" wording in a failed apply's output, or None."""
+    return next((w for w in _CREATED_TWICE if w in message), None)
 
 
 def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Progress = lambda _: None) -> UpResult:
@@ -127,8 +153,6 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
         state = server.start(port, state_dir)
         started = True
     elif port is not None and port != state.port:
-        from opsctl.core.errors import OpsError
-
         raise OpsError(
             f"the sandbox is already up on port {state.port}, not {port}",
             hint="run `opsctl sandbox down` first to move it",
@@ -136,19 +160,27 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     progress(f"building {FUNCTIONS_ZIP.name}")
     digest = build_zip(FUNCTIONS_DIR, FUNCTIONS_ZIP)
     state_dir.mkdir(parents=True, exist_ok=True)
-    tf.write_json(
-        ws.vars_file,
-        {
-            "sandbox_endpoint": state.endpoint,
-            "sandbox_access_key": SANDBOX_CREDENTIALS["aws_access_key_id"],
-            "sandbox_secret_key": SANDBOX_CREDENTIALS["aws_secret_access_key"],
-        },
-    )
+    _write_endpoint(ws, state)
     progress("terraform init")
     tf.init(ws.workdir, extra_env=ws.extra_env)
     progress(f"terraform apply on {state.endpoint} (about a minute: the provider waits on each stream and queue)")
     t0 = time.monotonic()
-    tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
+    try:
+        tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
+    except OpsError as exc:
+        if not (started and _created_twice(str(exc))):
+            raise
+        # A server this call started holds only what this apply created, so "already exists" means the provider
+        # sent a create the server had already served (docs/architecture.md, "Kept connections were built and
+        # withdrawn"; the server's log names the retried request). Nothing of the user's is there: start over once.
+        progress(f"terraform apply hit a create sent twice ({_created_twice(str(exc))}); starting over on a new server")
+        server.stop(state_dir)
+        ws.forget()
+        (state_dir / "checkpoints.json").unlink(missing_ok=True)
+        state = server.start(port, state_dir)
+        _write_endpoint(ws, state)
+        progress(f"terraform apply on {state.endpoint}, again")
+        tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
     elapsed = time.monotonic() - t0
     outputs = ws.outputs()
     check_iot_rules(state.endpoint, outputs.get("region") or "us-east-1")
@@ -172,8 +204,6 @@ def stack_source(state_dir: Path = SANDBOX_DIR) -> SandboxSource:
     def endpoint() -> str:
         state = server.running(state_dir)
         if state is None:
-            from opsctl.core.errors import OpsError
-
             raise OpsError("the sandbox is not up", hint="run `opsctl sandbox up` (or `make demo`)")
         return state.endpoint
 

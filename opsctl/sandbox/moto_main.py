@@ -20,7 +20,9 @@ Everything else is moto as released."""
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 
 from opsctl.sandbox import moto_serialize, moto_speed
 from opsctl.sandbox.iot_tags import enable_iot_tagging
@@ -50,6 +52,26 @@ def disable_queue_delivery() -> None:
     models.Queue._sandbox_no_delivery = True
 
 
+def _retry_attempt(headers, requestline: str = "") -> str | None:
+    """A line for a request an AWS SDK sent again (`amz-sdk-request: attempt=N`, N > 1), else None.
+
+    `sandbox up` has failed now and then with "already exists" from a create the provider had sent twice
+    (docs/architecture.md, "Kept connections were built and withdrawn"): the SDK's retry of a request the server
+    had already served. Each such retry is logged (operation, attempt, the SDK's invocation id shared by all the
+    attempts of one call) so the next failure's log says which request was sent again and when."""
+    if headers is None:
+        return None
+    attempt = str(headers.get("amz-sdk-request") or "")
+    number = attempt.partition("attempt=")[2].partition(";")[0].strip()
+    if not number.isdigit() or int(number) < 2:
+        return None
+    target = headers.get("X-Amz-Target") or ""
+    return (
+        f"sdk retry: attempt {int(number)} of invocation {headers.get('amz-sdk-invocation-id') or '?'}"
+        f" ({target or requestline or '?'}) at {time.strftime('%H:%M:%S')}"
+    )
+
+
 def quiet_access_log() -> None:
     """Patches moto's request handler to log only the requests it answered with a server error (idempotent).
 
@@ -63,6 +85,9 @@ def quiet_access_log() -> None:
     original = MotoRequestHandler.log_request
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        retried = _retry_attempt(getattr(self, "headers", None), getattr(self, "requestline", ""))
+        if retried:
+            logging.getLogger("werkzeug").warning("%s", retried + f" answered {code}")
         if str(code).isdigit() and int(code) < 500:
             return
         original(self, code, size)

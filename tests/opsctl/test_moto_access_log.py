@@ -56,3 +56,29 @@ def test_served_requests_leave_no_line_and_a_server_error_still_does(server, cap
         once.list_queues()
     assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert any(" 500 " in line for line in _werkzeug_lines(caplog))
+
+
+def test_a_request_the_sdk_sent_again_is_logged_with_its_attempt_and_invocation(server, caplog, monkeypatch):
+    """The provider's rare "already exists" on `sandbox up` comes from a create sent twice: each retry leaves a line."""
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    from moto.sqs import responses
+
+    real, calls = responses.SQSResponse.create_queue, []
+
+    def flaky(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the first attempt fails")
+        return real(self)
+
+    monkeypatch.setattr(responses.SQSResponse, "create_queue", flaky)
+    sqs = boto3.client(
+        "sqs", endpoint_url=server, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    sqs.create_queue(QueueName="twice")
+    retries = [line for line in _werkzeug_lines(caplog) if line.startswith("sdk retry")]
+    assert len(retries) == 1 and len(calls) == 2
+    assert "attempt 2 of invocation " in retries[0] and "AmazonSQS.CreateQueue" in retries[0]
+    assert retries[0].endswith("answered 200")
+    sqs.list_queues()  # a first attempt leaves nothing
+    assert len([line for line in _werkzeug_lines(caplog) if line.startswith("sdk retry")]) == 1
