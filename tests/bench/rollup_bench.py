@@ -4,7 +4,7 @@ A device sends N readings an hour, one batch a second (so one rollup job per sec
 function enqueues one per (device, hour) per batch). The naive worker (seed behaviour) recomputes the hour for
 every job; ours runs the real `rollup.handler` behind the queue's delay (terraform: rollup_queue_delay_seconds),
 which skips jobs the stored rollup already covers. DynamoDB is an in-memory fake that charges RCU as DynamoDB
-does (strongly consistent: 1 RCU per 4 KB read, per page of ≤ 1 MB; GetItem by item size), and the clock is
+does (strongly consistent: 1 RCU per 4 KB read, per page of ≤ 1 MB; BatchGetItem by each item's size), and the clock is
 simulated, so the rows are exact and take seconds, not an hour."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def item_bytes(item: dict) -> int:
 
 
 class FakeDynamoDB:
-    """Query (readings), GetItem/PutItem (rollups) with DynamoDB's read-capacity accounting."""
+    """Query (readings), BatchGetItem/PutItem (rollups) with DynamoDB's read-capacity accounting."""
 
     class exceptions:  # the shape of a boto3 client's exceptions attribute
         class ConditionalCheckFailedException(Exception):
@@ -78,11 +78,16 @@ class FakeDynamoDB:
             out["LastEvaluatedKey"] = {"ts": page[-1]["ts"]}
         return out
 
-    def get_item(self, **kw):
-        key = (kw["Key"]["device_id"]["S"], kw["Key"]["hour_start"]["N"])
-        item = self.rollups.get(key)
-        self.rcu += math.ceil(item_bytes(item) / 4096) if item else 1
-        return {"Item": item} if item else {}
+    def batch_get_item(self, **kw):
+        """Each key read as a GetItem of its own (the whole item's size, rounded up per item; at least 1)."""
+        ((table, spec),) = kw["RequestItems"].items()
+        found = []
+        for key in spec["Keys"]:
+            item = self.rollups.get((key["device_id"]["S"], key["hour_start"]["N"]))
+            self.rcu += math.ceil(item_bytes(item) / 4096) if item else 1
+            if item:
+                found.append(item)
+        return {"Responses": {table: found}, "UnprocessedKeys": {}}
 
     def put_item(self, **kw):
         item = kw["Item"]
