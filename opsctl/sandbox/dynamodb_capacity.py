@@ -516,6 +516,22 @@ def _single_write(operation: str, original, capacity: ProvisionedCapacity):
     return _guarded(operation, run)
 
 
+def _serve_accepted(self, original, requested: dict, accepted: dict, *, undo):
+    """moto serves the admitted part of a batch request (RequestItems = `accepted`, put back afterwards); nothing
+    admitted is ProvisionedThroughputExceededException, as AWS answers a batch it could not serve at all; `undo`
+    gives back what was reserved when moto fails."""
+    if not accepted:
+        raise _throttled_error()
+    self.body["RequestItems"] = accepted
+    try:
+        return original(self)
+    except Exception:
+        undo()
+        raise
+    finally:
+        self.body["RequestItems"] = requested
+
+
 def _batch_write(original, capacity: ProvisionedCapacity):
     """BatchWriteItem: each item admitted on its own; refused items come back in UnprocessedItems, and only a
     request whose every item was refused fails with ProvisionedThroughputExceededException."""
@@ -565,18 +581,13 @@ def _batch_write(original, capacity: ProvisionedCapacity):
                 plans.append((table_name, taken))
             if refused_any:
                 metrics.throttled_request(table.name)
-        if not accepted:
-            raise _throttled_error()
-        body["RequestItems"] = accepted
-        try:
-            result = original(self)
-        except Exception:
+
+        def undo() -> None:
             for _, taken in plans:
                 for part, units in taken:
                     part.settle("write", -units, capacity)
-            raise
-        finally:
-            body["RequestItems"] = requested
+
+        result = _serve_accepted(self, original, requested, accepted, undo=undo)
         totals: dict[str, dict[int, tuple[Part, float]]] = {}
         for table_name, taken in plans:
             for part, units in taken:
@@ -645,17 +656,12 @@ def _batch_read(original, capacity: ProvisionedCapacity):
                 plans.append((table_name, part, units))
             if refused_any:
                 metrics.throttled_request(table.name)
-        if not accepted:
-            raise _throttled_error()
-        body["RequestItems"] = accepted
-        try:
-            result = original(self)
-        except Exception:
+
+        def undo() -> None:
             for _, part, units in plans:
                 part.settle("read", -units, capacity)
-            raise
-        finally:
-            body["RequestItems"] = requested
+
+        result = _serve_accepted(self, original, requested, accepted, undo=undo)
         totals: dict[str, tuple[Part, float]] = {}
         for table_name, part, units in plans:
             previous = totals.get(table_name)

@@ -106,8 +106,8 @@ def test_queue_counts_still_tell_visible_in_flight_and_delayed_apart(aws):
     }
 
 
-def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_work(aws):
-    ddb = aws("dynamodb")
+def _readings_table(ddb, more_attributes: list | None = None, **extra) -> None:
+    """The telemetry table's key schema (device_id, ts), on demand, with any further attributes and indexes."""
     ddb.create_table(
         TableName="readings",
         BillingMode="PAY_PER_REQUEST",
@@ -115,8 +115,17 @@ def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_wo
         AttributeDefinitions=[
             {"AttributeName": "device_id", "AttributeType": "S"},
             {"AttributeName": "ts", "AttributeType": "N"},
-            {"AttributeName": "site", "AttributeType": "S"},
+            *(more_attributes or []),
         ],
+        **extra,
+    )
+
+
+def test_a_query_returns_its_partition_in_order_with_paging_and_indexes_still_work(aws):
+    ddb = aws("dynamodb")
+    _readings_table(
+        ddb,
+        [{"AttributeName": "site", "AttributeType": "S"}],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "by-site",
@@ -559,15 +568,7 @@ def test_puts_into_one_partition_from_many_threads_keep_every_query_whole_and_in
     import threading
 
     ddb = aws("dynamodb")
-    ddb.create_table(
-        TableName="readings",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "device_id", "AttributeType": "S"},
-            {"AttributeName": "ts", "AttributeType": "N"},
-        ],
-    )
+    _readings_table(ddb)
 
     def query(lo: int, hi: int) -> list[int]:
         items = ddb.query(
