@@ -7,6 +7,10 @@ import pytest
 
 from . import sandbox_harness
 
+# Not an e2e test (no sandbox: the harness's own logic, with its sandbox calls stubbed), but every module here is an
+# xdist group of its own (tests/test_e2e_groups.py).
+pytestmark = [pytest.mark.xdist_group("e2e-harness-start")]
+
 SEEN = (
     "opsctl sandbox up --output json exited 1:\nerror: terraform apply failed (exit 1): Error: creating KMS Alias "
     "(alias/telemetry-local): ... AlreadyExistsException ...\nmoto.log, last lines:\n"
