@@ -168,12 +168,13 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     try:
         tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
     except OpsError as exc:
-        if not (started and _created_twice(str(exc))):
+        wording = _created_twice(str(exc)) if started else None
+        if wording is None:
             raise
         # A server this call started holds only what this apply created, so "already exists" means the provider
         # sent a create the server had already served (docs/architecture.md, "Kept connections were built and
         # withdrawn"; the server's log names the retried request). Nothing of the user's is there: start over once.
-        progress(f"terraform apply hit a create sent twice ({_created_twice(str(exc))}); starting over on a new server")
+        progress(f"terraform apply hit a create sent twice ({wording}); starting over on a new server")
         server.stop(state_dir)
         ws.forget()
         (state_dir / "checkpoints.json").unlink(missing_ok=True)

@@ -43,6 +43,7 @@ Everything else is moto as released."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 
 
@@ -134,8 +135,8 @@ class _Partition(dict):
 
     Every way a dict can change forgets the order, except setting a value: a new key is put in its place (bisect)
     and an overwrite leaves the keys as they were. A copy (moto deep-copies tables for backups) starts without it.
-    The order and the dict change together under one lock: the server's threads put into one partition at once
-    (a function's concurrent BatchWriteItem calls) and must never leave the two out of step."""
+    The order and the dict change together under one lock: the server answers in threads, so two clients writing
+    one device put into one partition at once, and must never leave the two out of step."""
 
     __slots__ = ("_casts", "_keys")
 
@@ -144,8 +145,6 @@ class _Partition(dict):
         self._keys: list = []
 
     def __setitem__(self, key, value) -> None:
-        import bisect
-
         with _PARTITION_ORDER:
             new = key not in self
             super().__setitem__(key, value)
@@ -207,8 +206,6 @@ class _Partition(dict):
         """The items whose range key meets the Query's key condition (moto's comparison names and operands) and
         the one on either side of them, in range-key order; None when this cannot say (no condition, or one it leaves
         to moto): moto then looks at all of them. moto still compares each item it is given with the condition."""
-        import bisect
-
         with _PARTITION_ORDER:
             self._ensure_order()
             casts, all_keys = self._casts, self._keys
@@ -254,7 +251,6 @@ def query_reads_one_partition() -> None:
     base-table Query, all_items here returns the partition's items whose range key meets the condition (the very
     items moto's own filter keeps, in the same order), found by bisecting the partition's range keys, which each
     partition keeps in order (`_Partition`); moto still compares, sorts, pages and sizes them itself."""
-    import threading
     from collections import defaultdict
 
     from moto.dynamodb.models import table as tables
@@ -313,8 +309,6 @@ def send_reads_one_attribute() -> None:
     20,000 rollup jobs queued that was most of SendMessageBatch's time. While a message is being sent, this
     thread's `queue.attributes` holds that one attribute, computed as moto computes it (FIFO queues only, "true" or
     "false"); GetQueueAttributes and everything else still see every attribute."""
-    import threading
-
     from moto.sqs import models
 
     if getattr(models.SQSBackend, "_sandbox_one_attribute", False):
@@ -351,9 +345,6 @@ def indexed_shard_records() -> None:
     it is kept per shard and rebuilt whenever the dict it was built from is replaced or changed size. GetRecords
     returns what moto's loop returns: the records after the iterator's sequence number, in order, at most
     `limit`, with millis-behind measured from the last record returned to the shard's newest."""
-    import bisect
-    import threading
-
     from moto.kinesis import models
 
     if getattr(models.Shard, "_sandbox_indexed", False):
