@@ -10,7 +10,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from opsctl.core.errors import NotReady, OpsError
@@ -60,6 +63,10 @@ def env_dir(env: str) -> Path:
     return path
 
 
+class Aborted(OpsError):
+    """A terraform command stopped by its caller's `abort_when` (the reason is the message)."""
+
+
 def run(
     workdir: Path,
     args: list[str],
@@ -67,30 +74,61 @@ def run(
     timeout: float = DEFAULT_TIMEOUT_S,
     what: str | None = None,
     extra_env: dict[str, str] | None = None,
+    abort_when: Callable[[], str | None] | None = None,
 ) -> str:
     """Runs `terraform args` in `workdir`; returns stdout. Failure or timeout is an OpsError with the last lines of
-    output."""
+    output.
+
+    `abort_when`, if given, is asked about once a second while terraform runs: a reason (not None) kills terraform
+    and its provider processes at once and raises `Aborted` with it. For a caller that can tell, from outside, that
+    the run cannot succeed (a sandbox's server that refused a request the provider sent twice) and will start over,
+    rather than wait out the timeout."""
     cmd = [terraform_binary(), *args]
     label = what or f"terraform {args[0]}"
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        env={**cli_environment(), **(extra_env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its own process group: a kill takes the provider plugins with it
+    )
+    deadline = time.monotonic() + timeout
     try:
-        proc = subprocess.run(
-            cmd,
-            cwd=workdir,
-            env={**cli_environment(), **(extra_env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        tail = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""))
-        raise OpsError(
-            f"{label} did not finish within {timeout:.0f} s{tail}",
-            hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md §Terraform against "
-            "moto",
-        ) from None
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=1.0 if abort_when else max(0.0, deadline - time.monotonic()))
+                break
+            except subprocess.TimeoutExpired:
+                reason = abort_when() if abort_when else None
+                if reason is None and time.monotonic() < deadline:
+                    continue
+                _kill_group(proc)
+                stdout, _ = proc.communicate()
+                if reason is not None:
+                    raise Aborted(f"{label} stopped: {reason}") from None
+                raise OpsError(
+                    f"{label} did not finish within {timeout:.0f} s{_tail(stdout or '')}",
+                    hint="a resource the sandbox cannot serve may be waiting forever; see docs/moto-gaps.md "
+                    "§Terraform against moto",
+                ) from None
+    except BaseException:
+        if proc.poll() is None:  # an interrupt (Ctrl-C) or an error of ours: never leave terraform running
+            _kill_group(proc)
+            proc.communicate()
+        raise
     if proc.returncode != 0:
-        raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(proc.stderr or proc.stdout)}")
-    return proc.stdout
+        raise OpsError(f"{label} failed (exit {proc.returncode}){_tail(stderr or stdout)}")
+    return stdout
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
 
 
 def init(workdir: Path, *, timeout: float = 300, extra_env: dict[str, str] | None = None) -> None:

@@ -4,7 +4,9 @@ Nothing here creates an AWS resource itself: Terraform owns every resource, the 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -120,6 +122,9 @@ _CREATED_TWICE = (
     "EntityAlreadyExists",
     "already exist",
 )
+# The moto server's line for a request an SDK sent again that it refused (`moto_main._retry_attempt` + " answered
+# <status>"): the first attempt had been served and its answer lost to the provider.
+REFUSED_RETRY = re.compile(r"sdk retry: attempt \d+ of invocation \S+ \(([^)]*)\) at \S+ answered (4\d\d)")
 
 
 def _write_endpoint(ws: Workspace, state: server.ServerState) -> None:
@@ -138,8 +143,46 @@ def _created_twice(message: str) -> str | None:
     return next((w for w in _CREATED_TWICE if w in message), None)
 
 
+class _RefusedRetries:
+    """Reads what the moto server logged since this was made: the first retried request it refused, or None."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.path = log_path
+        self.offset = log_path.stat().st_size if log_path.exists() else 0
+
+    def __call__(self) -> str | None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                text = fh.read().decode(errors="replace")
+        except OSError:
+            return None
+        found = REFUSED_RETRY.search(text)
+        if found is None:
+            return None
+        what, status = found.group(1) or "a request", found.group(2)
+        return f"the provider sent {what} twice and the server refused the second ({status})"
+
+
+def _state_is_empty(ws: Workspace) -> bool:
+    """True when the sandbox's Terraform state records no resource (missing, or emptied by a destroy)."""
+    path = ws.state_file or ws.workdir / "terraform.tfstate"
+    try:
+        return not json.loads(path.read_text()).get("resources")
+    except FileNotFoundError:
+        return True
+    except ValueError:
+        return False
+
+
 def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Progress = lambda _: None) -> UpResult:
-    """Starts (or reuses) the moto server, builds the zip, and applies envs/local to it. Safe to run again."""
+    """Starts (or reuses) the moto server, builds the zip, and applies envs/local to it. Safe to run again.
+
+    One recovery: on a server no apply has touched yet (just started, by this call or by whoever started it before
+    calling this), an apply that the server's log shows sending a request twice (a refused `sdk retry` line) or that
+    fails on "already exists" is stopped at once and run again, once, on a new server. Such a server holds nothing but
+    what that apply made, so nothing is lost; the provider would otherwise fail, or wait on the refused create until
+    the apply's timeout (docs/architecture.md, "Kept connections were built and withdrawn")."""
     tf.env_dir(LOCAL_ENV)
     ws = Workspace(state_dir)
     tf.terraform_binary()  # fail before starting anything if terraform is missing
@@ -163,31 +206,53 @@ def up(port: int | None = None, *, state_dir: Path = SANDBOX_DIR, progress: Prog
     _write_endpoint(ws, state)
     progress("terraform init")
     tf.init(ws.workdir, extra_env=ws.extra_env)
+    untouched = not state.applied and _state_is_empty(ws)
+    state.applied = True
+    state.save(state_dir)
     progress(f"terraform apply on {state.endpoint} (about a minute: the provider waits on each stream and queue)")
     t0 = time.monotonic()
     try:
-        tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
+        _apply(ws, abort_when=_RefusedRetries(Path(state.log_path)) if untouched else None)
     except OpsError as exc:
-        wording = _created_twice(str(exc)) if started else None
-        if wording is None:
+        reason = str(exc) if isinstance(exc, tf.Aborted) else None
+        if untouched and reason is None and (wording := _created_twice(str(exc))):
+            reason = f"a create was sent twice ({wording})"
+        if reason is None:
             raise
-        # A server this call started holds only what this apply created, so "already exists" means the provider
-        # sent a create the server had already served (docs/architecture.md, "Kept connections were built and
-        # withdrawn"; the server's log names the retried request). Nothing of the user's is there: start over once.
-        progress(f"terraform apply hit a create sent twice ({wording}); starting over on a new server")
+        progress(f"{reason}; starting over on a new server (it held only what this apply made)")
         server.stop(state_dir)
-        ws.forget()
+        _forget_state(ws)
         (state_dir / "checkpoints.json").unlink(missing_ok=True)
         state = server.start(port, state_dir)
+        state.applied = True
+        state.save(state_dir)
         _write_endpoint(ws, state)
         progress(f"terraform apply on {state.endpoint}, again")
-        tf.run(ws.workdir, ws.apply_args(), timeout=APPLY_TIMEOUT_S, what="terraform apply", extra_env=ws.extra_env)
+        _apply(ws, abort_when=None)
     elapsed = time.monotonic() - t0
     outputs = ws.outputs()
     check_iot_rules(state.endpoint, outputs.get("region") or "us-east-1")
     return UpResult(
         endpoint=state.endpoint, started_server=started, zip_sha256=digest, apply_seconds=elapsed, outputs=outputs
     )
+
+
+def _apply(ws: Workspace, *, abort_when: Callable[[], str | None] | None) -> None:
+    tf.run(
+        ws.workdir,
+        ws.apply_args(),
+        timeout=APPLY_TIMEOUT_S,
+        what="terraform apply",
+        extra_env=ws.extra_env,
+        abort_when=abort_when,
+    )
+
+
+def _forget_state(ws: Workspace) -> None:
+    """The Terraform state of a server that is gone, keeping the variables opsctl or its caller recorded."""
+    state = ws.state_file or ws.workdir / "terraform.tfstate"
+    for path in (state, state.with_name(state.name + ".backup"), state.with_name(f".{state.name}.lock.info")):
+        path.unlink(missing_ok=True)
 
 
 def down(*, state_dir: Path = SANDBOX_DIR) -> server.ServerState | None:

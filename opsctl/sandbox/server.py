@@ -32,6 +32,7 @@ class ServerState:
     endpoint: str
     started_at: float
     log_path: str
+    applied: bool = False  # a `sandbox up` apply has begun on this server (until then it holds nothing)
 
     @classmethod
     def load(cls, state_dir: Path = SANDBOX_DIR) -> ServerState | None:

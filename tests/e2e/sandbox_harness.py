@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -107,28 +106,6 @@ def opsctl(sandbox: Sandbox, *args: str, timeout: float = 600, check: bool = Tru
 
 
 def start(state_dir: Path, variables: dict | None = None, environ: dict[str, str] | None = None) -> Sandbox:
-    """`_start`, once more on a new server when the first apply failed on a create the provider sent twice.
-
-    The moto server logs every request an SDK sent again (`sdk retry: ... answered <status>`, opsctl/sandbox/
-    moto_main.py); a retried request it refused (4xx: "already exists", 409) means the first attempt had been
-    served and its answer lost to the provider, which then fails the apply or waits on it until the timeout
-    (docs/architecture.md, "Kept connections were built and withdrawn"). The server was started for this sandbox
-    alone, so nothing is lost by starting over; the second failure, or any other, is the test's."""
-    try:
-        return _start(state_dir, variables, environ)
-    except AssertionError as first:
-        if not SENT_TWICE.search(str(first)):
-            raise
-        print(f"sandbox_harness: a create was sent twice; starting {state_dir.name} over once", file=sys.stderr)
-        stop_dir(state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        return _start(state_dir, variables, environ)
-
-
-SENT_TWICE = re.compile(r"sdk retry: attempt \d+ of invocation .* answered 4\d\d")
-
-
-def _start(state_dir: Path, variables: dict | None = None, environ: dict[str, str] | None = None) -> Sandbox:
     """`opsctl sandbox up` in `state_dir`; `variables` go into the isolated sandbox's own Terraform variables
     (opsctl.tfvars.json, the file opsctl itself records changes in) before the first apply. `environ` (default:
     this process's) is the environment its processes get: a snapshot when this runs in a thread beside tests that
@@ -139,7 +116,8 @@ def _start(state_dir: Path, variables: dict | None = None, environ: dict[str, st
         from opsctl.core.tfvars import ISOLATED_FILE_NAME
 
         # `sandbox up` forgets the variables of a sandbox whose server is gone (its resources went with it), so
-        # the server is started first (in a process of its own, with `env`) and `up` finds it running.
+        # the server is started first (in a process of its own, with `env`) and `up` finds it running. No apply
+        # has touched it, so `up` still starts it over once if the provider sends a create twice (deploy.up).
         subprocess.run(
             [
                 sys.executable,

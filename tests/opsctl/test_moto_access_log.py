@@ -82,3 +82,34 @@ def test_a_request_the_sdk_sent_again_is_logged_with_its_attempt_and_invocation(
     assert retries[0].endswith("answered 200")
     sqs.list_queues()  # a first attempt leaves nothing
     assert len([line for line in _werkzeug_lines(caplog) if line.startswith("sdk retry")]) == 1
+
+
+def test_a_create_served_twice_leaves_the_line_sandbox_up_starts_over_on(server, caplog, monkeypatch):
+    """The flake's shape: the first CreateStream was served but its answer lost (here: a 500 after the create), so
+    the SDK's retry is refused as "in use". That line is what `deploy.up` watches the log for (REFUSED_RETRY)."""
+    from moto.kinesis import responses
+
+    from opsctl.sandbox import deploy
+
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    real, calls = responses.KinesisResponse.create_stream, []
+
+    def served_then_lost(self):
+        calls.append(1)
+        answer = real(self)
+        if len(calls) == 1:
+            raise RuntimeError("the answer is lost after the create")
+        return answer
+
+    monkeypatch.setattr(responses.KinesisResponse, "create_stream", served_then_lost)
+    kinesis = boto3.client(
+        "kinesis", endpoint_url=server, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    with pytest.raises(ClientError, match="ResourceInUseException"):
+        kinesis.create_stream(StreamName="twice", ShardCount=1)
+    found = [deploy.REFUSED_RETRY.search(line) for line in _werkzeug_lines(caplog)]
+    refused = [m.groups() for m in found if m]
+    assert refused == [("Kinesis_20131202.CreateStream", "400")]
+    assert not any(
+        deploy.REFUSED_RETRY.search(line) for line in ["sdk retry: attempt 2 of invocation x (y) at 1 answered 200"]
+    )

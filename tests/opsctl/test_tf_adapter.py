@@ -1,6 +1,7 @@
 """The python-terraform adapter: outputs as plain values, and clear errors for every way it can go wrong."""
 
 import shutil
+import time
 
 import pytest
 
@@ -72,3 +73,44 @@ def test_a_remote_backend_is_never_cached(tmp_path):
     (data / "terraform.tfstate").write_text('{"backend": {"type": "s3", "config": {"bucket": "b"}}}')
     (tmp_path / "terraform.tfstate").write_text("{}")  # a stray local file must not be taken for the state
     assert tf._local_state_file(tmp_path, None, {}) is None
+
+
+def _stand_in(tmp_path, monkeypatch, script: str) -> None:
+    """A `terraform` that is a shell script (TERRAFORM names it): its child stands for a provider plugin."""
+    binary = tmp_path / "terraform"
+    binary.write_text("#!/bin/sh\n" + script)
+    binary.chmod(0o755)
+    monkeypatch.setenv("TERRAFORM", str(binary))
+
+
+def _alive(pid: int) -> bool:
+    from opsctl.sandbox.server import pid_alive
+
+    return pid_alive(pid)
+
+
+def test_abort_when_stops_terraform_and_its_children_with_the_reason(tmp_path, monkeypatch):
+    _stand_in(tmp_path, monkeypatch, f"sleep 300 & echo $! > {tmp_path}/child\nwait\n")
+    asked: list[int] = []
+
+    def abort_when():
+        asked.append(1)
+        return "the server refused a retried create" if len(asked) >= 2 else None
+
+    with pytest.raises(tf.Aborted, match="terraform apply stopped: the server refused a retried create"):
+        tf.run(tmp_path, ["apply"], timeout=120, what="terraform apply", abort_when=abort_when)
+    assert len(asked) == 2  # asked once a second, stopped on the first reason
+    child = int((tmp_path / "child").read_text())
+    for _ in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)  # the "provider" went with terraform: nothing is left applying to a dead server
+
+
+def test_abort_when_that_never_answers_lets_terraform_finish_or_time_out(tmp_path, monkeypatch):
+    _stand_in(tmp_path, monkeypatch, "sleep 1.5; echo applied\n")
+    assert tf.run(tmp_path, ["apply"], timeout=60, abort_when=lambda: None).strip() == "applied"
+    _stand_in(tmp_path, monkeypatch, "sleep 30\n")
+    with pytest.raises(OpsError, match="did not finish within 2 s"):
+        tf.run(tmp_path, ["apply"], timeout=2, abort_when=lambda: None)
